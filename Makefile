@@ -1,0 +1,36 @@
+# Thin wrapper around CMake. Every target first installs missing Debian packages.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps release demo test bench fuzz clean
+
+all: release
+
+deps:
+	@./scripts/install-deps.sh
+
+release: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j $(JOBS)
+
+demo: release
+	@./scripts/demo.sh
+
+# The test build is its own tree: AddressSanitizer + UBSan, warnings as errors.
+test: deps
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DKKS_SANITIZE=ON -DKKS_WERROR=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+	@cd build-test && ctest --output-on-failure -j $(JOBS)
+
+bench: release
+	@./bench/run.sh build/bin
+
+fuzz:
+	@KKS_FUZZ=1 ./scripts/install-deps.sh
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKKS_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame
+	@mkdir -p fuzz/corpus-run && cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
+	@build-fuzz/bin/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-run
+
+clean:
+	rm -rf build build-test build-fuzz

@@ -1,0 +1,70 @@
+#include "kks_daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kks_err.h"
+#include "kks_log.h"
+
+#define DRAIN_TIMEOUT_MS 10000
+
+int kks_write_ready_file(const char *path, const char *addr)
+{
+    char tmp[4200];
+    FILE *f;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return KKS_EIO;
+    if (!(f = fopen(tmp, "w")) || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        kks_error("cannot write ready file", "file", path, "error", strerror(errno));
+        return KKS_EIO;
+    }
+    return 0;
+}
+
+static void on_drained(void *ud)
+{
+    kks_daemon *d = ud;
+    if (d->on_stopped)
+        d->on_stopped(d);
+    kks_metrics_close(d->metrics);
+    d->metrics = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    kks_info("stopped");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    kks_daemon *d = s->data;
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    kks_info("stopping: answering requests in flight", "signal",
+             signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    kks_server_drain(d->srv, DRAIN_TIMEOUT_MS, on_drained, d);
+}
+
+int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_file)
+{
+    int rc;
+    signal(SIGPIPE, SIG_IGN);
+    if (metrics_addr) {
+        if ((rc = kks_metrics_listen(d->loop, metrics_addr, &d->metrics)) < 0)
+            return rc;
+        kks_info("metrics listening", "addr", kks_metrics_address(d->metrics));
+    }
+    uv_signal_init(d->loop, &d->sigterm);
+    uv_signal_init(d->loop, &d->sigint);
+    d->sigterm.data = d;
+    d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    kks_info("listening", "addr", kks_server_address(d->srv));
+    if (ready_file && (rc = kks_write_ready_file(ready_file, kks_server_address(d->srv))) < 0)
+        return rc;
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* SQLite helpers: open in WAL mode and bring the schema up to date.
+ *
+ * A schema is an ordered list of migrations; migration i (0-based) takes
+ * PRAGMA user_version from i to i+1 inside one transaction, so a database is
+ * never left between versions. A database newer than the program is refused. */
+#ifndef KKS_DB_H
+#define KKS_DB_H
+
+#include <sqlite3.h>
+
+/* Opens (creating) path, sets WAL, synchronous=NORMAL, a busy timeout and
+ * foreign keys, and applies the pending migrations. Returns 0 or KKS_EDB
+ * (logged with SQLite's message). */
+int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out);
+/* Closes; NULL is a no-op. */
+void kks_db_close(sqlite3 *db);
+/* Runs SQL with no results; logs and returns KKS_EDB on failure. */
+int kks_db_exec(sqlite3 *db, const char *sql);
+
+#endif

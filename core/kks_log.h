@@ -1,0 +1,27 @@
+/* Structured logs: one JSON object per line on stderr with ts, level, component,
+ * msg and string fields. Never pass a PIN or PIN block; mask PANs first. */
+#ifndef KKS_LOG_H
+#define KKS_LOG_H
+
+#include <stddef.h>
+
+enum kks_log_level { KKS_LOG_DEBUG, KKS_LOG_INFO, KKS_LOG_WARN, KKS_LOG_ERROR };
+
+/* Sets the component name written on every line (kept by pointer). */
+void kks_log_init(const char *component);
+void kks_log_set_level(enum kks_log_level min);
+
+/* Logs msg with key/value string pairs, terminated by a NULL key.
+ * A NULL value is written as JSON null. */
+void kks_log(enum kks_log_level level, const char *msg, ...) __attribute__((sentinel));
+
+#define kks_info(...) kks_log(KKS_LOG_INFO, __VA_ARGS__, (char *)0)
+#define kks_warn(...) kks_log(KKS_LOG_WARN, __VA_ARGS__, (char *)0)
+#define kks_error(...) kks_log(KKS_LOG_ERROR, __VA_ARGS__, (char *)0)
+#define kks_debug(...) kks_log(KKS_LOG_DEBUG, __VA_ARGS__, (char *)0)
+
+/* Writes s as a JSON string literal (with quotes) into out, at most cap bytes
+ * including the NUL; truncates safely. Returns the length written. */
+size_t kks_json_escape(char *out, size_t cap, const char *s);
+
+#endif

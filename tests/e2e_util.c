@@ -1,0 +1,295 @@
+#include "e2e_util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kks_frame.h"
+#include "kks_net.h"
+#include "kks_tls.h"
+
+e2e E;
+
+const char *e2e_bin(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", KKS_BIN_DIR, name);
+    return buf[k];
+}
+
+static void track(pid_t pid)
+{
+    cr_assert_lt(E.npids, E2E_MAX_PROCS);
+    E.pids[E.npids++] = pid;
+}
+
+static void untrack(pid_t pid)
+{
+    for (int i = 0; i < E.npids; i++)
+        if (E.pids[i] == pid)
+            E.pids[i] = 0;
+}
+
+static pid_t spawn_to(const char *out_path, int out_only_stdout, char *const argv[])
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            if (!out_only_stdout)
+                dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+pid_t e2e_spawn(const char *logname, char *const argv[])
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", E.dir, logname);
+    pid_t pid = spawn_to(path, 0, argv);
+    track(pid);
+    return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int st;
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            untrack(pid);
+            if (WIFEXITED(st))
+                return WEXITSTATUS(st);
+            return 128 + WTERMSIG(st);
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+int e2e_run(char **out, char *const argv[])
+{
+    char path[512];
+    static int seq;
+    snprintf(path, sizeof path, "%s/run-%d.out", E.dir, ++seq);
+    pid_t pid = spawn_to(path, 1, argv);
+    track(pid);
+    int rc = wait_exit(pid, 60000);
+    if (rc == -1)
+        e2e_kill(pid);
+    if (out)
+        *out = e2e_slurp(path);
+    return rc;
+}
+
+int e2e_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 20000);
+    if (rc == -1)
+        e2e_kill(pid);
+    return rc;
+}
+
+void e2e_kill(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    untrack(pid);
+}
+
+char *e2e_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf) {
+        size_t got = fread(buf, 1, (size_t)n, f);
+        buf[got] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap)
+{
+    for (int i = 0; i < 3000; i++) { /* 30 s: sanitizer builds start slowly */
+        char *s = e2e_slurp(path);
+        if (s && strchr(s, '\n')) {
+            *strchr(s, '\n') = '\0';
+            snprintf(addr, cap, "%s", s);
+            free(s);
+            return 0;
+        }
+        free(s);
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            untrack(pid);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+void e2e_setup(void)
+{
+    char *out = NULL;
+    snprintf(E.dir, sizeof E.dir, "/tmp/kks-e2e-XXXXXX");
+    cr_assert_not_null(mkdtemp(E.dir));
+    snprintf(E.pki, sizeof E.pki, "%s/pki", E.dir);
+    char *argv[] = {(char *)e2e_bin("kksctl"), "pki", "init", "--dir", E.pki, NULL};
+    cr_assert_eq(e2e_run(&out, argv), 0, "pki init failed: %s", out ? out : "");
+    free(out);
+}
+
+void e2e_teardown(void)
+{
+    for (int i = 0; i < E.npids; i++) {
+        if (E.pids[i] > 0) {
+            kill(E.pids[i], SIGKILL);
+            waitpid(E.pids[i], NULL, 0);
+        }
+    }
+    E.npids = 0;
+    if (E.dir[0] && !getenv("KKS_E2E_KEEP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", E.dir);
+    }
+}
+
+void e2e_start_issuer(void)
+{
+    char ready[400], db[400];
+    snprintf(ready, sizeof ready, "%s/issuer.ready", E.dir);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    unlink(ready);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", "--db", db,
+                    "--pki", E.pki, "--ready-file", ready, NULL};
+    E.issuer_pid = e2e_spawn("issuer", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0,
+                 "issuer did not start");
+}
+
+void e2e_start_switch(void)
+{
+    char ready[400], db[400];
+    snprintf(ready, sizeof ready, "%s/switch.ready", E.dir);
+    snprintf(db, sizeof db, "%s/switch.db", E.dir);
+    unlink(ready);
+    char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
+                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready, NULL};
+    E.switch_pid = e2e_spawn("switch", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0,
+                 "switch did not start");
+}
+
+SSL *e2e_tls_dial(const char *addr, const char *pki, const char *cred)
+{
+    struct sockaddr_storage sa;
+    char ca[512], crt[512], key[512];
+    SSL_CTX *ctx;
+    SSL *ssl;
+    struct timeval tv = {5, 0};
+    int fd;
+
+    cr_assert_eq(kks_addr_parse(addr, &sa), 0);
+    snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+    snprintf(crt, sizeof crt, "%s/%s.crt", pki, cred ? cred : "");
+    snprintf(key, sizeof key, "%s/%s.key", pki, cred ? cred : "");
+    cr_assert_eq(kks_tls_ctx_new(&ctx, 0, ca, cred ? crt : NULL, cred ? key : NULL), 0);
+    fd = socket(sa.ss_family, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa,
+                sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0) {
+        close(fd);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1) {
+        e2e_tls_close(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+void e2e_tls_close(SSL *ssl)
+{
+    int fd = SSL_get_fd(ssl);
+    SSL_free(ssl);
+    close(fd);
+}
+
+int e2e_send(SSL *ssl, Kks__Envelope *env)
+{
+    uint8_t buf[8192];
+    size_t n = kks__envelope__get_packed_size(env);
+    cr_assert_leq(n + 4, sizeof buf);
+    kks_frame_header(buf, (uint32_t)n);
+    kks__envelope__pack(env, buf + 4);
+    return SSL_write(ssl, buf, (int)(n + 4)) == (int)(n + 4) ? 0 : -1;
+}
+
+static int read_full(SSL *ssl, uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        int r = SSL_read(ssl, p, (int)n);
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+Kks__Envelope *e2e_recv(SSL *ssl)
+{
+    uint8_t hdr[4], *body;
+    uint32_t len;
+    Kks__Envelope *env;
+    if (read_full(ssl, hdr, 4) < 0)
+        return NULL;
+    len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    if (len == 0 || len > KKS_FRAME_MAX_BULK || !(body = malloc(len)))
+        return NULL;
+    if (read_full(ssl, body, len) < 0) {
+        free(body);
+        return NULL;
+    }
+    env = kks__envelope__unpack(NULL, len, body);
+    free(body);
+    return env;
+}

@@ -1,0 +1,61 @@
+/* End-to-end helpers: real processes on 127.0.0.1 with port 0 and
+ * --ready-file, each test in its own temporary directory; everything a test
+ * starts is stopped by e2e_teardown (and dies with the test process). */
+#ifndef KKS_E2E_UTIL_H
+#define KKS_E2E_UTIL_H
+
+#include <openssl/ssl.h>
+#include <sys/types.h>
+
+#include "kks.pb-c.h"
+
+#define E2E_MAX_PROCS 8
+
+typedef struct e2e {
+    char dir[256]; /* the test's temporary directory */
+    char pki[300]; /* dir/pki */
+    pid_t pids[E2E_MAX_PROCS];
+    int npids;
+    char issuer_addr[64], switch_addr[64];
+    pid_t issuer_pid, switch_pid;
+} e2e;
+
+extern e2e E;
+
+/* Makes the temporary directory and a PKI in it (kksctl pki init). */
+void e2e_setup(void);
+/* Stops every process still running and removes the directory. */
+void e2e_teardown(void);
+
+/* Path of a binary in the build tree. */
+const char *e2e_bin(const char *name);
+/* Starts argv (argv[0] a name from e2e_bin), output to dir/NAME.log. */
+pid_t e2e_spawn(const char *logname, char *const argv[]);
+/* Runs argv to completion with stdout in *out (malloc'd, may be NULL);
+ * returns the exit status, or -1 if it did not exit normally in 60 s. */
+int e2e_run(char **out, char *const argv[]);
+/* Waits for a ready file; copies the address. 0 or -1 (timeout, or pid died). */
+int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap);
+/* SIGTERM then wait; returns the exit status (or -1 / 128+signal). */
+int e2e_stop(pid_t pid);
+/* SIGKILL and reap. */
+void e2e_kill(pid_t pid);
+
+/* Starts the issuer and switch of E (switch routes to the issuer). */
+void e2e_start_issuer(void);
+void e2e_start_switch(void);
+
+/* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
+char *e2e_slurp(const char *path);
+
+/* A blocking TLS client for tests that need to send raw bytes. cred is a
+ * name in the PKI ("operator", "terminals/EW-..."), or NULL for no
+ * certificate. Returns NULL if TCP or the handshake fails. */
+SSL *e2e_tls_dial(const char *addr, const char *pki, const char *cred);
+void e2e_tls_close(SSL *ssl);
+/* Writes a framed envelope; 0 or -1. */
+int e2e_send(SSL *ssl, Kks__Envelope *env);
+/* Reads one frame and unpacks it; NULL on close, error or 5 s timeout. */
+Kks__Envelope *e2e_recv(SSL *ssl);
+
+#endif

@@ -1,0 +1,263 @@
+/* Core pieces without processes: error table, JSON escaping, addresses,
+ * terminal IDs, the PKI, and client/server over mutual TLS in one loop. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kks_err.h"
+#include "kks_log.h"
+#include "kks_net.h"
+#include "kks_pki.h"
+
+Test(err, every_code_has_a_message_and_name)
+{
+    cr_assert_str_eq(kks_strerror(KKS_ETOOBIG), "frame longer than the cap");
+    cr_assert_str_eq(kks_errname(KKS_EPEERROLE), "KKS_EPEERROLE");
+    for (int c = -1; c >= KKS_EUNEXPECTED; c--) {
+        cr_assert_str_neq(kks_strerror(c), "unknown error", "code %d", c);
+        cr_assert_str_neq(kks_errname(c), "KKS_EUNKNOWN", "code %d", c);
+    }
+    cr_assert_str_eq(kks_strerror(-999), "unknown error");
+}
+
+Test(log, json_escape_quotes_controls_and_bounds)
+{
+    char buf[64];
+    kks_json_escape(buf, sizeof buf, "a\"b\\c\nd\x01");
+    cr_assert_str_eq(buf, "\"a\\\"b\\\\c\\nd\\u0001\"");
+    char small[8];
+    size_t n = kks_json_escape(small, sizeof small, "abcdefghijkl");
+    cr_assert_eq(n, strlen(small));
+    cr_assert_eq(small[0], '"');
+    cr_assert_eq(small[n - 1], '"', "truncated output still closes the string");
+    n = kks_json_escape(small, sizeof small, "\"\"\"\"\"\"");
+    cr_assert_eq(small[n - 1], '"');
+    cr_assert_lt(n, sizeof small);
+}
+
+Test(addr, parse_forms)
+{
+    struct sockaddr_storage sa;
+    char buf[64];
+    cr_assert_eq(kks_addr_parse("127.0.0.1:0", &sa), 0);
+    cr_assert_eq(kks_addr_parse("localhost:8080", &sa), 0);
+    kks_addr_format((struct sockaddr *)&sa, buf, sizeof buf);
+    cr_assert_str_eq(buf, "127.0.0.1:8080");
+    cr_assert_eq(kks_addr_parse("[::1]:443", &sa), 0);
+    kks_addr_format((struct sockaddr *)&sa, buf, sizeof buf);
+    cr_assert_str_eq(buf, "[::1]:443");
+    const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:65536", "1.2.3.4:-1",
+                         "1.2.3.4:80x", "[::1]443", "host.example:80", "999.1.1.1:1", NULL};
+    for (int i = 0; bad[i]; i++)
+        cr_assert_eq(kks_addr_parse(bad[i], &sa), KKS_EADDR, "%s", bad[i]);
+    cr_assert_eq(kks_addr_parse(NULL, &sa), KKS_EADDR);
+}
+
+Test(pki, terminal_ids)
+{
+    const char *good[] = {"EW-127101-0001", "ATM-BNI-0001", "BR-MEDAN-01", NULL};
+    const char *bad[] = {"EW-", "POS-1", "EW-abc", "EW-12/34", "../EW-1", "EW-1 2",
+                         "EW-12345678901234567890123456789012345678", NULL};
+    for (int i = 0; good[i]; i++)
+        cr_assert(kks_terminal_id_valid(good[i]), "%s", good[i]);
+    for (int i = 0; bad[i]; i++)
+        cr_assert_not(kks_terminal_id_valid(bad[i]), "%s", bad[i]);
+}
+
+/* ---- one loop, one server, clients ---- */
+
+static char dir[64];
+static uv_loop_t loop;
+static SSL_CTX *server_ctx, *op_ctx;
+static kks_server *srv;
+static kks_conn *held_conn;
+static uint64_t held_id;
+
+static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__Pong pong = KKS__PONG__INIT;
+    if (req->body_case == KKS__ENVELOPE__BODY_ERROR) { /* "hold": answer later */
+        kks_conn_ref(c);
+        held_conn = c;
+        held_id = req->id;
+        return;
+    }
+    pong.role = "issuer";
+    pong.identity = (char *)kks_conn_identity(c);
+    pong.version = "test";
+    rep.body_case = KKS__ENVELOPE__BODY_PONG;
+    rep.pong = &pong;
+    kks_conn_reply(c, req->id, &rep);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/kks-core-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char pki[128];
+    snprintf(pki, sizeof pki, "%s/pki", dir);
+    cr_assert_eq(kks_pki_init(pki), 0);
+    cr_assert_eq(kks_pki_init(pki), KKS_EEXISTS);
+    cr_assert_eq(kks_tls_ctx_from_pki(&server_ctx, 1, pki, "issuer"), 0);
+    cr_assert_eq(kks_tls_ctx_from_pki(&op_ctx, 0, pki, "operator"), 0);
+    uv_loop_init(&loop);
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR | KKS_ROLE_SWITCH,
+                         .on_request = on_request};
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &srv), 0);
+}
+
+static void drained(void *ud)
+{
+    *(int *)ud = 1;
+}
+
+static void teardown(void)
+{
+    int done = 0;
+    kks_server_drain(srv, 1000, drained, &done);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert(done);
+    kks_server_free(srv);
+    cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
+    SSL_CTX_free(server_ctx);
+    SSL_CTX_free(op_ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(net, .init = setup, .fini = teardown, .timeout = 60);
+
+static Kks__Envelope ping_env(void)
+{
+    static Kks__Ping ping = KKS__PING__INIT;
+    Kks__Envelope e = KKS__ENVELOPE__INIT;
+    e.body_case = KKS__ENVELOPE__BODY_PING;
+    e.ping = &ping;
+    return e;
+}
+
+Test(pki, files_and_modes)
+{
+    char d[64], p[160];
+    struct stat st;
+    snprintf(d, sizeof d, "/tmp/kks-pki-XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    strcat(d, "/x");
+    cr_assert_eq(kks_pki_init(d), 0);
+    cr_assert_eq(kks_pki_terminal(d, "EW-127101-0001"), 0);
+    const char *keys[] = {"ca.key", "issuer.key", "switch.key", "operator.key", "keys/tmk.key",
+                          "keys/zpk.key", "keys/pvk.key", "terminals/EW-127101-0001.key", NULL};
+    for (int i = 0; keys[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", d, keys[i]);
+        cr_assert_eq(stat(p, &st), 0, "%s", p);
+        cr_assert_eq(st.st_mode & 0777, 0600, "%s mode %o", keys[i], st.st_mode & 0777);
+    }
+    uint8_t k[16], k2[16];
+    cr_assert_eq(kks_pki_load_key(d, "zpk", k, sizeof k), 0);
+    cr_assert_eq(kks_pki_load_key(d, "tmk", k2, sizeof k2), 0);
+    cr_assert(memcmp(k, k2, 16) != 0);
+    cr_assert_eq(kks_pki_load_key(d, "pvk", k, sizeof k), KKS_EPKI, "wrong length refused");
+    cr_assert_eq(kks_pki_terminal(d, "EW-../../x"), KKS_EINVAL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %.60s", d);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(net, call_before_connected_waits_for_the_handshake)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    Kks__Envelope req = ping_env(), *rep = NULL;
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(srv), &o, &cl), 0);
+    cr_assert_not(kks_client_is_up(cl));
+    cr_assert_eq(kks_client_call_wait(cl, &req, 5000, &rep), 0);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_PONG);
+    cr_assert_str_eq(rep->pong->identity, "operator", "server sees the client's CN");
+    cr_assert_str_eq(kks_client_peer_identity(cl), "issuer");
+    kks__envelope__free_unpacked(rep, NULL);
+    kks_client_free(cl);
+}
+
+Test(net, client_refuses_a_server_with_the_wrong_role)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_SWITCH}; /* but it is the issuer */
+    Kks__Envelope req = ping_env(), *rep = NULL;
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(srv), &o, &cl), 0);
+    cr_assert_eq(kks_client_call_wait(cl, &req, 5000, &rep), KKS_EPEERROLE);
+    cr_assert_null(rep);
+    cr_assert(strstr(kks_client_last_error(cl), "expected switch"), "%s",
+              kks_client_last_error(cl));
+    kks_client_free(cl);
+}
+
+Test(net, unanswered_request_times_out_and_late_reply_is_dropped)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep = NULL;
+    Kks__Error er = KKS__ERROR__INIT;
+    req.body_case = KKS__ENVELOPE__BODY_ERROR; /* the test server holds these */
+    req.error = &er;
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(srv), &o, &cl), 0);
+    uint64_t t0 = uv_now(&loop);
+    cr_assert_eq(kks_client_call_wait(cl, &req, 200, &rep), KKS_ETIMEDOUT);
+    cr_assert_geq(uv_now(&loop) - t0, 200);
+    cr_assert_not_null(held_conn);
+    /* Now the answer comes: no callback remains for it, nothing breaks. */
+    Kks__Envelope late = ping_env();
+    kks_conn_reply(held_conn, held_id, &late);
+    kks_conn_unref(held_conn);
+    held_conn = NULL;
+    Kks__Envelope again = ping_env();
+    cr_assert_eq(kks_client_call_wait(cl, &again, 5000, &rep), 0);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_PONG);
+    kks__envelope__free_unpacked(rep, NULL);
+    kks_client_free(cl);
+}
+
+struct counter {
+    int ok, failed;
+    uint64_t ids;
+};
+
+static void count_cb(int status, const Kks__Envelope *rep, void *ud)
+{
+    struct counter *c = ud;
+    if (status == 0)
+        c->ok++;
+    else
+        c->failed++;
+}
+
+Test(net, thousands_in_flight_grow_the_table)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    struct counter cnt = {0};
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(srv), &o, &cl), 0);
+    for (int i = 0; i < 3000; i++) {
+        Kks__Envelope req = ping_env();
+        cr_assert_eq(kks_client_call(cl, &req, 20000, count_cb, &cnt), 0);
+    }
+    while (cnt.ok + cnt.failed < 3000)
+        uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(cnt.ok, 3000);
+    kks_client_free(cl);
+}
+
+Test(net, connection_refused_fails_fast)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    Kks__Envelope req = ping_env(), *rep = NULL;
+    cr_assert_eq(kks_client_new(&loop, op_ctx, "127.0.0.1:1", &o, &cl), 0);
+    cr_assert_eq(kks_client_call_wait(cl, &req, 5000, &rep), KKS_ECONNREFUSED);
+    /* Down between attempts: calls fail at once rather than queue. */
+    Kks__Envelope req2 = ping_env();
+    cr_assert_eq(kks_client_call(cl, &req2, 5000, count_cb, NULL), KKS_ENOTCONN);
+    kks_client_free(cl);
+}
