@@ -1,4 +1,5 @@
 # Thin wrapper around CMake. Every target first installs missing Debian packages.
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 300
 

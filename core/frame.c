@@ -1,5 +1,6 @@
 #include "kks_frame.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,9 +62,12 @@ int kks_framer_feed(kks_framer *f, const uint8_t *p, size_t n, kks_frame_cb cb, 
                 return frame_fail(f, KKS_ETOOBIG);
             f->need = len;
             f->have = 0;
+            if (n == 0)
+                break; /* allocate only once body bytes arrive */
         }
         /* Whole body already in the input: hand it over without copying. */
         if (f->have == 0 && n >= f->need) {
+            assert(f->body == NULL);
             int rc = cb(ud, p, f->need);
             p += f->need;
             n -= f->need;

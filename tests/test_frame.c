@@ -112,6 +112,27 @@ Test(frame, split_at_every_byte_boundary)
     }
 }
 
+Test(frame, split_in_three_at_every_pair_of_boundaries)
+{
+    /* Found by the fuzzer: a read ending right after a header, then the rest
+     * of that frame with part of a larger one, once overran the buffer. */
+    uint8_t buf[512];
+    size_t lens[3], n = make_stream(buf, sizeof buf, lens);
+    for (size_t a = 0; a <= n; a++) {
+        for (size_t b = a; b <= n; b++) {
+            struct got g = {0};
+            kks_framer f;
+            kks_framer_init(&f, KKS_FRAME_MAX);
+            cr_assert_eq(kks_framer_feed(&f, buf, a, collect, &g), 0);
+            cr_assert_eq(kks_framer_feed(&f, buf + a, b - a, collect, &g), 0);
+            cr_assert_eq(kks_framer_feed(&f, buf + b, n - b, collect, &g), 0);
+            check_stream(&g, buf, lens);
+            got_free(&g);
+            kks_framer_close(&f);
+        }
+    }
+}
+
 Test(frame, one_byte_at_a_time)
 {
     uint8_t buf[512];
