@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "kks_net.h"
 
 #include "e2e_util.h"
 #include "kks_err.h"
@@ -318,4 +321,41 @@ Test(foundation, bad_flags_are_usage_errors)
     char *out = NULL;
     cr_assert_eq(ctl_ping(&out, E.pki, NULL, "127.0.0.1:1"), 3, "unreachable peer: %s", out);
     free(out);
+}
+
+Test(foundation, metrics_in_prometheus_text)
+{
+    char ready[400], db[400], logp[400], addr[64];
+    snprintf(ready, sizeof ready, "%s/im.ready", E.dir);
+    snprintf(db, sizeof db, "%s/im.db", E.dir);
+    snprintf(logp, sizeof logp, "%s/im.log", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", "--db", db, "--pki",
+                    E.pki, "--ready-file", ready, "--metrics", "127.0.0.1:0", NULL};
+    pid_t pid = e2e_spawn("im", argv);
+    cr_assert_eq(e2e_wait_ready(ready, pid, addr, sizeof addr), 0);
+    assert_serving(addr);
+    /* The metrics address is logged ("metrics listening") before the ready file. */
+    char *log = e2e_slurp(logp), *m = strstr(log, "\"msg\":\"metrics listening\",\"addr\":\"");
+    cr_assert_not_null(m, "%s", log);
+    char maddr[64];
+    cr_assert_eq(sscanf(m + strlen("\"msg\":\"metrics listening\",\"addr\":\""), "%63[^\"]", maddr),
+                 1);
+    free(log);
+    struct sockaddr_storage sa;
+    cr_assert_eq(kks_addr_parse(maddr, &sa), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)), 0);
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(fd);
+    cr_assert(strstr(buf, "HTTP/1.1 200 OK"), "%s", buf);
+    cr_assert(strstr(buf, "# TYPE kks_connections_accepted_total counter"), "%s", buf);
+    cr_assert(strstr(buf, "\nkks_requests_total 1\n"), "one ping so far: %s", buf);
+    cr_assert_eq(e2e_stop(pid), 0);
 }

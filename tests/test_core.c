@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kks_err.h"
 #include "kks_log.h"
@@ -260,4 +262,84 @@ Test(net, connection_refused_fails_fast)
     Kks__Envelope req2 = ping_env();
     cr_assert_eq(kks_client_call(cl, &req2, 5000, count_cb, NULL), KKS_ENOTCONN);
     kks_client_free(cl);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Runs the test loop for ms milliseconds. */
+static void run_for(unsigned ms)
+{
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, on_tick, ms, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static void stop_server(kks_server *s2)
+{
+    int done = 0;
+    kks_server_drain(s2, 100, drained, &done);
+    run_for(50);
+    cr_assert(done);
+    kks_server_free(s2);
+}
+
+Test(net, silent_peer_is_dropped_after_the_handshake_timeout)
+{
+    kks_server *s2;
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .handshake_ms = 200};
+    struct sockaddr_storage sa;
+    char byte;
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
+    cr_assert_eq(kks_addr_parse(kks_server_address(s2), &sa), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)), 0);
+    run_for(100);
+    cr_assert_eq(recv(fd, &byte, 1, MSG_DONTWAIT), -1, "closed too early");
+    run_for(400);
+    cr_assert_eq(recv(fd, &byte, 1, MSG_DONTWAIT), 0, "still open after the handshake timeout");
+    close(fd);
+    stop_server(s2);
+}
+
+Test(net, idle_connection_is_closed)
+{
+    kks_server *s2;
+    kks_client *cl;
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .idle_ms = 300};
+    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER};
+    Kks__Envelope req = ping_env(), *rep = NULL;
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
+    cr_assert_eq(kks_client_call_wait(cl, &req, 5000, &rep), 0);
+    kks__envelope__free_unpacked(rep, NULL);
+    cr_assert(kks_client_is_up(cl));
+    run_for(150);
+    cr_assert(kks_client_is_up(cl), "closed before the idle timeout");
+    run_for(400);
+    cr_assert_not(kks_client_is_up(cl), "idle connection not closed");
+    kks_client_free(cl);
+    stop_server(s2);
+}
+
+Test(net, heartbeat_keeps_an_idle_link_open)
+{
+    kks_server *s2;
+    kks_client *cl;
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .idle_ms = 300};
+    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER, .heartbeat_ms = 100, .reconnect = 1};
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
+    run_for(900);
+    cr_assert(kks_client_is_up(cl), "heartbeats should have kept the link busy");
+    kks_client_free(cl);
+    stop_server(s2);
 }
