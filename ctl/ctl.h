@@ -14,7 +14,22 @@ typedef struct ctl {
     int json;
     uv_loop_t *loop;
     SSL_CTX *ctx; /* operator credentials, made on first use */
+    kks_client *issuer_cl, *switch_cl; /* connected on first use */
 } ctl;
+
+#define CTL_TIMEOUT_MS 60000
+
+/* The client for a peer (KKS_ROLE_ISSUER or KKS_ROLE_SWITCH), connecting on
+ * first use; NULL after printing why (see *exit_code). */
+kks_client *ctl_peer(ctl *c, unsigned role, int *exit_code);
+/* Sends req to the peer and waits. EXIT_OK with *rep (free it with
+ * kks__envelope__free_unpacked), else the exit code after printing why
+ * (a peer's Error reply is EXIT_INTERNAL unless it says the peer refused). */
+int ctl_request(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep);
+/* Prints a UTC "YYYY-MM-DDTHH:MM:SSZ" as WIB (UTC+7) for people. */
+void ctl_wib(const char *utc, char out[32]);
+/* Writes s as a JSON string (with quotes) on stdout. */
+void ctl_json_str(const char *s);
 
 /* Connects to addr as the operator, expecting a server of role. Prints why
  * and returns NULL when the PKI cannot be read (see *exit_code). */
@@ -22,5 +37,10 @@ kks_client *ctl_connect(ctl *c, const char *addr, unsigned role, int *exit_code)
 
 int cmd_pki(ctl *c, int argc, char **argv);
 int cmd_ping(ctl *c, int argc, char **argv);
+int cmd_gen(ctl *c, int argc, char **argv);
+int cmd_enroll(ctl *c, int argc, char **argv);
+int cmd_print(ctl *c, int argc, char **argv);
+int cmd_handover(ctl *c, int argc, char **argv);
+int cmd_card(ctl *c, int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "kks_err.h"
@@ -16,6 +17,11 @@ static const char usage[] =
     "  pki init --dir DIR              make a development CA, certificates and PIN keys\n"
     "  pki terminal --dir DIR --id ID  make a terminal's certificate and key\n"
     "  ping                            role and version of each peer given\n"
+    "  enroll FILE.csv                 enrol a registry extract; a card per family\n"
+    "  print --bank CODE [--site S] [--out FILE]   print all ISSUED cards of a bank\n"
+    "  handover (--batch ID | --pan PAN) --site S  hand cards over to families\n"
+    "  card show|lost|stolen|replace|unblock PAN [--police-report REF]\n"
+    "  gen population --families N [--seed S] [--city CODE]   synthetic DTSEN extract on stdout\n"
     "\n"
     "Peers and credentials come from --switch, --issuer, --pki or the environment\n"
     "variables KKS_SWITCH, KKS_ISSUER, KKS_PKI; kksctl uses DIR/operator.crt and .key.\n"
@@ -42,6 +48,72 @@ kks_client *ctl_connect(ctl *c, const char *addr, unsigned role, int *exit_code)
         return NULL;
     }
     return cl;
+}
+
+kks_client *ctl_peer(ctl *c, unsigned role, int *exit_code)
+{
+    kks_client **slot = role == KKS_ROLE_ISSUER ? &c->issuer_cl : &c->switch_cl;
+    const char *addr = role == KKS_ROLE_ISSUER ? c->issuer : c->sw;
+    if (*slot)
+        return *slot;
+    if (!addr) {
+        fprintf(stderr, "kksctl: no %s address: give --%s HOST:PORT or set KKS_%s\n",
+                kks_role_name(role), kks_role_name(role),
+                role == KKS_ROLE_ISSUER ? "ISSUER" : "SWITCH");
+        *exit_code = EXIT_USAGE;
+        return NULL;
+    }
+    *slot = ctl_connect(c, addr, role, exit_code);
+    return *slot;
+}
+
+int ctl_request(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep)
+{
+    int ec = EXIT_OK, rc;
+    kks_client *cl = ctl_peer(c, role, &ec);
+    *rep = NULL;
+    if (!cl)
+        return ec;
+    rc = kks_client_call_wait(cl, req, CTL_TIMEOUT_MS, rep);
+    if (rc < 0) {
+        const char *why = kks_client_last_error(cl);
+        fprintf(stderr, "kksctl: %s %s: %s\n", kks_role_name(role), kks_client_address(cl),
+                *why ? why : kks_strerror(rc));
+        return EXIT_PEER;
+    }
+    if ((*rep)->body_case == KKS__ENVELOPE__BODY_ERROR) {
+        const Kks__Error *e = (*rep)->error;
+        fprintf(stderr, "kksctl: %s says: %s\n", kks_role_name(role),
+                e->message ? e->message : kks_strerror(e->code));
+        ec = e->code == KKS_EPEERROLE ? EXIT_PEER : EXIT_INTERNAL;
+        kks__envelope__free_unpacked(*rep, NULL);
+        *rep = NULL;
+        return ec;
+    }
+    return EXIT_OK;
+}
+
+void ctl_wib(const char *utc, char out[32])
+{
+    struct tm tm = {0};
+    time_t t;
+    if (!utc || sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+        snprintf(out, 32, "%s", utc ? utc : "");
+        return;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    t = timegm(&tm) + 7 * 3600;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M WIB", &tm);
+}
+
+void ctl_json_str(const char *s)
+{
+    char buf[1024];
+    kks_json_escape(buf, sizeof buf, s ? s : "");
+    fputs(buf, stdout);
 }
 
 static int cmd_pki_init(int argc, char **argv)
@@ -123,6 +195,11 @@ static const struct {
 } commands[] = {
     {"pki", cmd_pki},
     {"ping", cmd_ping},
+    {"enroll", cmd_enroll},
+    {"print", cmd_print},
+    {"handover", cmd_handover},
+    {"card", cmd_card},
+    {"gen", cmd_gen},
 };
 
 int main(int argc, char **argv)
@@ -160,6 +237,8 @@ int main(int argc, char **argv)
         argc -= optind;
         optind = 0; /* reset getopt for the command's own options */
         rc = commands[i].fn(&c, argc, argv);
+        kks_client_free(c.issuer_cl);
+        kks_client_free(c.switch_cl);
         uv_run(c.loop, UV_RUN_DEFAULT); /* let closing handles finish */
         uv_loop_close(c.loop);
         SSL_CTX_free(c.ctx);

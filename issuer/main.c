@@ -5,54 +5,81 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kks_daemon.h"
-#include "kks_db.h"
+#include <openssl/crypto.h>
+
+#include "issuer.h"
 #include "kks_err.h"
 #include "kks_log.h"
+#include "kks_pki.h"
+#include "kks_registry.h"
 
 static const char usage[] =
     "usage: kks-issuer --listen HOST:PORT --db FILE --pki DIR [--ready-file FILE]\n"
-    "                  [--metrics HOST:PORT]\n"
+    "                  [--metrics HOST:PORT] [--seeds DIR] [--today YYYY-MM-DD]\n"
     "\n"
     "The KKS card issuer. Serves the switch and operators over mutual TLS.\n"
     "  --listen A      address to listen on (port 0 picks one)\n"
     "  --db FILE       SQLite database (created if missing)\n"
     "  --pki DIR       PKI directory (uses DIR/issuer.crt, issuer.key, ca.crt); or KKS_PKI\n"
     "  --ready-file F  written with the bound address once listening\n"
-    "  --metrics A     serve Prometheus metrics over HTTP on A\n";
+    "  --metrics A     serve Prometheus metrics over HTTP on A\n"
+    "  --seeds DIR     banks, regions and card policy (default: the source tree's seeds/)\n"
+    "  --today D       fix the business date (for expiry), for tests and training\n";
 
-/* Schema migrations, oldest first (kks_db.h). */
-static const char *const migrations[] = {
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-};
-
-typedef struct issuer {
-    kks_daemon d;
-    sqlite3 *db;
-} issuer;
+static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    er.code = code;
+    er.message = (char *)msg;
+    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
+    rep.error = &er;
+    kks_conn_reply(c, id, &rep);
+}
 
 static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
 {
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Pong pong = KKS__PONG__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-
+    issuer *is = ud;
+    int op = kks_conn_role(c) == KKS_ROLE_OPERATOR;
     switch (req->body_case) {
-    case KKS__ENVELOPE__BODY_PING:
+    case KKS__ENVELOPE__BODY_PING: {
+        Kks__Envelope rep = KKS__ENVELOPE__INIT;
+        Kks__Pong pong = KKS__PONG__INIT;
         pong.role = "issuer";
         pong.identity = "issuer";
         pong.version = KKS_VERSION;
         rep.body_case = KKS__ENVELOPE__BODY_PONG;
         rep.pong = &pong;
-        break;
-    default:
-        er.code = KKS_EUNEXPECTED;
-        er.message = "the issuer does not handle this message";
-        rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-        rep.error = &er;
-        break;
+        kks_conn_reply(c, req->id, &rep);
+        return;
     }
-    kks_conn_reply(c, req->id, &rep);
+    case KKS__ENVELOPE__BODY_ENROLL_BATCH:
+        if (op)
+            enroll_handle(is, c, req);
+        else
+            reply_error(c, req->id, KKS_EPEERROLE, "enrolment is for operators");
+        return;
+    case KKS__ENVELOPE__BODY_CARD_REQUEST:
+    case KKS__ENVELOPE__BODY_PRINT_REQUEST:
+    case KKS__ENVELOPE__BODY_BATCH_LINES_REQUEST:
+    case KKS__ENVELOPE__BODY_HANDOVER_REQUEST:
+        if (op)
+            cards_handle(is, c, req);
+        else
+            reply_error(c, req->id, KKS_EPEERROLE, "card management is for operators");
+        return;
+    case KKS__ENVELOPE__BODY_PIN_SET:
+    case KKS__ENVELOPE__BODY_PIN_VERIFY:
+    case KKS__ENVELOPE__BODY_PIN_CHANGE:
+        if (kks_conn_role(c) == KKS_ROLE_SWITCH)
+            cards_handle(is, c, req);
+        else
+            reply_error(c, req->id, KKS_EPEERROLE, "PIN operations come from the switch");
+        return;
+    default:
+        reply_error(c, req->id, KKS_EUNEXPECTED, "the issuer does not handle this message");
+        return;
+    }
 }
 
 int main(int argc, char **argv)
@@ -60,12 +87,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"db", required_argument, 0, 'd'},
         {"pki", required_argument, 0, 'p'},    {"ready-file", required_argument, 0, 'r'},
-        {"metrics", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+        {"metrics", required_argument, 0, 'm'}, {"seeds", required_argument, 0, 's'},
+        {"today", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
-               *metrics = NULL;
-    issuer is = {0};
+               *metrics = NULL, *seeds = KKS_DEFAULT_SEEDS, *today = NULL;
+    static issuer is;
+    char err[512];
     SSL_CTX *ctx;
     int o, rc;
 
@@ -77,6 +106,8 @@ int main(int argc, char **argv)
         case 'p': pki = optarg; break;
         case 'r': ready = optarg; break;
         case 'm': metrics = optarg; break;
+        case 's': seeds = optarg; break;
+        case 't': today = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -93,7 +124,23 @@ int main(int argc, char **argv)
     }
     if ((rc = kks_tls_ctx_from_pki(&ctx, 1, pki, "issuer")) < 0)
         return 2;
-    if (kks_db_open(dbpath, migrations, sizeof migrations / sizeof migrations[0], &is.db) < 0)
+    if (today) {
+        int y, m, d;
+        if (kks_ymd_parse(today, &y, &m, &d) < 0) {
+            fprintf(stderr, "kks-issuer: bad --today %s (expected YYYY-MM-DD)\n", today);
+            return 2;
+        }
+        snprintf(is.today, sizeof is.today, "%s", today);
+        is.fixed_today = 1;
+    }
+    if (kks_seeds_load(&is.seeds, seeds, err, sizeof err) < 0) {
+        fprintf(stderr, "kks-issuer: seeds: %s\n", err);
+        return 2;
+    }
+    if (kks_pki_load_key(pki, "zpk", is.zpk, sizeof is.zpk) < 0 ||
+        kks_pki_load_key(pki, "pvk", is.pvk, sizeof is.pvk) < 0)
+        return 2;
+    if (store_open(&is, dbpath) < 0)
         return 4;
     is.d.loop = uv_default_loop();
     is.d.app = &is;
@@ -108,7 +155,9 @@ int main(int argc, char **argv)
         return 4;
     uv_run(is.d.loop, UV_RUN_DEFAULT);
     kks_server_free(is.d.srv);
-    kks_db_close(is.db);
+    store_close(&is);
+    OPENSSL_cleanse(is.zpk, sizeof is.zpk);
+    OPENSSL_cleanse(is.pvk, sizeof is.pvk);
     uv_loop_close(is.d.loop);
     SSL_CTX_free(ctx);
     return 0;

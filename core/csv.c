@@ -1,0 +1,138 @@
+#include "kks_csv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kks_err.h"
+
+int kks_csv_init(kks_csv *c, FILE *f, size_t max)
+{
+    memset(c, 0, sizeof *c);
+    c->f = f;
+    c->max = max ? max : KKS_CSV_MAX_RECORD;
+    c->cap = 4096 < c->max ? 4096 : c->max;
+    c->next_line = 1;
+    if (!(c->buf = malloc(c->cap + 1)))
+        return KKS_ENOMEM;
+    return 0;
+}
+
+void kks_csv_close(kks_csv *c)
+{
+    free(c->buf);
+    c->buf = NULL;
+}
+
+static int csv_fail(kks_csv *c, int code, const char *what, unsigned long line)
+{
+    snprintf(c->errmsg, sizeof c->errmsg, "line %lu: %s", line, what);
+    c->error = code;
+    return code;
+}
+
+int kks_csv_next(kks_csv *c)
+{
+    size_t n = 0;
+    int ch, quoted = 0, field_start = 1, after_quote = 0;
+
+    if (c->error)
+        return c->error;
+    for (;;) {
+        c->nfields = 0;
+        n = 0;
+        c->line = c->next_line;
+        field_start = 1;
+        c->fields[c->nfields++] = c->buf;
+        for (;;) {
+            ch = getc_unlocked(c->f);
+            if (ch == EOF) {
+                if (ferror(c->f))
+                    return csv_fail(c, KKS_EINVAL, "read error", c->next_line);
+                if (quoted)
+                    return csv_fail(c, KKS_EINVAL, "unterminated quoted field", c->line);
+                if (n == 0 && c->nfields == 1)
+                    return 0;
+                break;
+            }
+            if (ch == '\0')
+                return csv_fail(c, KKS_EINVAL, "NUL byte: not a text CSV file", c->next_line);
+            if (quoted) {
+                if (ch == '"') {
+                    int nx = getc_unlocked(c->f);
+                    if (nx == '"') {
+                        ch = '"';
+                    } else {
+                        if (nx != EOF)
+                            ungetc(nx, c->f);
+                        quoted = 0;
+                        after_quote = 1;
+                        continue;
+                    }
+                } else if (ch == '\n') {
+                    c->next_line++;
+                }
+            } else if (ch == '"') {
+                if (!field_start)
+                    return csv_fail(c, KKS_EINVAL, "quote inside an unquoted field",
+                                    c->next_line);
+                quoted = 1;
+                field_start = 0;
+                continue;
+            } else if (ch == ',') {
+                if (c->nfields == KKS_CSV_MAX_FIELDS)
+                    return csv_fail(c, KKS_EINVAL, "too many fields", c->line);
+                ch = '\0';
+            } else if (ch == '\r' || ch == '\n') {
+                if (ch == '\r') {
+                    int nx = getc_unlocked(c->f);
+                    if (nx != '\n' && nx != EOF)
+                        ungetc(nx, c->f);
+                }
+                c->next_line++;
+                break;
+            } else if (after_quote) {
+                return csv_fail(c, KKS_EINVAL, "text after a closing quote", c->next_line);
+            }
+            if (n >= c->cap) {
+                char *nb;
+                size_t ncap = c->cap * 2;
+                if (c->cap >= c->max) {
+                    char what[80];
+                    snprintf(what, sizeof what, "record longer than %zu bytes", c->max);
+                    return csv_fail(c, KKS_EINVAL, what, c->line);
+                }
+                if (ncap > c->max)
+                    ncap = c->max;
+                if (!(nb = realloc(c->buf, ncap + 1)))
+                    return csv_fail(c, KKS_ENOMEM, "out of memory", c->line);
+                /* re-point the fields into the new buffer */
+                for (int i = 0; i < c->nfields; i++)
+                    c->fields[i] = nb + (c->fields[i] - c->buf);
+                c->buf = nb;
+                c->cap = ncap;
+            }
+            c->buf[n++] = (char)ch;
+            if (ch == '\0' && !quoted) {
+                c->fields[c->nfields++] = c->buf + n;
+                field_start = 1;
+                after_quote = 0;
+            } else {
+                field_start = 0;
+            }
+        }
+        c->buf[n] = '\0';
+        if (n == 0 && c->nfields == 1)
+            continue; /* blank line */
+        return 1;
+    }
+}
+
+int kks_csv_is(const kks_csv *c, const char *const *names, int n)
+{
+    if (c->nfields != n)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(c->fields[i], names[i]) != 0)
+            return 0;
+    return 1;
+}

@@ -1,0 +1,39 @@
+/* A bounded RFC 4180 CSV reader for files from outside (registry extracts,
+ * manifests, seeds). Quoted fields may hold commas, doubled quotes and
+ * newlines. A record longer than the bound, a NUL byte, a quote inside an
+ * unquoted field or an unterminated quote is an error naming the line, and
+ * the reader stays failed. Fields point into the reader's buffer and are
+ * valid until the next call. */
+#ifndef KKS_CSV_H
+#define KKS_CSV_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define KKS_CSV_MAX_FIELDS 64
+#define KKS_CSV_MAX_RECORD (64u * 1024u)
+
+typedef struct kks_csv {
+    FILE *f;
+    char *buf;
+    size_t cap, max;
+    char *fields[KKS_CSV_MAX_FIELDS];
+    int nfields;
+    unsigned long line;      /* line on which the current record starts (1-based) */
+    unsigned long next_line; /* line the next record starts on */
+    int error;
+    char errmsg[160];
+} kks_csv;
+
+/* max: the longest record accepted (0: KKS_CSV_MAX_RECORD). The FILE stays the caller's. */
+int kks_csv_init(kks_csv *c, FILE *f, size_t max);
+void kks_csv_close(kks_csv *c);
+
+/* Reads the next record: 1, 0 at end of file, or KKS_EINVAL (c->errmsg says
+ * what and where) / KKS_ENOMEM. A blank line is skipped. "\r\n" ends a line too. */
+int kks_csv_next(kks_csv *c);
+
+/* 1 if the current record is exactly these names (a header check). */
+int kks_csv_is(const kks_csv *c, const char *const *names, int n);
+
+#endif

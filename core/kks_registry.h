@@ -1,0 +1,54 @@
+/* The DTSEN registry extract (SPEC §10) and the identity numbers in it.
+ *
+ * NIK: 2 province, 2 city, 2 kecamatan, DDMMYY of birth (DD + 40 for women),
+ * 4-digit sequence from 0001. KK: 6-digit region, DDMMYY registration date,
+ * 4-digit serial. PAN: BIN + account digits + Luhn check digit. */
+#ifndef KKS_REGISTRY_H
+#define KKS_REGISTRY_H
+
+#include <stddef.h>
+
+#include "kks_seeds.h"
+
+enum {
+    KKS_REG_KK, KKS_REG_NIK, KKS_REG_NAME, KKS_REG_BIRTH_DATE, KKS_REG_SEX, KKS_REG_ADDRESS,
+    KKS_REG_KELURAHAN, KKS_REG_KECAMATAN, KKS_REG_CITY, KKS_REG_DECILE, KKS_REG_BANK,
+    KKS_REG_PKH_PREGNANT, KKS_REG_PKH_EARLY, KKS_REG_PKH_SD, KKS_REG_PKH_SMP, KKS_REG_PKH_SMA,
+    KKS_REG_PKH_DISABILITY, KKS_REG_PKH_ELDERLY, KKS_REG_BPNT,
+    KKS_REG_NFIELDS
+};
+#define KKS_PKH_COMPONENTS 7
+
+extern const char *const kks_registry_header[KKS_REG_NFIELDS];
+
+typedef struct kks_family {
+    char kk[17], nik[17];
+    char name[101];
+    char birth_date[11];
+    char sex; /* 'L' or 'P' */
+    char address[201], kelurahan[65], kecamatan[65], city[5];
+    int decile;
+    char bank[16];
+    int pkh[KKS_PKH_COMPONENTS]; /* in header order: pregnant .. elderly */
+    int bpnt;
+} kks_family;
+
+/* Validates one row of n fields and fills out. Returns 0, or KKS_EINVAL with
+ * the reason in why (for a person: "NIK 1271... does not match birth_date"). */
+int kks_registry_parse(const kks_seeds *s, const char *const *fields, int n, kks_family *out,
+                       char *why, size_t cap);
+
+/* 1 if s is exactly n ASCII digits. */
+int kks_digits(const char *s, size_t n);
+/* 1 if y-m-d is a real Gregorian date. */
+int kks_date_valid(int y, int m, int d);
+/* Parses a real date written YYYY-MM-DD exactly. Returns 0 or KKS_EINVAL. */
+int kks_ymd_parse(const char *s, int *y, int *m, int *d);
+/* The Luhn check digit ('0'..'9') for the digits in s. */
+char kks_luhn_digit(const char *s, size_t n);
+/* 1 if pan is 12..19 digits with a correct Luhn digit. */
+int kks_pan_valid(const char *pan);
+/* Masks a PAN for logs: first 6, last 4 (1234 56** **** 7890 as 123456******7890). */
+void kks_pan_mask(const char *pan, char out[20]);
+
+#endif

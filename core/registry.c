@@ -1,0 +1,198 @@
+#include "kks_registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kks_err.h"
+
+const char *const kks_registry_header[KKS_REG_NFIELDS] = {
+    "kk",          "nik",           "name",    "birth_date",          "sex",
+    "address",     "kelurahan",     "kecamatan", "city_code",         "decile",
+    "bank",        "pkh_pregnant",  "pkh_early_childhood", "pkh_sd",  "pkh_smp",
+    "pkh_sma",     "pkh_disability", "pkh_elderly", "bpnt",
+};
+
+int kks_digits(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return s[n] == '\0';
+}
+
+int kks_date_valid(int y, int m, int d)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1)
+        return 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+char kks_luhn_digit(const char *s, size_t n)
+{
+    int sum = 0, dbl = 1;
+    for (size_t i = n; i-- > 0; dbl = !dbl) {
+        int d = s[i] - '0';
+        if (dbl && (d *= 2) > 9)
+            d -= 9;
+        sum += d;
+    }
+    return (char)('0' + (10 - sum % 10) % 10);
+}
+
+int kks_pan_valid(const char *pan)
+{
+    size_t n = strlen(pan);
+    if (n < 12 || n > 19 || !kks_digits(pan, n))
+        return 0;
+    return kks_luhn_digit(pan, n - 1) == pan[n - 1];
+}
+
+void kks_pan_mask(const char *pan, char out[20])
+{
+    size_t n = strnlen(pan, 19);
+    if (n < 10) {
+        snprintf(out, 20, "%.*s", (int)n, "*******************");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (i < 6 || i >= n - 4) ? pan[i] : '*';
+    out[n] = '\0';
+}
+
+int kks_ymd_parse(const char *s, int *y, int *m, int *d)
+{
+    static const char shape[] = "dddd-dd-dd";
+    for (int i = 0; i < 10; i++)
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
+            return KKS_EINVAL;
+    if (s[10] != '\0')
+        return KKS_EINVAL;
+    *y = atoi(s);
+    *m = (s[5] - '0') * 10 + (s[6] - '0');
+    *d = (s[8] - '0') * 10 + (s[9] - '0');
+    return kks_date_valid(*y, *m, *d) ? 0 : KKS_EINVAL;
+}
+
+static int two(const char *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static int copy_text(char *dst, size_t cap, const char *src, const char *what, int required,
+                     char *why, size_t wcap)
+{
+    size_t n = strlen(src);
+    if (required && n == 0) {
+        snprintf(why, wcap, "%s is empty", what);
+        return -1;
+    }
+    if (n >= cap) {
+        snprintf(why, wcap, "%s longer than %zu bytes", what, cap - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) {
+            snprintf(why, wcap, "%s has a control character", what);
+            return -1;
+        }
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int small_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v;
+    if (!*s || strlen(s) > 3)
+        return -1;
+    v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi || s[0] == '+' || s[0] == '-' || s[0] == ' ')
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(why, cap, __VA_ARGS__);                                                           \
+        return KKS_EINVAL;                                                                         \
+    } while (0)
+
+int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_family *o, char *why,
+                       size_t cap)
+{
+    int y, m, d, nd, nm, ny;
+    memset(o, 0, sizeof *o);
+    if (n != KKS_REG_NFIELDS)
+        FAIL("expected %d fields, found %d", KKS_REG_NFIELDS, n);
+
+    /* KK: region + a real registration date + serial */
+    if (!kks_digits(f[KKS_REG_KK], 16))
+        FAIL("KK must be 16 digits");
+    if (!kks_seeds_region_ok(s, f[KKS_REG_KK]))
+        FAIL("KK %.6s is not a known region code", f[KKS_REG_KK]);
+    d = two(f[KKS_REG_KK] + 6);
+    m = two(f[KKS_REG_KK] + 8);
+    y = two(f[KKS_REG_KK] + 10);
+    if (!kks_date_valid(2000 + y, m, d) && !kks_date_valid(1900 + y, m, d))
+        FAIL("KK registration date %.6s is not a real date", f[KKS_REG_KK] + 6);
+    memcpy(o->kk, f[KKS_REG_KK], 17);
+
+    /* birth_date, sex, and the NIK agreeing with both */
+    if (kks_ymd_parse(f[KKS_REG_BIRTH_DATE], &y, &m, &d) < 0)
+        FAIL("birth_date must be a real date YYYY-MM-DD");
+    if (strcmp(f[KKS_REG_SEX], "L") != 0 && strcmp(f[KKS_REG_SEX], "P") != 0)
+        FAIL("sex must be L or P");
+    o->sex = f[KKS_REG_SEX][0];
+    if (!kks_digits(f[KKS_REG_NIK], 16))
+        FAIL("NIK must be 16 digits");
+    if (!kks_seeds_region_ok(s, f[KKS_REG_NIK]))
+        FAIL("NIK %.6s is not a known region code", f[KKS_REG_NIK]);
+    nd = two(f[KKS_REG_NIK] + 6);
+    nm = two(f[KKS_REG_NIK] + 8);
+    ny = two(f[KKS_REG_NIK] + 10);
+    if (nd > 40)
+        nd -= 40;
+    if (!kks_date_valid(y, nm, nd) || nm != m || ny != y % 100 || nd != d)
+        FAIL("NIK date %.6s does not match birth_date %s", f[KKS_REG_NIK] + 6,
+             f[KKS_REG_BIRTH_DATE]);
+    if ((two(f[KKS_REG_NIK] + 6) > 40) != (o->sex == 'P'))
+        FAIL("NIK day %.2s does not match sex %c (women add 40)", f[KKS_REG_NIK] + 6, o->sex);
+    if (strcmp(f[KKS_REG_NIK] + 12, "0000") == 0)
+        FAIL("NIK sequence 0000 is not issued");
+    memcpy(o->nik, f[KKS_REG_NIK], 17);
+    memcpy(o->birth_date, f[KKS_REG_BIRTH_DATE], 11);
+
+    if (copy_text(o->name, sizeof o->name, f[KKS_REG_NAME], "name", 1, why, cap) < 0 ||
+        copy_text(o->address, sizeof o->address, f[KKS_REG_ADDRESS], "address", 0, why, cap) <
+            0 ||
+        copy_text(o->kelurahan, sizeof o->kelurahan, f[KKS_REG_KELURAHAN], "kelurahan", 1, why,
+                  cap) < 0 ||
+        copy_text(o->kecamatan, sizeof o->kecamatan, f[KKS_REG_KECAMATAN], "kecamatan", 1, why,
+                  cap) < 0)
+        return KKS_EINVAL;
+    if (!kks_digits(f[KKS_REG_CITY], 4) || !s->province[two(f[KKS_REG_CITY])])
+        FAIL("city_code must be 4 digits with a known province");
+    memcpy(o->city, f[KKS_REG_CITY], 5);
+    if (small_int(f[KKS_REG_DECILE], 1, 4, &o->decile) < 0)
+        FAIL("decile must be 1 to 4 (DTSEN poor or vulnerable), not '%.10s'", f[KKS_REG_DECILE]);
+    if (!kks_seeds_bank(s, f[KKS_REG_BANK]))
+        FAIL("unknown bank '%.15s'", f[KKS_REG_BANK]);
+    snprintf(o->bank, sizeof o->bank, "%s", f[KKS_REG_BANK]);
+    int any = 0;
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
+        if (small_int(f[KKS_REG_PKH_PREGNANT + i], 0, 20, &o->pkh[i]) < 0)
+            FAIL("%s must be a count 0 to 20", kks_registry_header[KKS_REG_PKH_PREGNANT + i]);
+        any |= o->pkh[i] > 0;
+    }
+    if (small_int(f[KKS_REG_BPNT], 0, 1, &o->bpnt) < 0)
+        FAIL("bpnt must be 0 or 1");
+    if (!any && !o->bpnt)
+        FAIL("family receives no programme (no PKH component, bpnt 0)");
+    return 0;
+}

@@ -1,0 +1,310 @@
+/* kksctl print, handover and card: the card lifecycle from the operator's desk. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "kks_err.h"
+#include "kks_rc.h"
+#include "kks_registry.h"
+
+#define PAGE 5000
+
+static int rc_exit(const char *rc)
+{
+    return strcmp(rc, KKS_RC_APPROVED) == 0 ? EXIT_OK : EXIT_DECLINED;
+}
+
+static void print_rc_json(const char *rc, const char *reason)
+{
+    printf("\"rc\":");
+    ctl_json_str(rc);
+    printf(",\"reason\":");
+    ctl_json_str(reason);
+}
+
+/* Fetches every line of a batch and writes the print file atomically. */
+static int write_print_file(ctl *c, uint64_t batch, const char *out)
+{
+    char tmp[4200];
+    FILE *f;
+    uint32_t off = 0, total = 1;
+    int ec = EXIT_OK;
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    if (!(f = fopen(tmp, "w"))) {
+        fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
+        return EXIT_USAGE;
+    }
+    fprintf(f, "pan,name,expiry,site,batch\n");
+    while (off < total) {
+        Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+        Kks__BatchLinesRequest bl = KKS__BATCH_LINES_REQUEST__INIT;
+        bl.batch = batch;
+        bl.offset = off;
+        bl.limit = PAGE;
+        req.body_case = KKS__ENVELOPE__BODY_BATCH_LINES_REQUEST;
+        req.batch_lines_request = &bl;
+        if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
+            break;
+        const Kks__BatchLinesReply *r = rep->batch_lines_reply;
+        if (rep->body_case != KKS__ENVELOPE__BODY_BATCH_LINES_REPLY ||
+            strcmp(r->rc, KKS_RC_APPROVED) != 0 || (r->n_lines == 0 && off < r->total)) {
+            fprintf(stderr, "kksctl: cannot read batch %llu\n", (unsigned long long)batch);
+            kks__envelope__free_unpacked(rep, NULL);
+            ec = EXIT_INTERNAL;
+            break;
+        }
+        total = r->total;
+        for (size_t i = 0; i < r->n_lines; i++)
+            fprintf(f, "%s,%s,%s,\"%s\",%llu\n", r->lines[i]->pan, r->lines[i]->name,
+                    r->lines[i]->expiry, r->lines[i]->site,
+                    (unsigned long long)r->lines[i]->batch);
+        off += (uint32_t)r->n_lines;
+        kks__envelope__free_unpacked(rep, NULL);
+    }
+    if (fclose(f) != 0 && ec == EXIT_OK)
+        ec = EXIT_INTERNAL;
+    if (ec == EXIT_OK && rename(tmp, out) != 0)
+        ec = EXIT_INTERNAL;
+    if (ec != EXIT_OK)
+        unlink(tmp);
+    return ec;
+}
+
+int cmd_print(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"bank", required_argument, 0, 'b'},   {"site", required_argument, 0, 's'},
+        {"out", required_argument, 0, 'o'},    {"issuer", required_argument, 0, 'i'},
+        {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *bank = NULL, *site = "", *out = NULL;
+    char outbuf[64];
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__PrintRequest pr = KKS__PRINT_REQUEST__INIT;
+    int o, ec;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'b': bank = optarg; break;
+        case 's': site = optarg; break;
+        case 'o': out = optarg; break;
+        case 'i': c->issuer = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts("usage: kksctl print --bank CODE [--site NAME] [--out FILE] [--json]");
+            return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!bank || optind != argc) {
+        fputs("usage: kksctl print --bank CODE [--site NAME] [--out FILE] [--json]\n", stderr);
+        return EXIT_USAGE;
+    }
+    pr.bank = (char *)bank;
+    pr.site = (char *)site;
+    req.body_case = KKS__ENVELOPE__BODY_PRINT_REQUEST;
+    req.print_request = &pr;
+    if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
+        return ec;
+    const Kks__PrintReply *r = rep->print_reply;
+    ec = rc_exit(r->rc);
+    if (ec == EXIT_OK) {
+        if (!out) {
+            snprintf(outbuf, sizeof outbuf, "print-%s-%llu.csv", bank,
+                     (unsigned long long)r->batch);
+            out = outbuf;
+        }
+        ec = write_print_file(c, r->batch, out);
+    }
+    if (c->json) {
+        printf("{");
+        print_rc_json(r->rc, r->reason);
+        printf(",\"batch\":%llu,\"cards\":%u,\"file\":", (unsigned long long)r->batch, r->cards);
+        ctl_json_str(ec == EXIT_OK ? out : "");
+        printf("}\n");
+    } else if (rc_exit(r->rc) == EXIT_OK) {
+        printf("print batch %llu: %u cards of %s; print file %s\n", (unsigned long long)r->batch,
+               r->cards, bank, ec == EXIT_OK ? out : "(not written)");
+    } else {
+        printf("not printed (%s): %s\n", r->rc, r->reason);
+    }
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}
+
+int cmd_handover(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"batch", required_argument, 0, 'b'}, {"pan", required_argument, 0, 'p'},
+        {"site", required_argument, 0, 's'},  {"issuer", required_argument, 0, 'i'},
+        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char use[] = "usage: kksctl handover (--batch ID | --pan PAN) --site NAME [--json]";
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__HandoverRequest hr = KKS__HANDOVER_REQUEST__INIT;
+    const char *batch = NULL, *pan = NULL, *site = NULL;
+    int o, ec;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'b': batch = optarg; break;
+        case 'p': pan = optarg; break;
+        case 's': site = optarg; break;
+        case 'i': c->issuer = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!site || !*site || (!batch == !pan) || optind != argc) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    if (batch) {
+        char *end;
+        unsigned long long b = strtoull(batch, &end, 10);
+        if (*end || !*batch || b == 0) {
+            fprintf(stderr, "kksctl: --batch must be a batch number\n");
+            return EXIT_USAGE;
+        }
+        hr.batch = b;
+    }
+    hr.pan = (char *)(pan ? pan : "");
+    hr.site = (char *)site;
+    req.body_case = KKS__ENVELOPE__BODY_HANDOVER_REQUEST;
+    req.handover_request = &hr;
+    if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
+        return ec;
+    const Kks__HandoverReply *r = rep->handover_reply;
+    if (c->json) {
+        printf("{");
+        print_rc_json(r->rc, r->reason);
+        printf(",\"cards\":%u}\n", r->cards);
+    } else {
+        printf("%s (%s)\n", r->reason, r->rc);
+    }
+    ec = rc_exit(r->rc);
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}
+
+static void show_card(ctl *c, const Kks__CardReply *r)
+{
+    const Kks__Card *k = r->card;
+    if (c->json) {
+        printf("{");
+        print_rc_json(r->rc, r->reason);
+        if (k) {
+            printf(",\"card\":{\"pan\":");
+            ctl_json_str(k->pan);
+            printf(",\"kk\":");
+            ctl_json_str(k->kk);
+            printf(",\"name\":");
+            ctl_json_str(k->name);
+            printf(",\"bank\":");
+            ctl_json_str(k->bank);
+            printf(",\"state\":");
+            ctl_json_str(k->state);
+            printf(",\"expiry\":");
+            ctl_json_str(k->expiry);
+            printf(",\"batch\":%llu,\"replaces\":", (unsigned long long)k->batch);
+            ctl_json_str(k->replaces);
+            printf(",\"replaced_by\":");
+            ctl_json_str(k->replaced_by);
+            printf(",\"history\":[");
+            for (size_t i = 0; i < k->n_history; i++) {
+                const Kks__CardEvent *e = k->history[i];
+                const char *keys[] = {"at", "event", "from", "to", "actor", "site", "detail"};
+                const char *vals[] = {e->at,    e->event, e->from_state, e->to_state,
+                                      e->actor, e->site,  e->detail};
+                printf("%s{", i ? "," : "");
+                for (int f = 0; f < 7; f++) {
+                    printf("%s\"%s\":", f ? "," : "", keys[f]);
+                    ctl_json_str(vals[f]);
+                }
+                printf("}");
+            }
+            printf("]}");
+        }
+        printf("}\n");
+        return;
+    }
+    printf("%s (%s)\n", r->reason, r->rc);
+    if (!k)
+        return;
+    printf("card      %s\nholder    %s\nKK        %s\nbank      %s\nstate     %s\n"
+           "valid thru %.2s/%.2s\n",
+           k->pan, k->name, k->kk, k->bank, k->state, k->expiry + 5, k->expiry + 2);
+    if (k->batch)
+        printf("batch     %llu\n", (unsigned long long)k->batch);
+    if (*k->replaces)
+        printf("replaces  %s\n", k->replaces);
+    if (*k->replaced_by)
+        printf("replaced by %s\n", k->replaced_by);
+    printf("history:\n");
+    for (size_t i = 0; i < k->n_history; i++) {
+        const Kks__CardEvent *e = k->history[i];
+        char when[32];
+        ctl_wib(e->at, when);
+        printf("  %s  %-18s %s%s%s  by %s%s%s%s%s\n", when, e->event, e->from_state,
+               *e->from_state ? " -> " : "", e->to_state, e->actor, *e->site ? " at " : "",
+               e->site, *e->detail ? "; " : "", e->detail);
+    }
+}
+
+int cmd_card(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"police-report", required_argument, 0, 'r'}, {"site", required_argument, 0, 's'},
+        {"issuer", required_argument, 0, 'i'},        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+    };
+    static const char use[] =
+        "usage: kksctl card show|lost|stolen|replace|unblock PAN [--police-report REF] "
+        "[--site NAME] [--json]";
+    static const char *const ops[] = {"show", "lost", "stolen", "replace", "unblock"};
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__CardRequest cr = KKS__CARD_REQUEST__INIT;
+    const char *report = "", *site = "";
+    int o, ec, known = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r': report = optarg; break;
+        case 's': site = optarg; break;
+        case 'i': c->issuer = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 2 != argc) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        known |= strcmp(argv[optind], ops[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "kksctl: unknown card command %s\n%s\n", argv[optind], use);
+        return EXIT_USAGE;
+    }
+    if ((strcmp(argv[optind], "lost") == 0 || strcmp(argv[optind], "stolen") == 0) && !*report) {
+        fprintf(stderr, "kksctl: card %s needs --police-report REF (surat keterangan "
+                        "kehilangan)\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    cr.op = argv[optind];
+    cr.pan = argv[optind + 1];
+    cr.police_report = (char *)report;
+    cr.site = (char *)site;
+    req.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
+    req.card_request = &cr;
+    if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
+        return ec;
+    show_card(c, rep->card_reply);
+    ec = rc_exit(rep->card_reply->rc);
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}

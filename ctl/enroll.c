@@ -1,0 +1,341 @@
+/* kksctl enroll FILE.csv: streams a registry extract to the issuer.
+ *
+ * Pass 1 reads the whole file for structure only (header, quoting, record
+ * length, binary bytes) and sends nothing if it is malformed, so a broken
+ * file writes nothing. Pass 2 sends batches of rows, several in flight; the
+ * issuer validates each row and commits each batch in one transaction. A KK
+ * seen twice in the file is rejected here, naming the first line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "kks_csv.h"
+#include "kks_err.h"
+#include "kks_registry.h"
+
+#define BATCH_ROWS 2000
+#define IN_FLIGHT 4
+
+typedef struct rej {
+    unsigned line;
+    char *reason;
+} rej;
+
+typedef struct run {
+    ctl *c;
+    uint64_t rows, enrolled, unchanged, sent_rows, done_rows;
+    rej *rejs;
+    size_t nrej, caprej;
+    int inflight;
+    int failed; /* exit code of the first failure */
+    /* KKs seen: open addressing on the 16-digit number */
+    uint64_t *keys;
+    unsigned *lines;
+    size_t cap, count;
+    int tty;
+    uint64_t started;
+} run;
+
+static void add_rej(run *r, unsigned line, const char *reason)
+{
+    if (r->nrej == r->caprej) {
+        size_t nc = r->caprej ? r->caprej * 2 : 64;
+        rej *n = realloc(r->rejs, nc * sizeof *n);
+        if (!n) {
+            r->failed = EXIT_INTERNAL;
+            return;
+        }
+        r->rejs = n;
+        r->caprej = nc;
+    }
+    r->rejs[r->nrej].line = line;
+    r->rejs[r->nrej].reason = strdup(reason);
+    r->nrej++;
+}
+
+/* 0 if new; else the first line it was seen on. */
+static unsigned seen_kk(run *r, const char *kk, unsigned line)
+{
+    uint64_t k = 0;
+    if (!kks_digits(kk, 16))
+        return 0; /* the issuer will say what is wrong with it */
+    for (int i = 0; i < 16; i++)
+        k = k * 10 + (uint64_t)(kk[i] - '0');
+    k++; /* 0 marks a free slot */
+    if (r->count * 2 >= r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 1 << 16;
+        uint64_t *nk = calloc(nc, sizeof *nk);
+        unsigned *nl = calloc(nc, sizeof *nl);
+        if (!nk || !nl) {
+            free(nk);
+            free(nl);
+            return 0;
+        }
+        for (size_t i = 0; i < r->cap; i++) {
+            if (!r->keys[i])
+                continue;
+            size_t j = (r->keys[i] * 0x9E3779B97F4A7C15ull) >> 20 & (nc - 1);
+            while (nk[j])
+                j = (j + 1) & (nc - 1);
+            nk[j] = r->keys[i];
+            nl[j] = r->lines[i];
+        }
+        free(r->keys);
+        free(r->lines);
+        r->keys = nk;
+        r->lines = nl;
+        r->cap = nc;
+    }
+    size_t j = (k * 0x9E3779B97F4A7C15ull) >> 20 & (r->cap - 1);
+    while (r->keys[j]) {
+        if (r->keys[j] == k)
+            return r->lines[j];
+        j = (j + 1) & (r->cap - 1);
+    }
+    r->keys[j] = k;
+    r->lines[j] = line;
+    r->count++;
+    return 0;
+}
+
+static void progress(run *r, int final)
+{
+    double el = (double)(uv_hrtime() - r->started) / 1e9;
+    if (!r->tty)
+        return;
+    fprintf(stderr, "\r%llu / %llu rows enrolled or checked, %.0f rows/s%s",
+            (unsigned long long)r->done_rows, (unsigned long long)r->rows,
+            el > 0 ? (double)r->done_rows / el : 0.0, final ? "\n" : "");
+}
+
+struct batch_ctx {
+    run *r;
+    uint32_t nrows;
+};
+
+static void on_result(int status, const Kks__Envelope *rep, void *ud)
+{
+    struct batch_ctx *b = ud;
+    run *r = b->r;
+    r->inflight--;
+    if (status < 0) {
+        fprintf(stderr, "kksctl: issuer: %s\n", kks_strerror(status));
+        if (!r->failed)
+            r->failed = EXIT_PEER;
+    } else if (rep->body_case != KKS__ENVELOPE__BODY_ENROLL_RESULT) {
+        fprintf(stderr, "kksctl: issuer refused a batch: %s\n",
+                rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
+                    ? rep->error->message
+                    : "unexpected reply");
+        if (!r->failed)
+            r->failed = EXIT_INTERNAL;
+    } else {
+        const Kks__EnrollResult *res = rep->enroll_result;
+        r->enrolled += res->enrolled;
+        r->unchanged += res->unchanged;
+        for (size_t i = 0; i < res->n_rejected; i++)
+            add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
+        r->done_rows += b->nrows;
+        progress(r, 0);
+    }
+    free(b);
+}
+
+static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n)
+{
+    Kks__Envelope env = KKS__ENVELOPE__INIT;
+    Kks__EnrollBatch b = KKS__ENROLL_BATCH__INIT;
+    Kks__EnrollRow *prow[BATCH_ROWS];
+    struct batch_ctx *bc = malloc(sizeof *bc);
+    int rc;
+    if (!bc)
+        return KKS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        prow[i] = &rows[i];
+    b.n_rows = n;
+    b.rows = prow;
+    env.body_case = KKS__ENVELOPE__BODY_ENROLL_BATCH;
+    env.enroll_batch = &b;
+    bc->r = r;
+    bc->nrows = (uint32_t)n;
+    if ((rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, bc)) < 0) {
+        free(bc);
+        return rc;
+    }
+    r->inflight++;
+    return 0;
+}
+
+static int cmp_rej(const void *a, const void *b)
+{
+    const rej *x = a, *y = b;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Pass 1: structure only. Returns rows, or -1 after printing why. */
+static long long check_structure(const char *path, FILE *f)
+{
+    kks_csv csv;
+    long long rows = 0;
+    int rc;
+    if (kks_csv_init(&csv, f, 0) < 0)
+        return -1;
+    rc = kks_csv_next(&csv);
+    if (rc == 1 && csv.nfields > 0 && strncmp(csv.fields[0], "\xEF\xBB\xBF", 3) == 0)
+        memmove(csv.fields[0], csv.fields[0] + 3, strlen(csv.fields[0] + 3) + 1); /* BOM */
+    if (rc != 1 || !kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS)) {
+        if (rc < 0)
+            fprintf(stderr, "kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
+        else
+            fprintf(stderr,
+                    "kksctl: %s: not a registry extract: the first line must be the header\n"
+                    "  kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,"
+                    "decile,bank,pkh_pregnant,pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,"
+                    "pkh_disability,pkh_elderly,bpnt\nnothing enrolled\n",
+                    path);
+        kks_csv_close(&csv);
+        return -1;
+    }
+    while ((rc = kks_csv_next(&csv)) == 1)
+        rows++;
+    if (rc < 0) {
+        fprintf(stderr, "kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
+        rows = -1;
+    }
+    kks_csv_close(&csv);
+    return rows;
+}
+
+static void print_summary(run *r)
+{
+    qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
+    if (r->c->json) {
+        printf("{\"rows\":%llu,\"enrolled\":%llu,\"unchanged\":%llu,\"rejected\":[",
+               (unsigned long long)r->rows, (unsigned long long)r->enrolled,
+               (unsigned long long)r->unchanged);
+        for (size_t i = 0; i < r->nrej; i++) {
+            printf("%s{\"line\":%u,\"reason\":", i ? "," : "", r->rejs[i].line);
+            ctl_json_str(r->rejs[i].reason);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("rows %llu, enrolled %llu, unchanged %llu, rejected %zu\n",
+           (unsigned long long)r->rows, (unsigned long long)r->enrolled,
+           (unsigned long long)r->unchanged, r->nrej);
+    for (size_t i = 0; i < r->nrej && i < 100; i++)
+        printf("  line %u: %s\n", r->rejs[i].line, r->rejs[i].reason);
+    if (r->nrej > 100)
+        printf("  ... and %zu more (use --json for all)\n", r->nrej - 100);
+}
+
+int cmd_enroll(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static Kks__EnrollRow rows[BATCH_ROWS];
+    run r = {.c = c};
+    kks_csv csv;
+    kks_client *cl;
+    FILE *f;
+    long long total;
+    int o, ec = EXIT_OK, rc;
+    size_t n = 0;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'i': c->issuer = optarg; break;
+        case 'p': c->pki = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts("usage: kksctl enroll FILE.csv [--issuer A] [--json]"); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        fputs("usage: kksctl enroll FILE.csv [--issuer A] [--json]\n", stderr);
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    if (!(f = fopen(path, "r"))) {
+        fprintf(stderr, "kksctl: cannot open %s\n", path);
+        return EXIT_USAGE;
+    }
+    if ((total = check_structure(path, f)) < 0) {
+        fclose(f);
+        return EXIT_USAGE;
+    }
+    r.rows = (uint64_t)total;
+    if (!(cl = ctl_peer(c, KKS_ROLE_ISSUER, &ec))) {
+        fclose(f);
+        return ec;
+    }
+    rewind(f);
+    r.tty = isatty(2);
+    r.started = uv_hrtime();
+    kks_csv_init(&csv, f, 0);
+    kks_csv_next(&csv); /* the header, checked above */
+    for (;;) {
+        rc = kks_csv_next(&csv);
+        if (rc == 1) {
+            unsigned first = seen_kk(&r, csv.nfields ? csv.fields[0] : "", (unsigned)csv.line);
+            if (first) {
+                char why[96];
+                snprintf(why, sizeof why, "KK %.16s appears twice in this file (first on line %u)",
+                         csv.fields[0], first);
+                add_rej(&r, (unsigned)csv.line, why);
+                continue;
+            }
+            Kks__EnrollRow *row = &rows[n];
+            kks__enroll_row__init(row);
+            row->line = (unsigned)csv.line;
+            row->n_fields = (size_t)csv.nfields;
+            row->fields = malloc(sizeof(char *) * (size_t)csv.nfields);
+            for (int i = 0; row->fields && i < csv.nfields; i++)
+                row->fields[i] = strdup(csv.fields[i]);
+            n++;
+        }
+        if ((rc != 1 && n > 0) || n == BATCH_ROWS) {
+            while (r.inflight >= IN_FLIGHT && !r.failed)
+                uv_run(c->loop, UV_RUN_ONCE);
+            if (!r.failed && send_batch(&r, cl, rows, n) < 0 && !r.failed) {
+                fprintf(stderr, "kksctl: issuer: %s\n", kks_client_last_error(cl));
+                r.failed = EXIT_PEER;
+            }
+            for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; rows[i].fields && k < rows[i].n_fields; k++)
+                    free(rows[i].fields[k]);
+                free(rows[i].fields);
+            }
+            n = 0;
+        }
+        if (rc != 1 || r.failed)
+            break;
+    }
+    while (r.inflight > 0)
+        uv_run(c->loop, UV_RUN_ONCE);
+    kks_csv_close(&csv);
+    fclose(f);
+    progress(&r, 1);
+    if (r.failed) {
+        fprintf(stderr, "kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
+                        "run the same file again to finish (done rows are unchanged).\n",
+                (unsigned long long)r.done_rows);
+        ec = r.failed;
+    } else {
+        print_summary(&r);
+        ec = r.nrej ? EXIT_DECLINED : EXIT_OK;
+    }
+    for (size_t i = 0; i < r.nrej; i++)
+        free(r.rejs[i].reason);
+    free(r.rejs);
+    free(r.keys);
+    free(r.lines);
+    return ec;
+}

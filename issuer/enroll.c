@@ -1,0 +1,170 @@
+/* Enrolment: rows of the registry extract, a batch per request, one SQLite
+ * transaction per batch, answered after COMMIT. A row is enrolled (family
+ * written and a card ISSUED), unchanged (the same family is already there),
+ * or rejected with a reason. A batch that cannot be committed writes
+ * nothing and is answered with an Error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "issuer.h"
+#include "kks_err.h"
+#include "kks_log.h"
+#include "kks_registry.h"
+
+#define MAX_ROWS 20000 /* a 1 MiB frame holds fewer anyway */
+
+/* 1 if the stored family equals f. */
+static int family_same(sqlite3_stmt *st, const kks_family *f)
+{
+    char buf[16];
+    const char *want[] = {f->nik, f->name, f->birth_date, NULL, f->address, f->kelurahan,
+                          f->kecamatan, f->city, NULL, f->bank};
+    for (int i = 0; i < 10; i++) {
+        const char *got = (const char *)sqlite3_column_text(st, i);
+        if (i == 3) {
+            snprintf(buf, sizeof buf, "%c", f->sex);
+            want[i] = buf;
+        }
+        if (i == 8) {
+            if (sqlite3_column_int(st, i) != f->decile)
+                return 0;
+            continue;
+        }
+        if (!got || strcmp(got, want[i]) != 0)
+            return 0;
+    }
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+        if (sqlite3_column_int(st, 10 + i) != f->pkh[i])
+            return 0;
+    return sqlite3_column_int(st, 17) == f->bpnt;
+}
+
+enum row_result { ROW_ENROLLED, ROW_UNCHANGED, ROW_REJECTED, ROW_FAILED };
+
+static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const char *actor,
+                                  const char *at, char *why, size_t cap)
+{
+    kks_family f;
+    sqlite3_stmt *st;
+    char pan[20];
+
+    if (kks_registry_parse(&is->seeds, (const char *const *)row->fields, (int)row->n_fields, &f,
+                           why, cap) < 0)
+        return ROW_REJECTED;
+    st = store_stmt(is, "SELECT nik, name, birth_date, sex, address, kelurahan, kecamatan,"
+                        " city_code, decile, bank, pkh_pregnant, pkh_early_childhood, pkh_sd,"
+                        " pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt"
+                        " FROM family WHERE kk = ?");
+    if (!st)
+        return ROW_FAILED;
+    sqlite3_bind_text(st, 1, f.kk, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        if (family_same(st, &f))
+            return ROW_UNCHANGED;
+        snprintf(why, cap, "KK %s is already enrolled with other data; one card per family", f.kk);
+        return ROW_REJECTED;
+    }
+    if (r != SQLITE_DONE)
+        return ROW_FAILED;
+
+    st = store_stmt(is, "INSERT INTO family(kk, nik, name, birth_date, sex, address, kelurahan,"
+                        " kecamatan, city_code, decile, bank, pkh_pregnant, pkh_early_childhood,"
+                        " pkh_sd, pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt,"
+                        " enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st)
+        return ROW_FAILED;
+    char sex[2] = {f.sex, '\0'};
+    const char *texts[] = {f.kk, f.nik, f.name, f.birth_date, sex, f.address, f.kelurahan,
+                           f.kecamatan, f.city};
+    for (int i = 0; i < 9; i++)
+        sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, f.decile);
+    sqlite3_bind_text(st, 11, f.bank, -1, SQLITE_STATIC);
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+        sqlite3_bind_int(st, 12 + i, f.pkh[i]);
+    sqlite3_bind_int(st, 19, f.bpnt);
+    sqlite3_bind_text(st, 20, at, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return ROW_FAILED;
+    if (store_issue_card(is, f.kk, f.bank, NULL, actor, at, pan) < 0)
+        return ROW_FAILED;
+    return ROW_ENROLLED;
+}
+
+static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    er.code = code;
+    er.message = (char *)msg;
+    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
+    rep.error = &er;
+    kks_conn_reply(c, id, &rep);
+}
+
+void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
+{
+    const Kks__EnrollBatch *b = req->enroll_batch;
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__EnrollResult res = KKS__ENROLL_RESULT__INIT;
+    Kks__Rejected *rej = NULL, **prej = NULL;
+    char (*why)[160] = NULL;
+    char at[21];
+    size_t nrej = 0;
+
+    if (b->n_rows > MAX_ROWS) {
+        reply_error(c, req->id, KKS_EINVAL, "too many rows in one batch");
+        return;
+    }
+    rej = calloc(b->n_rows + 1, sizeof *rej);
+    prej = calloc(b->n_rows + 1, sizeof *prej);
+    why = calloc(b->n_rows + 1, sizeof *why);
+    if (!rej || !prej || !why) {
+        reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        goto out;
+    }
+    store_now(at);
+    if (store_begin(is) < 0) {
+        reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing written");
+        goto out;
+    }
+    for (size_t i = 0; i < b->n_rows; i++) {
+        switch (enroll_row(is, b->rows[i], kks_conn_identity(c), at, why[nrej],
+                           sizeof why[nrej])) {
+        case ROW_ENROLLED:
+            res.enrolled++;
+            break;
+        case ROW_UNCHANGED:
+            res.unchanged++;
+            break;
+        case ROW_REJECTED:
+            kks__rejected__init(&rej[nrej]);
+            rej[nrej].line = b->rows[i]->line;
+            rej[nrej].reason = why[nrej];
+            prej[nrej] = &rej[nrej];
+            nrej++;
+            break;
+        case ROW_FAILED:
+            kks_error("enrolment failed; batch rolled back", "error", sqlite3_errmsg(is->db));
+            store_rollback(is);
+            reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
+            goto out;
+        }
+    }
+    if (store_commit(is) < 0) {
+        store_rollback(is);
+        reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
+        goto out;
+    }
+    res.n_rejected = nrej;
+    res.rejected = prej;
+    rep.body_case = KKS__ENVELOPE__BODY_ENROLL_RESULT;
+    rep.enroll_result = &res;
+    kks_conn_reply(c, req->id, &rep);
+out:
+    free(rej);
+    free(prej);
+    free(why);
+}

@@ -1,0 +1,47 @@
+/* kks-issuer internals shared by its files. */
+#ifndef KKS_ISSUER_H
+#define KKS_ISSUER_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "kks_daemon.h"
+#include "kks_seeds.h"
+
+typedef struct issuer {
+    kks_daemon d;
+    sqlite3 *db;
+    kks_seeds seeds;
+    uint8_t zpk[16];
+    uint8_t pvk[32];
+    char today[11]; /* business date YYYY-MM-DD (UTC), or fixed by --today */
+    int fixed_today;
+    int64_t pan_next[KKS_MAX_BANKS]; /* next account number per bank (seeds order) */
+} issuer;
+
+/* store.c: schema and helpers. */
+int store_open(issuer *is, const char *path);
+void store_close(issuer *is);
+/* Prepared once, reused; NULL on error (logged). */
+sqlite3_stmt *store_stmt(issuer *is, const char *sql);
+/* Current UTC time as YYYY-MM-DDTHH:MM:SSZ. */
+void store_now(char out[21]);
+/* The business date (today, or --today). */
+const char *store_today(issuer *is);
+int store_begin(issuer *is);
+int store_commit(issuer *is);
+void store_rollback(issuer *is);
+/* Appends an audit event. Returns 0 or KKS_EDB. */
+int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
+                const char *to, const char *actor, const char *site, const char *detail,
+                const char *at);
+/* Issues a new card for family kk of bank: allocates the PAN, inserts it
+ * ISSUED, audits. pan_out gets the PAN. Inside a transaction. */
+int store_issue_card(issuer *is, const char *kk, const char *bank, const char *replaces,
+                     const char *actor, const char *at, char pan_out[20]);
+
+/* enroll.c / cards.c: request handlers; each answers with one kks_conn_reply. */
+void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);
+void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);
+
+#endif

@@ -1,0 +1,199 @@
+/* Issuer storage: one SQLite database, schema by migrations (kks_db.h).
+ *
+ * family: one row per KK from the registry extract.
+ * card:   one row per card ever issued; keyed by PAN (allocated in order per
+ *         bank, so inserts append); state per the picture in cards.c.
+ * batch:  print batches.  pan_seq: next account number per bank.
+ * audit:  every transition: who (certificate CN), where (site), when (UTC). */
+#include "issuer.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "kks_db.h"
+#include "kks_err.h"
+#include "kks_log.h"
+#include "kks_registry.h"
+
+static const char *const migrations[] = {
+    "CREATE TABLE family("
+    " kk TEXT NOT NULL UNIQUE, nik TEXT NOT NULL, name TEXT NOT NULL, birth_date TEXT NOT NULL,"
+    " sex TEXT NOT NULL, address TEXT NOT NULL, kelurahan TEXT NOT NULL,"
+    " kecamatan TEXT NOT NULL, city_code TEXT NOT NULL, decile INTEGER NOT NULL,"
+    " bank TEXT NOT NULL, pkh_pregnant INTEGER NOT NULL, pkh_early_childhood INTEGER NOT NULL,"
+    " pkh_sd INTEGER NOT NULL, pkh_smp INTEGER NOT NULL, pkh_sma INTEGER NOT NULL,"
+    " pkh_disability INTEGER NOT NULL, pkh_elderly INTEGER NOT NULL, bpnt INTEGER NOT NULL,"
+    " enrolled_at TEXT NOT NULL);"
+    "CREATE TABLE card("
+    " pan TEXT PRIMARY KEY, kk TEXT NOT NULL, bank TEXT NOT NULL, state TEXT NOT NULL,"
+    " expiry TEXT NOT NULL, batch INTEGER, pvv BLOB, pin_fails INTEGER NOT NULL DEFAULT 0,"
+    " replaces TEXT, replaced_by TEXT, issued_at TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX card_kk ON card(kk);"
+    "CREATE INDEX card_to_print ON card(bank) WHERE state = 'ISSUED';"
+    "CREATE INDEX card_batch ON card(batch) WHERE batch IS NOT NULL;"
+    "CREATE TABLE batch(id INTEGER PRIMARY KEY, bank TEXT NOT NULL, site TEXT NOT NULL,"
+    " cards INTEGER NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL);"
+    "CREATE TABLE pan_seq(bank TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY, pan TEXT, kk TEXT, event TEXT NOT NULL,"
+    " from_state TEXT, to_state TEXT, actor TEXT NOT NULL, site TEXT, at TEXT NOT NULL,"
+    " detail TEXT);"
+    "CREATE INDEX audit_pan ON audit(pan);",
+};
+
+#define MAX_STMTS 64
+static struct {
+    const char *sql;
+    sqlite3_stmt *st;
+} stmts[MAX_STMTS];
+static int nstmts;
+
+sqlite3_stmt *store_stmt(issuer *is, const char *sql)
+{
+    int i;
+    for (i = 0; i < nstmts; i++) {
+        if (stmts[i].sql == sql) { /* same literal: pointer compare is enough */
+            sqlite3_reset(stmts[i].st);
+            sqlite3_clear_bindings(stmts[i].st);
+            return stmts[i].st;
+        }
+    }
+    if (nstmts == MAX_STMTS)
+        return NULL;
+    if (sqlite3_prepare_v3(is->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts[i].st, NULL) !=
+        SQLITE_OK) {
+        kks_error("cannot prepare statement", "error", sqlite3_errmsg(is->db));
+        return NULL;
+    }
+    stmts[i].sql = sql;
+    nstmts++;
+    return stmts[i].st;
+}
+
+void store_now(char out[21])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *store_today(issuer *is)
+{
+    if (!is->fixed_today) {
+        char now[21];
+        store_now(now);
+        memcpy(is->today, now, 10);
+        is->today[10] = '\0';
+    }
+    return is->today;
+}
+
+int store_begin(issuer *is)
+{
+    return kks_db_exec(is->db, "BEGIN IMMEDIATE");
+}
+
+int store_commit(issuer *is)
+{
+    return kks_db_exec(is->db, "COMMIT");
+}
+
+void store_rollback(issuer *is)
+{
+    if (!sqlite3_get_autocommit(is->db))
+        kks_db_exec(is->db, "ROLLBACK");
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
+                const char *to, const char *actor, const char *site, const char *detail,
+                const char *at)
+{
+    sqlite3_stmt *st = store_stmt(is, "INSERT INTO audit(pan, kk, event, from_state, to_state,"
+                                      " actor, site, at, detail) VALUES (?,?,?,?,?,?,?,?,?)");
+    if (!st)
+        return KKS_EDB;
+    bind_text(st, 1, pan);
+    bind_text(st, 2, kk);
+    bind_text(st, 3, event);
+    bind_text(st, 4, from);
+    bind_text(st, 5, to);
+    bind_text(st, 6, actor);
+    bind_text(st, 7, site);
+    bind_text(st, 8, at);
+    bind_text(st, 9, detail);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : KKS_EDB;
+}
+
+int store_issue_card(issuer *is, const char *kk, const char *bank, const char *replaces,
+                     const char *actor, const char *at, char pan_out[20])
+{
+    const kks_bank *b = kks_seeds_bank(&is->seeds, bank);
+    int bi, y, m, d, acct_digits;
+    char expiry[8];
+    sqlite3_stmt *st;
+    if (!b)
+        return KKS_EINVAL;
+    bi = (int)(b - is->seeds.banks);
+    acct_digits = is->seeds.pan_length - (int)strlen(b->bin) - 1;
+    if (is->pan_next[bi] == 0) { /* first use since start: read the counter */
+        st = store_stmt(is, "SELECT next FROM pan_seq WHERE bank = ?");
+        sqlite3_bind_text(st, 1, bank, -1, SQLITE_STATIC);
+        is->pan_next[bi] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
+    }
+    snprintf(pan_out, 20, "%s%0*lld", b->bin, acct_digits, (long long)is->pan_next[bi]);
+    if ((int)strlen(pan_out) != is->seeds.pan_length - 1)
+        return KKS_EINVAL; /* account numbers of this bank are used up */
+    size_t n = strlen(pan_out);
+    pan_out[n] = kks_luhn_digit(pan_out, n);
+    pan_out[n + 1] = '\0';
+    sscanf(store_today(is), "%d-%d-%d", &y, &m, &d);
+    snprintf(expiry, sizeof expiry, "%04d-%02d", y + is->seeds.expiry_years, m);
+    st = store_stmt(is, "INSERT INTO card(pan, kk, bank, state, expiry, replaces, issued_at)"
+                        " VALUES (?,?,?,'ISSUED',?,?,?)");
+    if (!st)
+        return KKS_EDB;
+    sqlite3_bind_text(st, 1, pan_out, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, bank, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, expiry, -1, SQLITE_STATIC);
+    bind_text(st, 5, replaces);
+    sqlite3_bind_text(st, 6, at, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return KKS_EDB;
+    is->pan_next[bi]++;
+    st = store_stmt(is, "INSERT INTO pan_seq(bank, next) VALUES (?, ?)"
+                        " ON CONFLICT(bank) DO UPDATE SET next = excluded.next");
+    sqlite3_bind_text(st, 1, bank, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, is->pan_next[bi]);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return KKS_EDB;
+    return store_audit(is, pan_out, kk, replaces ? "replacement_issued" : "issued", NULL,
+                       "ISSUED", actor, NULL, replaces ? replaces : NULL, at);
+}
+
+int store_open(issuer *is, const char *path)
+{
+    int rc = kks_db_open(path, migrations, sizeof migrations / sizeof migrations[0], &is->db);
+    if (rc < 0)
+        return rc;
+    /* Enrolment touches two small random-order indexes; keep them in cache. */
+    return kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;");
+}
+
+void store_close(issuer *is)
+{
+    for (int i = 0; i < nstmts; i++)
+        sqlite3_finalize(stmts[i].st);
+    nstmts = 0;
+    kks_db_close(is->db);
+    is->db = NULL;
+}
