@@ -95,12 +95,18 @@ static int copy_text(char *dst, size_t cap, const char *src, const char *what, i
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) {
+        unsigned char ch = (unsigned char)src[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t') {
+            dst[i] = ' '; /* a quoted field may span lines: keep it on one */
+            continue;
+        }
+        if (ch < 0x20 || ch == 0x7f) {
             snprintf(why, wcap, "%s has a control character", what);
             return -1;
         }
+        dst[i] = (char)ch;
     }
-    memcpy(dst, src, n + 1);
+    dst[n] = '\0';
     return 0;
 }
 

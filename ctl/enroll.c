@@ -211,7 +211,8 @@ static long long check_structure(const char *path, FILE *f)
 
 static void print_summary(run *r)
 {
-    qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
+    if (r->nrej)
+        qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
     if (r->c->json) {
         printf("{\"rows\":%llu,\"enrolled\":%llu,\"unchanged\":%llu,\"rejected\":[",
                (unsigned long long)r->rows, (unsigned long long)r->enrolled,

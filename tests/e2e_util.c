@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "e2e_util.h"
 
 #include <criterion/criterion.h>
@@ -34,6 +35,12 @@ const char *e2e_bin(const char *name)
 
 static void track(pid_t pid)
 {
+    for (int i = 0; i < E.npids; i++) {
+        if (E.pids[i] == 0) {
+            E.pids[i] = pid;
+            return;
+        }
+    }
     cr_assert_lt(E.npids, E2E_MAX_PROCS);
     E.pids[E.npids++] = pid;
 }
@@ -137,6 +144,25 @@ char *e2e_slurp(const char *path)
     }
     fclose(f);
     return buf;
+}
+
+int e2e_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    int found;
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    found = buf && fread(buf, 1, (size_t)n, f) == (size_t)n &&
+            memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+    free(buf);
+    fclose(f);
+    return found;
 }
 
 int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap)

@@ -45,6 +45,8 @@ void e2e_kill(pid_t pid);
 void e2e_start_issuer(void);
 void e2e_start_switch(void);
 
+/* 1 if the file (binary or not) holds needle; 0 if not or missing. */
+int e2e_file_has(const char *path, const char *needle);
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *e2e_slurp(const char *path);
 

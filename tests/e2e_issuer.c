@@ -1,0 +1,455 @@
+/* End to end: the issuer process, kksctl, and PIN operations as the switch
+ * sends them. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e_util.h"
+#include "kks_err.h"
+#include "kks_pin.h"
+#include "kks_pki.h"
+#include "kks_rc.h"
+#include "kks_registry.h"
+
+TestSuite(issuer, .init = e2e_setup, .fini = e2e_teardown, .timeout = 180);
+
+#define SEEDS KKS_SOURCE_DIR "/seeds/dtsen-medan.csv"
+
+/* kksctl --json ARGS... against E's issuer; returns the exit status. */
+static int ctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4,
+               const char *a5, const char *a6)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)e2e_bin("kksctl");
+    argv[n++] = "--pki";
+    argv[n++] = E.pki;
+    argv[n++] = "--issuer";
+    argv[n++] = E.issuer_addr;
+    argv[n++] = "--json";
+    const char *a[] = {a1, a2, a3, a4, a5, a6};
+    for (int i = 0; i < 6 && a[i]; i++)
+        argv[n++] = (char *)a[i];
+    argv[n] = NULL;
+    return e2e_run(out, argv);
+}
+
+static long json_num(const char *s, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = s ? strstr(s, k) : NULL;
+    cr_assert_not_null(p, "no %s in %s", key, s ? s : "(null)");
+    return strtol(p + strlen(k), NULL, 10);
+}
+
+static void json_str(const char *s, const char *key, char *out, size_t cap)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":\"", key);
+    const char *p = s ? strstr(s, k) : NULL;
+    cr_assert_not_null(p, "no %s in %s", key, s ? s : "(null)");
+    p += strlen(k);
+    size_t n = strcspn(p, "\"");
+    cr_assert_lt(n, cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static long count_lines(const char *path)
+{
+    char *s = e2e_slurp(path);
+    long n = 0;
+    cr_assert_not_null(s, "%s missing", path);
+    for (char *p = s; *p; p++)
+        n += *p == '\n';
+    free(s);
+    return n;
+}
+
+static void restart_issuer(const char *extra1, const char *extra2)
+{
+    char ready[400], db[400];
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+    snprintf(ready, sizeof ready, "%s/issuer.ready", E.dir);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    unlink(ready);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", "--db", db,
+                    "--pki", E.pki, "--ready-file", ready, (char *)extra1, (char *)extra2,
+                    NULL};
+    E.issuer_pid = e2e_spawn("issuer-again", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
+}
+
+Test(issuer, seeds_enrol_print_handover_restart_lost_replace)
+{
+    char *out = NULL, path[400], pan[20], newpan[20], kk[20];
+    e2e_start_issuer();
+    cr_assert_eq(ctl(&out, "enroll", SEEDS, 0, 0, 0, 0), 0, "%s", out);
+    long rows = json_num(out, "rows");
+    cr_assert_geq(rows, 200);
+    cr_assert_eq(json_num(out, "enrolled"), rows, "%s", out);
+    cr_assert(strstr(out, "\"rejected\":[]"), "%s", out);
+    free(out);
+    /* The same file again enrols nothing new. */
+    cr_assert_eq(ctl(&out, "enroll", SEEDS, 0, 0, 0, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "enrolled"), 0);
+    cr_assert_eq(json_num(out, "unchanged"), rows);
+    free(out);
+
+    snprintf(path, sizeof path, "%s/bni.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, "--site"), 2,
+                 "--site without a value is a usage error");
+    free(out);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, 0), 0, "%s", out);
+    long cards = json_num(out, "cards"), batch = json_num(out, "batch");
+    cr_assert_gt(cards, 0);
+    cr_assert_eq(count_lines(path), cards + 1, "header plus one line per card");
+    free(out);
+    char *pf = e2e_slurp(path);
+    cr_assert_null(strstr(pf, "PIN"), "a print file never holds a PIN");
+    /* first card of the batch */
+    char *l2 = strchr(pf, '\n') + 1;
+    memcpy(pan, l2, 16);
+    pan[16] = '\0';
+    free(pf);
+    cr_assert(kks_pan_valid(pan), "%s", pan);
+    /* Nothing left to print for BNI now. */
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, 0), 1, "%s", out);
+    free(out);
+
+    char bs[32];
+    snprintf(bs, sizeof bs, "%ld", batch);
+    cr_assert_eq(ctl(&out, "handover", "--batch", bs, "--site", "Kantor Lurah Sei Sikambing B", 0),
+                 0,
+                 "%s", out);
+    cr_assert_eq(json_num(out, "cards"), cards);
+    free(out);
+
+    /* The data survives a restart. */
+    restart_issuer(NULL, NULL);
+    cr_assert_eq(ctl(&out, "card", "show", pan, 0, 0, 0), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\":\"DISTRIBUTED\""), "%s", out);
+    cr_assert(strstr(out, "\"event\":\"handed_over\""), "%s", out);
+    json_str(out, "kk", kk, sizeof kk);
+    free(out);
+
+    cr_assert_eq(ctl(&out, "card", "lost", pan, "--police-report", "LP/123/XI/2026/SPKT", 0), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"state\":\"LOST\""), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "lost", pan, "--police-report", "again", 0), 1);
+    cr_assert(strstr(out, "\"rc\":\"41\""), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "replace", pan, 0, 0, 0), 0, "%s", out);
+    json_str(out, "pan", newpan, sizeof newpan);
+    cr_assert_str_neq(newpan, pan);
+    cr_assert(strstr(out, "\"state\":\"ISSUED\""), "%s", out);
+    char kk2[20];
+    json_str(out, "kk", kk2, sizeof kk2);
+    cr_assert_str_eq(kk2, kk, "the new card belongs to the same family");
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "replace", pan, 0, 0, 0), 1, "replace twice");
+    cr_assert(strstr(out, "already replaced"), "%s", out);
+    free(out);
+    restart_issuer(NULL, NULL);
+    cr_assert_eq(ctl(&out, "card", "show", pan, 0, 0, 0), 0, "%s", out);
+    cr_assert(strstr(out, newpan), "old card names its replacement: %s", out);
+    free(out);
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+}
+
+static void write_file(const char *path, const char *s, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(s, 1, n, f), n);
+    fclose(f);
+}
+
+static const char header[] =
+    "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
+    "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
+static const char row_a[] = "1271011502210001,1271015607820001,Tetty Br Hutapea,1982-07-16,P,"
+                            "\"Jl. Bhayangkara, Gg. Mawar No. 7\",Pasar Merah Timur,Medan Kota,"
+                            "1271,3,BTN,0,2,0,0,0,0,0,0\n";
+static const char row_b[] = "1271012001190002,1271011205700003,Togar Simanjuntak,1970-05-12,L,"
+                            "Jl. Sutomo No. 1,Pasar Merah Timur,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
+                            "1,1\n";
+
+Test(issuer, malformed_files_write_nothing)
+{
+    char path[400], *out = NULL;
+    char good[2048];
+    e2e_start_issuer();
+    snprintf(path, sizeof path, "%s/bad.csv", E.dir);
+    snprintf(good, sizeof good, "%s%s%s", header, row_a, row_b);
+
+    const char *cases[] = {"wrong header", "binary", "unterminated quote", "10 MB line"};
+    for (int i = 0; i < 4; i++) {
+        if (i == 0) {
+            char s[2048];
+            snprintf(s, sizeof s, "kk,nik,name\n%s", row_a);
+            write_file(path, s, strlen(s));
+        } else if (i == 1) {
+            char s[2048];
+            size_t n = (size_t)snprintf(s, sizeof s, "%s%s", header, row_a);
+            s[n++] = '\0';
+            memcpy(s + n, "\x7f" "ELF\x02\x01", 6);
+            write_file(path, s, n + 6);
+        } else if (i == 2) {
+            char s[2048];
+            snprintf(s, sizeof s, "%s%s\"1271012001190002,unterminated\n", header, row_a);
+            write_file(path, s, strlen(s));
+        } else {
+            size_t big = 10u << 20, hl = strlen(header), al = strlen(row_a);
+            char *s = malloc(hl + al + big + 1);
+            memcpy(s, header, hl);
+            memcpy(s + hl, row_a, al);
+            memset(s + hl + al, 'x', big);
+            s[hl + al + big] = '\n';
+            write_file(path, s, hl + al + big + 1);
+            free(s);
+        }
+        cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 2, "%s: exit", cases[i]);
+        free(out);
+    }
+    /* Nothing was written: both rows are new now. */
+    write_file(path, good, strlen(good));
+    cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "enrolled"), 2, "%s", out);
+    free(out);
+}
+
+Test(issuer, bad_rows_reported_with_line_and_reason)
+{
+    char path[400], *out = NULL, s[4096];
+    e2e_start_issuer();
+    snprintf(path, sizeof path, "%s/mixed.csv", E.dir);
+    /* line 2 good, 3 bad NIK date, 4 good, 5 the KK of line 2 again, 6 bad bank,
+     * 7 too few fields, then a quoted field with a newline (lines 8-9), 10 bad decile */
+    snprintf(s, sizeof s,
+             "%s%s"
+             "1271012001190003,1271011305700003,Budi,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,0,"
+             "0,0,0,0,0,1\n"
+             "%s"
+             "1271011502210001,1271011205700004,Other,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,"
+             "0,0,0,0,0,0,1\n"
+             "1271012001190004,1271011205700005,Siti,1970-05-12,L,x,k,Medan Kota,1271,1,BCA,0,0,"
+             "0,0,0,0,0,1\n"
+             "1271012001190005,1271011205700006\n"
+             "1271012001190006,1271011205700007,Rina,1970-05-12,L,\"Jl. A\nNo. 2\",k,Medan Kota,"
+             "1271,1,BNI,0,0,0,0,0,0,0,1\n"
+             "1271012001190007,1271011205700008,Ani,1970-05-12,L,x,k,Medan Kota,1271,9,BNI,0,0,0,"
+             "0,0,0,0,1\n",
+             header, row_a, row_b);
+    write_file(path, s, strlen(s));
+    cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 1, "%s", out);
+    cr_assert_eq(json_num(out, "rows"), 8, "%s", out);
+    cr_assert_eq(json_num(out, "enrolled"), 3, "%s", out);
+    cr_assert(strstr(out, "{\"line\":3,\"reason\":\"NIK date"), "%s", out);
+    cr_assert(strstr(out, "{\"line\":5,\"reason\":\"KK 1271011502210001 appears twice in this "
+                          "file (first on line 2)\"}"),
+              "%s", out);
+    cr_assert(strstr(out, "{\"line\":6,\"reason\":\"unknown bank 'BCA'\"}"), "%s", out);
+    cr_assert(strstr(out, "{\"line\":7,\"reason\":\"expected 19 fields, found 2\"}"), "%s", out);
+    cr_assert(strstr(out, "{\"line\":10,\"reason\":\"decile"), "%s", out);
+    free(out);
+}
+
+/* ---- PIN operations, as the switch sends them ---- */
+
+static uint8_t zpk[16];
+
+static Kks__Envelope *pin_call(SSL *ssl, Kks__Envelope *req)
+{
+    static uint64_t id = 100;
+    req->id = ++id;
+    cr_assert_eq(e2e_send(ssl, req), 0);
+    Kks__Envelope *rep = e2e_recv(ssl);
+    cr_assert_not_null(rep);
+    cr_assert_eq(rep->id, id);
+    return rep;
+}
+
+static void block(const char *pin, const char *pan, uint8_t out[16])
+{
+    cr_assert_eq(kks_pinblock_encode(zpk, pin, pan, NULL, out), 0);
+}
+
+static void expect_pin(SSL *ssl, int kind, const char *pan, const char *nik, const char *pin,
+                       const char *newpin, const char *rc)
+{
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__PinSetRequest ps = KKS__PIN_SET_REQUEST__INIT;
+    Kks__PinVerifyRequest pv = KKS__PIN_VERIFY_REQUEST__INIT;
+    Kks__PinChangeRequest pc = KKS__PIN_CHANGE_REQUEST__INIT;
+    uint8_t b1[16], b2[16];
+    block(pin, pan, b1);
+    if (kind == 0) {
+        ps.pan = (char *)pan;
+        ps.nik = (char *)nik;
+        ps.pin_block.data = b1;
+        ps.pin_block.len = 16;
+        ps.site = "EW-127101-0001";
+        req.body_case = KKS__ENVELOPE__BODY_PIN_SET;
+        req.pin_set = &ps;
+    } else if (kind == 1) {
+        pv.pan = (char *)pan;
+        pv.pin_block.data = b1;
+        pv.pin_block.len = 16;
+        pv.site = "ATM-BNI-0001";
+        req.body_case = KKS__ENVELOPE__BODY_PIN_VERIFY;
+        req.pin_verify = &pv;
+    } else {
+        block(newpin, pan, b2);
+        pc.pan = (char *)pan;
+        pc.old_block.data = b1;
+        pc.old_block.len = 16;
+        pc.new_block.data = b2;
+        pc.new_block.len = 16;
+        pc.site = "ATM-BNI-0001";
+        req.body_case = KKS__ENVELOPE__BODY_PIN_CHANGE;
+        req.pin_change = &pc;
+    }
+    rep = pin_call(ssl, &req);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_PIN_REPLY);
+    cr_assert_str_eq(rep->pin_reply->rc, rc, "kind %d pin %s: got %s (%s)", kind, pin,
+                     rep->pin_reply->rc, rep->pin_reply->reason);
+    kks__envelope__free_unpacked(rep, NULL);
+}
+
+Test(issuer, pin_lifecycle_and_wrong_state_codes)
+{
+    char path[400], *out = NULL, s[2048], pan[20], pan_b[20];
+    const char *nik = "1271015607820001";
+    e2e_start_issuer();
+    cr_assert_eq(kks_pki_load_key(E.pki, "zpk", zpk, sizeof zpk), 0);
+    snprintf(path, sizeof path, "%s/two.csv", E.dir);
+    snprintf(s, sizeof s, "%s%s%s", header, row_a, row_b);
+    write_file(path, s, strlen(s));
+    cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 0, "%s", out);
+    free(out);
+
+    SSL *ssl = e2e_tls_dial(E.issuer_addr, E.pki, "switch");
+    cr_assert_not_null(ssl);
+
+    /* BTN: family A. Find its PAN through the print file. */
+    snprintf(path, sizeof path, "%s/btn.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BTN", "--out", path, 0), 0, "%s", out);
+    free(out);
+    char *pf = e2e_slurp(path);
+    memcpy(pan, strchr(pf, '\n') + 1, 16);
+    pan[16] = '\0';
+    free(pf);
+
+    /* PRINTED, not handed over: activation refused 05; hand-over twice refused. */
+    expect_pin(ssl, 0, pan, nik, "482915", NULL, KKS_RC_DO_NOT_HONOR);
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan, "--site", "Kantor Camat Medan Kota", 0), 0,
+                 "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan, "--site", "Kantor Camat Medan Kota", 0), 1);
+    free(out);
+    /* verify before activation: 05 */
+    expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_DO_NOT_HONOR);
+    /* wrong NIK, trivial PINs, then the real activation */
+    expect_pin(ssl, 0, pan, "1271015607820002", "482915", NULL, KKS_RC_DO_NOT_HONOR);
+    expect_pin(ssl, 0, pan, nik, "123456", NULL, KKS_RC_INVALID_TXN);
+    expect_pin(ssl, 0, pan, nik, "777777", NULL, KKS_RC_INVALID_TXN);
+    expect_pin(ssl, 0, pan, nik, "654321", NULL, KKS_RC_INVALID_TXN);
+    expect_pin(ssl, 0, pan, nik, "482915", NULL, KKS_RC_APPROVED);
+    expect_pin(ssl, 0, pan, nik, "482915", NULL, KKS_RC_INVALID_TXN); /* already active */
+    /* wrong, right (resets), then 55 55 75, and 75 even with the right PIN */
+    expect_pin(ssl, 1, pan, NULL, "000001", NULL, KKS_RC_BAD_PIN);
+    expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_APPROVED);
+    expect_pin(ssl, 1, pan, NULL, "000001", NULL, KKS_RC_BAD_PIN);
+    expect_pin(ssl, 1, pan, NULL, "000002", NULL, KKS_RC_BAD_PIN);
+    expect_pin(ssl, 1, pan, NULL, "000003", NULL, KKS_RC_PIN_TRIES);
+    expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_PIN_TRIES);
+    cr_assert_eq(ctl(&out, "card", "show", pan, 0, 0, 0), 0);
+    cr_assert(strstr(out, "\"state\":\"BLOCKED\""), "%s", out);
+    cr_assert(strstr(out, "\"detail\":\"3 wrong PINs in a row\""), "%s", out);
+    free(out);
+    /* the operator unblocks; the right PIN works again; change it */
+    cr_assert_eq(ctl(&out, "card", "unblock", pan, 0, 0, 0), 0, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "unblock", pan, 0, 0, 0), 1, "unblock an ACTIVE card");
+    free(out);
+    expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_APPROVED);
+    expect_pin(ssl, 2, pan, NULL, "482915", "111111", KKS_RC_INVALID_TXN);
+    expect_pin(ssl, 2, pan, NULL, "999999", "730164", KKS_RC_BAD_PIN);
+    expect_pin(ssl, 2, pan, NULL, "482915", "730164", KKS_RC_APPROVED);
+    expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_BAD_PIN);
+    expect_pin(ssl, 1, pan, NULL, "730164", NULL, KKS_RC_APPROVED);
+
+    /* stolen: 43 at once; unknown PAN and bad Luhn: 14 */
+    cr_assert_eq(ctl(&out, "card", "stolen", pan, "--police-report", "LP/9/2026", 0), 0, "%s",
+                 out);
+    free(out);
+    expect_pin(ssl, 1, pan, NULL, "730164", NULL, KKS_RC_STOLEN);
+    cr_assert_eq(ctl(&out, "card", "unblock", pan, 0, 0, 0), 1);
+    cr_assert(strstr(out, "\"rc\":\"43\""), "%s", out);
+    free(out);
+    char unknown[20] = "504601999999999";
+    unknown[15] = kks_luhn_digit(unknown, 15);
+    unknown[16] = '\0';
+    expect_pin(ssl, 1, unknown, NULL, "730164", NULL, KKS_RC_NO_CARD);
+    expect_pin(ssl, 1, "5046010000000013", NULL, "730164", NULL, KKS_RC_NO_CARD);
+    cr_assert_eq(ctl(&out, "card", "show", unknown, 0, 0, 0), 1);
+    cr_assert(strstr(out, "\"rc\":\"14\""), "%s", out);
+    free(out);
+
+    /* BRI: family B is ISSUED; lost without a report is refused before the wire */
+    snprintf(path, sizeof path, "%s/bri.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BRI", "--out", path, 0), 0, "%s", out);
+    free(out);
+    pf = e2e_slurp(path);
+    memcpy(pan_b, strchr(pf, '\n') + 1, 16);
+    pan_b[16] = '\0';
+    free(pf);
+    cr_assert_eq(ctl(&out, "card", "lost", pan_b, 0, 0, 0), 2);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "replace", pan_b, 0, 0, 0), 1, "replace a live card");
+    cr_assert(strstr(out, "report the card lost or stolen first"), "%s", out);
+    free(out);
+    e2e_tls_close(ssl);
+
+    /* Expiry: the business date moves past "valid thru" (5 years). */
+    restart_issuer("--today", "2099-01-01");
+    ssl = e2e_tls_dial(E.issuer_addr, E.pki, "switch");
+    cr_assert_not_null(ssl);
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan_b, "--site", "Kantor Camat", 0), 1);
+    cr_assert(strstr(out, "\"rc\":\"54\""), "%s", out);
+    free(out);
+    expect_pin(ssl, 0, pan_b, "1271011205700003", "482915", NULL, KKS_RC_EXPIRED);
+    e2e_tls_close(ssl);
+
+    /* An operator cannot run PIN operations; the switch cannot enrol. */
+    ssl = e2e_tls_dial(E.issuer_addr, E.pki, "operator");
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__PinVerifyRequest pv = KKS__PIN_VERIFY_REQUEST__INIT;
+    uint8_t b[16];
+    block("482915", pan, b);
+    pv.pan = pan;
+    pv.pin_block.data = b;
+    pv.pin_block.len = 16;
+    req.body_case = KKS__ENVELOPE__BODY_PIN_VERIFY;
+    req.pin_verify = &pv;
+    rep = pin_call(ssl, &req);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ERROR);
+    kks__envelope__free_unpacked(rep, NULL);
+    e2e_tls_close(ssl);
+
+    /* No PIN in the logs or the database. */
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+    const char *pins[] = {"482915", "730164"};
+    const char *files[] = {"issuer.db", "issuer.db-wal", "issuer.log", "issuer-again.log"};
+    for (int f = 0; f < 4; f++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", E.dir, files[f]);
+        for (int k = 0; k < 2; k++)
+            cr_assert_not(e2e_file_has(p, pins[k]), "PIN %s found in %s", pins[k], files[f]);
+    }
+}

@@ -1,0 +1,225 @@
+/* Registry rows, identity numbers, Luhn, and the bounded CSV reader. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kks_csv.h"
+#include "kks_err.h"
+#include "kks_registry.h"
+#include "kks_seeds.h"
+
+static kks_seeds seeds;
+
+static void load(void)
+{
+    char err[256];
+    cr_assert_eq(kks_seeds_load(&seeds, KKS_SOURCE_DIR "/seeds", err, sizeof err), 0, "%s", err);
+}
+
+TestSuite(registry, .init = load);
+
+/* A good row: a woman born 1982-07-16 in Medan Kota (127101 is Medan Tuntungan). */
+static const char *good[KKS_REG_NFIELDS] = {
+    "1271011502210001", "1271015607820001", "Tetty Br Hutapea", "1982-07-16", "P",
+    "Jl. Bhayangkara No. 7", "Pasar Merah Timur", "Medan Kota", "1271", "3", "BTN",
+    "0", "2", "0", "0", "0", "0", "0", "0"};
+
+static int check(int field, const char *value, char *why)
+{
+    const char *f[KKS_REG_NFIELDS];
+    kks_family fam;
+    memcpy(f, good, sizeof f);
+    if (field >= 0)
+        f[field] = value;
+    return kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, 200);
+}
+
+Test(registry, good_row_parses)
+{
+    char why[200] = "";
+    kks_family fam;
+    cr_assert_eq(kks_registry_parse(&seeds, good, KKS_REG_NFIELDS, &fam, why, sizeof why), 0,
+                 "%s", why);
+    cr_assert_str_eq(fam.kk, "1271011502210001");
+    cr_assert_eq(fam.sex, 'P');
+    cr_assert_eq(fam.decile, 3);
+    cr_assert_eq(fam.pkh[1], 2);
+    cr_assert_eq(fam.bpnt, 0);
+}
+
+Test(registry, table_of_bad_rows)
+{
+    static const struct {
+        int field;
+        const char *value, *reason_has;
+    } bad[] = {
+        {KKS_REG_KK, "127101150221000", "16 digits"},
+        {KKS_REG_KK, "12710115022100011", "16 digits"},
+        {KKS_REG_KK, "127101150221000a", "16 digits"},
+        {KKS_REG_KK, "9971011502210001", "region"},     /* province 99 */
+        {KKS_REG_KK, "1271991502210001", "region"},     /* Medan has no kecamatan 99 */
+        {KKS_REG_KK, "1271013202210001", "not a real date"},
+        {KKS_REG_NIK, "9971015607820001", "region"},
+        {KKS_REG_NIK, "1271011607820001", "sex"},       /* day 16: a man's NIK */
+        {KKS_REG_NIK, "1271015707820001", "birth_date"},/* 17 July */
+        {KKS_REG_NIK, "1271015606820001", "birth_date"},/* June */
+        {KKS_REG_NIK, "1271015607830001", "birth_date"},/* 1983 */
+        {KKS_REG_NIK, "1271017107820001", "birth_date"},/* day 31+40 of July vs 16 */
+        {KKS_REG_NIK, "1271015607820000", "0000"},
+        {KKS_REG_NIK, "127101560782000", "16 digits"},
+        {KKS_REG_BIRTH_DATE, "1982-02-30", "real date"},
+        {KKS_REG_BIRTH_DATE, "16-07-1982", "real date"},
+        {KKS_REG_BIRTH_DATE, "1982-7-16", "real date"},
+        {KKS_REG_SEX, "F", "L or P"},
+        {KKS_REG_SEX, "", "L or P"},
+        {KKS_REG_NAME, "", "name is empty"},
+        {KKS_REG_NAME, "Tetty\x01", "control character"},
+        {KKS_REG_CITY, "127", "city_code"},
+        {KKS_REG_CITY, "9971", "city_code"},
+        {KKS_REG_DECILE, "5", "decile"},
+        {KKS_REG_DECILE, "0", "decile"},
+        {KKS_REG_DECILE, "", "decile"},
+        {KKS_REG_DECILE, "-1", "decile"},
+        {KKS_REG_DECILE, "3x", "decile"},
+        {KKS_REG_BANK, "BCA", "unknown bank"},
+        {KKS_REG_BANK, "bni", "unknown bank"},
+        {KKS_REG_PKH_EARLY, "-1", "pkh_early_childhood"},
+        {KKS_REG_PKH_EARLY, "99", "pkh_early_childhood"},
+        {KKS_REG_PKH_EARLY, "0", "no programme"},
+        {KKS_REG_BPNT, "2", "bpnt"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char why[200] = "";
+        cr_assert_eq(check(bad[i].field, bad[i].value, why), KKS_EINVAL, "case %zu (%s) accepted",
+                     i, bad[i].value);
+        cr_assert(strstr(why, bad[i].reason_has), "case %zu: reason '%s' lacks '%s'", i, why,
+                  bad[i].reason_has);
+    }
+}
+
+Test(registry, women_add_forty_and_men_do_not)
+{
+    char why[200];
+    const char *f[KKS_REG_NFIELDS];
+    kks_family fam;
+    memcpy(f, good, sizeof f);
+    f[KKS_REG_NIK] = "1271011607820001";
+    f[KKS_REG_SEX] = "L";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+    /* leap day, a woman: 29 + 40 = 69 */
+    f[KKS_REG_NIK] = "1271016902000001";
+    f[KKS_REG_BIRTH_DATE] = "2000-02-29";
+    f[KKS_REG_SEX] = "P";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+    f[KKS_REG_NIK] = "1271016902010001";
+    f[KKS_REG_BIRTH_DATE] = "2001-02-29";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why),
+                 KKS_EINVAL);
+}
+
+Test(registry, wrong_field_count)
+{
+    char why[200];
+    kks_family fam;
+    cr_assert_eq(kks_registry_parse(&seeds, good, 18, &fam, why, sizeof why), KKS_EINVAL);
+    cr_assert(strstr(why, "expected 19 fields"), "%s", why);
+}
+
+Test(ids, luhn_and_masking)
+{
+    cr_assert_eq(kks_luhn_digit("7992739871", 10), '3');
+    cr_assert(kks_pan_valid("4111111111111111"));
+    cr_assert(kks_pan_valid("5046010000000012"));
+    cr_assert_not(kks_pan_valid("5046010000000013"));
+    cr_assert_not(kks_pan_valid("50460100000"));          /* 11 digits */
+    cr_assert_not(kks_pan_valid("50460100000000000000")); /* 20 digits */
+    cr_assert_not(kks_pan_valid("504601000000001x"));
+    cr_assert_not(kks_pan_valid(""));
+    char m[20];
+    kks_pan_mask("5046010000000012", m);
+    cr_assert_str_eq(m, "504601******0012");
+    kks_pan_mask("123", m);
+    cr_assert_str_eq(m, "***");
+}
+
+Test(ids, dates)
+{
+    int y, m, d;
+    cr_assert(kks_date_valid(2000, 2, 29));
+    cr_assert_not(kks_date_valid(1900, 2, 29));
+    cr_assert_not(kks_date_valid(2023, 4, 31));
+    cr_assert_eq(kks_ymd_parse("2026-11-24", &y, &m, &d), 0);
+    cr_assert(y == 2026 && m == 11 && d == 24);
+    cr_assert_eq(kks_ymd_parse("2026-11-24x", &y, &m, &d), KKS_EINVAL);
+    cr_assert_eq(kks_ymd_parse("2026-13-01", &y, &m, &d), KKS_EINVAL);
+    cr_assert_eq(kks_ymd_parse("", &y, &m, &d), KKS_EINVAL);
+}
+
+/* ---- CSV ---- */
+
+static FILE *mem(const char *s, size_t n)
+{
+    FILE *f = fmemopen((void *)s, n, "r");
+    cr_assert_not_null(f);
+    return f;
+}
+
+Test(csv, quoting_newlines_and_crlf)
+{
+    static const char text[] = "a,b,c\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n,,\nlast";
+    FILE *f = mem(text, sizeof text - 1);
+    kks_csv c;
+    kks_csv_init(&c, f, 0);
+    cr_assert_eq(kks_csv_next(&c), 1);
+    cr_assert_eq(c.nfields, 3);
+    cr_assert_eq(c.line, 1);
+    cr_assert_eq(kks_csv_next(&c), 1);
+    cr_assert_eq(c.line, 2);
+    cr_assert_str_eq(c.fields[0], "x,1");
+    cr_assert_str_eq(c.fields[1], "say \"hi\"");
+    cr_assert_str_eq(c.fields[2], "two\nlines");
+    cr_assert_eq(kks_csv_next(&c), 1); /* blank line skipped */
+    cr_assert_eq(c.line, 5, "line numbers count the newline inside quotes");
+    cr_assert_eq(c.nfields, 3);
+    cr_assert_str_eq(c.fields[2], "");
+    cr_assert_eq(kks_csv_next(&c), 1);
+    cr_assert_str_eq(c.fields[0], "last");
+    cr_assert_eq(kks_csv_next(&c), 0);
+    kks_csv_close(&c);
+    fclose(f);
+}
+
+static void expect_error(const char *text, size_t n, size_t max, const char *has)
+{
+    FILE *f = mem(text, n);
+    kks_csv c;
+    int rc;
+    kks_csv_init(&c, f, max);
+    while ((rc = kks_csv_next(&c)) == 1)
+        ;
+    cr_assert_eq(rc, KKS_EINVAL, "no error for %s", has);
+    cr_assert(strstr(c.errmsg, has), "'%s' lacks '%s'", c.errmsg, has);
+    cr_assert_eq(kks_csv_next(&c), KKS_EINVAL, "error is sticky");
+    kks_csv_close(&c);
+    fclose(f);
+}
+
+Test(csv, hostile_inputs)
+{
+    expect_error("a,\"b\nc,d\n", 9, 0, "line 1: unterminated");
+    expect_error("ok\nx,\"b\"c\n", 10, 0, "line 2: text after a closing quote");
+    expect_error("ok\nab\"c\n", 8, 0, "line 2: quote inside");
+    expect_error("a,b\nc\0d\n", 8, 0, "line 2: NUL byte");
+    /* a 10 MB line against the default 64 KiB bound */
+    size_t big = 10u << 20;
+    char *s = malloc(big);
+    memset(s, 'x', big);
+    expect_error(s, big, 0, "longer than 65536");
+    free(s);
+    char many[300];
+    memset(many, ',', sizeof many);
+    expect_error(many, sizeof many, 0, "too many fields");
+}
