@@ -262,11 +262,13 @@ static int conn_flush(kks_conn *c)
     return 0;
 }
 
-static int conn_send(kks_conn *c, const Kks__Envelope *env)
+/* Frames len bytes (already a packed Envelope, or env packed here) and sends. */
+static int conn_send_bytes(kks_conn *c, const Kks__Envelope *env, const uint8_t *packed,
+                           size_t len)
 {
     uint8_t stackbuf[8192];
     uint8_t *buf = stackbuf;
-    size_t n = kks__envelope__get_packed_size(env);
+    size_t n = env ? kks__envelope__get_packed_size(env) : len;
     int r;
 
     if (c->closing || c->shutting)
@@ -276,7 +278,10 @@ static int conn_send(kks_conn *c, const Kks__Envelope *env)
     if (n + KKS_FRAME_HDR > sizeof stackbuf && !(buf = malloc(n + KKS_FRAME_HDR)))
         return KKS_ENOMEM;
     kks_frame_header(buf, (uint32_t)n);
-    kks__envelope__pack(env, buf + KKS_FRAME_HDR);
+    if (env)
+        kks__envelope__pack(env, buf + KKS_FRAME_HDR);
+    else
+        memcpy(buf + KKS_FRAME_HDR, packed, n);
     r = SSL_write(c->ssl, buf, (int)(n + KKS_FRAME_HDR));
     if (buf != stackbuf)
         free(buf);
@@ -287,6 +292,11 @@ static int conn_send(kks_conn *c, const Kks__Envelope *env)
         return KKS_ETLS;
     }
     return conn_flush(c);
+}
+
+static int conn_send(kks_conn *c, const Kks__Envelope *env)
+{
+    return conn_send_bytes(c, env, NULL, 0);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -377,17 +387,68 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     conn_pump(c);
 }
 
+/* Unpacking allocates from an arena that is emptied after each frame: an
+ * enrolment batch is tens of thousands of small strings, and malloc/free of
+ * each one was a quarter of the issuer's time. Handlers must not keep
+ * pointers into a request after their callback returns (kks_request_cb). */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap, used;
+    _Alignas(16) uint8_t mem[];
+};
+
+static struct arena_chunk *arena;
+
+static void *arena_alloc(void *ud, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (!arena || arena->cap - arena->used < size) {
+        size_t cap = size > (256u << 10) ? size : (256u << 10);
+        struct arena_chunk *ch = malloc(sizeof *ch + cap);
+        if (!ch)
+            return NULL;
+        ch->next = arena;
+        ch->cap = cap;
+        ch->used = 0;
+        arena = ch;
+    }
+    void *p = arena->mem + arena->used;
+    arena->used += size;
+    return p;
+}
+
+static void arena_free(void *ud, void *p)
+{
+}
+
+/* Keeps one chunk for the next frame; frees the rest. */
+static void arena_reset(void)
+{
+    if (!arena)
+        return;
+    while (arena->next) {
+        struct arena_chunk *n = arena->next;
+        arena->next = n->next;
+        free(n);
+    }
+    arena->used = 0;
+}
+
+static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
+
 static int conn_on_frame(void *ud, const uint8_t *data, size_t len)
 {
     kks_conn *c = ud;
     Kks__Envelope *env;
     if (c->closing || c->shutting)
         return KKS_ECLOSED;
-    env = kks__envelope__unpack(NULL, len, data);
-    if (!env)
+    env = kks__envelope__unpack(&arena_allocator, len, data);
+    if (!env) {
+        arena_reset();
         return KKS_EPROTO;
+    }
     c->ops->on_envelope(c, env);
-    kks__envelope__free_unpacked(env, NULL);
+    arena_reset();
     return 0;
 }
 
@@ -589,7 +650,8 @@ static void server_finish_drain(kks_server *s)
         s->drain_done(s->drain_ud);
 }
 
-int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep)
+static int conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_t *packed,
+                      size_t len)
 {
     kks_server *s = c->owner;
     int rc;
@@ -600,13 +662,24 @@ int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep)
     if (c->closing || c->shutting) {
         rc = KKS_ECLOSED;
     } else {
-        rep->id = id;
-        rc = conn_send(c, rep);
+        if (rep)
+            rep->id = id;
+        rc = conn_send_bytes(c, rep, packed, len);
         conn_update_reading(c);
     }
     if (s->draining && s->inflight == 0)
         server_finish_drain(s);
     return rc;
+}
+
+int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep)
+{
+    return conn_reply(c, id, rep, NULL, 0);
+}
+
+int kks_conn_reply_packed(kks_conn *c, uint64_t id, const uint8_t *env, size_t len)
+{
+    return conn_reply(c, id, NULL, env, len);
 }
 
 static void on_connection(uv_stream_t *ls, int status)

@@ -16,8 +16,9 @@
 #include "kks_err.h"
 #include "kks_registry.h"
 
-#define BATCH_ROWS 2000
-#define IN_FLIGHT 4
+#define BATCH_ROWS 4000
+#define BATCH_BYTES (600u * 1024u) /* well under the 1 MiB frame cap */
+#define IN_FLIGHT 16
 
 typedef struct rej {
     unsigned line;
@@ -248,7 +249,7 @@ int cmd_enroll(ctl *c, int argc, char **argv)
     FILE *f;
     long long total;
     int o, ec = EXIT_OK, rc;
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
 
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -298,11 +299,13 @@ int cmd_enroll(ctl *c, int argc, char **argv)
             row->line = (unsigned)csv.line;
             row->n_fields = (size_t)csv.nfields;
             row->fields = malloc(sizeof(char *) * (size_t)csv.nfields);
-            for (int i = 0; row->fields && i < csv.nfields; i++)
+            for (int i = 0; row->fields && i < csv.nfields; i++) {
                 row->fields[i] = strdup(csv.fields[i]);
+                bytes += strlen(csv.fields[i]) + 3;
+            }
             n++;
         }
-        if ((rc != 1 && n > 0) || n == BATCH_ROWS) {
+        if ((rc != 1 && n > 0) || n == BATCH_ROWS || bytes >= BATCH_BYTES) {
             while (r.inflight >= IN_FLIGHT && !r.failed)
                 uv_run(c->loop, UV_RUN_ONCE);
             if (!r.failed && send_batch(&r, cl, rows, n) < 0 && !r.failed) {
@@ -315,6 +318,7 @@ int cmd_enroll(ctl *c, int argc, char **argv)
                 free(rows[i].fields);
             }
             n = 0;
+            bytes = 0;
         }
         if (rc != 1 || r.failed)
             break;

@@ -223,7 +223,17 @@ static void card_view_free(card_view *v)
     free(v->strs);
 }
 
-static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, const card_row *cr)
+/* Sends rep now, or holds it for the group COMMIT when the request wrote. */
+static void answer(issuer *is, kks_conn *c, uint64_t id, Kks__Envelope *rep, int held)
+{
+    if (held)
+        kks_group_defer(is->group, c, id, rep, 1, 2); /* interactive: 2 ms budget */
+    else
+        kks_conn_reply(c, id, rep);
+}
+
+static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, const card_row *cr,
+                       int held)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__CardReply cardrep = KKS__CARD_REPLY__INIT;
@@ -237,7 +247,7 @@ static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, c
     }
     rep.body_case = KKS__ENVELOPE__BODY_CARD_REPLY;
     rep.card_reply = &cardrep;
-    kks_conn_reply(c, id, &rep);
+    answer(is, c, id, &rep, held);
     if (have)
         card_view_free(&v);
 }
@@ -707,7 +717,7 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         return;
     }
     store_now(at);
-    if (store_begin(is) < 0) {
+    if (kks_group_begin(is->group) < 0) {
         rc = KKS_EDB;
     } else {
         switch (req->body_case) {
@@ -725,10 +735,10 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
             rc = pin_op(is, req, kks_conn_identity(c), at, &o, &cr);
             break;
         }
-        if (rc == 0 && store_commit(is) < 0)
+        if (rc == 0 && store_save_pan_seq(is) < 0)
             rc = KKS_EDB;
         if (rc != 0)
-            store_rollback(is);
+            kks_group_abort(is->group);
     }
     if (rc < 0) {
         kks_error("card operation failed; rolled back", "error", sqlite3_errmsg(is->db));
@@ -736,6 +746,9 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         cr.pan[0] = '\0';
         batch = 0;
     }
+    /* Replies to writes wait for the group COMMIT; without an open request
+     * (aborted or never begun) there is nothing to wait for. */
+    int held = rc == 0;
     switch (req->body_case) {
     case KKS__ENVELOPE__BODY_PRINT_REQUEST: {
         Kks__PrintReply pr = KKS__PRINT_REPLY__INIT;
@@ -745,7 +758,7 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         pr.cards = rc == 0 ? cards : 0;
         rep.body_case = KKS__ENVELOPE__BODY_PRINT_REPLY;
         rep.print_reply = &pr;
-        kks_conn_reply(c, req->id, &rep);
+        answer(is, c, req->id, &rep, held);
         return;
     }
     case KKS__ENVELOPE__BODY_HANDOVER_REQUEST: {
@@ -755,11 +768,11 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         hr.cards = rc == 0 ? cards : 0;
         rep.body_case = KKS__ENVELOPE__BODY_HANDOVER_REPLY;
         rep.handover_reply = &hr;
-        kks_conn_reply(c, req->id, &rep);
+        answer(is, c, req->id, &rep, held);
         return;
     }
     case KKS__ENVELOPE__BODY_CARD_REQUEST:
-        reply_card(is, c, req->id, &o, rc == 0 ? &cr : NULL);
+        reply_card(is, c, req->id, &o, rc == 0 ? &cr : NULL, held);
         return;
     default: {
         Kks__PinReply pr = KKS__PIN_REPLY__INIT;
@@ -768,7 +781,7 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         pr.kk = cr.kk;
         rep.body_case = KKS__ENVELOPE__BODY_PIN_REPLY;
         rep.pin_reply = &pr;
-        kks_conn_reply(c, req->id, &rep);
+        answer(is, c, req->id, &rep, held);
         return;
     }
     }

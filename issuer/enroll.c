@@ -1,5 +1,6 @@
-/* Enrolment: rows of the registry extract, a batch per request, one SQLite
- * transaction per batch, answered after COMMIT. A row is enrolled (family
+/* Enrolment: rows of the registry extract, a batch per request, each batch
+ * a savepoint inside the group transaction (kks_group.h), answered after
+ * COMMIT. A row is enrolled (family
  * written and a card ISSUED), unchanged (the same family is already there),
  * or rejected with a reason. A batch that cannot be committed writes
  * nothing and is answered with an Error. */
@@ -52,27 +53,12 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     if (kks_registry_parse(&is->seeds, (const char *const *)row->fields, (int)row->n_fields, &f,
                            why, cap) < 0)
         return ROW_REJECTED;
-    st = store_stmt(is, "SELECT nik, name, birth_date, sex, address, kelurahan, kecamatan,"
-                        " city_code, decile, bank, pkh_pregnant, pkh_early_childhood, pkh_sd,"
-                        " pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt"
-                        " FROM family WHERE kk = ?");
-    if (!st)
-        return ROW_FAILED;
-    sqlite3_bind_text(st, 1, f.kk, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        if (family_same(st, &f))
-            return ROW_UNCHANGED;
-        snprintf(why, cap, "KK %s is already enrolled with other data; one card per family", f.kk);
-        return ROW_REJECTED;
-    }
-    if (r != SQLITE_DONE)
-        return ROW_FAILED;
-
+    /* Insert first: a new family (the common case) costs one index probe. */
     st = store_stmt(is, "INSERT INTO family(kk, nik, name, birth_date, sex, address, kelurahan,"
                         " kecamatan, city_code, decile, bank, pkh_pregnant, pkh_early_childhood,"
                         " pkh_sd, pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt,"
-                        " enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        " enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                        " ON CONFLICT(kk) DO NOTHING");
     if (!st)
         return ROW_FAILED;
     char sex[2] = {f.sex, '\0'};
@@ -88,6 +74,21 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     sqlite3_bind_text(st, 20, at, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         return ROW_FAILED;
+    if (sqlite3_changes(is->db) == 0) { /* already enrolled: the same, or a conflict */
+        st = store_stmt(is, "SELECT nik, name, birth_date, sex, address, kelurahan, kecamatan,"
+                            " city_code, decile, bank, pkh_pregnant, pkh_early_childhood, pkh_sd,"
+                            " pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt"
+                            " FROM family WHERE kk = ?");
+        if (!st)
+            return ROW_FAILED;
+        sqlite3_bind_text(st, 1, f.kk, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            return ROW_FAILED;
+        if (family_same(st, &f))
+            return ROW_UNCHANGED;
+        snprintf(why, cap, "KK %s is already enrolled with other data; one card per family", f.kk);
+        return ROW_REJECTED;
+    }
     if (store_issue_card(is, f.kk, f.bank, NULL, actor, at, pan) < 0)
         return ROW_FAILED;
     return ROW_ENROLLED;
@@ -126,7 +127,7 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         goto out;
     }
     store_now(at);
-    if (store_begin(is) < 0) {
+    if (kks_group_begin(is->group) < 0) {
         reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing written");
         goto out;
     }
@@ -148,13 +149,13 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
             break;
         case ROW_FAILED:
             kks_error("enrolment failed; batch rolled back", "error", sqlite3_errmsg(is->db));
-            store_rollback(is);
+            kks_group_abort(is->group);
             reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
             goto out;
         }
     }
-    if (store_commit(is) < 0) {
-        store_rollback(is);
+    if (store_save_pan_seq(is) < 0) {
+        kks_group_abort(is->group);
         reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
         goto out;
     }
@@ -162,7 +163,8 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
     res.rejected = prej;
     rep.body_case = KKS__ENVELOPE__BODY_ENROLL_RESULT;
     rep.enroll_result = &res;
-    kks_conn_reply(c, req->id, &rep);
+    /* bulk work: the reply may wait up to 200 ms for more batches to share the commit */
+    kks_group_defer(is->group, c, req->id, &rep, (unsigned)b->n_rows, 200);
 out:
     free(rej);
     free(prej);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kks_daemon.h"
+#include "kks_group.h"
 #include "kks_seeds.h"
 
 typedef struct issuer {
@@ -16,7 +17,10 @@ typedef struct issuer {
     uint8_t pvk[32];
     char today[11]; /* business date YYYY-MM-DD (UTC), or fixed by --today */
     int fixed_today;
+    char expiry_for[11], expiry[8]; /* expiry of a card issued on expiry_for */
     int64_t pan_next[KKS_MAX_BANKS]; /* next account number per bank (seeds order) */
+    int pan_dirty[KKS_MAX_BANKS];
+    kks_group *group; /* every write goes through it: one transaction per loop iteration */
 } issuer;
 
 /* store.c: schema and helpers. */
@@ -28,9 +32,8 @@ sqlite3_stmt *store_stmt(issuer *is, const char *sql);
 void store_now(char out[21]);
 /* The business date (today, or --today). */
 const char *store_today(issuer *is);
-int store_begin(issuer *is);
-int store_commit(issuer *is);
-void store_rollback(issuer *is);
+/* Writes the PAN counters that moved; call before deferring a reply. */
+int store_save_pan_seq(issuer *is);
 /* Appends an audit event. Returns 0 or KKS_EDB. */
 int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
                 const char *to, const char *actor, const char *site, const char *detail,

@@ -82,6 +82,13 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
     }
 }
 
+static void on_stopped(kks_daemon *d)
+{
+    issuer *is = d->app;
+    kks_group_free(is->group); /* commits what is held, then its handles close */
+    is->group = NULL;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -144,6 +151,7 @@ int main(int argc, char **argv)
         return 4;
     is.d.loop = uv_default_loop();
     is.d.app = &is;
+    is.d.on_stopped = on_stopped;
     kks_server_opts so = {
         .accept_roles = KKS_ROLE_SWITCH | KKS_ROLE_OPERATOR,
         .on_request = on_request,

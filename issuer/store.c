@@ -29,7 +29,6 @@ static const char *const migrations[] = {
     " pan TEXT PRIMARY KEY, kk TEXT NOT NULL, bank TEXT NOT NULL, state TEXT NOT NULL,"
     " expiry TEXT NOT NULL, batch INTEGER, pvv BLOB, pin_fails INTEGER NOT NULL DEFAULT 0,"
     " replaces TEXT, replaced_by TEXT, issued_at TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX card_kk ON card(kk);"
     "CREATE INDEX card_to_print ON card(bank) WHERE state = 'ISSUED';"
     "CREATE INDEX card_batch ON card(batch) WHERE batch IS NOT NULL;"
     "CREATE TABLE batch(id INTEGER PRIMARY KEY, bank TEXT NOT NULL, site TEXT NOT NULL,"
@@ -89,26 +88,28 @@ const char *store_today(issuer *is)
     return is->today;
 }
 
-int store_begin(issuer *is)
+int store_save_pan_seq(issuer *is)
 {
-    return kks_db_exec(is->db, "BEGIN IMMEDIATE");
-}
-
-int store_commit(issuer *is)
-{
-    return kks_db_exec(is->db, "COMMIT");
-}
-
-void store_rollback(issuer *is)
-{
-    if (!sqlite3_get_autocommit(is->db))
-        kks_db_exec(is->db, "ROLLBACK");
+    for (int i = 0; i < is->seeds.nbanks; i++) {
+        if (!is->pan_dirty[i])
+            continue;
+        sqlite3_stmt *st = store_stmt(is, "INSERT INTO pan_seq(bank, next) VALUES (?, ?)"
+                                          " ON CONFLICT(bank) DO UPDATE SET next = excluded.next");
+        if (!st)
+            return KKS_EDB;
+        sqlite3_bind_text(st, 1, is->seeds.banks[i].code, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, is->pan_next[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return KKS_EDB;
+        is->pan_dirty[i] = 0;
+    }
+    return 0;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC); /* outlives the step */
     else
         sqlite3_bind_null(st, i);
 }
@@ -155,8 +156,12 @@ int store_issue_card(issuer *is, const char *kk, const char *bank, const char *r
     size_t n = strlen(pan_out);
     pan_out[n] = kks_luhn_digit(pan_out, n);
     pan_out[n + 1] = '\0';
-    sscanf(store_today(is), "%d-%d-%d", &y, &m, &d);
-    snprintf(expiry, sizeof expiry, "%04d-%02d", y + is->seeds.expiry_years, m);
+    if (strcmp(is->expiry_for, store_today(is)) != 0) {
+        sscanf(is->today, "%d-%d-%d", &y, &m, &d);
+        snprintf(is->expiry, sizeof is->expiry, "%04d-%02d", y + is->seeds.expiry_years, m);
+        memcpy(is->expiry_for, is->today, sizeof is->expiry_for);
+    }
+    memcpy(expiry, is->expiry, sizeof expiry);
     st = store_stmt(is, "INSERT INTO card(pan, kk, bank, state, expiry, replaces, issued_at)"
                         " VALUES (?,?,?,'ISSUED',?,?,?)");
     if (!st)
@@ -170,12 +175,7 @@ int store_issue_card(issuer *is, const char *kk, const char *bank, const char *r
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
     is->pan_next[bi]++;
-    st = store_stmt(is, "INSERT INTO pan_seq(bank, next) VALUES (?, ?)"
-                        " ON CONFLICT(bank) DO UPDATE SET next = excluded.next");
-    sqlite3_bind_text(st, 1, bank, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, is->pan_next[bi]);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return KKS_EDB;
+    is->pan_dirty[bi] = 1;
     return store_audit(is, pan_out, kk, replaces ? "replacement_issued" : "issued", NULL,
                        "ISSUED", actor, NULL, replaces ? replaces : NULL, at);
 }
@@ -186,7 +186,10 @@ int store_open(issuer *is, const char *path)
     if (rc < 0)
         return rc;
     /* Enrolment touches two small random-order indexes; keep them in cache. */
-    return kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;");
+    if ((rc = kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
+                                  "PRAGMA wal_autocheckpoint=100000;")) < 0)
+        return rc;
+    return kks_group_new(uv_default_loop(), is->db, 200000, &is->group);
 }
 
 void store_close(issuer *is)
