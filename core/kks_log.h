@@ -20,6 +20,9 @@ void kks_log(enum kks_log_level level, const char *msg, ...) __attribute__((sent
 #define kks_error(...) kks_log(KKS_LOG_ERROR, __VA_ARGS__, (char *)0)
 #define kks_debug(...) kks_log(KKS_LOG_DEBUG, __VA_ARGS__, (char *)0)
 
+/* The current UTC time as YYYY-MM-DDTHH:MM:SSZ (storage is UTC; people read WIB). */
+void kks_utc_now(char out[21]);
+
 /* Writes s as a JSON string literal (with quotes) into out, at most cap bytes
  * including the NUL; truncates safely. Returns the length written. */
 size_t kks_json_escape(char *out, size_t cap, const char *s);

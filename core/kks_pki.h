@@ -16,13 +16,17 @@
  * Returns 0, KKS_EEXISTS, KKS_EIO or KKS_ETLS; failures are logged. */
 int kks_pki_init(const char *dir);
 
-/* Makes DIR/terminals/ID.crt and .key signed by the CA in DIR. The ID must be
+/* Makes DIR/terminals/ID.crt and .key signed by the CA in DIR, and ID.tpk,
+ * the terminal's PIN key (hex; HKDF of keys/tmk.key over the ID). The ID must be
  * a terminal ID (kks_terminal_id_valid). Returns 0, KKS_EINVAL, KKS_EPKI,
  * KKS_EIO or KKS_ETLS. */
 int kks_pki_terminal(const char *dir, const char *id);
 
 /* True for EW-..., ATM-..., BR-... made of A-Z, 0-9 and '-', at most 40 chars. */
 int kks_terminal_id_valid(const char *id);
+
+/* Reads a hex key file at path into out (exactly len bytes). 0 or KKS_EPKI. */
+int kks_key_file_load(const char *path, uint8_t *out, size_t len);
 
 /* Reads DIR/keys/NAME.key (hex) into out, which must be exactly len bytes.
  * Returns 0, KKS_EPKI. */

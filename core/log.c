@@ -19,6 +19,14 @@ void kks_log_set_level(enum kks_log_level min)
     log_min = min;
 }
 
+void kks_utc_now(char out[21])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 size_t kks_json_escape(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

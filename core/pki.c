@@ -14,6 +14,7 @@
 
 #include "kks_err.h"
 #include "kks_log.h"
+#include "kks_pin.h"
 #include "kks_tls.h"
 
 #define CA_DAYS 3650
@@ -302,21 +303,35 @@ int kks_pki_terminal(const char *dir, const char *id)
         rc = issue(td, name, "terminal", id, ca, cakey, NULL, NULL);
     X509_free(ca);
     EVP_PKEY_free(cakey);
+    if (rc == 0) {
+        /* The terminal's own PIN key, as if injected at the factory: derived
+         * from the master key (which stays with the switch) over its ID. */
+        uint8_t tmk[16], tpk[16];
+        char p[4200];
+        struct hexkey hk = {tpk, sizeof tpk};
+        if ((rc = kks_pki_load_key(dir, "tmk", tmk, sizeof tmk)) < 0)
+            return rc;
+        rc = kks_tpk_derive(tmk, id, tpk) < 0 ? KKS_ETLS : 0;
+        OPENSSL_cleanse(tmk, sizeof tmk);
+        snprintf(p, sizeof p, "%s/%s.tpk", td, id);
+        if (rc == 0)
+            rc = write_atomic(p, 0600, write_hex, &hk);
+        OPENSSL_cleanse(tpk, sizeof tpk);
+    }
     return rc;
 }
 
-int kks_pki_load_key(const char *dir, const char *name, uint8_t *out, size_t len)
+int kks_key_file_load(const char *p, uint8_t *out, size_t len)
 {
-    char p[4096], line[160];
+    char line[160];
     FILE *f;
     size_t i;
     int ok;
-    snprintf(p, sizeof p, "%s/keys/%s.key", dir, name);
     if (!(f = fopen(p, "r"))) {
         kks_error("cannot read key file", "file", p, "error", strerror(errno));
         return KKS_EPKI;
     }
-    ok = fgets(line, sizeof line, f) != NULL;
+    ok = fgets(line, sizeof line, f) != NULL && 2 * len < sizeof line;
     fclose(f);
     for (i = 0; ok && i < len; i++) {
         unsigned v;
@@ -333,4 +348,11 @@ int kks_pki_load_key(const char *dir, const char *name, uint8_t *out, size_t len
         return KKS_EPKI;
     }
     return 0;
+}
+
+int kks_pki_load_key(const char *dir, const char *name, uint8_t *out, size_t len)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/keys/%s.key", dir, name);
+    return kks_key_file_load(p, out, len);
 }

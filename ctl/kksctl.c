@@ -22,6 +22,11 @@ static const char usage[] =
     "  handover (--batch ID | --pan PAN) --site S  hand cards over to families\n"
     "  card show|lost|stolen|replace|unblock PAN [--police-report REF]\n"
     "  gen population --families N [--seed S] [--city CODE]   synthetic DTSEN extract on stdout\n"
+    "  manifest --program pkh|bpnt --period P --registry FILE [--seeds DIR]  manifest on stdout\n"
+    "  credit-run FILE.csv             stream a manifest to the switch (exactly once)\n"
+    "  ledger check                    verify the ledger's invariants\n"
+    "  account show KK                 a family's wallets and last movements\n"
+    "  settle --date YYYY-MM-DD [--out-dir DIR]   settle a business day (CSV and JSON)\n"
     "\n"
     "Peers and credentials come from --switch, --issuer, --pki or the environment\n"
     "variables KKS_SWITCH, KKS_ISSUER, KKS_PKI; kksctl uses DIR/operator.crt and .key.\n"
@@ -200,6 +205,11 @@ static const struct {
     {"handover", cmd_handover},
     {"card", cmd_card},
     {"gen", cmd_gen},
+    {"manifest", cmd_manifest},
+    {"credit-run", cmd_credit_run},
+    {"ledger", cmd_ledger},
+    {"account", cmd_account},
+    {"settle", cmd_settle},
 };
 
 int main(int argc, char **argv)

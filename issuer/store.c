@@ -71,10 +71,7 @@ sqlite3_stmt *store_stmt(issuer *is, const char *sql)
 
 void store_now(char out[21])
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    kks_utc_now(out);
 }
 
 const char *store_today(issuer *is)

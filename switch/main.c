@@ -6,19 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kks_daemon.h"
-#include "kks_db.h"
-#include "kks_err.h"
-#include "kks_log.h"
+#include <openssl/crypto.h>
 
-#define MAX_LINKS 16
-#define MAX_ROUTES 64
+#include "kks_err.h"
+#include "kks_pki.h"
+#include "kks_log.h"
+#include "switch.h"
+
 #define LINK_PING_MS 2000
 #define LINK_HEARTBEAT_MS 5000
 
 static const char usage[] =
     "usage: kks-switch --listen HOST:PORT --db FILE --pki DIR --issuer HOST:PORT\n"
     "                  [--route BIN=HOST:PORT]... [--ready-file FILE] [--metrics HOST:PORT]\n"
+    "                  [--seeds DIR]\n"
     "\n"
     "The KKS transaction switch. Serves terminals and operators over mutual TLS and\n"
     "routes card requests to issuers by BIN.\n"
@@ -28,27 +29,9 @@ static const char usage[] =
     "  --issuer A         the default issuer route; or KKS_ISSUER\n"
     "  --route BIN=A      the issuer for cards of this 6- or 8-digit BIN (repeatable)\n"
     "  --ready-file F     written with the bound address once listening\n"
-    "  --metrics A        serve Prometheus metrics over HTTP on A\n";
+    "  --metrics A        serve Prometheus metrics over HTTP on A\n"
+    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n";
 
-static const char *const migrations[] = {
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-};
-
-typedef struct link {
-    char addr[KKS_ADDR_MAX];
-    kks_client *cl;
-    const char *bins[MAX_ROUTES];
-    int nbins;
-    int is_default;
-} link;
-
-typedef struct sw {
-    kks_daemon d;
-    sqlite3 *db;
-    SSL_CTX *client_ctx;
-    link links[MAX_LINKS];
-    int nlinks;
-} sw;
 
 static link *link_for(sw *s, const char *addr)
 {
@@ -194,19 +177,53 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
     case KKS__ENVELOPE__BODY_PING:
         handle_ping(s, c, req->id);
         return;
+    case KKS__ENVELOPE__BODY_TXN:
+    case KKS__ENVELOPE__BODY_REVERSAL:
+    case KKS__ENVELOPE__BODY_TERMINAL_SETTLE:
+        if (kks_conn_role(c) != KKS_ROLE_TERMINAL) {
+            er.code = KKS_EPEERROLE;
+            er.message = "transactions come from terminals";
+            break;
+        }
+        if (req->body_case == KKS__ENVELOPE__BODY_TXN)
+            txn_handle(s, c, req);
+        else if (req->body_case == KKS__ENVELOPE__BODY_REVERSAL)
+            reversal_handle(s, c, req);
+        else
+            terminal_settle_handle(s, c, req);
+        return;
+    case KKS__ENVELOPE__BODY_SETTLE:
+    case KKS__ENVELOPE__BODY_CREDIT_BATCH:
+    case KKS__ENVELOPE__BODY_LEDGER_CHECK:
+    case KKS__ENVELOPE__BODY_ACCOUNT_REQUEST:
+        if (kks_conn_role(c) != KKS_ROLE_OPERATOR) {
+            er.code = KKS_EPEERROLE;
+            er.message = "credit runs and ledger views are for operators";
+            break;
+        }
+        if (req->body_case == KKS__ENVELOPE__BODY_SETTLE)
+            settle_handle(s, c, req);
+        else if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_BATCH)
+            credit_handle(s, c, req);
+        else if (req->body_case == KKS__ENVELOPE__BODY_LEDGER_CHECK)
+            ledger_check_handle(s, c, req);
+        else
+            account_handle(s, c, req);
+        return;
     default:
         er.code = KKS_EUNEXPECTED;
         er.message = "the switch does not handle this message";
-        rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-        rep.error = &er;
-        kks_conn_reply(c, req->id, &rep);
-        return;
+        break;
     }
+    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
+    rep.error = &er;
+    kks_conn_reply(c, req->id, &rep);
 }
 
 static void on_stopped(kks_daemon *d)
 {
     sw *s = d->app;
+    kks_group_free(ledger_group(s->ledger)); /* commits what is held */
     for (int i = 0; i < s->nlinks; i++) {
         kks_client_free(s->links[i].cl);
         s->links[i].cl = NULL;
@@ -219,11 +236,14 @@ int main(int argc, char **argv)
         {"listen", required_argument, 0, 'l'},  {"db", required_argument, 0, 'd'},
         {"pki", required_argument, 0, 'p'},     {"ready-file", required_argument, 0, 'r'},
         {"metrics", required_argument, 0, 'm'}, {"issuer", required_argument, 0, 'i'},
-        {"route", required_argument, 0, 'R'},   {"help", no_argument, 0, 'h'},
+        {"route", required_argument, 0, 'R'},   {"seeds", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
-               *metrics = NULL, *issuer = getenv("KKS_ISSUER");
+               *metrics = NULL, *issuer = getenv("KKS_ISSUER"),
+               *seeds = KKS_DEFAULT_SEEDS;
+    char err[512];
     const char *routes[MAX_ROUTES];
     int nroutes = 0, o, rc;
     static sw s;
@@ -238,6 +258,7 @@ int main(int argc, char **argv)
         case 'r': ready = optarg; break;
         case 'm': metrics = optarg; break;
         case 'i': issuer = optarg; break;
+        case 's': seeds = optarg; break;
         case 'R':
             if (nroutes == MAX_ROUTES) {
                 fputs("kks-switch: too many --route\n", stderr);
@@ -282,9 +303,25 @@ int main(int argc, char **argv)
     if (kks_tls_ctx_from_pki(&server_ctx, 1, pki, "switch") < 0 ||
         kks_tls_ctx_from_pki(&s.client_ctx, 0, pki, "switch") < 0)
         return 2;
-    if (kks_db_open(dbpath, migrations, sizeof migrations / sizeof migrations[0], &s.db) < 0)
-        return 4;
+    if (kks_policy_load(&s.policy, seeds, err, sizeof err) < 0) {
+        fprintf(stderr, "kks-switch: seeds: %s\n", err);
+        return 2;
+    }
+    if (kks_catalog_load(&s.catalog, seeds, err, sizeof err) < 0 ||
+        kks_terminals_load(&s.terminals, seeds, err, sizeof err) < 0) {
+        fprintf(stderr, "kks-switch: seeds: %s\n", err);
+        return 2;
+    }
+    if (kks_pki_load_key(pki, "tmk", s.tmk, sizeof s.tmk) < 0 ||
+        kks_pki_load_key(pki, "zpk", s.zpk, sizeof s.zpk) < 0)
+        return 2;
     s.d.loop = uv_default_loop();
+    if (ledger_open(dbpath, s.d.loop, &s.ledger) < 0)
+        return 4;
+    if ((rc = auth_init(&s, seeds, err, sizeof err)) < 0) {
+        fprintf(stderr, "kks-switch: %s\n", err);
+        return rc == KKS_EDB ? 4 : 2;
+    }
     s.d.app = &s;
     s.d.on_stopped = on_stopped;
     for (int i = 0; i < s.nlinks; i++) {
@@ -310,7 +347,10 @@ int main(int argc, char **argv)
         return 4;
     uv_run(s.d.loop, UV_RUN_DEFAULT);
     kks_server_free(s.d.srv);
-    kks_db_close(s.db);
+    auth_close(&s);
+    ledger_close(s.ledger);
+    OPENSSL_cleanse(s.tmk, sizeof s.tmk);
+    OPENSSL_cleanse(s.zpk, sizeof s.zpk);
     uv_loop_close(s.d.loop);
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(s.client_ctx);

@@ -228,9 +228,14 @@ void e2e_start_issuer(void)
 
 void e2e_start_switch(void)
 {
+    e2e_start_switch_db("switch.db");
+}
+
+void e2e_start_switch_db(const char *dbname)
+{
     char ready[400], db[400];
     snprintf(ready, sizeof ready, "%s/switch.ready", E.dir);
-    snprintf(db, sizeof db, "%s/switch.db", E.dir);
+    snprintf(db, sizeof db, "%s/%s", E.dir, dbname);
     unlink(ready);
     char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
                     "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready, NULL};

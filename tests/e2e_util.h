@@ -44,6 +44,8 @@ void e2e_kill(pid_t pid);
 /* Starts the issuer and switch of E (switch routes to the issuer). */
 void e2e_start_issuer(void);
 void e2e_start_switch(void);
+/* The same with another database file name in the test directory. */
+void e2e_start_switch_db(const char *dbname);
 
 /* 1 if the file (binary or not) holds needle; 0 if not or missing. */
 int e2e_file_has(const char *path, const char *needle);

@@ -1,0 +1,116 @@
+/* Programme policy (DOMAIN.md): what PKH and BPNT pay, in which period, and
+ * whether BPNT may be taken as cash. Every number is read from the seeds
+ * directory; nothing here is hard-coded in C.
+ *
+ *   pkh-components.csv   component,per_year,per_stage   the seven PKH components
+ *   programme-policy.csv key,value                      caps, BPNT amount, defaults
+ *   periods.csv          program,period,key,value       per-period overrides
+ *
+ * Period labels (SPEC §7): PKH "YYYY-T1".."YYYY-T4", a stage of three calendar
+ * months (T1 Jan-Mar .. T4 Oct-Dec); BPNT "YYYY-MM", or "YYYY-MM..MM" for a
+ * batch of months in one year. Money is int64_t whole rupiah. */
+#ifndef KKS_POLICY_H
+#define KKS_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kks_registry.h" /* KKS_PKH_COMPONENTS and the component order */
+
+/* Years a period label may name: the bounds of the label format, not a policy. */
+#define KKS_PERIOD_YEAR_MIN 2000
+#define KKS_PERIOD_YEAR_MAX 2099
+#define KKS_PERIOD_LABEL_MAX 16 /* "2026-01..03" and its NUL fit */
+
+typedef enum kks_program { KKS_PROGRAM_PKH = 1, KKS_PROGRAM_BPNT = 2 } kks_program;
+
+typedef struct kks_period {
+    kks_program program;
+    int year;                         /* KKS_PERIOD_YEAR_MIN .. KKS_PERIOD_YEAR_MAX */
+    int first_month;                  /* 1..12: PKH T1 = 1, T2 = 4, T3 = 7, T4 = 10 */
+    int months;                       /* PKH 3; BPNT 1..12 */
+    int stage;                        /* PKH 1..4; BPNT 0 */
+    char label[KKS_PERIOD_LABEL_MAX]; /* canonical: "2026-T4", "2026-11", "2026-01..03" */
+} kks_period;
+
+/* A loaded policy: a plain value, no heap, nothing to close. Read-only once
+ * loaded; use the functions below rather than the fields where one exists. */
+typedef struct kks_policy {
+    /* pkh-components.csv, in kks_family.pkh order (pregnant .. elderly). */
+    int64_t pkh_per_year[KKS_PKH_COMPONENTS];
+    int64_t pkh_per_stage[KKS_PKH_COMPONENTS];
+    /* programme-policy.csv */
+    int pkh_max_components, pkh_max_children, pkh_max_early_childhood, pkh_stages_per_year;
+    int64_t bpnt_monthly;
+    int bpnt_max_months, bpnt_cash_default;
+    /* periods.csv: bpnt_cash_allowed per month, -1 where no row names the month. */
+    signed char bpnt_cash[KKS_PERIOD_YEAR_MAX - KKS_PERIOD_YEAR_MIN + 1][12];
+    /* Derived at load: components by per-stage amount, highest first (ties:
+     * header order), and the most one family can get in a stage. */
+    int pkh_order[KKS_PKH_COMPONENTS];
+    int64_t pkh_max_stage;
+} kks_policy;
+
+/* Loads the three files from dir. Every key must be present once, every
+ * component listed once, each amount 1..1,000,000,000,000 and
+ * per_year = per_stage x pkh_stages_per_year. Returns 0, or KKS_EINVAL with the
+ * file, line and reason in err, or KKS_ENOMEM. */
+int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap);
+
+/* Parses a period label for program "pkh" or "bpnt" (exact, lower case). The
+ * syntax only: YYYY four digits in range; PKH T1..T4; BPNT month 01..12, and for
+ * "MM..NN" NN >= MM in the same year. "2026-11..11" is the month "2026-11".
+ * Returns 0, or KKS_EINVAL (out untouched). kks_policy_period_check() says
+ * whether the policy accepts it. */
+int kks_period_parse(const char *program, const char *label, kks_period *out);
+
+/* "pkh" or "bpnt" ("?" for anything else). */
+const char *kks_program_name(kks_program program);
+
+/* Whether the policy accepts the period: a BPNT batch of at most
+ * bpnt_max_months; a PKH stage whose length agrees with pkh_stages_per_year
+ * (3 months x 4 stages = 12). Returns 0, or KKS_EINVAL with the reason in why. */
+int kks_policy_period_check(const kks_policy *p, const kks_period *per, char *why, size_t cap);
+
+/* What one family gets per PKH stage, from its counts of members per component
+ * (kks_family.pkh order: pregnant, early_childhood, sd, smp, sma, disability,
+ * elderly), after the caps:
+ *   - at most pkh_max_early_childhood members counted in early childhood;
+ *   - at most pkh_max_children counted as children (early_childhood, sd, smp, sma);
+ *   - at most pkh_max_components counted in all.
+ * Where a cap drops members, the highest-paying ones are kept: members are taken
+ * from the highest per-stage amount down, each while every cap it falls under
+ * has room. The caps are nested (early childhood within children within all),
+ * so this greedy choice gives the largest total the caps allow. A member a cap
+ * drops is not moved to another component: 3 early-childhood children under a
+ * cap of 2 count 2 x early_childhood, and the third counts for nothing.
+ *
+ * A person who qualifies twice counts once, under the highest-paying component:
+ * the extract gives counts, not people, so each count is taken to be a
+ * different person, already listed by the registry under the one component that
+ * pays most (an elderly person with a severe disability is 1 elderly or 1
+ * disability, never both). This function cannot see a person listed twice.
+ *
+ * *capped (may be NULL) is set to 1 when a cap dropped anyone, else 0. Returns
+ * the amount (0 for no components), or KKS_EINVAL for a negative count. */
+int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PKH_COMPONENTS],
+                                    int *capped);
+
+/* bpnt_monthly x months for a BPNT period the policy accepts; KKS_EINVAL for a
+ * PKH period or a batch longer than bpnt_max_months. */
+int64_t kks_policy_bpnt_amount(const kks_policy *p, const kks_period *per);
+
+/* 1 if BPNT money credited for this period may be withdrawn as cash: each month
+ * takes its periods.csv row, or bpnt_cash_default without one, and a batch is
+ * allowed only if every month in it is allowed. 0 otherwise, and 0 (never an
+ * error code) for a PKH period or a period the policy refuses, so a caller's
+ * "if (allowed)" fails safe. */
+int kks_policy_bpnt_cash_allowed(const kks_policy *p, const kks_period *per);
+
+/* The most one family can receive for the period, for refusing a credit over
+ * policy: PKH, the stage amount of the best family the caps allow (the
+ * highest-paying pkh_max_components members within the child caps); BPNT, the
+ * batch amount. KKS_EINVAL for a period the policy refuses. */
+int64_t kks_policy_max_amount(const kks_policy *p, const kks_period *per);
+
+#endif

@@ -1,0 +1,421 @@
+/* Programme policy: the seeds files, period labels, and what a family gets.
+ *
+ * The PKH caps form a nested (laminar) family of limits: early childhood within
+ * children within all components. Taking members from the highest per-stage
+ * amount down, each while its caps have room, is the greedy algorithm on a
+ * laminar matroid and so gives the largest total the caps allow whatever the
+ * tie order; pkh_order is that order, fixed at load. */
+#include "kks_policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "kks_csv.h"
+#include "kks_err.h"
+
+#define POLICY_AMOUNT_MAX 1000000000000LL /* Rp1 trillion: far above any real figure */
+#define POLICY_CAP_MAX 100
+#define MONTHS_PER_YEAR 12
+#define PKH_LABEL_STAGES 4 /* the label format: T1..T4 are calendar quarters (SPEC §7) */
+#define PKH_LABEL_MONTHS (MONTHS_PER_YEAR / PKH_LABEL_STAGES)
+
+/* Component indices in kks_family.pkh order. */
+#define PKH_EARLY (KKS_REG_PKH_EARLY - KKS_REG_PKH_PREGNANT)
+#define PKH_IS_CHILD(c) ((c) >= PKH_EARLY && (c) <= KKS_REG_PKH_SMA - KKS_REG_PKH_PREGNANT)
+
+/* ---- reading the files ------------------------------------------------------------------ */
+
+/* A whole decimal number of digits only (no sign, no spaces) in [lo, hi]; 0 or -1. */
+static int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 18)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { K_COMPONENTS, K_CHILDREN, K_EARLY, K_STAGES, K_MONTHLY, K_MAX_MONTHS, K_CASH, K_N };
+
+typedef struct loader {
+    kks_policy *p;
+    int64_t keys[K_N];
+    int seen_key[K_N];
+    int seen_comp[KKS_PKH_COMPONENTS];
+} loader;
+
+typedef int (*row_fn)(loader *l, const kks_csv *c, char *why, size_t cap);
+
+static int load_file(loader *l, const char *dir, const char *file, const char *const *hdr,
+                     int nh, row_fn fn, char *err, size_t cap)
+{
+    char path[4096], why[200] = "";
+    kks_csv c;
+    FILE *f;
+    int rc;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!(f = fopen(path, "r"))) {
+        snprintf(err, cap, "%s: cannot open", path);
+        return KKS_EINVAL;
+    }
+    if (kks_csv_init(&c, f, 4096) < 0) {
+        fclose(f);
+        return KKS_ENOMEM;
+    }
+    rc = kks_csv_next(&c);
+    if (rc != 1 || !kks_csv_is(&c, hdr, nh)) {
+        snprintf(err, cap, "%s: %s", path, rc < 0 ? c.errmsg : "unexpected header");
+        rc = rc == KKS_ENOMEM ? KKS_ENOMEM : KKS_EINVAL;
+        goto out;
+    }
+    while ((rc = kks_csv_next(&c)) == 1) {
+        if (c.nfields != nh || fn(l, &c, why, sizeof why) < 0) {
+            snprintf(err, cap, "%s line %lu: %s", path, c.line,
+                     c.nfields != nh ? "wrong number of fields" : why);
+            rc = KKS_EINVAL;
+            goto out;
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, cap, "%s: %s", path, c.errmsg);
+        rc = rc == KKS_ENOMEM ? KKS_ENOMEM : KKS_EINVAL;
+    }
+out:
+    kks_csv_close(&c);
+    fclose(f);
+    return rc < 0 ? rc : 0;
+}
+
+/* programme-policy.csv keys and their ranges. */
+static const struct {
+    const char *name;
+    int64_t lo, hi;
+} policy_keys[K_N] = {
+    [K_COMPONENTS] = {"pkh_max_components", 1, POLICY_CAP_MAX},
+    [K_CHILDREN] = {"pkh_max_children", 0, POLICY_CAP_MAX},
+    [K_EARLY] = {"pkh_max_early_childhood", 0, POLICY_CAP_MAX},
+    [K_STAGES] = {"pkh_stages_per_year", 1, MONTHS_PER_YEAR},
+    [K_MONTHLY] = {"bpnt_monthly", 1, POLICY_AMOUNT_MAX},
+    [K_MAX_MONTHS] = {"bpnt_max_months", 1, MONTHS_PER_YEAR},
+    [K_CASH] = {"bpnt_cash_default", 0, 1},
+};
+
+static int policy_row(loader *l, const kks_csv *c, char *why, size_t cap)
+{
+    for (int k = 0; k < K_N; k++) {
+        if (strcmp(c->fields[0], policy_keys[k].name) != 0)
+            continue;
+        if (l->seen_key[k]) {
+            snprintf(why, cap, "%s given twice", policy_keys[k].name);
+            return -1;
+        }
+        if (parse_num(c->fields[1], policy_keys[k].lo, policy_keys[k].hi, &l->keys[k]) < 0) {
+            snprintf(why, cap, "%s must be a whole number %lld..%lld, not '%.20s'",
+                     policy_keys[k].name, (long long)policy_keys[k].lo,
+                     (long long)policy_keys[k].hi, c->fields[1]);
+            return -1;
+        }
+        l->seen_key[k] = 1;
+        return 0;
+    }
+    snprintf(why, cap, "unknown key '%.40s'", c->fields[0]);
+    return -1;
+}
+
+/* The component's name in pkh-components.csv: its registry column without "pkh_". */
+static const char *component_name(int i)
+{
+    return kks_registry_header[KKS_REG_PKH_PREGNANT + i] + 4;
+}
+
+static int component_row(loader *l, const kks_csv *c, char *why, size_t cap)
+{
+    int i;
+    for (i = 0; i < KKS_PKH_COMPONENTS; i++)
+        if (strcmp(c->fields[0], component_name(i)) == 0)
+            break;
+    if (i == KKS_PKH_COMPONENTS) {
+        snprintf(why, cap,
+                 "unknown component '%.40s' (pregnant, early_childhood, sd, smp, sma, "
+                 "disability, elderly)",
+                 c->fields[0]);
+        return -1;
+    }
+    if (l->seen_comp[i]) {
+        snprintf(why, cap, "component %s given twice", component_name(i));
+        return -1;
+    }
+    if (parse_num(c->fields[1], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_year[i]) < 0 ||
+        parse_num(c->fields[2], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_stage[i]) < 0) {
+        snprintf(why, cap, "%s: per_year and per_stage must be whole rupiah 1..%lld",
+                 component_name(i), POLICY_AMOUNT_MAX);
+        return -1;
+    }
+    l->seen_comp[i] = 1;
+    return 0;
+}
+
+static int period_row(loader *l, const kks_csv *c, char *why, size_t cap)
+{
+    kks_period per;
+    int64_t v;
+    if (kks_period_parse(c->fields[0], c->fields[1], &per) < 0) {
+        snprintf(why, cap, "not a period: program '%.10s', period '%.20s'", c->fields[0],
+                 c->fields[1]);
+        return -1;
+    }
+    if (per.program != KKS_PROGRAM_BPNT || strcmp(c->fields[2], "bpnt_cash_allowed") != 0) {
+        snprintf(why, cap, "unknown key '%.40s' for %s (known: bpnt bpnt_cash_allowed)",
+                 c->fields[2], kks_program_name(per.program));
+        return -1;
+    }
+    if (parse_num(c->fields[3], 0, 1, &v) < 0) {
+        snprintf(why, cap, "bpnt_cash_allowed must be 0 or 1");
+        return -1;
+    }
+    for (int m = per.first_month; m < per.first_month + per.months; m++) {
+        signed char *slot = &l->p->bpnt_cash[per.year - KKS_PERIOD_YEAR_MIN][m - 1];
+        if (*slot >= 0) {
+            snprintf(why, cap, "bpnt_cash_allowed for %04d-%02d given twice", per.year, m);
+            return -1;
+        }
+        *slot = (signed char)v;
+    }
+    return 0;
+}
+
+int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
+{
+    static const char *const pol_h[] = {"key", "value"};
+    static const char *const comp_h[] = {"component", "per_year", "per_stage"};
+    static const char *const per_h[] = {"program", "period", "key", "value"};
+    static const char pol_f[] = "programme-policy.csv", comp_f[] = "pkh-components.csv";
+    loader l;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    memset(&l, 0, sizeof l);
+    memset(p->bpnt_cash, -1, sizeof p->bpnt_cash);
+    l.p = p;
+    if ((rc = load_file(&l, dir, pol_f, pol_h, 2, policy_row, err, cap)) < 0)
+        return rc;
+    for (int k = 0; k < K_N; k++) {
+        if (!l.seen_key[k]) {
+            snprintf(err, cap, "%s/%s: %s missing", dir, pol_f, policy_keys[k].name);
+            return KKS_EINVAL;
+        }
+    }
+    p->pkh_max_components = (int)l.keys[K_COMPONENTS];
+    p->pkh_max_children = (int)l.keys[K_CHILDREN];
+    p->pkh_max_early_childhood = (int)l.keys[K_EARLY];
+    p->pkh_stages_per_year = (int)l.keys[K_STAGES];
+    p->bpnt_monthly = l.keys[K_MONTHLY];
+    p->bpnt_max_months = (int)l.keys[K_MAX_MONTHS];
+    p->bpnt_cash_default = (int)l.keys[K_CASH];
+    if (MONTHS_PER_YEAR % p->pkh_stages_per_year != 0) {
+        snprintf(err, cap, "%s/%s: pkh_stages_per_year %d does not divide the year into whole "
+                 "months", dir, pol_f, p->pkh_stages_per_year);
+        return KKS_EINVAL;
+    }
+
+    if ((rc = load_file(&l, dir, comp_f, comp_h, 3, component_row, err, cap)) < 0)
+        return rc;
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
+        if (!l.seen_comp[i]) {
+            snprintf(err, cap, "%s/%s: component %s missing", dir, comp_f, component_name(i));
+            return KKS_EINVAL;
+        }
+        if (p->pkh_per_stage[i] * p->pkh_stages_per_year != p->pkh_per_year[i]) {
+            snprintf(err, cap, "%s/%s: %s: per_year %lld is not %d stages of %lld", dir, comp_f,
+                     component_name(i), (long long)p->pkh_per_year[i], p->pkh_stages_per_year,
+                     (long long)p->pkh_per_stage[i]);
+            return KKS_EINVAL;
+        }
+    }
+
+    if ((rc = load_file(&l, dir, "periods.csv", per_h, 4, period_row, err, cap)) < 0)
+        return rc;
+
+    /* Components by per-stage amount, highest first; insertion sort keeps header
+     * order among equals. */
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
+        int j = i;
+        for (; j > 0 && p->pkh_per_stage[p->pkh_order[j - 1]] < p->pkh_per_stage[i]; j--)
+            p->pkh_order[j] = p->pkh_order[j - 1];
+        p->pkh_order[j] = i;
+    }
+    /* The best family: as many members of every component as the caps could take. */
+    int all[KKS_PKH_COMPONENTS];
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+        all[i] = p->pkh_max_components;
+    p->pkh_max_stage = kks_policy_pkh_stage_amount(p, all, NULL);
+    return 0;
+}
+
+/* ---- periods ---------------------------------------------------------------------------- */
+
+const char *kks_program_name(kks_program program)
+{
+    return program == KKS_PROGRAM_PKH ? "pkh" : program == KKS_PROGRAM_BPNT ? "bpnt" : "?";
+}
+
+static int two_digits(const char *s)
+{
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+        return -1;
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+int kks_period_parse(const char *program, const char *label, kks_period *out)
+{
+    kks_period r;
+    size_t n;
+    int hi, lo;
+    memset(&r, 0, sizeof r);
+    if (!program || !label)
+        return KKS_EINVAL;
+    if (strcmp(program, "pkh") == 0)
+        r.program = KKS_PROGRAM_PKH;
+    else if (strcmp(program, "bpnt") == 0)
+        r.program = KKS_PROGRAM_BPNT;
+    else
+        return KKS_EINVAL;
+    n = strnlen(label, KKS_PERIOD_LABEL_MAX);
+    if (n < 7 || n >= KKS_PERIOD_LABEL_MAX || label[4] != '-')
+        return KKS_EINVAL;
+    if ((hi = two_digits(label)) < 0 || (lo = two_digits(label + 2)) < 0)
+        return KKS_EINVAL;
+    r.year = hi * 100 + lo;
+    if (r.year < KKS_PERIOD_YEAR_MIN || r.year > KKS_PERIOD_YEAR_MAX)
+        return KKS_EINVAL;
+
+    if (r.program == KKS_PROGRAM_PKH) {
+        if (n != 7 || label[5] != 'T' || label[6] < '1' || label[6] > '0' + PKH_LABEL_STAGES)
+            return KKS_EINVAL;
+        r.stage = label[6] - '0';
+        r.first_month = (r.stage - 1) * PKH_LABEL_MONTHS + 1;
+        r.months = PKH_LABEL_MONTHS;
+        memcpy(r.label, label, 7); /* the syntax is exact, so the label is canonical */
+    } else {
+        int first = two_digits(label + 5), last = first;
+        if (n == 11 && label[7] == '.' && label[8] == '.')
+            last = two_digits(label + 9);
+        else if (n != 7)
+            return KKS_EINVAL;
+        if (first < 1 || first > MONTHS_PER_YEAR || last < first || last > MONTHS_PER_YEAR)
+            return KKS_EINVAL;
+        r.first_month = first;
+        r.months = last - first + 1;
+        /* canonical: the input, less a redundant "..MM" on a single month */
+        memcpy(r.label, label, r.months == 1 ? 7 : 11);
+    }
+    *out = r;
+    return 0;
+}
+
+int kks_policy_period_check(const kks_policy *p, const kks_period *per, char *why, size_t cap)
+{
+    if (per->year < KKS_PERIOD_YEAR_MIN || per->year > KKS_PERIOD_YEAR_MAX ||
+        per->first_month < 1 || per->months < 1 ||
+        per->first_month + per->months - 1 > MONTHS_PER_YEAR) {
+        snprintf(why, cap, "not a period (use kks_period_parse)");
+        return KKS_EINVAL;
+    }
+    if (per->program == KKS_PROGRAM_BPNT) {
+        if (per->months > p->bpnt_max_months) {
+            snprintf(why, cap, "a BPNT batch of %d months is longer than bpnt_max_months (%d)",
+                     per->months, p->bpnt_max_months);
+            return KKS_EINVAL;
+        }
+        return 0;
+    }
+    if (per->program == KKS_PROGRAM_PKH) {
+        if (per->months * p->pkh_stages_per_year != MONTHS_PER_YEAR) {
+            snprintf(why, cap, "PKH stage %s is %d months but the policy has %d stages a year",
+                     per->label, per->months, p->pkh_stages_per_year);
+            return KKS_EINVAL;
+        }
+        return 0;
+    }
+    snprintf(why, cap, "unknown programme");
+    return KKS_EINVAL;
+}
+
+/* ---- amounts ---------------------------------------------------------------------------- */
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PKH_COMPONENTS],
+                                    int *capped)
+{
+    int all = 0, children = 0, early = 0, cut = 0;
+    int64_t total = 0, part;
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+        if (counts[i] < 0)
+            return KKS_EINVAL;
+    for (int k = 0; k < KKS_PKH_COMPONENTS; k++) {
+        int c = p->pkh_order[k], room = p->pkh_max_components - all, take;
+        if (PKH_IS_CHILD(c))
+            room = min_int(room, p->pkh_max_children - children);
+        if (c == PKH_EARLY)
+            room = min_int(room, p->pkh_max_early_childhood - early);
+        take = min_int(counts[c], room > 0 ? room : 0);
+        cut |= take < counts[c];
+        /* take <= POLICY_CAP_MAX and amounts <= POLICY_AMOUNT_MAX, so this cannot
+         * overflow; checked all the same, as every sum of money is. */
+        if (__builtin_mul_overflow(p->pkh_per_stage[c], (int64_t)take, &part) ||
+            __builtin_add_overflow(total, part, &total))
+            return KKS_EINVAL;
+        all += take;
+        children += PKH_IS_CHILD(c) ? take : 0;
+        early += c == PKH_EARLY ? take : 0;
+    }
+    if (capped)
+        *capped = cut;
+    return total;
+}
+
+int64_t kks_policy_bpnt_amount(const kks_policy *p, const kks_period *per)
+{
+    char why[128];
+    int64_t v;
+    if (per->program != KKS_PROGRAM_BPNT || kks_policy_period_check(p, per, why, sizeof why) < 0)
+        return KKS_EINVAL;
+    if (__builtin_mul_overflow(p->bpnt_monthly, (int64_t)per->months, &v))
+        return KKS_EINVAL;
+    return v;
+}
+
+int kks_policy_bpnt_cash_allowed(const kks_policy *p, const kks_period *per)
+{
+    char why[128];
+    if (per->program != KKS_PROGRAM_BPNT || kks_policy_period_check(p, per, why, sizeof why) < 0)
+        return 0;
+    for (int m = per->first_month; m < per->first_month + per->months; m++) {
+        int v = p->bpnt_cash[per->year - KKS_PERIOD_YEAR_MIN][m - 1];
+        if ((v < 0 ? p->bpnt_cash_default : v) != 1)
+            return 0;
+    }
+    return 1;
+}
+
+int64_t kks_policy_max_amount(const kks_policy *p, const kks_period *per)
+{
+    char why[128];
+    if (kks_policy_period_check(p, per, why, sizeof why) < 0)
+        return KKS_EINVAL;
+    if (per->program == KKS_PROGRAM_PKH)
+        return p->pkh_max_stage;
+    return kks_policy_bpnt_amount(p, per);
+}

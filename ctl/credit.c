@@ -1,0 +1,601 @@
+/* kksctl credit-run, ledger check, account show.
+ *
+ * credit-run reads the whole manifest first (structure, one programme and
+ * period, 16-digit KKs, whole-rupiah amounts), sorts it by KK so the switch
+ * walks its tables in order, and streams it in batches with several in
+ * flight. Each batch is acknowledged after the switch committed it; running
+ * the same manifest again credits only what is missing. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "kks_csv.h"
+#include "kks_err.h"
+#include "kks_log.h"
+#include "kks_policy.h"
+#include "kks_rc.h"
+#include "kks_registry.h"
+
+#define BATCH 16384
+#define IN_FLIGHT 8
+
+typedef struct row {
+    uint64_t kk;
+    int64_t amount;
+    uint32_t line;
+} row;
+
+typedef struct rej {
+    uint32_t line;
+    char *reason;
+} rej;
+
+typedef struct run {
+    ctl *c;
+    char program[8], period[32];
+    row *rows;
+    size_t nrows, caprows, sent, acked;
+    uint64_t credited, already;
+    int64_t rupiah;
+    rej *rejs;
+    size_t nrej, caprej;
+    int inflight, failed, tty;
+    uint64_t started, last_print;
+} run;
+
+static void add_rej(run *r, uint32_t line, const char *reason)
+{
+    if (r->nrej == r->caprej) {
+        size_t nc = r->caprej ? r->caprej * 2 : 64;
+        rej *n = realloc(r->rejs, nc * sizeof *n);
+        if (!n)
+            return;
+        r->rejs = n;
+        r->caprej = nc;
+    }
+    r->rejs[r->nrej].line = line;
+    r->rejs[r->nrej].reason = strdup(reason);
+    r->nrej++;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    if (x->kk != y->kk)
+        return x->kk < y->kk ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_rej(const void *a, const void *b)
+{
+    const rej *x = a, *y = b;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Whole rupiah: digits only, no sign, at most 15 digits. */
+static int parse_amount(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int64_t v = 0;
+    if (n == 0 || n > 15)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reads the manifest. Returns EXIT_OK or EXIT_USAGE after printing why. */
+static int read_manifest(run *r, const char *path)
+{
+    static const char *const hdr[] = {"program", "period", "kk", "amount"};
+    kks_csv csv;
+    FILE *f = fopen(path, "r");
+    int rc, ec = EXIT_OK;
+    if (!f) {
+        fprintf(stderr, "kksctl: cannot open %s\n", path);
+        return EXIT_USAGE;
+    }
+    if (kks_csv_init(&csv, f, 4096) < 0) {
+        fclose(f);
+        return EXIT_INTERNAL;
+    }
+    rc = kks_csv_next(&csv);
+    if (rc != 1 || !kks_csv_is(&csv, hdr, 4)) {
+        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path,
+                rc < 0 ? csv.errmsg : "not a manifest: the header must be program,period,kk,amount");
+        ec = EXIT_USAGE;
+        goto out;
+    }
+    while ((rc = kks_csv_next(&csv)) == 1) {
+        uint32_t line = (uint32_t)csv.line;
+        if (csv.nfields != 4) {
+            add_rej(r, line, "expected 4 fields: program,period,kk,amount");
+            continue;
+        }
+        if (!r->program[0]) {
+            kks_period per;
+            if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
+                fprintf(stderr, "kksctl: %s line %u: not a programme and period: %.8s %.30s "
+                                "(pkh YYYY-T1..T4; bpnt YYYY-MM or YYYY-MM..MM); nothing credited\n",
+                        path, line, csv.fields[0], csv.fields[1]);
+                ec = EXIT_USAGE;
+                goto out;
+            }
+            snprintf(r->program, sizeof r->program, "%s", csv.fields[0]);
+            snprintf(r->period, sizeof r->period, "%s", csv.fields[1]);
+        } else if (strcmp(csv.fields[0], r->program) != 0 ||
+                   strcmp(csv.fields[1], r->period) != 0) {
+            fprintf(stderr, "kksctl: %s line %u: %.8s %.30s, but the file is %s %s: one programme "
+                            "and period per manifest; nothing credited\n",
+                    path, line, csv.fields[0], csv.fields[1], r->program, r->period);
+            ec = EXIT_USAGE;
+            goto out;
+        }
+        int64_t amount;
+        if (!kks_digits(csv.fields[2], 16)) {
+            add_rej(r, line, "KK must be 16 digits");
+            continue;
+        }
+        if (parse_amount(csv.fields[3], &amount) < 0) {
+            add_rej(r, line, "amount must be whole rupiah (digits only)");
+            continue;
+        }
+        if (r->nrows == r->caprows) {
+            size_t nc = r->caprows ? r->caprows * 2 : 1 << 16;
+            row *nr = realloc(r->rows, nc * sizeof *nr);
+            if (!nr) {
+                fprintf(stderr, "kksctl: out of memory reading %s\n", path);
+                ec = EXIT_INTERNAL;
+                goto out;
+            }
+            r->rows = nr;
+            r->caprows = nc;
+        }
+        r->rows[r->nrows].kk = strtoull(csv.fields[2], NULL, 10);
+        r->rows[r->nrows].amount = amount;
+        r->rows[r->nrows].line = line;
+        r->nrows++;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path, csv.errmsg);
+        ec = EXIT_USAGE;
+    } else if (!r->program[0]) {
+        fprintf(stderr, "kksctl: %s: no rows\n", path);
+        ec = EXIT_USAGE;
+    }
+out:
+    kks_csv_close(&csv);
+    fclose(f);
+    return ec;
+}
+
+static void progress(run *r, int final)
+{
+    uint64_t now = uv_hrtime();
+    double el = (double)(now - r->started) / 1e9;
+    double rate = el > 0 ? (double)r->acked / el : 0;
+    double left = rate > 0 ? (double)(r->nrows - r->acked) / rate : 0;
+    if (!final && now - r->last_print < (r->tty ? 100000000ull : 5000000000ull))
+        return;
+    r->last_print = now;
+    if (r->tty) {
+        int w = 30, done = r->nrows ? (int)((double)r->acked * w / (double)r->nrows) : w;
+        char bar[32];
+        for (int i = 0; i < w; i++)
+            bar[i] = i < done ? '#' : '-';
+        bar[w] = '\0';
+        fprintf(stderr, "\r[%s] %3.0f%% %zu/%zu  %.0f/s  %.0f s left   %s", bar,
+                r->nrows ? 100.0 * (double)r->acked / (double)r->nrows : 100.0, r->acked, r->nrows,
+                rate, left, final ? "\n" : "");
+    } else {
+        fprintf(stderr, "credit-run: %zu/%zu rows, %.0f rows/s, %.0f s left\n", r->acked,
+                r->nrows, rate, left);
+    }
+}
+
+struct batch {
+    run *r;
+    size_t n;
+};
+
+static void on_result(int status, const Kks__Envelope *rep, void *ud)
+{
+    struct batch *b = ud;
+    run *r = b->r;
+    r->inflight--;
+    if (status < 0 || rep->body_case != KKS__ENVELOPE__BODY_CREDIT_RESULT) {
+        if (!r->failed) {
+            fprintf(stderr, "\nkksctl: switch: %s\n",
+                    status < 0 ? kks_strerror(status)
+                    : rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
+                        ? rep->error->message
+                        : "unexpected reply");
+            r->failed = status < 0 ? EXIT_PEER : EXIT_INTERNAL;
+        }
+    } else {
+        const Kks__CreditResult *res = rep->credit_result;
+        r->credited += res->credited;
+        r->already += res->already;
+        r->rupiah += res->rupiah;
+        for (size_t i = 0; i < res->n_rejected; i++)
+            add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
+        r->acked += b->n;
+        progress(r, 0);
+    }
+    free(b);
+}
+
+static int send_batch(run *r, kks_client *cl, size_t from, size_t n)
+{
+    static Kks__CreditRow rows[BATCH];
+    static Kks__CreditRow *prow[BATCH];
+    Kks__Envelope env = KKS__ENVELOPE__INIT;
+    Kks__CreditBatch cb = KKS__CREDIT_BATCH__INIT;
+    struct batch *b = malloc(sizeof *b);
+    int rc;
+    if (!b)
+        return KKS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        kks__credit_row__init(&rows[i]);
+        rows[i].line = r->rows[from + i].line;
+        rows[i].kk = r->rows[from + i].kk;
+        rows[i].amount = r->rows[from + i].amount;
+        prow[i] = &rows[i];
+    }
+    cb.program = r->program;
+    cb.period = r->period;
+    cb.n_rows = n;
+    cb.rows = prow;
+    env.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
+    env.credit_batch = &cb;
+    b->r = r;
+    b->n = n;
+    if ((rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, b)) < 0) {
+        free(b);
+        return rc;
+    }
+    r->inflight++;
+    return 0;
+}
+
+static void print_money(int64_t v, char *out, size_t cap)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v), k = 0;
+    size_t o = 0;
+    if (v < 0 && o + 1 < cap)
+        out[o++] = '-';
+    for (int i = 0; i < n && o + 2 < cap; i++) {
+        out[o++] = digits[i];
+        k = n - i - 1;
+        if (k > 0 && k % 3 == 0)
+            out[o++] = '.';
+    }
+    out[o] = '\0';
+}
+
+int cmd_credit_run(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"switch", required_argument, 0, 's'}, {"pki", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char use[] = "usage: kksctl credit-run MANIFEST.csv [--switch A] [--json]";
+    run r = {.c = c};
+    kks_client *cl;
+    int o, ec = EXIT_OK;
+    char money[48];
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': c->sw = optarg; break;
+        case 'p': c->pki = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    if ((ec = read_manifest(&r, argv[optind])) != EXIT_OK)
+        goto done;
+    /* KK order: the switch's tables are keyed by KK, so in-order keys are appends. */
+    qsort(r.rows, r.nrows, sizeof *r.rows, cmp_row);
+    size_t total_rows = r.nrows + r.nrej, w = 0;
+    for (size_t i = 0; i < r.nrows; i++) {
+        if (w > 0 && r.rows[w - 1].kk == r.rows[i].kk) {
+            char why[96];
+            snprintf(why, sizeof why, "KK %016" PRIu64 " appears twice in this run (first on "
+                     "line %u)", r.rows[i].kk, r.rows[w - 1].line);
+            add_rej(&r, r.rows[i].line, why);
+            continue;
+        }
+        r.rows[w++] = r.rows[i];
+    }
+    r.nrows = w;
+    if (!(cl = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))
+        goto done;
+    r.tty = isatty(2);
+    r.started = uv_hrtime();
+    while (r.sent < r.nrows && !r.failed) {
+        while (r.inflight >= IN_FLIGHT && !r.failed)
+            uv_run(c->loop, UV_RUN_ONCE);
+        if (r.failed)
+            break;
+        size_t n = r.nrows - r.sent < BATCH ? r.nrows - r.sent : BATCH;
+        if (send_batch(&r, cl, r.sent, n) < 0) {
+            fprintf(stderr, "kksctl: switch: %s\n", kks_client_last_error(cl));
+            r.failed = EXIT_PEER;
+            break;
+        }
+        r.sent += n;
+    }
+    while (r.inflight > 0)
+        uv_run(c->loop, UV_RUN_ONCE);
+    progress(&r, 1);
+    if (r.failed) {
+        fprintf(stderr, "kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
+                        "Acknowledged batches are committed; run the same manifest again to credit "
+                        "what is missing (nothing is credited twice).\n",
+                r.acked, r.nrows);
+        ec = r.failed;
+        goto done;
+    }
+    if (r.nrej)
+        qsort(r.rejs, r.nrej, sizeof *r.rejs, cmp_rej);
+    if (c->json) {
+        printf("{\"program\":\"%s\",\"period\":", r.program);
+        ctl_json_str(r.period);
+        printf(",\"rows\":%zu,\"credited\":%" PRIu64 ",\"already_credited\":%" PRIu64
+               ",\"rupiah\":%" PRId64 ",\"rejected\":[",
+               total_rows, r.credited, r.already, r.rupiah);
+        for (size_t i = 0; i < r.nrej; i++) {
+            printf("%s{\"line\":%u,\"reason\":", i ? "," : "", r.rejs[i].line);
+            ctl_json_str(r.rejs[i].reason);
+            printf("}");
+        }
+        printf("]}\n");
+    } else {
+        print_money(r.rupiah, money, sizeof money);
+        double el = (double)(uv_hrtime() - r.started) / 1e9;
+        printf("%s %s: rows %zu, credited %" PRIu64 ", already credited %" PRIu64
+               ", rejected %zu, Rp%s credited, %.1f s\n",
+               r.program, r.period, total_rows, r.credited, r.already, r.nrej, money, el);
+        for (size_t i = 0; i < r.nrej && i < 100; i++)
+            printf("  line %u: %s\n", r.rejs[i].line, r.rejs[i].reason);
+        if (r.nrej > 100)
+            printf("  ... and %zu more (use --json for all)\n", r.nrej - 100);
+    }
+    ec = r.nrej ? EXIT_DECLINED : EXIT_OK;
+done:
+    for (size_t i = 0; i < r.nrej; i++)
+        free(r.rejs[i].reason);
+    free(r.rejs);
+    free(r.rows);
+    return ec;
+}
+
+int cmd_ledger(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__LedgerCheckRequest lc = KKS__LEDGER_CHECK_REQUEST__INIT;
+    char a[48], b[48];
+    int o, ec;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': c->sw = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts("usage: kksctl ledger check [--switch A] [--json]"); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || strcmp(argv[optind], "check") != 0) {
+        fputs("usage: kksctl ledger check [--switch A] [--json]\n", stderr);
+        return EXIT_USAGE;
+    }
+    req.body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK;
+    req.ledger_check = &lc;
+    if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
+        return ec;
+    const Kks__LedgerCheckReply *r = rep->ledger_check_reply;
+    if (c->json) {
+        printf("{\"ok\":%s,\"violation\":", r->ok ? "true" : "false");
+        ctl_json_str(r->violation);
+        printf(",\"accounts\":%" PRId64 ",\"transfers\":%" PRId64 ",\"wallets_total\":%" PRId64
+               ",\"funding_total\":%" PRId64 "}\n",
+               r->accounts, r->transfers, r->wallets_total, r->funding_total);
+    } else {
+        print_money(r->wallets_total, a, sizeof a);
+        print_money(r->funding_total, b, sizeof b);
+        if (r->ok)
+            printf("ledger OK: %" PRId64 " accounts, %" PRId64 " transfers; family wallets "
+                   "Rp%s, funding accounts Rp%s; balances sum to zero\n",
+                   r->accounts, r->transfers, a, b);
+        else
+            printf("LEDGER VIOLATION: %s\n", r->violation);
+    }
+    ec = r->ok ? EXIT_OK : EXIT_DECLINED;
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}
+
+int cmd_account(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"limit", required_argument, 0, 'l'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char use[] = "usage: kksctl account show KK [--limit N] [--switch A] [--json]";
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__AccountRequest ar = KKS__ACCOUNT_REQUEST__INIT;
+    char m1[48], m2[48];
+    int o, ec;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': c->sw = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'l': ar.limit = (uint32_t)atoi(optarg); break;
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 2 != argc || strcmp(argv[optind], "show") != 0) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    ar.kk = argv[optind + 1];
+    req.body_case = KKS__ENVELOPE__BODY_ACCOUNT_REQUEST;
+    req.account_request = &ar;
+    if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
+        return ec;
+    const Kks__AccountReply *r = rep->account_reply;
+    if (c->json) {
+        printf("{\"rc\":\"%s\",\"reason\":", r->rc);
+        ctl_json_str(r->reason);
+        printf(",\"kk\":");
+        ctl_json_str(r->kk);
+        printf(",\"balances\":{\"pkh\":%" PRId64 ",\"bpnt\":%" PRId64 "},\"movements\":[", r->pkh,
+               r->bpnt);
+        for (size_t i = 0; i < r->n_movements; i++) {
+            const Kks__Movement *m = r->movements[i];
+            printf("%s{\"at\":", i ? "," : "");
+            ctl_json_str(m->at);
+            printf(",\"wallet\":");
+            ctl_json_str(m->wallet);
+            printf(",\"amount\":%" PRId64 ",\"kind\":", m->amount);
+            ctl_json_str(m->kind);
+            printf(",\"ref\":");
+            ctl_json_str(m->ref);
+            printf("}");
+        }
+        printf("]}\n");
+    } else if (strcmp(r->rc, KKS_RC_APPROVED) != 0) {
+        printf("%s (%s)\n", r->reason, r->rc);
+    } else {
+        print_money(r->pkh, m1, sizeof m1);
+        print_money(r->bpnt, m2, sizeof m2);
+        printf("family %s\n  PKH (tunai)   Rp%s\n  BPNT (sembako) Rp%s\nlast movements:\n", r->kk,
+               m1, m2);
+        for (size_t i = 0; i < r->n_movements; i++) {
+            const Kks__Movement *m = r->movements[i];
+            char when[32];
+            print_money(m->amount, m1, sizeof m1);
+            ctl_wib(m->at, when);
+            printf("  %s  %-4s %14s  %-10s %s\n", when, m->wallet, m1, m->kind, m->ref);
+        }
+    }
+    ec = strcmp(r->rc, KKS_RC_APPROVED) == 0 ? EXIT_OK : EXIT_DECLINED;
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}
+
+int cmd_settle(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"date", required_argument, 0, 'd'},   {"out-dir", required_argument, 0, 'o'},
+        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    static const char use[] = "usage: kksctl settle --date YYYY-MM-DD [--out-dir DIR] [--json]";
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__SettleRequest sr = KKS__SETTLE_REQUEST__INIT;
+    const char *date = NULL, *dir = ".";
+    char csvp[4200], jsonp[4200], tmp[4300], money[48];
+    int o, ec, y, m, d;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd': date = optarg; break;
+        case 'o': dir = optarg; break;
+        case 's': c->sw = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!date || optind != argc || kks_ymd_parse(date, &y, &m, &d) < 0) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    sr.date = (char *)date;
+    req.body_case = KKS__ENVELOPE__BODY_SETTLE;
+    req.settle = &sr;
+    if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
+        return ec;
+    const Kks__SettleReply *r = rep->settle_reply;
+    snprintf(csvp, sizeof csvp, "%s/settlement-%s.csv", dir, date);
+    snprintf(jsonp, sizeof jsonp, "%s/settlement-%s.json", dir, date);
+    /* CSV and JSON, each written to a temporary file and renamed */
+    for (int pass = 0; pass < 2 && ec == EXIT_OK; pass++) {
+        const char *final = pass ? jsonp : csvp;
+        snprintf(tmp, sizeof tmp, "%s.tmp", final);
+        FILE *f = fopen(tmp, "w");
+        if (!f) {
+            fprintf(stderr, "kksctl: cannot write %s\n", tmp);
+            ec = EXIT_USAGE;
+            break;
+        }
+        if (!pass)
+            fprintf(f, "date,kind,id,name,count,total\n");
+        else
+            fprintf(f, "{\"date\":\"%s\",\"already\":%s,\"lines\":[", date,
+                    r->already ? "true" : "false");
+        for (size_t i = 0; i < r->n_lines; i++) {
+            const Kks__SettleLine *l = r->lines[i];
+            char name[256];
+            if (!pass) {
+                fprintf(f, "%s,%s,%s,\"%s\",%u,%" PRId64 "\n", date, l->kind, l->id, l->name,
+                        l->count, l->total);
+            } else {
+                kks_json_escape(name, sizeof name, l->name);
+                fprintf(f, "%s{\"kind\":\"%s\",\"id\":\"%s\",\"name\":%s,\"count\":%u,"
+                           "\"total\":%" PRId64 "}",
+                        i ? "," : "", l->kind, l->id, name, l->count, l->total);
+            }
+        }
+        if (pass)
+            fprintf(f, "]}\n");
+        if (fclose(f) != 0 || rename(tmp, final) != 0) {
+            ec = EXIT_INTERNAL;
+            unlink(tmp);
+        }
+    }
+    if (ec == EXIT_OK && c->json) {
+        FILE *f = fopen(jsonp, "r");
+        if (f) {
+            char buf[4096];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+                fwrite(buf, 1, n, stdout);
+            fclose(f);
+        }
+    } else if (ec == EXIT_OK) {
+        int64_t sum = 0;
+        printf("settlement %s: %s\n", date, r->reason);
+        for (size_t i = 0; i < r->n_lines; i++) {
+            const Kks__SettleLine *l = r->lines[i];
+            print_money(l->total, money, sizeof money);
+            printf("  %-8s %-16s %-28s %5u  Rp%s\n", l->kind, l->id, l->name, l->count, money);
+            sum += l->total;
+        }
+        print_money(sum, money, sizeof money);
+        printf("  total Rp%s; files %s and %s\n", money, csvp, jsonp);
+    }
+    kks__envelope__free_unpacked(rep, NULL);
+    return ec;
+}

@@ -1,0 +1,368 @@
+/* kksctl manifest: a credit-run manifest (SPEC §7, §10) from a DTSEN registry extract, with
+ * the programme policy in the seeds directory.
+ *
+ * Pass 1 reads the whole extract for structure only (header, quoting, record length, binary
+ * bytes); a malformed file writes nothing on stdout and exits 2. Pass 2 validates each row with
+ * kks_registry_parse, skips (and reports) invalid rows and second rows for a KK already seen,
+ * and writes one manifest row per family with a positive amount. The extract must be a regular
+ * file, since it is read twice; memory stays flat whatever its size, apart from the set of KKs
+ * seen (12 bytes a slot, about 17 bytes a family). */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+#include "kks_csv.h"
+#include "kks_err.h"
+#include "kks_policy.h"
+#include "kks_registry.h"
+#include "kks_seeds.h"
+
+#define MF_SHOW_SKIPPED 10 /* skipped rows named in the summary */
+#define MF_IOBUF (1u << 20)
+
+static const char mf_usage[] =
+    "usage: kksctl manifest --program pkh|bpnt --period P --registry FILE [--seeds DIR]\n"
+    "  --program   pkh (cash, per stage) or bpnt (food, per month)\n"
+    "  --period P  pkh: YYYY-T1..YYYY-T4; bpnt: YYYY-MM, or YYYY-MM..MM for a batch of months\n"
+    "  --registry  a DTSEN registry extract (the enrolment CSV), a regular file\n"
+    "  --seeds DIR policy and reference files (default " KKS_DEFAULT_SEEDS ")\n"
+    "Writes the manifest CSV (program,period,kk,amount) on stdout: one row per family with a\n"
+    "positive amount under the policy in DIR. A summary goes to stderr. Exit 0 done, 1 done\n"
+    "but some rows were skipped as invalid, 2 usage error or malformed file (nothing written).\n";
+
+typedef struct skipped {
+    unsigned long line;
+    char reason[200];
+} skipped;
+
+typedef struct mf_run {
+    uint64_t rows, families, manifest, capped, nskipped;
+    int64_t total;
+    skipped shown[MF_SHOW_SKIPPED];
+    /* KKs of valid rows: open addressing on the 16-digit number + 1 (0 marks a free slot),
+     * at most 70% full; the line each was first seen on (saturating at UINT32_MAX). */
+    uint64_t *keys;
+    uint32_t *lines;
+    size_t cap, count;
+} mf_run;
+
+static void skip_row(mf_run *r, unsigned long line, const char *reason)
+{
+    if (r->nskipped < MF_SHOW_SKIPPED) {
+        r->shown[r->nskipped].line = line;
+        snprintf(r->shown[r->nskipped].reason, sizeof r->shown[0].reason, "%s", reason);
+    }
+    r->nskipped++;
+}
+
+static size_t kk_slot(uint64_t k, size_t cap)
+{
+    k ^= k >> 30; /* splitmix64's finaliser: KKs share long prefixes */
+    k *= 0xbf58476d1ce4e5b9ull;
+    k ^= k >> 27;
+    k *= 0x94d049bb133111ebull;
+    k ^= k >> 31;
+    return (size_t)k & (cap - 1);
+}
+
+/* 0 if kk is new (and remembers it), the first line it was on if not, or -1 out of memory. */
+static long long seen_kk(mf_run *r, const char *kk, unsigned long line)
+{
+    uint64_t k = 0;
+    size_t j;
+    for (int i = 0; i < 16; i++)
+        k = k * 10 + (uint64_t)(kk[i] - '0');
+    k++;
+    if (r->count * 10 >= r->cap * 7) {
+        size_t nc = r->cap ? r->cap * 2 : (size_t)1 << 16;
+        uint64_t *nk = calloc(nc, sizeof *nk);
+        uint32_t *nl = calloc(nc, sizeof *nl);
+        if (!nk || !nl) {
+            free(nk);
+            free(nl);
+            return -1;
+        }
+        for (size_t i = 0; i < r->cap; i++) {
+            if (!r->keys[i])
+                continue;
+            for (j = kk_slot(r->keys[i], nc); nk[j]; j = (j + 1) & (nc - 1))
+                ;
+            nk[j] = r->keys[i];
+            nl[j] = r->lines[i];
+        }
+        free(r->keys);
+        free(r->lines);
+        r->keys = nk;
+        r->lines = nl;
+        r->cap = nc;
+    }
+    for (j = kk_slot(k, r->cap); r->keys[j]; j = (j + 1) & (r->cap - 1))
+        if (r->keys[j] == k)
+            return (long long)r->lines[j];
+    r->keys[j] = k;
+    r->lines[j] = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+    r->count++;
+    return 0;
+}
+
+/* Rupiah the Indonesian way: Rp1.234.567.000 (negative amounts never reach here). */
+static void fmt_rupiah(int64_t v, char *out, size_t cap)
+{
+    char digits[24], grouped[40];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            grouped[k++] = '.';
+        grouped[k++] = digits[i];
+    }
+    grouped[k] = '\0';
+    snprintf(out, cap, "Rp%s", grouped);
+}
+
+/* Reads the header; strips a UTF-8 byte-order mark as kksctl enroll does. 0, or -1 after
+ * printing why. */
+static int read_header(kks_csv *csv, const char *path)
+{
+    int rc = kks_csv_next(csv);
+    if (rc == 1 && strncmp(csv->fields[0], "\xEF\xBB\xBF", 3) == 0)
+        memmove(csv->fields[0], csv->fields[0] + 3, strlen(csv->fields[0] + 3) + 1);
+    if (rc == 1 && kks_csv_is(csv, kks_registry_header, KKS_REG_NFIELDS))
+        return 0;
+    if (rc < 0)
+        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv->errmsg);
+    else
+        fprintf(stderr,
+                "kksctl manifest: %s: not a registry extract: the first line must be the "
+                "header\n  kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,"
+                "decile,bank,pkh_pregnant,pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,"
+                "pkh_disability,pkh_elderly,bpnt\nno manifest written\n",
+                path);
+    return -1;
+}
+
+/* Pass 1: structure only. Returns 0, or -1 after printing why. */
+static int check_structure(FILE *f, const char *path)
+{
+    kks_csv csv;
+    int rc;
+    if (kks_csv_init(&csv, f, 0) < 0) {
+        fputs("kksctl manifest: out of memory\n", stderr);
+        return -1;
+    }
+    if (read_header(&csv, path) < 0) {
+        kks_csv_close(&csv);
+        return -1;
+    }
+    while ((rc = kks_csv_next(&csv)) == 1)
+        ;
+    if (rc < 0)
+        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv.errmsg);
+    kks_csv_close(&csv);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Appends the decimal digits of v (>= 0) to p; returns the new end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Pass 2: validate, compute, write. EXIT_OK, or an exit code after printing why. */
+static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds *seeds,
+                          const kks_policy *pol, const kks_period *per)
+{
+    char prefix[64], row[128], why[200];
+    int64_t bpnt_amount = 0;
+    size_t plen;
+    kks_csv csv;
+    kks_family fam;
+    int rc, ec = EXIT_OK;
+
+    plen = (size_t)snprintf(prefix, sizeof prefix, "%s,%s,", kks_program_name(per->program),
+                            per->label);
+    if (per->program == KKS_PROGRAM_BPNT && (bpnt_amount = kks_policy_bpnt_amount(pol, per)) < 0) {
+        fprintf(stderr, "kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
+        return EXIT_USAGE;
+    }
+    if (kks_csv_init(&csv, f, 0) < 0) {
+        fputs("kksctl manifest: out of memory\n", stderr);
+        return EXIT_INTERNAL;
+    }
+    if (read_header(&csv, path) < 0) {
+        kks_csv_close(&csv);
+        return EXIT_USAGE; /* the file changed since pass 1 */
+    }
+    printf("program,period,kk,amount\n");
+    while ((rc = kks_csv_next(&csv)) == 1) {
+        int64_t amount;
+        long long first;
+        int capped = 0;
+        r->rows++;
+        if (kks_registry_parse(seeds, (const char *const *)csv.fields, csv.nfields, &fam, why,
+                               sizeof why) < 0) {
+            skip_row(r, csv.line, why);
+            continue;
+        }
+        if ((first = seen_kk(r, fam.kk, csv.line)) != 0) {
+            if (first < 0) {
+                fputs("kksctl manifest: out of memory\n", stderr);
+                ec = EXIT_INTERNAL;
+                break;
+            }
+            snprintf(why, sizeof why, "KK %s appears twice in this extract (first on line %lld)",
+                     fam.kk, first);
+            skip_row(r, csv.line, why);
+            continue;
+        }
+        r->families++;
+        if (per->program == KKS_PROGRAM_PKH) {
+            amount = kks_policy_pkh_stage_amount(pol, fam.pkh, &capped);
+            r->capped += (uint64_t)capped;
+        } else {
+            amount = fam.bpnt ? bpnt_amount : 0;
+        }
+        if (amount <= 0)
+            continue;
+        if (__builtin_add_overflow(r->total, amount, &r->total)) {
+            fputs("kksctl manifest: the total overflows 64 bits; manifest incomplete\n", stderr);
+            ec = EXIT_INTERNAL;
+            break;
+        }
+        r->manifest++;
+        memcpy(row, prefix, plen);
+        memcpy(row + plen, fam.kk, 16);
+        row[plen + 16] = ',';
+        char *end = put_u64(row + plen + 17, (uint64_t)amount);
+        *end++ = '\n';
+        fwrite(row, 1, (size_t)(end - row), stdout);
+    }
+    if (rc < 0 && ec == EXIT_OK) {
+        fprintf(stderr, "kksctl manifest: %s: %s (the file changed while being read?); manifest "
+                        "incomplete\n", path, csv.errmsg);
+        ec = EXIT_USAGE;
+    }
+    kks_csv_close(&csv);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("kksctl manifest: stdout");
+        return EXIT_INTERNAL;
+    }
+    return ec;
+}
+
+static void print_summary(const mf_run *r, const kks_period *per, const char *path)
+{
+    char rp[48];
+    fmt_rupiah(r->total, rp, sizeof rp);
+    fprintf(stderr,
+            "kksctl manifest: %s %s from %s\n"
+            "  families in the extract   %llu\n"
+            "  skipped as invalid        %llu\n"
+            "  families in the manifest  %llu\n"
+            "  total                     %s\n"
+            "  cut by a PKH cap          %llu\n",
+            kks_program_name(per->program), per->label, path, (unsigned long long)r->rows,
+            (unsigned long long)r->nskipped, (unsigned long long)r->manifest, rp,
+            (unsigned long long)r->capped);
+    for (uint64_t i = 0; i < r->nskipped && i < MF_SHOW_SKIPPED; i++)
+        fprintf(stderr, "    line %lu: %s\n", r->shown[i].line, r->shown[i].reason);
+    if (r->nskipped > MF_SHOW_SKIPPED)
+        fprintf(stderr, "    ... and %llu more\n",
+                (unsigned long long)(r->nskipped - MF_SHOW_SKIPPED));
+}
+
+int cmd_manifest(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"program", required_argument, 0, 'p'}, {"period", required_argument, 0, 'e'},
+        {"registry", required_argument, 0, 'r'}, {"seeds", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    };
+    static char outbuf[MF_IOBUF]; /* static: stdout may still use it after we return */
+    const char *program = NULL, *label = NULL, *path = NULL, *dir = KKS_DEFAULT_SEEDS;
+    static kks_seeds seeds;
+    static kks_policy pol;
+    static mf_run r;
+    kks_period per;
+    struct stat st;
+    char err[512];
+    FILE *f;
+    int o, ec;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p': program = optarg; break;
+        case 'e': label = optarg; break;
+        case 'r': path = optarg; break;
+        case 's': dir = optarg; break;
+        case 'h': fputs(mf_usage, stdout); return EXIT_OK;
+        default: fputs(mf_usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "kksctl manifest: unexpected argument %s\n%s", argv[optind], mf_usage);
+        return EXIT_USAGE;
+    }
+    if (!program || !label || !path) {
+        fprintf(stderr, "kksctl manifest: --program, --period and --registry are required\n%s",
+                mf_usage);
+        return EXIT_USAGE;
+    }
+    if (strcmp(program, "pkh") != 0 && strcmp(program, "bpnt") != 0) {
+        fprintf(stderr, "kksctl manifest: --program %s: want pkh or bpnt\n", program);
+        return EXIT_USAGE;
+    }
+    if (kks_period_parse(program, label, &per) < 0) {
+        fprintf(stderr, "kksctl manifest: --period %s: want %s\n", label,
+                strcmp(program, "pkh") == 0 ? "YYYY-T1..YYYY-T4 for pkh"
+                                            : "YYYY-MM or YYYY-MM..MM (same year) for bpnt");
+        return EXIT_USAGE;
+    }
+    if (kks_seeds_load(&seeds, dir, err, sizeof err) < 0 ||
+        kks_policy_load(&pol, dir, err, sizeof err) < 0) {
+        fprintf(stderr, "kksctl manifest: seeds: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (kks_policy_period_check(&pol, &per, err, sizeof err) < 0) {
+        fprintf(stderr, "kksctl manifest: --period %s: %s\n", label, err);
+        return EXIT_USAGE;
+    }
+    if (!(f = fopen(path, "r"))) {
+        fprintf(stderr, "kksctl manifest: cannot open %s\n", path);
+        return EXIT_USAGE;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "kksctl manifest: %s: not a regular file (the extract is read twice)\n",
+                path);
+        fclose(f);
+        return EXIT_USAGE;
+    }
+    setvbuf(f, NULL, _IOFBF, MF_IOBUF);
+    if (check_structure(f, path) < 0) {
+        fclose(f);
+        return EXIT_USAGE;
+    }
+    rewind(f);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    memset(&r, 0, sizeof r);
+    ec = write_manifest(&r, f, path, &seeds, &pol, &per);
+    fclose(f);
+    free(r.keys);
+    free(r.lines);
+    if (ec == EXIT_OK) {
+        print_summary(&r, &per, path);
+        if (r.nskipped)
+            ec = EXIT_DECLINED;
+    }
+    return ec;
+}

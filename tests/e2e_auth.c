@@ -1,0 +1,532 @@
+/* End to end: authorisation through the real switch and issuer, with a test
+ * terminal speaking the protocol directly (mutual TLS with its own
+ * certificate, PIN blocks under its own TPK). One test per family of rules
+ * in SPEC §7 and rows of SPEC §12. */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e_util.h"
+#include "kks_err.h"
+#include "kks_pin.h"
+#include "kks_pki.h"
+#include "kks_rc.h"
+
+#define EW "EW-127101-0001"
+#define ATM "ATM-BNI-0001"
+#define BR "BR-BNI-MEDAN-01"
+#define KK_A "1271011502210001"
+#define NIK_A "1271015607820001"
+#define KK_B "1271012001190002"
+#define NIK_B "1271011205700003"
+#define PIN_A "482915"
+#define PIN_B "730164"
+#define DAY "2026-11-24"
+
+static char pan_a[20], pan_b[20];
+
+static const char header[] =
+    "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
+    "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
+
+static int ctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4,
+               const char *a5)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)e2e_bin("kksctl");
+    argv[n++] = "--pki";
+    argv[n++] = E.pki;
+    argv[n++] = "--issuer";
+    argv[n++] = E.issuer_addr;
+    argv[n++] = "--switch";
+    argv[n++] = E.switch_addr;
+    argv[n++] = "--json";
+    const char *a[] = {a1, a2, a3, a4, a5};
+    for (int i = 0; i < 5 && a[i]; i++)
+        argv[n++] = (char *)a[i];
+    argv[n] = NULL;
+    return e2e_run(out, argv);
+}
+
+static void write_file(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(s, f);
+    fclose(f);
+}
+
+static void first_pan(const char *print_file, char out[20])
+{
+    char *pf = e2e_slurp(print_file);
+    cr_assert_not_null(pf);
+    memcpy(out, strchr(pf, '\n') + 1, 16);
+    out[16] = '\0';
+    free(pf);
+}
+
+/* Two families with handed-over cards, PKH and BPNT credited. */
+static void world(void)
+{
+    char path[400], *out = NULL;
+    e2e_setup();
+    const char *ids[] = {EW, ATM, BR, "EW-127101-0002"};
+    for (int i = 0; i < 4; i++) {
+        char *argv[] = {(char *)e2e_bin("kksctl"), "pki", "terminal", "--dir", E.pki, "--id",
+                        (char *)ids[i], NULL};
+        cr_assert_eq(e2e_run(NULL, argv), 0);
+    }
+    e2e_start_issuer();
+    e2e_start_switch();
+    snprintf(path, sizeof path, "%s/fam.csv", E.dir);
+    char rows[2048];
+    snprintf(rows, sizeof rows,
+             "%s%s,%s,Tetty Br Hutapea,1982-07-16,P,Jl. Bhayangkara No. 7,Teladan Barat,"
+             "Medan Kota,1271,3,BNI,0,2,0,0,0,0,0,1\n"
+             "%s,%s,Togar Simanjuntak,1970-05-12,L,Jl. Sutomo No. 1,Teladan Barat,Medan Kota,"
+             "1271,1,BRI,0,0,1,1,0,0,1,1\n",
+             header, KK_A, NIK_A, KK_B, NIK_B);
+    write_file(path, rows);
+    cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0), 0, "%s", out);
+    free(out);
+    const char *banks[] = {"BNI", "BRI"};
+    char *pans[] = {pan_a, pan_b};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/print-%s.csv", E.dir, banks[i]);
+        cr_assert_eq(ctl(&out, "print", "--bank", banks[i], "--out", path), 0, "%s", out);
+        free(out);
+        first_pan(path, pans[i]);
+        cr_assert_eq(ctl(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota"),
+                     0, "%s", out);
+        free(out);
+    }
+    /* PKH stage 4: A has 2 early-childhood children (2 x 750,000), B sd + smp + elderly. */
+    snprintf(path, sizeof path, "%s/pkh.csv", E.dir);
+    snprintf(rows, sizeof rows, "program,period,kk,amount\npkh,2026-T4,%s,1500000\n"
+                                "pkh,2026-T4,%s,1200000\n", KK_A, KK_B);
+    write_file(path, rows);
+    cr_assert_eq(ctl(&out, "credit-run", path, 0, 0, 0), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
+    snprintf(rows, sizeof rows, "program,period,kk,amount\nbpnt,2026-10..12,%s,600000\n"
+                                "bpnt,2026-10..12,%s,600000\n", KK_A, KK_B);
+    write_file(path, rows);
+    cr_assert_eq(ctl(&out, "credit-run", path, 0, 0, 0), 0, "%s", out);
+    free(out);
+}
+
+TestSuite(auth, .init = world, .fini = e2e_teardown, .timeout = 240);
+
+/* ---- a test terminal ---- */
+
+typedef struct term {
+    const char *id;
+    SSL *ssl;
+    uint8_t tpk[16];
+    uint32_t stan;
+    uint64_t msg;
+} term;
+
+static void term_open(term *t, const char *id)
+{
+    char p[400];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    snprintf(p, sizeof p, "%s/terminals/%s.tpk", E.pki, id);
+    cr_assert_eq(kks_key_file_load(p, t->tpk, 16), 0);
+    snprintf(p, sizeof p, "terminals/%s", id);
+    t->ssl = e2e_tls_dial(E.switch_addr, E.pki, p);
+    cr_assert_not_null(t->ssl);
+    t->stan = 100;
+}
+
+static void term_close(term *t)
+{
+    e2e_tls_close(t->ssl);
+}
+
+typedef struct txn {
+    const char *type, *pan, *pin, *new_pin, *nik, *wallet, *items; /* items "SKU:QTY,..." */
+    int64_t amount;
+    uint32_t stan;       /* 0: the next */
+    const char *name_as; /* another terminal's ID */
+} txn;
+
+static Kks__Envelope *send_txn(term *t, const txn *x)
+{
+    Kks__Envelope env = KKS__ENVELOPE__INIT;
+    Kks__TxnRequest r = KKS__TXN_REQUEST__INIT;
+    Kks__Item items[8], *pitems[8];
+    uint8_t b1[16], b2[16];
+    char skus[8][20];
+    size_t ni = 0;
+    r.terminal = (char *)(x->name_as ? x->name_as : t->id);
+    r.stan = x->stan ? x->stan : ++t->stan;
+    r.local_date = DAY;
+    r.type = (char *)x->type;
+    r.pan = (char *)x->pan;
+    if (x->pin) {
+        cr_assert_eq(kks_pinblock_encode(t->tpk, x->pin, x->pan, NULL, b1), 0);
+        r.pin_block.data = b1;
+        r.pin_block.len = 16;
+    }
+    if (x->new_pin) {
+        cr_assert_eq(kks_pinblock_encode(t->tpk, x->new_pin, x->pan, NULL, b2), 0);
+        r.new_pin_block.data = b2;
+        r.new_pin_block.len = 16;
+    }
+    r.nik = (char *)(x->nik ? x->nik : "");
+    r.wallet = (char *)(x->wallet ? x->wallet : "");
+    r.amount = x->amount;
+    for (const char *p = x->items; p && *p && ni < 8;) {
+        unsigned q = 0;
+        size_t n = strcspn(p, ":");
+        snprintf(skus[ni], sizeof skus[ni], "%.*s", (int)n, p);
+        sscanf(p + n + 1, "%u", &q);
+        kks__item__init(&items[ni]);
+        items[ni].sku = skus[ni];
+        items[ni].qty = q;
+        pitems[ni] = &items[ni];
+        ni++;
+        p = strchr(p, ',');
+        p = p ? p + 1 : NULL;
+    }
+    r.n_items = ni;
+    r.items = pitems;
+    env.id = ++t->msg;
+    env.body_case = KKS__ENVELOPE__BODY_TXN;
+    env.txn = &r;
+    cr_assert_eq(e2e_send(t->ssl, &env), 0);
+    Kks__Envelope *rep = e2e_recv(t->ssl);
+    cr_assert_not_null(rep, "no reply to %s", x->type);
+    cr_assert_eq(rep->id, env.id);
+    return rep;
+}
+
+/* Runs a transaction and checks its response code; returns the reply. */
+static Kks__TxnReply *expect(term *t, const txn *x, const char *rc, Kks__Envelope **keep)
+{
+    Kks__Envelope *rep = send_txn(t, x);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_TXN_REPLY, "%s: not a transaction reply",
+                 x->type);
+    cr_assert_str_eq(rep->txn_reply->rc, rc, "%s at %s: got %s (%s)", x->type, t->id,
+                     rep->txn_reply->rc, rep->txn_reply->reason);
+    *keep = rep;
+    return rep->txn_reply;
+}
+
+static void ok(term *t, const txn *x)
+{
+    Kks__Envelope *k;
+    expect(t, x, KKS_RC_APPROVED, &k);
+    kks__envelope__free_unpacked(k, NULL);
+}
+
+static void rc_is(term *t, const txn *x, const char *rc)
+{
+    Kks__Envelope *k;
+    expect(t, x, rc, &k);
+    kks__envelope__free_unpacked(k, NULL);
+}
+
+static void activate_both(term *t)
+{
+    ok(t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A});
+    ok(t, &(txn){.type = "activate", .pan = pan_b, .pin = PIN_B, .nik = NIK_B});
+}
+
+static void balances(term *t, const char *pan, const char *pin, int64_t *pkh, int64_t *bpnt)
+{
+    Kks__Envelope *k;
+    Kks__TxnReply *r = expect(t, &(txn){.type = "balance", .pan = pan, .pin = pin},
+                              KKS_RC_APPROVED, &k);
+    cr_assert(r->has_balances);
+    *pkh = r->pkh;
+    *bpnt = r->bpnt;
+    kks__envelope__free_unpacked(k, NULL);
+}
+
+static void ledger_clean(void)
+{
+    char *out = NULL;
+    cr_assert_eq(ctl(&out, "ledger", "check", 0, 0, 0), 0, "%s", out);
+    cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+    free(out);
+}
+
+Test(auth, activation_rules)
+{
+    term t;
+    term_open(&t, EW);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A}, KKS_RC_DO_NOT_HONOR);
+    rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = "123456", .nik = NIK_A},
+          KKS_RC_INVALID_TXN);                                             /* trivial PIN */
+    rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = "111111", .nik = NIK_A},
+          KKS_RC_INVALID_TXN);
+    rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_B},
+          KKS_RC_DO_NOT_HONOR);                                            /* wrong NIK */
+    ok(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A});
+    rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A},
+          KKS_RC_INVALID_TXN);                                             /* already active */
+    term_close(&t);
+    /* activation at an ATM and at a branch works too */
+    term_open(&t, BR);
+    ok(&t, &(txn){.type = "activate", .pan = pan_b, .pin = PIN_B, .nik = NIK_B});
+    rc_is(&t, &(txn){.type = "purchase", .pan = pan_b, .pin = PIN_B, .items = "BRS-MED-5KG:1"},
+          KKS_RC_NOT_PERMITTED_TERMINAL);
+    rc_is(&t, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 100000},
+          KKS_RC_NOT_PERMITTED_TERMINAL);
+    term_close(&t);
+}
+
+Test(auth, purchases_withdrawals_and_balances)
+{
+    term ew, atm;
+    int64_t pkh, bpnt;
+    Kks__Envelope *k;
+    term_open(&ew, EW);
+    term_open(&atm, ATM);
+    activate_both(&ew);
+    balances(&ew, pan_a, PIN_A, &pkh, &bpnt);
+    cr_assert_eq(pkh, 1500000);
+    cr_assert_eq(bpnt, 600000);
+
+    /* rice and eggs from BPNT */
+    Kks__TxnReply *r = expect(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A,
+                                          .items = "BRS-MED-5KG:2,TLR-1KG:1"},
+                              KKS_RC_APPROVED, &k);
+    cr_assert_eq(r->amount, 2 * 68500 + 29000);
+    cr_assert_eq(r->bpnt, 600000 - (2 * 68500 + 29000));
+    cr_assert_eq(r->pkh, 1500000);
+    cr_assert_eq(strlen(r->rrn), 12, "%s", r->rrn);
+    cr_assert_eq(strlen(r->auth_code), 6);
+    cr_assert_eq(r->n_items, 2);
+    kks__envelope__free_unpacked(k, NULL);
+    /* cooking oil: refused from BPNT, naming the item; allowed from PKH */
+    r = expect(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A,
+                           .items = "BRS-MED-1KG:1,MYK-1L:2"},
+               KKS_RC_NOT_PERMITTED_CARD, &k);
+    cr_assert(strstr(r->reason, "MYK-1L"), "%s", r->reason);
+    kks__envelope__free_unpacked(k, NULL);
+    r = expect(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .wallet = "pkh",
+                           .items = "MYK-1L:2"},
+               KKS_RC_APPROVED, &k);
+    cr_assert_eq(r->pkh, 1500000 - 2 * 19500);
+    kks__envelope__free_unpacked(k, NULL);
+    rc_is(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "NOPE:1"},
+          KKS_RC_INVALID_TXN);
+    /* BPNT short: more rice than the quota buys */
+    rc_is(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "BRS-PRM-5KG:9"},
+          KKS_RC_NSF);
+
+    /* ATM: not a purchase terminal; notes of 50,000; amounts; limits; BPNT cash not allowed */
+    rc_is(&atm, &(txn){.type = "purchase", .pan = pan_b, .pin = PIN_B, .items = "TLR-1KG:1"},
+          KKS_RC_NOT_PERMITTED_TERMINAL);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 120000},
+          KKS_RC_INVALID_AMOUNT);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 0},
+          KKS_RC_INVALID_AMOUNT);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = -50000},
+          KKS_RC_INVALID_AMOUNT);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 5050000},
+          KKS_RC_OVER_LIMIT);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 1250000},
+          KKS_RC_NSF);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 100000,
+                       .wallet = "bpnt"},
+          KKS_RC_NOT_PERMITTED_CARD);
+    r = expect(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 1000000},
+               KKS_RC_APPROVED, &k);
+    cr_assert_eq(r->pkh, 200000);
+    cr_assert_eq(r->bpnt, 600000);
+    kks__envelope__free_unpacked(k, NULL);
+    /* e-warong cash: any amount */
+    ok(&ew, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 75000});
+    /* statement: the last movements, newest first */
+    r = expect(&ew, &(txn){.type = "statement", .pan = pan_b, .pin = PIN_B}, KKS_RC_APPROVED, &k);
+    cr_assert_geq(r->n_statement, 4);
+    cr_assert_eq(r->statement[0]->amount, -75000);
+    kks__envelope__free_unpacked(k, NULL);
+    /* unknown PAN and bad Luhn: 14 */
+    char unknown[20] = "5046010000999995";
+    rc_is(&ew, &(txn){.type = "balance", .pan = "5046010000000013", .pin = PIN_A},
+          KKS_RC_NO_CARD);
+    rc_is(&ew, &(txn){.type = "balance", .pan = unknown, .pin = PIN_A}, KKS_RC_NO_CARD);
+    term_close(&ew);
+    term_close(&atm);
+
+    /* settlement: per merchant and per ATM bank; the terminal's own totals */
+    char *out = NULL, dir[400];
+    snprintf(dir, sizeof dir, "%s", E.dir);
+    cr_assert_eq(ctl(&out, "settle", "--date", DAY, "--out-dir", dir), 0, "%s", out);
+    cr_assert(strstr(out, "\"kind\":\"atm\",\"id\":\"BNI\",\"name\":\"\",\"count\":1,"
+                          "\"total\":1000000"), "%s", out);
+    cr_assert(strstr(out, "\"id\":\"M-127101-0001\",\"name\":\"e-Warong Berkah Jaya\","
+                          "\"count\":3,\"total\":280000"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "settle", "--date", DAY, "--out-dir", dir), 0, "%s", out);
+    cr_assert(strstr(out, "\"already\":true"), "settling twice moves nothing: %s", out);
+    free(out);
+    char csv[500];
+    snprintf(csv, sizeof csv, "%s/settlement-%s.csv", dir, DAY);
+    cr_assert(e2e_file_has(csv, "merchant,M-127101-0001"), "CSV written");
+    ledger_clean();
+}
+
+Test(auth, wrong_pins_block_the_card)
+{
+    term t;
+    term_open(&t, EW);
+    activate_both(&t);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = "000001"}, KKS_RC_BAD_PIN);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = "000002"}, KKS_RC_BAD_PIN);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = "000003"}, KKS_RC_PIN_TRIES);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A}, KKS_RC_PIN_TRIES);
+    /* PIN change on the other card */
+    ok(&t, &(txn){.type = "pin_change", .pan = pan_b, .pin = PIN_B, .new_pin = "591837"});
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B}, KKS_RC_BAD_PIN);
+    ok(&t, &(txn){.type = "balance", .pan = pan_b, .pin = "591837"});
+    rc_is(&t, &(txn){.type = "pin_change", .pan = pan_b, .pin = "591837", .new_pin = "222222"},
+          KKS_RC_INVALID_TXN);
+    term_close(&t);
+}
+
+Test(auth, idempotency_and_reversals)
+{
+    term t;
+    int64_t pkh, bpnt, pkh2, bpnt2;
+    Kks__Envelope *k1, *k2;
+    term_open(&t, EW);
+    activate_both(&t);
+    balances(&t, pan_a, PIN_A, &pkh, &bpnt);
+    /* the same request again: the first reply again, nothing moves */
+    txn buy = {.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "TLR-1KG:2", .stan = 500};
+    Kks__TxnReply *r1 = expect(&t, &buy, KKS_RC_APPROVED, &k1);
+    Kks__TxnReply *r2 = expect(&t, &buy, KKS_RC_APPROVED, &k2);
+    cr_assert_str_eq(r1->rrn, r2->rrn);
+    cr_assert_str_eq(r1->auth_code, r2->auth_code);
+    kks__envelope__free_unpacked(k1, NULL);
+    kks__envelope__free_unpacked(k2, NULL);
+    balances(&t, pan_a, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(bpnt2, bpnt - 58000, "charged once");
+    /* the same identity with other content: 94 */
+    rc_is(&t, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "TLR-1KG:3",
+                     .stan = 500},
+          KKS_RC_DUPLICATE);
+
+    /* reversal: the money back once */
+    Kks__Envelope env = KKS__ENVELOPE__INIT, *rep;
+    Kks__ReversalRequest rv = KKS__REVERSAL_REQUEST__INIT;
+    rv.terminal = (char *)t.id;
+    rv.stan = 500;
+    rv.local_date = DAY;
+    env.body_case = KKS__ENVELOPE__BODY_REVERSAL;
+    env.reversal = &rv;
+    for (int i = 0; i < 2; i++) {
+        env.id = ++t.msg;
+        cr_assert_eq(e2e_send(t.ssl, &env), 0);
+        rep = e2e_recv(t.ssl);
+        cr_assert(rep && rep->body_case == KKS__ENVELOPE__BODY_REVERSAL_REPLY);
+        cr_assert_str_eq(rep->reversal_reply->rc, KKS_RC_APPROVED);
+        cr_assert_eq(rep->reversal_reply->moved, i == 0, "moved only the first time");
+        kks__envelope__free_unpacked(rep, NULL);
+    }
+    balances(&t, pan_a, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(bpnt2, bpnt);
+    /* a reversal for a transaction never seen is acknowledged; the late original is declined */
+    rv.stan = 777;
+    env.id = ++t.msg;
+    cr_assert_eq(e2e_send(t.ssl, &env), 0);
+    rep = e2e_recv(t.ssl);
+    cr_assert(rep && rep->body_case == KKS__ENVELOPE__BODY_REVERSAL_REPLY);
+    cr_assert_str_eq(rep->reversal_reply->rc, KKS_RC_APPROVED);
+    cr_assert_not(rep->reversal_reply->moved);
+    kks__envelope__free_unpacked(rep, NULL);
+    rc_is(&t, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "TLR-1KG:1",
+                     .stan = 777},
+          KKS_RC_INVALID_TXN);
+    balances(&t, pan_a, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(bpnt2, bpnt, "the late original moved nothing");
+
+    /* a request naming another terminal is refused */
+    Kks__Envelope *e = send_txn(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A,
+                                           .name_as = "EW-127101-0002"});
+    cr_assert_eq(e->body_case, KKS__ENVELOPE__BODY_ERROR);
+    cr_assert_eq(e->error->code, KKS_EPEERROLE);
+    kks__envelope__free_unpacked(e, NULL);
+    term_close(&t);
+    ledger_clean();
+}
+
+Test(auth, lost_and_expired_cards_and_issuer_down)
+{
+    term t;
+    char *out = NULL;
+    int64_t pkh, bpnt, pkh2, bpnt2;
+    term_open(&t, EW);
+    activate_both(&t);
+    balances(&t, pan_b, PIN_B, &pkh, &bpnt);
+    cr_assert_eq(ctl(&out, "card", "lost", pan_a, "--police-report", "LP/1/2026"), 0, "%s", out);
+    free(out);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A}, KKS_RC_LOST);
+
+    /* the issuer dies: 91 within the timeout, nothing moves */
+    char addr[64];
+    snprintf(addr, sizeof addr, "%s", E.issuer_addr);
+    e2e_kill(E.issuer_pid);
+    rc_is(&t, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 50000},
+          KKS_RC_INOPERATIVE);
+    /* it comes back, with the business date past the cards' expiry */
+    char ready[400], db[400];
+    snprintf(ready, sizeof ready, "%s/issuer3.ready", E.dir);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", addr, "--db", db, "--pki", E.pki,
+                    "--ready-file", ready, "--today", "2099-01-01", NULL};
+    E.issuer_pid = e2e_spawn("issuer3", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
+    Kks__Envelope *k = NULL;
+    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
+        k = send_txn(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B});
+        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
+            break;
+        kks__envelope__free_unpacked(k, NULL);
+        k = NULL;
+        usleep(100000);
+    }
+    cr_assert_not_null(k);
+    cr_assert_str_eq(k->txn_reply->rc, KKS_RC_EXPIRED, "%s", k->txn_reply->reason);
+    kks__envelope__free_unpacked(k, NULL);
+    term_close(&t);
+    /* nothing moved while the issuer was away */
+    cr_assert_eq(ctl(&out, "account", "show", KK_B, 0, 0), 0, "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "\"balances\":{\"pkh\":%" PRId64 ",\"bpnt\":%" PRId64 "}", pkh,
+             bpnt);
+    cr_assert(strstr(out, want), "%s", out);
+    free(out);
+    (void)pkh2;
+    (void)bpnt2;
+    ledger_clean();
+
+    /* No PIN and no full PAN in any log or database file. */
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+    const char *files[] = {"issuer.log", "issuer3.log", "switch.log", "switch.db",
+                           "switch.db-wal", "issuer.db", "issuer.db-wal"};
+    const char *secrets[] = {PIN_A, PIN_B, pan_a, pan_b};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", E.dir, files[f]);
+        for (int s = 0; s < 4; s++) {
+            if (s >= 2 && strstr(files[f], "issuer.db"))
+                continue; /* the issuer is the authority for cards: it keeps PANs */
+            cr_assert_not(e2e_file_has(p, secrets[s]), "%s found in %s",
+                          s < 2 ? "a PIN" : "a full PAN", files[f]);
+        }
+    }
+}

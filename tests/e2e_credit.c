@@ -1,0 +1,192 @@
+/* End to end: credit runs through kksctl -> mTLS -> switch, exactly once,
+ * including after the switch is killed half way. */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e_util.h"
+
+TestSuite(credit, .init = e2e_setup, .fini = e2e_teardown, .timeout = 240);
+
+static int ctl(char **out, const char *a1, const char *a2, const char *a3)
+{
+    char *argv[12];
+    int n = 0;
+    argv[n++] = (char *)e2e_bin("kksctl");
+    argv[n++] = "--pki";
+    argv[n++] = E.pki;
+    argv[n++] = "--switch";
+    argv[n++] = E.switch_addr;
+    argv[n++] = "--json";
+    const char *a[] = {a1, a2, a3};
+    for (int i = 0; i < 3 && a[i]; i++)
+        argv[n++] = (char *)a[i];
+    argv[n] = NULL;
+    return e2e_run(out, argv);
+}
+
+static long long num(const char *s, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = s ? strstr(s, k) : NULL;
+    cr_assert_not_null(p, "no %s in %s", key, s ? s : "(null)");
+    return strtoll(p + strlen(k), NULL, 10);
+}
+
+/* n families, KKs spread out and not in order, amount each; extra rows appended as given. */
+static void manifest(const char *path, const char *program, const char *period, long n,
+                     long amount, const char *extra)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "program,period,kk,amount\n");
+    for (long i = 0; i < n; i++) {
+        uint64_t kk = 1271010000000000ull + (uint64_t)((i * 7919) % n) * 37;
+        fprintf(f, "%s,%s,%016" PRIu64 ",%ld\n", program, period, kk, amount);
+    }
+    if (extra)
+        fputs(extra, f);
+    fclose(f);
+}
+
+static void ledger_ok(void)
+{
+    char *out = NULL;
+    cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "ledger check: %s", out);
+    cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+    free(out);
+}
+
+Test(credit, run_rerun_conflicts_and_rejects)
+{
+    char path[400], *out = NULL;
+    e2e_start_issuer();
+    e2e_start_switch();
+    snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
+    /* extra rows: a KK twice, bad KK, amount 0, over the policy maximum, negative */
+    manifest(path, "bpnt", "2026-10..12", 1000, 600000,
+             "bpnt,2026-10..12,1271010000000000,600000\n"
+             "bpnt,2026-10..12,127101000000,600000\n"
+             "bpnt,2026-10..12,1271019999999999,0\n"
+             "bpnt,2026-10..12,1271019999999998,600001\n"
+             "bpnt,2026-10..12,1271019999999997,-5\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "rows"), 1005, "%s", out);
+    cr_assert_eq(num(out, "credited"), 1000, "%s", out);
+    cr_assert_eq(num(out, "already_credited"), 0, "%s", out);
+    cr_assert_eq(num(out, "rupiah"), 1000LL * 600000, "%s", out);
+    cr_assert(strstr(out, "{\"line\":1002,\"reason\":\"KK 1271010000000000 appears twice in this "
+                          "run (first on line 2)\"}"), "%s", out);
+    cr_assert(strstr(out, "{\"line\":1003,\"reason\":\"KK must be 16 digits\"}"), "%s", out);
+    cr_assert(strstr(out, "{\"line\":1004,\"reason\":\"amount must be more than Rp0\"}"), "%s",
+              out);
+    cr_assert(strstr(out, "{\"line\":1005,\"reason\":\"Rp600001 is over the policy maximum"),
+              "%s", out);
+    cr_assert(strstr(out, "{\"line\":1006,\"reason\":\"amount must be whole rupiah"), "%s", out);
+    free(out);
+    ledger_ok();
+
+    /* The same manifest again: nothing moves. */
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "credited"), 0, "%s", out);
+    cr_assert_eq(num(out, "already_credited"), 1000, "%s", out);
+    cr_assert_eq(num(out, "rupiah"), 0, "%s", out);
+    free(out);
+
+    /* A different amount for a family already credited is reported, not applied. */
+    manifest(path, "bpnt", "2026-10..12", 3, 400000, NULL);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "credited"), 0, "%s", out);
+    cr_assert(strstr(out, "already credited Rp600000 for bpnt 2026-10..12; the manifest says "
+                          "Rp400000: not applied"), "%s", out);
+    free(out);
+
+    /* PKH for the same families goes to the other wallet. */
+    manifest(path, "pkh", "2026-T4", 10, 750000, NULL);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    cr_assert_eq(num(out, "credited"), 10, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "account", "show", "1271010000000000"), 0, "%s", out);
+    cr_assert(strstr(out, "\"balances\":{\"pkh\":750000,\"bpnt\":600000}"), "%s", out);
+    cr_assert(strstr(out, "\"kind\":\"credit\",\"ref\":\"pkh 2026-T4\""), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "account", "show", "9999999999999999"), 1, "%s", out);
+    cr_assert(strstr(out, "\"rc\":\"14\""), "%s", out);
+    free(out);
+    ledger_ok();
+
+    /* Malformed manifests send nothing. */
+    FILE *f = fopen(path, "w");
+    fprintf(f, "program,period,kk,amount\npkh,2026-T4,1271010000000001,1\n"
+               "bpnt,2026-11,1271010000000002,1\n");
+    fclose(f);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "mixed periods: %s", out);
+    free(out);
+    f = fopen(path, "w");
+    fprintf(f, "program,period,kk,amount\npkh,2026-T5,1271010000000001,1\n");
+    fclose(f);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "bad period: %s", out);
+    free(out);
+    f = fopen(path, "w");
+    fprintf(f, "kk,amount\n1271010000000001,1\n");
+    fclose(f);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "bad header: %s", out);
+    free(out);
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
+Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
+{
+    char path[400], outp[400], db[64], *out = NULL;
+    const long n = 200000, amount = 200000;
+    /* The kill must land while the run is under way; the machine's speed
+     * decides when that is, so try later and later kills, each on a fresh
+     * database, until one lands half way. */
+    static const int delays_ms[] = {400, 800, 1200, 1700, 2300, 3000, 4000, 5500};
+    int landed = 0;
+    e2e_start_issuer();
+    snprintf(path, sizeof path, "%s/big.csv", E.dir);
+    manifest(path, "bpnt", "2026-11", n, amount, NULL);
+    for (size_t k = 0; k < sizeof delays_ms / sizeof delays_ms[0] && !landed; k++) {
+        snprintf(db, sizeof db, "switch-%zu.db", k);
+        e2e_start_switch_db(db);
+        snprintf(outp, sizeof outp, "%s/run-%zu.log", E.dir, k);
+        char name[32];
+        snprintf(name, sizeof name, "run-%zu", k);
+        char *argv[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--switch", E.switch_addr,
+                        "--json", "credit-run", path, NULL};
+        pid_t run = e2e_spawn(name, argv);
+        usleep((useconds_t)delays_ms[k] * 1000);
+        e2e_kill(E.switch_pid);
+        int st;
+        cr_assert_eq(waitpid(run, &st, 0), run);
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        /* The switch comes back on the same database; the same manifest again. */
+        e2e_start_switch_db(db);
+        cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+        long long credited = num(out, "credited"), already = num(out, "already_credited");
+        free(out);
+        cr_assert_eq(credited + already, n, "every family credited once: %lld + %lld", credited,
+                     already);
+        cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "%s", out);
+        cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+        cr_assert_eq(num(out, "wallets_total"), (long long)n * amount, "%s", out);
+        cr_assert_eq(num(out, "funding_total"), -(long long)n * amount, "%s", out);
+        free(out);
+        if (code == 0) {
+            cr_assert_eq(already, n, "a run that finished credited everything");
+        } else {
+            cr_assert_eq(code, 3, "kksctl must report the lost switch");
+            landed = already > 0 && credited > 0;
+        }
+        fprintf(stderr, "sigkill after %d ms: kksctl exit %d; the rerun found %lld already "
+                        "credited and credited %lld\n", delays_ms[k], code, already, credited);
+        cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    }
+    cr_assert(landed, "no kill landed half way through the run");
+}
