@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: the benchmarks on the Release build. Each runs 3 times and prints
 # every run and the median. Servers listen on 127.0.0.1, ports chosen by the system.
-# BENCH=enroll|ping|all (default all); FAMILIES=N for the enrolment size.
+# BENCH=enroll|credit|auth|ping|all (default all); FAMILIES=N for the enrolment size;
+# CREDIT_SIZES="1000000 10000000"; AUTH_SECONDS=30, AUTH_TERMINALS=64, AUTH_CARDS=20000.
 set -eu
 BIN=${1:-build/bin}
 WHICH=${BENCH:-all}
@@ -60,4 +61,67 @@ if [ "$WHICH" = all ] || [ "$WHICH" = enroll ]; then
 		echo "$rate" >>"$WORK/rates"
 	done
 	echo "   median: $(median <"$WORK/rates") families/s (target >= 100000)"
+fi
+
+if [ "$WHICH" = all ] || [ "$WHICH" = credit ]; then
+	for N in ${CREDIT_SIZES:-1000000 10000000}; do
+		echo "== credit run: $N families, manifest CSV -> kksctl -> mTLS -> switch -> committed, 3 runs"
+		"$BIN/bench_manifest" "$N" >"$WORK/manifest.csv"
+		: >"$WORK/rates"; : >"$WORK/refs"
+		for i in 1 2 3; do
+			rm -f "$WORK"/credit.db* "$WORK"/ref.db*
+			start issuer "$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/ci.db" --pki "$WORK/pki"
+			IPID=$PID; IADDR=$ADDR
+			start switch "$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/credit.db" --pki "$WORK/pki" --issuer "$IADDR"
+			t0=$(now)
+			"$BIN/kksctl" --switch "$ADDR" credit-run "$WORK/manifest.csv" >"$WORK/credit.out" 2>/dev/null
+			t1=$(now)
+			rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+			stop "$PID"; stop "$IPID"
+			secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+			rate=$(awk -v n="$N" -v s="$secs" 'BEGIN {printf "%d", n / s}')
+			ref=$("$BIN/bench_ledger_ref" "$N" in "$WORK/ref.db" 2>/dev/null)
+			echo "   run $i: $(tr -d '\n' <"$WORK/credit.out"); end to end $secs s = $rate credits/s; switch peak RSS $((rss / 1024)) MiB; reference loop (keys in order) $ref credits/s; ratio $(awk -v a="$rate" -v b="$ref" 'BEGIN {printf "%.2f", a / b}')"
+			echo "$rate" >>"$WORK/rates"; echo "$ref" >>"$WORK/refs"
+		done
+		echo "   median: $(median <"$WORK/rates") credits/s end to end (target >= 400000), reference $(median <"$WORK/refs") credits/s"
+		echo "   reference with keys scattered over the table, for comparison: $("$BIN/bench_ledger_ref" "$N" scattered "$WORK/ref.db" 2>/dev/null) credits/s"
+		rm -f "$WORK/manifest.csv" "$WORK"/ci.db*
+	done
+fi
+
+if [ "$WHICH" = all ] || [ "$WHICH" = auth ]; then
+	T=${AUTH_TERMINALS:-64}; C=${AUTH_CARDS:-20000}; S=${AUTH_SECONDS:-30}
+	echo "== authorisation: $T e-warong terminals over mTLS, closed loop, 50% BPNT purchase / 30% PKH withdrawal / 20% balance, $S s, 3 runs"
+	i=0
+	while [ $i -lt "$T" ]; do
+		"$BIN/kksctl" pki terminal --dir "$WORK/pki" --id "EW-127101-$(printf %04d $((5001 + i)))" >/dev/null
+		i=$((i + 1))
+	done
+	rm -f "$WORK"/auth-*.db*
+	start issuer "$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/auth-issuer.db" --pki "$WORK/pki"
+	IPID=$PID; IADDR=$ADDR
+	start switch "$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/auth-switch.db" --pki "$WORK/pki" --issuer "$IADDR"
+	SPID=$PID; SADDR=$ADDR
+	"$BIN/kksctl" gen population --families "$C" --seed 11 >"$WORK/auth-pop.csv"
+	"$BIN/kksctl" --issuer "$IADDR" enroll "$WORK/auth-pop.csv" >/dev/null
+	for bank in BNI BRI MANDIRI BTN; do
+		b=$("$BIN/kksctl" --issuer "$IADDR" --json print --bank "$bank" --out "$WORK/print-$bank.csv" | sed 's/.*"batch":\([0-9]*\).*/\1/')
+		"$BIN/kksctl" --issuer "$IADDR" handover --batch "$b" --site "Kantor Camat" >/dev/null
+	done
+	"$BIN/bench_auth" manifests "$WORK/auth-issuer.db" "$C" "$WORK"
+	"$BIN/kksctl" --switch "$SADDR" credit-run "$WORK/pkh.csv" >/dev/null 2>&1
+	"$BIN/kksctl" --switch "$SADDR" credit-run "$WORK/bpnt.csv" >/dev/null 2>&1
+	"$BIN/bench_auth" activate "$SADDR" "$WORK/pki" "$WORK/cards.csv" "$T"
+	: >"$WORK/rates"
+	for i in 1 2 3; do
+		"$BIN/bench_auth" load "$SADDR" "$WORK/pki" "$WORK/cards.csv" "$T" "$S" | tee "$WORK/auth.out"
+		awk '/approved\/s/ {for (i = 1; i <= NF; i++) if ($i == "approved/s") print $(i - 1)}' "$WORK/auth.out" | tr -d '=' >>"$WORK/rates"
+	done
+	echo "   median: $(median <"$WORK/rates") approved/s (target >= 15000)"
+	half=$(awk -v r="$(median <"$WORK/rates")" 'BEGIN {printf "%d", r / 2}')
+	echo "   at half that rate ($half requests/s, paced), for p99 (target <= 10 ms):"
+	"$BIN/bench_auth" load "$SADDR" "$WORK/pki" "$WORK/cards.csv" "$T" "$S" "$half"
+	"$BIN/kksctl" --switch "$SADDR" ledger check
+	stop "$SPID"; stop "$IPID"
 fi

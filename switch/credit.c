@@ -30,6 +30,40 @@ static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
     kks_conn_reply(c, id, &rep);
 }
 
+/* Rejected rows, grown only when there are some (a clean batch allocates nothing). */
+struct rejects {
+    Kks__Rejected **p;
+    size_t n, cap;
+};
+
+static int rejects_add(struct rejects *r, uint32_t line, const char *why)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        Kks__Rejected **np = realloc(r->p, nc * sizeof *np);
+        if (!np)
+            return KKS_ENOMEM;
+        r->p = np;
+        r->cap = nc;
+    }
+    Kks__Rejected *x = malloc(sizeof *x + strlen(why) + 1);
+    if (!x)
+        return KKS_ENOMEM;
+    kks__rejected__init(x);
+    x->line = line;
+    x->reason = (char *)(x + 1);
+    memcpy(x->reason, why, strlen(why) + 1);
+    r->p[r->n++] = x;
+    return 0;
+}
+
+static void rejects_free(struct rejects *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->p[i]);
+    free(r->p);
+}
+
 static int cmp_row(const void *a, const void *b)
 {
     const Kks__CreditRow *x = *(Kks__CreditRow *const *)a, *y = *(Kks__CreditRow *const *)b;
@@ -44,12 +78,11 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__CreditResult res = KKS__CREDIT_RESULT__INIT;
     Kks__CreditRow **rows = NULL;
-    Kks__Rejected *rej = NULL, **prej = NULL;
-    char (*why)[128] = NULL;
+    struct rejects rj = {0};
+    char why[128];
     kks_period per;
     int64_t funding, max, total = 0;
     char at[21];
-    size_t nrej = 0;
     int wallet;
 
     if (kks_period_parse(b->program, b->period, &per) < 0) {
@@ -59,10 +92,7 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     wallet = strcmp(b->program, "pkh") == 0 ? LEDGER_PKH : LEDGER_BPNT;
     max = kks_policy_max_amount(&s->policy, &per);
     rows = malloc((b->n_rows + 1) * sizeof *rows);
-    rej = calloc(b->n_rows + 1, sizeof *rej);
-    prej = calloc(b->n_rows + 1, sizeof *prej);
-    why = calloc(b->n_rows + 1, sizeof *why);
-    if (!rows || !rej || !prej || !why) {
+    if (!rows) {
         reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         goto out;
     }
@@ -84,17 +114,17 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
         const Kks__CreditRow *r = rows[i];
         int64_t existing = 0;
         int rc;
-        why[nrej][0] = '\0';
+        why[0] = '\0';
         if (r->kk < KK_MIN || r->kk > KK_MAX) {
-            snprintf(why[nrej], sizeof why[nrej], "KK must be 16 digits");
+            snprintf(why, sizeof why, "KK must be 16 digits");
         } else if (r->amount <= 0) {
-            snprintf(why[nrej], sizeof why[nrej], "amount must be more than Rp0");
+            snprintf(why, sizeof why, "amount must be more than Rp0");
         } else if (r->amount > max) {
-            snprintf(why[nrej], sizeof why[nrej],
+            snprintf(why, sizeof why,
                      "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
                      r->amount, max, b->program, per.label);
         } else if (i > 0 && rows[i - 1]->kk == r->kk) {
-            snprintf(why[nrej], sizeof why[nrej], "KK %" PRIu64 " twice in this run (line %u)",
+            snprintf(why, sizeof why, "KK %" PRIu64 " twice in this run (line %u)",
                      r->kk, rows[i - 1]->line);
         } else if ((rc = ledger_credit(s->ledger, funding, wallet, r->kk, r->amount, at,
                                        &existing)) < 0) {
@@ -109,17 +139,15 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
         } else if (rc == 1) {
             res.already++;
         } else {
-            snprintf(why[nrej], sizeof why[nrej],
+            snprintf(why, sizeof why,
                      "already credited Rp%" PRId64 " for %s %s; the manifest says Rp%" PRId64
                      ": not applied",
                      existing, b->program, per.label, r->amount);
         }
-        if (why[nrej][0]) {
-            kks__rejected__init(&rej[nrej]);
-            rej[nrej].line = r->line;
-            rej[nrej].reason = why[nrej];
-            prej[nrej] = &rej[nrej];
-            nrej++;
+        if (why[0] && rejects_add(&rj, r->line, why) < 0) {
+            kks_group_abort(ledger_group(s->ledger));
+            reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+            goto out;
         }
     }
     if (total && ledger_funding_add(s->ledger, funding, -total) < 0) {
@@ -128,16 +156,14 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
         goto out;
     }
     res.rupiah = total;
-    res.n_rejected = nrej;
-    res.rejected = prej;
+    res.n_rejected = rj.n;
+    res.rejected = rj.p;
     rep.body_case = KKS__ENVELOPE__BODY_CREDIT_RESULT;
     rep.credit_result = &res;
     kks_group_defer(ledger_group(s->ledger), c, req->id, &rep, (unsigned)b->n_rows, 200);
 out:
     free(rows);
-    free(rej);
-    free(prej);
-    free(why);
+    rejects_free(&rj);
 }
 
 void ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
