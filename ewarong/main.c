@@ -1,0 +1,32 @@
+/* kks-terminal: an e-warong / ATM / branch terminal simulator (SPEC §8).
+ * main() only gathers the real environment (clock, variables, the default
+ * loop, stdout and stderr); everything else is term_cli() in cli.c, which the
+ * tests run against a switch of their own. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "kks_log.h"
+#include "terminal.h"
+
+int main(int argc, char **argv)
+{
+    term_env env = {
+        .loop = uv_default_loop(),
+        .out = stdout,
+        .err = stderr,
+        .defaults = {.sw = getenv("KKS_SWITCH"),
+                     .pki = getenv("KKS_PKI"),
+                     .state = getenv("KKS_TERMINAL_STATE"),
+                     .now = time(NULL)},
+        /* SPEC §7: repeat the reversal from 0.5 s, doubling to 5 s, for 120 s. */
+        .retry = {.first_ms = 500, .max_ms = 5000, .total_ms = 120000},
+    };
+    int rc;
+
+    kks_log_init("kks-terminal");
+    kks_log_set_level(KKS_LOG_ERROR);
+    rc = term_cli(&env, argc, argv);
+    uv_run(env.loop, UV_RUN_DEFAULT); /* let closing handles finish */
+    uv_loop_close(env.loop);
+    return rc;
+}
