@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -42,6 +43,7 @@ static int stopping;
 static uv_loop_t *loop;
 static double rate; /* per second, 0: closed loop as fast as possible */
 static uint64_t t_start;
+static char local_date[11]; /* a different business day for every run: fresh STANs and limits */
 
 static const char *const bpnt_items[] = {"BRS-MED-1KG", "TLR-1KG", "TMP-500G", "TAH-10",
                                          "SYR-BYM", "JGN-1KG"};
@@ -180,7 +182,7 @@ static void send_next(term *t)
     }
     r.terminal = t->id;
     r.stan = ++t->stan;
-    r.local_date = "2026-11-24";
+    r.local_date = local_date;
     r.pan = c->pan;
     kks_pinblock_encode(t->tpk, c->pin, c->pan, NULL, blk);
     r.pin_block.data = blk;
@@ -303,6 +305,10 @@ int main(int argc, char **argv)
         fputs("bench_auth: bad terminals count, seconds, or cards file\n", stderr);
         return 2;
     }
+    time_t day = 1767225600 /* 2026-01-01 */ + (time(NULL) % 3650) * 86400;
+    struct tm tm;
+    gmtime_r(&day, &tm);
+    strftime(local_date, sizeof local_date, "%Y-%m-%d", &tm);
     lat = malloc(MAX_SAMPLES * sizeof *lat);
     if (!lat || open_terms(argv[2], argv[3], n) < 0)
         return 3;

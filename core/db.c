@@ -1,6 +1,11 @@
 #include "kks_db.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "kks_err.h"
 #include "kks_log.h"
@@ -86,4 +91,79 @@ void kks_db_close(sqlite3 *db)
 {
     if (db)
         sqlite3_close(db);
+}
+
+struct kks_checkpointer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    unsigned interval_ms;
+    sqlite3 *db; /* the thread's own connection */
+};
+
+static void *checkpoint_main(void *arg)
+{
+    kks_checkpointer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += c->interval_ms / 1000;
+        ts.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        pthread_mutex_unlock(&c->mu);
+        /* PASSIVE: copies what it can without waiting for the writer */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
+                              kks_checkpointer **out)
+{
+    kks_checkpointer *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return KKS_ENOMEM;
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        kks_error("checkpointer cannot open the database", "file", path);
+        sqlite3_close(c->db);
+        free(c);
+        return KKS_EDB;
+    }
+    sqlite3_busy_timeout(c->db, 1000);
+    c->interval_ms = interval_ms;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
+        sqlite3_close(c->db);
+        free(c);
+        return KKS_ENOMEM;
+    }
+    sqlite3_wal_autocheckpoint(writer, 0);
+    *out = c;
+    return 0;
+}
+
+void kks_db_checkpointer_stop(kks_checkpointer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
 }

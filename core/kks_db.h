@@ -17,4 +17,14 @@ void kks_db_close(sqlite3 *db);
 /* Runs SQL with no results; logs and returns KKS_EDB on failure. */
 int kks_db_exec(sqlite3 *db, const char *sql);
 
+/* Checkpoints a WAL database from a thread of its own, so that the thread
+ * that writes never stalls on a checkpoint (its fsyncs took 100 ms and more
+ * under load). Turns off the writer's automatic checkpoints. Returns 0,
+ * KKS_ENOMEM or KKS_EDB. */
+typedef struct kks_checkpointer kks_checkpointer;
+int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
+                              kks_checkpointer **out);
+/* Stops the thread (after a last checkpoint) and frees it; NULL is a no-op. */
+void kks_db_checkpointer_stop(kks_checkpointer *c);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1061,6 +1062,9 @@ int kks_client_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_cl
 {
     kks_client *cl;
     *out = NULL;
+    /* A peer that dies mid-write must be an error to handle, not a signal
+     * that kills the tool (libuv writes with write(2), which raises SIGPIPE). */
+    signal(SIGPIPE, SIG_IGN);
     if (!(cl = calloc(1, sizeof *cl)))
         return KKS_ENOMEM;
     if (kks_addr_parse(addr, &cl->sa) < 0) {

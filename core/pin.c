@@ -87,11 +87,24 @@ static int pin_field_parse(const uint8_t field[16], char pin[13])
     return 0;
 }
 
+/* OpenSSL 3 looks algorithms up by name on every implicit use, under a lock;
+ * at thousands of PIN blocks a second that lookup cost more than the AES.
+ * Fetch each algorithm once (the daemons are single-threaded; a race here
+ * would only fetch twice). */
+static EVP_CIPHER *aes_128_ecb(void)
+{
+    static EVP_CIPHER *c;
+    if (!c)
+        c = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+    return c;
+}
+
 /* One AES-128-ECB block, in place is fine. Returns 0 or KKS_ETLS. */
 static int aes_block(const uint8_t key[16], int enc, const uint8_t in[16], uint8_t out[16])
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int len = 0, ok = ctx && EVP_CipherInit_ex2(ctx, EVP_aes_128_ecb(), key, NULL, enc, NULL) &&
+    EVP_CIPHER *aes = aes_128_ecb();
+    int len = 0, ok = ctx && aes && EVP_CipherInit_ex2(ctx, aes, key, NULL, enc, NULL) &&
                       EVP_CIPHER_CTX_set_padding(ctx, 0) &&
                       EVP_CipherUpdate(ctx, out, &len, in, 16) && len == 16;
     EVP_CIPHER_CTX_free(ctx);
@@ -204,9 +217,16 @@ int kks_pvv(const uint8_t *pvk, size_t pvk_len, const char *pan, const char *pin
     uint8_t mac[KKS_PVV_LEN];
     int n = snprintf(msg, sizeof msg, "%s:%s", pan, pin);
     size_t len = 0;
-    int ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, pvk, pvk_len, (uint8_t *)msg,
-                       (size_t)n, mac, sizeof mac, &len) &&
-             len == sizeof mac;
+    static EVP_MAC *hmac;
+    if (!hmac)
+        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *mc = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    int ok = mc && EVP_MAC_init(mc, pvk, pvk_len, params) &&
+             EVP_MAC_update(mc, (uint8_t *)msg, (size_t)n) &&
+             EVP_MAC_final(mc, mac, &len, sizeof mac) && len == sizeof mac;
+    EVP_MAC_CTX_free(mc);
     if (ok)
         memcpy(out, mac, sizeof mac);
     OPENSSL_cleanse(msg, sizeof msg);

@@ -369,7 +369,7 @@ static void statement(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
         for (size_t j = 0; j < sizeof kinds / sizeof kinds[0]; j++)
             if (strcmp(k, kinds[j].kind) == 0)
                 snprintf(kind, sizeof kind, "%s", TX(c->lang, kinds[j].text));
-        clean(wal, sizeof wal, s->wallet && strcmp(s->wallet, "bpnt") == 0 ? "BPNT" : "PKH");
+        snprintf(wal, sizeof wal, "%s", s->wallet && strcmp(s->wallet, "bpnt") == 0 ? "BPNT" : "PKH");
         snprintf(left, sizeof left, "%-11s %-4s %.12s", when, wal, kind);
         receipt_rupiah(s->amount, c->lang, rp, sizeof rp);
         lr(f, left, rp);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kks_daemon.h"
+#include "kks_db.h"
 #include "kks_group.h"
 #include "kks_seeds.h"
 
@@ -20,7 +21,8 @@ typedef struct issuer {
     char expiry_for[11], expiry[8]; /* expiry of a card issued on expiry_for */
     int64_t pan_next[KKS_MAX_BANKS]; /* next account number per bank (seeds order) */
     int pan_dirty[KKS_MAX_BANKS];
-    kks_group *group; /* every write goes through it: one transaction per loop iteration */
+    kks_group *group;
+    kks_checkpointer *ckpt; /* every write goes through it: one transaction per loop iteration */
 } issuer;
 
 /* store.c: schema and helpers. */

@@ -186,11 +186,15 @@ int store_open(issuer *is, const char *path)
     if ((rc = kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
                                   "PRAGMA wal_autocheckpoint=100000;")) < 0)
         return rc;
+    if ((rc = kks_db_checkpointer_start(is->db, path, 200, &is->ckpt)) < 0)
+        return rc;
     return kks_group_new(uv_default_loop(), is->db, 200000, &is->group);
 }
 
 void store_close(issuer *is)
 {
+    kks_db_checkpointer_stop(is->ckpt);
+    is->ckpt = NULL;
     for (int i = 0; i < nstmts; i++)
         sqlite3_finalize(stmts[i].st);
     nstmts = 0;

@@ -33,6 +33,9 @@
 #include "switch.h"
 
 #define MAX_ITEMS 50
+/* How long a reply may wait for others to share its commit: fewer, larger
+ * commits under load; an idle loop commits at once anyway. */
+#define TXN_COMMIT_BUDGET_MS 5
 
 typedef struct txn_ctx txn_ctx;
 struct txn_ctx {
@@ -71,6 +74,44 @@ static void copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
+static const EVP_MD *sha256(void)
+{
+    static EVP_MD *md; /* fetched once: see core/pin.c */
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return md;
+}
+
+/* Each terminal's PIN key, derived once from the master key (HKDF is not
+ * cheap) and kept in a small direct-mapped cache keyed by terminal ID. */
+#define TPK_CACHE 1024
+static struct {
+    char id[KKS_ID_MAX];
+    uint8_t tpk[16];
+} tpk_cache[TPK_CACHE];
+
+static int terminal_tpk(sw *s, const char *id, uint8_t tpk[16])
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    h %= TPK_CACHE;
+    if (strcmp(tpk_cache[h].id, id) != 0) {
+        if (kks_tpk_derive(s->tmk, id, tpk_cache[h].tpk) < 0) {
+            tpk_cache[h].id[0] = '\0';
+            return KKS_ETLS;
+        }
+        snprintf(tpk_cache[h].id, sizeof tpk_cache[h].id, "%s", id);
+    }
+    memcpy(tpk, tpk_cache[h].tpk, 16);
+    return 0;
+}
+
+void auth_forget_keys(void)
+{
+    OPENSSL_cleanse(tpk_cache, sizeof tpk_cache);
+}
+
 /* SHA-256 over the fields that make a request what it is (not the PIN
  * blocks, whose fill is random on every encoding). */
 static void request_digest(const Kks__TxnRequest *t, uint8_t out[32])
@@ -78,7 +119,7 @@ static void request_digest(const Kks__TxnRequest *t, uint8_t out[32])
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     char num[64];
     unsigned len = 32;
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(md, sha256(), NULL);
     const char *parts[] = {t->type, t->pan, t->nik, t->wallet};
     for (int i = 0; i < 4; i++) {
         EVP_DigestUpdate(md, parts[i], strlen(parts[i]));
@@ -102,7 +143,7 @@ static void pan_ref(sw *s, const char *pan, char out[33])
     uint8_t h[32];
     unsigned len = 32;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(md, sha256(), NULL);
     EVP_DigestUpdate(md, s->zpk, sizeof s->zpk);
     EVP_DigestUpdate(md, pan, strlen(pan));
     EVP_DigestFinal_ex(md, h, &len);
@@ -346,9 +387,9 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
         kks_info("txn", "terminal", t->terminal, "type", t->type, "pan", t->pan_masked, "rc", rc,
                  "rrn", rrn, "stan", (snprintf(pm, sizeof pm, "%06u", t->stan), pm));
     }
-    kks_group_defer(g, t->c, t->id, &rep, 1, 2);
+    kks_group_defer(g, t->c, t->id, &rep, 1, TXN_COMMIT_BUDGET_MS);
     for (int i = 0; i < t->nwaiters; i++)
-        kks_group_defer(g, t->waiters[i].c, t->waiters[i].id, &rep, 0, 2);
+        kks_group_defer(g, t->waiters[i].c, t->waiters[i].id, &rep, 0, TXN_COMMIT_BUDGET_MS);
     free(packed);
     ctx_free(t);
     return;
@@ -489,7 +530,7 @@ static void ask_issuer(txn_ctx *t, const Kks__TxnRequest *req)
         return;
     }
     /* TPK -> ZPK: the only place a PIN is clear in the switch, inside kks_pin. */
-    if (kks_tpk_derive(s->tmk, t->terminal, tpk) < 0 ||
+    if (terminal_tpk(s, t->terminal, tpk) < 0 ||
         kks_pinblock_translate(tpk, s->zpk, req->pin_block.data, t->pan, b1) < 0 ||
         (strcmp(t->type, "pin_change") == 0 &&
          kks_pinblock_translate(tpk, s->zpk, req->new_pin_block.data, t->pan, b2) < 0)) {
@@ -949,6 +990,7 @@ int auth_init(sw *s, const char *seeds, char *err, size_t cap)
 
 void auth_close(sw *s)
 {
+    auth_forget_keys();
     sqlite3_stmt *all[] = {s->st_find,      s->st_insert,   s->st_withdrawn, s->st_statement,
                            s->st_rev_get,   s->st_rev_mark, s->st_rev_set};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)

@@ -68,6 +68,7 @@ static const char *const sql[ST__COUNT] = {
 
 struct ledger {
     sqlite3 *db;
+    kks_checkpointer *ckpt;
     kks_group *group;
     sqlite3_stmt *st[ST__COUNT];
 };
@@ -102,7 +103,8 @@ int ledger_open(const char *path, uv_loop_t *loop, ledger **out)
             goto fail;
         }
     }
-    if (kks_group_new(loop, l->db, 500000, &l->group) < 0)
+    if (kks_group_new(loop, l->db, 500000, &l->group) < 0 ||
+        kks_db_checkpointer_start(l->db, path, 200, &l->ckpt) < 0)
         goto fail;
     *out = l;
     return 0;
@@ -115,6 +117,7 @@ void ledger_close(ledger *l)
 {
     if (!l)
         return;
+    kks_db_checkpointer_stop(l->ckpt);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(l->st[i]);
     kks_db_close(l->db);

@@ -181,7 +181,7 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
         if (code == 0) {
             cr_assert_eq(already, n, "a run that finished credited everything");
         } else {
-            cr_assert_eq(code, 3, "kksctl must report the lost switch");
+            cr_assert_eq(code, 3, "kksctl must report the lost switch, not exit %d", code);
             landed = already > 0 && credited > 0;
         }
         fprintf(stderr, "sigkill after %d ms: kksctl exit %d; the rerun found %lld already "
