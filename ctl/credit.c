@@ -16,6 +16,7 @@
 #include "kks_csv.h"
 #include "kks_err.h"
 #include "kks_log.h"
+#include "kks_money.h"
 #include "kks_policy.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
@@ -268,18 +269,7 @@ static int send_batch(run *r, kks_client *cl, size_t from, size_t n)
 
 static void print_money(int64_t v, char *out, size_t cap)
 {
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v), k = 0;
-    size_t o = 0;
-    if (v < 0 && o + 1 < cap)
-        out[o++] = '-';
-    for (int i = 0; i < n && o + 2 < cap; i++) {
-        out[o++] = digits[i];
-        k = n - i - 1;
-        if (k > 0 && k % 3 == 0)
-            out[o++] = '.';
-    }
-    out[o] = '\0';
+    kks_rupiah(v, '.', out, cap);
 }
 
 int cmd_credit_run(ctl *c, int argc, char **argv)
@@ -328,6 +318,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         goto done;
     r.tty = isatty(2);
     r.started = uv_hrtime();
+    r.last_print = r.started; /* first line after the interval, not at once */
     while (r.sent < r.nrows && !r.failed) {
         while (r.inflight >= IN_FLIGHT && !r.failed)
             uv_run(c->loop, UV_RUN_ONCE);
@@ -370,7 +361,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         print_money(r.rupiah, money, sizeof money);
         double el = (double)(uv_hrtime() - r.started) / 1e9;
         printf("%s %s: rows %zu, credited %" PRIu64 ", already credited %" PRIu64
-               ", rejected %zu, Rp%s credited, %.1f s\n",
+               ", rejected %zu, %s credited, %.1f s\n",
                r.program, r.period, total_rows, r.credited, r.already, r.nrej, money, el);
         for (size_t i = 0; i < r.nrej && i < 100; i++)
             printf("  line %u: %s\n", r.rejs[i].line, r.rejs[i].reason);
@@ -424,7 +415,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         print_money(r->funding_total, b, sizeof b);
         if (r->ok)
             printf("ledger OK: %" PRId64 " accounts, %" PRId64 " transfers; family wallets "
-                   "Rp%s, funding accounts Rp%s; balances sum to zero\n",
+                   "%s, funding accounts %s; balances sum to zero\n",
                    r->accounts, r->transfers, a, b);
         else
             printf("LEDGER VIOLATION: %s\n", r->violation);
@@ -490,7 +481,7 @@ int cmd_account(ctl *c, int argc, char **argv)
     } else {
         print_money(r->pkh, m1, sizeof m1);
         print_money(r->bpnt, m2, sizeof m2);
-        printf("family %s\n  PKH (tunai)   Rp%s\n  BPNT (sembako) Rp%s\nlast movements:\n", r->kk,
+        printf("family %s\n  PKH (tunai)     %14s\n  BPNT (sembako)  %14s\nlast movements:\n", r->kk,
                m1, m2);
         for (size_t i = 0; i < r->n_movements; i++) {
             const Kks__Movement *m = r->movements[i];
@@ -590,11 +581,11 @@ int cmd_settle(ctl *c, int argc, char **argv)
         for (size_t i = 0; i < r->n_lines; i++) {
             const Kks__SettleLine *l = r->lines[i];
             print_money(l->total, money, sizeof money);
-            printf("  %-8s %-16s %-28s %5u  Rp%s\n", l->kind, l->id, l->name, l->count, money);
+            printf("  %-8s %-16s %-28s %5u  %s\n", l->kind, l->id, l->name, l->count, money);
             sum += l->total;
         }
         print_money(sum, money, sizeof money);
-        printf("  total Rp%s; files %s and %s\n", money, csvp, jsonp);
+        printf("  total %s; files %s and %s\n", money, csvp, jsonp);
     }
     kks__envelope__free_unpacked(rep, NULL);
     return ec;

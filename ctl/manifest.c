@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "kks_money.h"
 #include "kks_csv.h"
 #include "kks_err.h"
 #include "kks_policy.h"
@@ -112,15 +113,7 @@ static long long seen_kk(mf_run *r, const char *kk, unsigned long line)
 /* Rupiah the Indonesian way: Rp1.234.567.000 (negative amounts never reach here). */
 static void fmt_rupiah(int64_t v, char *out, size_t cap)
 {
-    char digits[24], grouped[40];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)v), k = 0;
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            grouped[k++] = '.';
-        grouped[k++] = digits[i];
-    }
-    grouped[k] = '\0';
-    snprintf(out, cap, "Rp%s", grouped);
+    kks_rupiah(v, '.', out, cap);
 }
 
 /* Reads the header; strips a UTF-8 byte-order mark as kksctl enroll does. 0, or -1 after
@@ -270,10 +263,12 @@ static void print_summary(const mf_run *r, const kks_period *per, const char *pa
             "  skipped as invalid        %llu\n"
             "  families in the manifest  %llu\n"
             "  total                     %s\n"
-            "  cut by a PKH cap          %llu\n",
+            "%s%llu\n",
             kks_program_name(per->program), per->label, path, (unsigned long long)r->rows,
             (unsigned long long)r->nskipped, (unsigned long long)r->manifest, rp,
-            (unsigned long long)r->capped);
+            per->program == KKS_PROGRAM_PKH ? "  cut by a PKH cap          " : "  months in the batch       ",
+            per->program == KKS_PROGRAM_PKH ? (unsigned long long)r->capped
+                                            : (unsigned long long)per->months);
     for (uint64_t i = 0; i < r->nskipped && i < MF_SHOW_SKIPPED; i++)
         fprintf(stderr, "    line %lu: %s\n", r->shown[i].line, r->shown[i].reason);
     if (r->nskipped > MF_SHOW_SKIPPED)

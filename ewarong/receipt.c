@@ -12,6 +12,7 @@
 #include "kks_log.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_money.h"
 #include "terminal.h"
 
 #define W 40 /* slip width */
@@ -153,18 +154,7 @@ const char *receipt_title(const char *type, enum term_lang lang)
 
 size_t receipt_rupiah(int64_t v, enum term_lang lang, char *out, size_t cap)
 {
-    char digits[24], body[40];
-    char sep = lang == TERM_LANG_EN ? ',' : '.';
-    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int n = snprintf(digits, sizeof digits, "%" PRIu64, mag), k = 0;
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            body[k++] = sep;
-        body[k++] = digits[i];
-    }
-    body[k] = '\0';
-    n = snprintf(out, cap, "%sRp%s", v < 0 ? "-" : "", body);
-    return n < 0 ? 0 : (size_t)n;
+    return kks_rupiah(v, lang == TERM_LANG_EN ? ',' : '.', out, cap);
 }
 
 /* ------------------------------------------------------------------ slip layout */
