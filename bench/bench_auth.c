@@ -118,9 +118,11 @@ static void schedule(term *t)
         send_next(t);
         return;
     }
-    /* each terminal paces itself at rate / nterms */
+    /* each terminal paces itself at rate / nterms, its phase offset so that
+     * the terminals' requests interleave instead of arriving in bursts */
     double per = (double)nterms / rate * 1000.0;
-    uint64_t due = (uint64_t)((double)t->nsent * per);
+    double phase = (double)(t - terms) / (double)nterms;
+    uint64_t due = (uint64_t)(((double)t->nsent + phase) * per);
     uint64_t el = (uv_hrtime() - t_start) / 1000000;
     uv_timer_start(&t->pace, on_pace, due > el ? due - el : 0, 0);
 }

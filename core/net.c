@@ -1004,6 +1004,8 @@ static void client_connect(kks_client *cl)
         return;
     }
     snprintf(c->peer, sizeof c->peer, "%s", cl->addr);
+    /* Replies to operators' bulk requests (print batches) are up to 1 MiB. */
+    c->fr.max = KKS_FRAME_MAX_BULK;
     cl->conn = c;
     cl->state = CL_CONNECTING;
     cl->refused_code = 0;

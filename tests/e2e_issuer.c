@@ -179,6 +179,28 @@ static const char row_b[] = "1271012001190002,1271011205700003,Togar Simanjuntak
                             "Jl. Sutomo No. 1,Pasar Merah Timur,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
                             "1,1\n";
 
+Test(issuer, a_print_batch_larger_than_a_terminal_frame)
+{
+    char path[400], pop[400], *out = NULL;
+    e2e_start_issuer();
+    snprintf(pop, sizeof pop, "%s/pop.csv", E.dir);
+    char *gen[] = {(char *)e2e_bin("kksctl"), "gen", "population", "--families", "4000", NULL};
+    cr_assert_eq(e2e_run(&out, gen), 0);
+    FILE *f = fopen(pop, "w");
+    fputs(out, f);
+    fclose(f);
+    free(out);
+    cr_assert_eq(ctl(&out, "enroll", pop, 0, 0, 0, 0), 0, "%s", out);
+    free(out);
+    /* ~1,400 BRI cards: one page of print lines is well over 64 KiB */
+    snprintf(path, sizeof path, "%s/bri.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BRI", "--out", path, 0), 0, "%s", out);
+    long cards = json_num(out, "cards");
+    free(out);
+    cr_assert_gt(cards, 1000);
+    cr_assert_eq(count_lines(path), cards + 1);
+}
+
 Test(issuer, malformed_files_write_nothing)
 {
     char path[400], *out = NULL;
