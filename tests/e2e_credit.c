@@ -147,7 +147,7 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
     /* The kill must land while the run is under way; the machine's speed
      * decides when that is, so try later and later kills, each on a fresh
      * database, until one lands half way. */
-    static const int delays_ms[] = {400, 800, 1200, 1700, 2300, 3000, 4000, 5500};
+    static const int delays_ms[] = {400, 800, 1200, 1700, 2300, 3000, 4000, 5500, 7000, 9000};
     int landed = 0;
     e2e_start_issuer();
     snprintf(path, sizeof path, "%s/big.csv", E.dir);

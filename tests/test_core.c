@@ -333,12 +333,13 @@ Test(net, heartbeat_keeps_an_idle_link_open)
 {
     kks_server *s2;
     kks_client *cl;
+    /* generous margins: heartbeats every 100 ms against a 1 s idle limit */
     kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
-                         .idle_ms = 300};
+                         .idle_ms = 1000};
     kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER, .heartbeat_ms = 100, .reconnect = 1};
     cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
     cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
-    run_for(900);
+    run_for(2500);
     cr_assert(kks_client_is_up(cl), "heartbeats should have kept the link busy");
     kks_client_free(cl);
     stop_server(s2);
