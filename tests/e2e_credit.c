@@ -163,9 +163,7 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
         pid_t run = e2e_spawn(name, argv);
         usleep((useconds_t)delays_ms[k] * 1000);
         e2e_kill(E.switch_pid);
-        int st;
-        cr_assert_eq(waitpid(run, &st, 0), run);
-        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        int code = e2e_wait(run);
         /* The switch comes back on the same database; the same manifest again. */
         e2e_start_switch_db(db);
         cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);

@@ -111,6 +111,15 @@ int e2e_run(char **out, char *const argv[])
     return rc;
 }
 
+int e2e_wait(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    untrack(pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int e2e_stop(pid_t pid)
 {
     kill(pid, SIGTERM);

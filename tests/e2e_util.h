@@ -9,7 +9,7 @@
 
 #include "kks.pb-c.h"
 
-#define E2E_MAX_PROCS 8
+#define E2E_MAX_PROCS 32
 
 typedef struct e2e {
     char dir[256]; /* the test's temporary directory */
@@ -36,6 +36,8 @@ pid_t e2e_spawn(const char *logname, char *const argv[]);
 int e2e_run(char **out, char *const argv[]);
 /* Waits for a ready file; copies the address. 0 or -1 (timeout, or pid died). */
 int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap);
+/* Waits for a process the test started; its exit status, or 128+signal. */
+int e2e_wait(pid_t pid);
 /* SIGTERM then wait; returns the exit status (or -1 / 128+signal). */
 int e2e_stop(pid_t pid);
 /* SIGKILL and reap. */
