@@ -46,6 +46,7 @@ typedef struct run {
     size_t nrej, caprej;
     int inflight, failed, tty;
     uint64_t started, last_print;
+    uint64_t interval_ns; /* between progress lines */
 } run;
 
 static void add_rej(run *r, uint32_t line, const char *reason)
@@ -184,7 +185,7 @@ static void progress(run *r, int final)
     double el = (double)(now - r->started) / 1e9;
     double rate = el > 0 ? (double)r->acked / el : 0;
     double left = rate > 0 ? (double)(r->nrows - r->acked) / rate : 0;
-    if (!final && now - r->last_print < (r->tty ? 100000000ull : 5000000000ull))
+    if (!final && now - r->last_print < r->interval_ns)
         return;
     r->last_print = now;
     if (r->tty) {
@@ -277,9 +278,13 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"switch", required_argument, 0, 's'}, {"pki", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"progress-interval", required_argument, 0, 'i'},
         {0, 0, 0, 0},
     };
-    static const char use[] = "usage: kksctl credit-run MANIFEST.csv [--switch A] [--json]";
+    static const char use[] =
+        "usage: kksctl credit-run MANIFEST.csv [--switch A] [--json] [--progress-interval MS]\n"
+        "  progress: a bar on a terminal (every 100 ms), else a line every 5 s (or MS)";
+    long interval_ms = -1;
     run r = {.c = c};
     kks_client *cl;
     int o, ec = EXIT_OK;
@@ -290,11 +295,12 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         case 's': c->sw = optarg; break;
         case 'p': c->pki = optarg; break;
         case 'j': c->json = 1; break;
+        case 'i': interval_ms = strtol(optarg, NULL, 10); break;
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind + 1 != argc || (interval_ms < 0 && interval_ms != -1) || interval_ms > 3600000) {
         fprintf(stderr, "%s\n", use);
         return EXIT_USAGE;
     }
@@ -317,6 +323,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     if (!(cl = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))
         goto done;
     r.tty = isatty(2);
+    r.interval_ns = (uint64_t)(interval_ms >= 0 ? interval_ms : r.tty ? 100 : 5000) * 1000000ull;
     r.started = uv_hrtime();
     r.last_print = r.started; /* first line after the interval, not at once */
     while (r.sent < r.nrows && !r.failed) {
