@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "e2e_util.h"
 #include "kks_err.h"
 #include "kks_pin.h"
@@ -335,6 +337,8 @@ Test(auth, purchases_withdrawals_and_balances)
           KKS_RC_INVALID_AMOUNT);
     rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 5050000},
           KKS_RC_OVER_LIMIT);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = INT64_MAX},
+          KKS_RC_INVALID_AMOUNT); /* over the maximum of any one transaction */
     rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 1250000},
           KKS_RC_NSF);
     rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 100000,
@@ -529,4 +533,54 @@ Test(auth, lost_and_expired_cards_and_issuer_down)
                           s < 2 ? "a PIN" : "a full PAN", files[f]);
         }
     }
+}
+
+Test(auth, routes_by_bin_and_a_locked_database_is_96)
+{
+    char *out = NULL, ready[400], db[400];
+    term t;
+    term_open(&t, EW);
+    activate_both(&t);
+    term_close(&t);
+    /* A second switch on the same database whose route for BRI's BIN leads nowhere:
+     * BNI cards still reach the default issuer, BRI cards get 91. */
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    snprintf(ready, sizeof ready, "%s/switch2.ready", E.dir);
+    snprintf(db, sizeof db, "%s/switch.db", E.dir);
+    char route[64];
+    snprintf(route, sizeof route, "%.6s=127.0.0.1:1", pan_b);
+    char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
+                    "--pki", E.pki, "--issuer", E.issuer_addr, "--route", route,
+                    "--ready-file", ready, NULL};
+    E.switch_pid = e2e_spawn("switch2", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0);
+    term_open(&t, EW);
+    Kks__Envelope *k = NULL;
+    for (int i = 0; i < 100; i++) { /* until the default link is up */
+        k = send_txn(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A});
+        if (strcmp(k->txn_reply->rc, KKS_RC_APPROVED) == 0)
+            break;
+        kks__envelope__free_unpacked(k, NULL);
+        k = NULL;
+        usleep(50000);
+    }
+    cr_assert_not_null(k, "BNI card through the default route");
+    kks__envelope__free_unpacked(k, NULL);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B}, KKS_RC_INOPERATIVE);
+
+    /* Another process holds the switch's database: the purchase fails with 96 and moves
+     * nothing (after the 5 s busy timeout). */
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    rc_is(&t, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "TLR-1KG:1"},
+          KKS_RC_SYSTEM);
+    sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(h);
+    int64_t pkh, bpnt;
+    balances(&t, pan_a, PIN_A, &pkh, &bpnt);
+    cr_assert_eq(bpnt, 600000, "nothing moved");
+    term_close(&t);
+    (void)out;
+    ledger_clean();
 }
