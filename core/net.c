@@ -61,7 +61,7 @@ int kks_addr_parse(const char *text, struct sockaddr_storage *out)
     if (*end != '\0' || port < 0 || port > 65535)
         return KKS_EADDR;
     if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
+        snprintf(host, sizeof host, "127.0.0.1");
     if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
         return 0;
     if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
@@ -197,7 +197,7 @@ static kks_conn *conn_new(uv_loop_t *loop, SSL_CTX *ctx, int is_server, const co
     c->ops = ops;
     c->owner = owner;
     c->is_server = is_server != 0;
-    strcpy(c->peer, "?");
+    snprintf(c->peer, sizeof c->peer, "?");
     return c;
 }
 

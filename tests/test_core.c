@@ -147,7 +147,8 @@ Test(pki, files_and_modes)
     struct stat st;
     snprintf(d, sizeof d, "/tmp/kks-pki-XXXXXX");
     cr_assert_not_null(mkdtemp(d));
-    strcat(d, "/x");
+    size_t dl = strlen(d);
+    snprintf(d + dl, sizeof d - dl, "/x");
     cr_assert_eq(kks_pki_init(d), 0);
     cr_assert_eq(kks_pki_terminal(d, "EW-127101-0001"), 0);
     const char *keys[] = {"ca.key", "issuer.key", "switch.key", "operator.key", "keys/tmk.key",

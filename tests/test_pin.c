@@ -334,7 +334,7 @@ Test(pin, hostile_input_is_einval)
     cr_assert_eq(kks_pinblock_encode(key, "246810", PAN, R8, good), 0);
     for (int i = 0; pans[i]; i++) {
         cr_assert_eq(kks_pinblock_encode(key, "246810", pans[i], NULL, out), KKS_EINVAL);
-        strcpy(got, "garbage");
+        snprintf(got, sizeof got, "garbage");
         cr_assert_eq(kks_pinblock_decode(key, good, pans[i], got), KKS_EINVAL);
         cr_assert_str_eq(got, "");
         cr_assert_eq(kks_pinblock_translate(key, key, good, pans[i], out), KKS_EINVAL);
