@@ -13,7 +13,6 @@
 #include "kks_pki.h"
 #include "kks_seeds.h"
 
-#define SEEDS_RECORD_MAX 4096
 
 /* ---- field checks --------------------------------------------------------------------- */
 
@@ -114,68 +113,6 @@ static int index_insert(const char *base, size_t stride, uint16_t *index, int n,
 }
 
 /* ---- reading a file ------------------------------------------------------------------- */
-
-typedef int (*row_fn)(void *ctx, const kks_csv *c, char *why, size_t cap);
-
-/* Reads dir/file: the header must be exactly hdr, then fn takes each row. Errors name the
- * file and line. 0, KKS_EINVAL or KKS_ENOMEM. */
-static int load_file(void *ctx, const char *dir, const char *file, const char *const *hdr,
-                     int nh, row_fn fn, char *err, size_t cap)
-{
-    char path[4096], why[200] = "";
-    kks_csv c;
-    FILE *f;
-    int rc;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (!(f = fopen(path, "r"))) {
-        snprintf(err, cap, "%s: cannot open", path);
-        return KKS_EINVAL;
-    }
-    if (kks_csv_init(&c, f, SEEDS_RECORD_MAX) < 0) {
-        fclose(f);
-        snprintf(err, cap, "%s: out of memory", path);
-        return KKS_ENOMEM;
-    }
-    rc = kks_csv_next(&c);
-    if (rc < 0) {
-        snprintf(err, cap, "%s: %s", path, c.errmsg);
-        goto out;
-    }
-    if (rc == 0 || !kks_csv_is(&c, hdr, nh)) {
-        char want[200];
-        size_t off = 0;
-        want[0] = '\0';
-        for (int i = 0; i < nh && off < sizeof want; i++) {
-            int w = snprintf(want + off, sizeof want - off, "%s%s", i ? "," : "", hdr[i]);
-            off += w > 0 ? (size_t)w : 0;
-        }
-        snprintf(err, cap, "%s line %lu: unexpected header, expected %s", path,
-                 rc == 0 ? 1ul : c.line, want);
-        rc = KKS_EINVAL;
-        goto out;
-    }
-    while ((rc = kks_csv_next(&c)) == 1) {
-        if (c.nfields != nh) {
-            snprintf(err, cap, "%s line %lu: %d fields, expected %d", path, c.line, c.nfields,
-                     nh);
-            rc = KKS_EINVAL;
-            goto out;
-        }
-        if (fn(ctx, &c, why, sizeof why) < 0) {
-            snprintf(err, cap, "%s line %lu: %s", path, c.line, why);
-            rc = KKS_EINVAL;
-            goto out;
-        }
-    }
-    if (rc < 0)
-        snprintf(err, cap, "%s: %s", path, c.errmsg);
-out:
-    kks_csv_close(&c);
-    fclose(f);
-    if (rc == KKS_ENOMEM)
-        return KKS_ENOMEM;
-    return rc < 0 ? KKS_EINVAL : 0;
-}
 
 /* ---- catalogue -------------------------------------------------------------------------- */
 
@@ -284,8 +221,8 @@ int kks_catalog_load(kks_catalog *c, const char *dir, char *err, size_t cap)
     memset(c, 0, sizeof *c);
     memset(&l, 0, sizeof l);
     l.cat = c;
-    if ((rc = load_file(&l, dir, "bpnt-categories.csv", cat_h, 2, category_row, err, cap)) < 0 ||
-        (rc = load_file(&l, dir, "staples.csv", item_h, 5, staple_row, err, cap)) < 0) {
+    if ((rc = kks_csv_load(&l, dir, "bpnt-categories.csv", cat_h, 2, category_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(&l, dir, "staples.csv", item_h, 5, staple_row, err, cap)) < 0) {
         memset(c, 0, sizeof *c);
         return rc;
     }
@@ -467,7 +404,7 @@ int kks_terminals_load(kks_terminals *t, const char *dir, char *err, size_t cap)
     }
     l->t = t;
     if ((rc = kks_seeds_load(&l->seeds, dir, err, cap)) < 0 ||
-        (rc = load_file(l, dir, "terminals.csv", hdr, 7, terminal_row, err, cap)) < 0)
+        (rc = kks_csv_load(l, dir, "terminals.csv", hdr, 7, terminal_row, err, cap)) < 0)
         memset(t, 0, sizeof *t);
     free(l);
     return rc < 0 ? rc : 0;

@@ -136,3 +136,62 @@ int kks_csv_is(const kks_csv *c, const char *const *names, int n)
             return 0;
     return 1;
 }
+
+
+int kks_csv_load(void *ctx, const char *dir, const char *file, const char *const *hdr, int nh,
+                 kks_csv_row_fn fn, char *err, size_t cap)
+{
+    char path[4096], why[200] = "";
+    kks_csv c;
+    FILE *f;
+    int rc;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!(f = fopen(path, "r"))) {
+        snprintf(err, cap, "%s: cannot open", path);
+        return KKS_EINVAL;
+    }
+    if (kks_csv_init(&c, f, KKS_CSV_SEEDS_RECORD_MAX) < 0) {
+        fclose(f);
+        snprintf(err, cap, "%s: out of memory", path);
+        return KKS_ENOMEM;
+    }
+    rc = kks_csv_next(&c);
+    if (rc < 0) {
+        snprintf(err, cap, "%s: %s", path, c.errmsg);
+        goto out;
+    }
+    if (rc == 0 || !kks_csv_is(&c, hdr, nh)) {
+        char want[200];
+        size_t off = 0;
+        want[0] = '\0';
+        for (int i = 0; i < nh && off < sizeof want; i++) {
+            int w = snprintf(want + off, sizeof want - off, "%s%s", i ? "," : "", hdr[i]);
+            off += w > 0 ? (size_t)w : 0;
+        }
+        snprintf(err, cap, "%s line %lu: unexpected header, expected %s", path,
+                 rc == 0 ? 1ul : c.line, want);
+        rc = KKS_EINVAL;
+        goto out;
+    }
+    while ((rc = kks_csv_next(&c)) == 1) {
+        if (c.nfields != nh) {
+            snprintf(err, cap, "%s line %lu: %d fields, expected %d (wrong number of fields)",
+                     path, c.line, c.nfields, nh);
+            rc = KKS_EINVAL;
+            goto out;
+        }
+        if (fn(ctx, &c, why, sizeof why) < 0) {
+            snprintf(err, cap, "%s line %lu: %s", path, c.line, why);
+            rc = KKS_EINVAL;
+            goto out;
+        }
+    }
+    if (rc < 0)
+        snprintf(err, cap, "%s: %s", path, c.errmsg);
+out:
+    kks_csv_close(&c);
+    fclose(f);
+    if (rc == KKS_ENOMEM)
+        return KKS_ENOMEM;
+    return rc < 0 ? KKS_EINVAL : 0;
+}

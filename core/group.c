@@ -35,13 +35,8 @@ static void send_held(kks_group *g, int committed)
         if (committed) {
             kks_conn_reply_packed(h->c, h->id, h->buf, h->len);
         } else {
-            Kks__Envelope rep = KKS__ENVELOPE__INIT;
-            Kks__Error er = KKS__ERROR__INIT;
-            er.code = KKS_EDB;
-            er.message = "database error at commit; nothing of this request was written";
-            rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-            rep.error = &er;
-            kks_conn_reply(h->c, h->id, &rep);
+            kks_conn_reply_error(h->c, h->id, KKS_EDB,
+                                 "database error at commit; nothing of this request was written");
         }
         kks_conn_unref(h->c);
         free(h->buf);
@@ -167,26 +162,11 @@ fail_mem:
      * way to hold its reply, commit what is there and answer with an error. */
     kks_error("out of memory holding a reply; committing early");
     group_commit(g);
-    {
-        Kks__Envelope er_env = KKS__ENVELOPE__INIT;
-        Kks__Error er = KKS__ERROR__INIT;
-        er.code = KKS_ENOMEM;
-        er.message = "out of memory after the write; check the result before retrying";
-        er_env.body_case = KKS__ENVELOPE__BODY_ERROR;
-        er_env.error = &er;
-        kks_conn_reply(c, id, &er_env);
-    }
+    kks_conn_reply_error(c, id, KKS_ENOMEM,
+                         "out of memory after the write; check the result before retrying");
     return KKS_ENOMEM;
 fail_db:
-    {
-        Kks__Envelope er_env = KKS__ENVELOPE__INIT;
-        Kks__Error er = KKS__ERROR__INIT;
-        er.code = KKS_EDB;
-        er.message = "database error; nothing of this request was written";
-        er_env.body_case = KKS__ENVELOPE__BODY_ERROR;
-        er_env.error = &er;
-        kks_conn_reply(c, id, &er_env);
-    }
+    kks_conn_reply_error(c, id, KKS_EDB, "database error; nothing of this request was written");
     return KKS_EDB;
 }
 

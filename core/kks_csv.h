@@ -36,4 +36,15 @@ int kks_csv_next(kks_csv *c);
 /* 1 if the current record is exactly these names (a header check). */
 int kks_csv_is(const kks_csv *c, const char *const *names, int n);
 
+/* Takes one data row of a seeds file; fills why and returns -1 to refuse it. */
+typedef int (*kks_csv_row_fn)(void *ctx, const kks_csv *c, char *why, size_t cap);
+
+#define KKS_CSV_SEEDS_RECORD_MAX 4096
+
+/* Reads dir/file, a small policy or reference file: the header must be
+ * exactly hdr (nh names), then fn takes each row (which must have nh fields).
+ * Errors name the file and line in err. Returns 0, KKS_EINVAL or KKS_ENOMEM. */
+int kks_csv_load(void *ctx, const char *dir, const char *file, const char *const *hdr, int nh,
+                 kks_csv_row_fn fn, char *err, size_t cap);
+
 #endif

@@ -75,6 +75,8 @@ void kks_server_free(kks_server *s);
  * and returns KKS_ECLOSED). rep->id is set here. Returns 0, KKS_ECLOSED,
  * KKS_ETOOBIG or KKS_ENOMEM. */
 int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep);
+/* Answers request id with an Error envelope (code, message). */
+int kks_conn_reply_error(kks_conn *c, uint64_t id, int code, const char *msg);
 /* The same for a reply already packed (its id set), as kks_group holds them. */
 int kks_conn_reply_packed(kks_conn *c, uint64_t id, const uint8_t *env, size_t len);
 void kks_conn_ref(kks_conn *c);

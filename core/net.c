@@ -605,13 +605,7 @@ static void server_on_envelope(kks_conn *c, const Kks__Envelope *env)
     c->inflight++;
     s->inflight++;
     if (s->draining) {
-        Kks__Envelope rep = KKS__ENVELOPE__INIT;
-        Kks__Error er = KKS__ERROR__INIT;
-        er.code = KKS_ESHUTDOWN;
-        er.message = (char *)kks_strerror(KKS_ESHUTDOWN);
-        rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-        rep.error = &er;
-        kks_conn_reply(c, env->id, &rep);
+        kks_conn_reply_error(c, env->id, KKS_ESHUTDOWN, kks_strerror(KKS_ESHUTDOWN));
         return;
     }
     s->o.on_request(c, env, s->o.ud);
@@ -676,6 +670,17 @@ static int conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_
 int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep)
 {
     return conn_reply(c, id, rep, NULL, 0);
+}
+
+int kks_conn_reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    er.code = code;
+    er.message = (char *)msg;
+    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
+    rep.error = &er;
+    return kks_conn_reply(c, id, &rep);
 }
 
 int kks_conn_reply_packed(kks_conn *c, uint64_t id, const uint8_t *env, size_t len)

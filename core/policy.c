@@ -52,48 +52,6 @@ typedef struct loader {
     int seen_comp[KKS_PKH_COMPONENTS];
 } loader;
 
-typedef int (*row_fn)(loader *l, const kks_csv *c, char *why, size_t cap);
-
-static int load_file(loader *l, const char *dir, const char *file, const char *const *hdr,
-                     int nh, row_fn fn, char *err, size_t cap)
-{
-    char path[4096], why[200] = "";
-    kks_csv c;
-    FILE *f;
-    int rc;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (!(f = fopen(path, "r"))) {
-        snprintf(err, cap, "%s: cannot open", path);
-        return KKS_EINVAL;
-    }
-    if (kks_csv_init(&c, f, 4096) < 0) {
-        fclose(f);
-        return KKS_ENOMEM;
-    }
-    rc = kks_csv_next(&c);
-    if (rc != 1 || !kks_csv_is(&c, hdr, nh)) {
-        snprintf(err, cap, "%s: %s", path, rc < 0 ? c.errmsg : "unexpected header");
-        rc = rc == KKS_ENOMEM ? KKS_ENOMEM : KKS_EINVAL;
-        goto out;
-    }
-    while ((rc = kks_csv_next(&c)) == 1) {
-        if (c.nfields != nh || fn(l, &c, why, sizeof why) < 0) {
-            snprintf(err, cap, "%s line %lu: %s", path, c.line,
-                     c.nfields != nh ? "wrong number of fields" : why);
-            rc = KKS_EINVAL;
-            goto out;
-        }
-    }
-    if (rc < 0) {
-        snprintf(err, cap, "%s: %s", path, c.errmsg);
-        rc = rc == KKS_ENOMEM ? KKS_ENOMEM : KKS_EINVAL;
-    }
-out:
-    kks_csv_close(&c);
-    fclose(f);
-    return rc < 0 ? rc : 0;
-}
-
 /* programme-policy.csv keys and their ranges. */
 static const struct {
     const char *name;
@@ -108,8 +66,9 @@ static const struct {
     [K_CASH] = {"bpnt_cash_default", 0, 1},
 };
 
-static int policy_row(loader *l, const kks_csv *c, char *why, size_t cap)
+static int policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    loader *l = ctx;
     for (int k = 0; k < K_N; k++) {
         if (strcmp(c->fields[0], policy_keys[k].name) != 0)
             continue;
@@ -136,8 +95,9 @@ static const char *component_name(int i)
     return kks_registry_header[KKS_REG_PKH_PREGNANT + i] + 4;
 }
 
-static int component_row(loader *l, const kks_csv *c, char *why, size_t cap)
+static int component_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    loader *l = ctx;
     int i;
     for (i = 0; i < KKS_PKH_COMPONENTS; i++)
         if (strcmp(c->fields[0], component_name(i)) == 0)
@@ -163,8 +123,9 @@ static int component_row(loader *l, const kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
-static int period_row(loader *l, const kks_csv *c, char *why, size_t cap)
+static int period_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    loader *l = ctx;
     kks_period per;
     int64_t v;
     if (kks_period_parse(c->fields[0], c->fields[1], &per) < 0) {
@@ -205,7 +166,7 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
     memset(&l, 0, sizeof l);
     memset(p->bpnt_cash, -1, sizeof p->bpnt_cash);
     l.p = p;
-    if ((rc = load_file(&l, dir, pol_f, pol_h, 2, policy_row, err, cap)) < 0)
+    if ((rc = kks_csv_load(&l, dir, pol_f, pol_h, 2, policy_row, err, cap)) < 0)
         return rc;
     for (int k = 0; k < K_N; k++) {
         if (!l.seen_key[k]) {
@@ -226,7 +187,7 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
         return KKS_EINVAL;
     }
 
-    if ((rc = load_file(&l, dir, comp_f, comp_h, 3, component_row, err, cap)) < 0)
+    if ((rc = kks_csv_load(&l, dir, comp_f, comp_h, 3, component_row, err, cap)) < 0)
         return rc;
     for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
         if (!l.seen_comp[i]) {
@@ -241,7 +202,7 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
         }
     }
 
-    if ((rc = load_file(&l, dir, "periods.csv", per_h, 4, period_row, err, cap)) < 0)
+    if ((rc = kks_csv_load(&l, dir, "periods.csv", per_h, 4, period_row, err, cap)) < 0)
         return rc;
 
     /* Components by per-stage amount, highest first; insertion sort keeps header

@@ -17,48 +17,9 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
-typedef int (*row_fn)(kks_seeds *s, kks_csv *c, char *why, size_t cap);
-
-static int load_file(kks_seeds *s, const char *dir, const char *file, const char *const *hdr,
-                     int nh, row_fn fn, char *err, size_t cap)
+static int bank_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
-    char path[4096], why[160] = "";
-    kks_csv c;
-    FILE *f;
-    int rc;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (!(f = fopen(path, "r"))) {
-        snprintf(err, cap, "%s: cannot open", path);
-        return KKS_EINVAL;
-    }
-    if (kks_csv_init(&c, f, 4096) < 0) {
-        fclose(f);
-        return KKS_ENOMEM;
-    }
-    rc = kks_csv_next(&c);
-    if (rc != 1 || !kks_csv_is(&c, hdr, nh)) {
-        snprintf(err, cap, "%s: %s", path, rc < 0 ? c.errmsg : "unexpected header");
-        rc = KKS_EINVAL;
-        goto out;
-    }
-    while ((rc = kks_csv_next(&c)) == 1) {
-        if (c.nfields != nh || fn(s, &c, why, sizeof why) < 0) {
-            snprintf(err, cap, "%s line %lu: %s", path, c.line,
-                     c.nfields != nh ? "wrong number of fields" : why);
-            rc = KKS_EINVAL;
-            goto out;
-        }
-    }
-    if (rc < 0)
-        snprintf(err, cap, "%s: %s", path, c.errmsg);
-out:
-    kks_csv_close(&c);
-    fclose(f);
-    return rc < 0 ? KKS_EINVAL : 0;
-}
-
-static int bank_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
-{
+    kks_seeds *s = ctx;
     kks_bank *b;
     size_t bl = strlen(c->fields[2]);
     if (s->nbanks == KKS_MAX_BANKS || strlen(c->fields[0]) >= sizeof b->code ||
@@ -74,8 +35,9 @@ static int bank_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
-static int province_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
+static int province_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    kks_seeds *s = ctx;
     if (!all_digits(c->fields[0], 2)) {
         snprintf(why, cap, "province code must be 2 digits");
         return -1;
@@ -84,8 +46,9 @@ static int province_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
-static int kecamatan_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
+static int kecamatan_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    kks_seeds *s = ctx;
     if (!all_digits(c->fields[0], 6) || s->nkecamatan == KKS_MAX_KECAMATAN) {
         snprintf(why, cap, "kecamatan code must be 6 digits");
         return -1;
@@ -94,8 +57,9 @@ static int kecamatan_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
-static int policy_row(kks_seeds *s, kks_csv *c, char *why, size_t cap)
+static int policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
+    kks_seeds *s = ctx;
     char *end;
     long v = strtol(c->fields[1], &end, 10);
     int *slot = NULL;
@@ -123,10 +87,10 @@ int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
     s->expiry_years = 5;
     s->pin_tries = 3;
     s->pan_length = 16;
-    if ((rc = load_file(s, dir, "banks.csv", bank_h, 3, bank_row, err, cap)) < 0 ||
-        (rc = load_file(s, dir, "provinces.csv", code_h, 2, province_row, err, cap)) < 0 ||
-        (rc = load_file(s, dir, "kecamatan.csv", code_h, 2, kecamatan_row, err, cap)) < 0 ||
-        (rc = load_file(s, dir, "card-policy.csv", pol_h, 2, policy_row, err, cap)) < 0)
+    if ((rc = kks_csv_load(s, dir, "banks.csv", bank_h, 3, bank_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(s, dir, "provinces.csv", code_h, 2, province_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(s, dir, "kecamatan.csv", code_h, 2, kecamatan_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(s, dir, "card-policy.csv", pol_h, 2, policy_row, err, cap)) < 0)
         return rc;
     for (int i = 0; i < s->nbanks; i++) {
         if ((int)strlen(s->banks[i].bin) + 2 > s->pan_length) {

@@ -94,17 +94,6 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     return ROW_ENROLLED;
 }
 
-static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-    er.code = code;
-    er.message = (char *)msg;
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, id, &rep);
-}
-
 void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
 {
     const Kks__EnrollBatch *b = req->enroll_batch;
@@ -116,19 +105,19 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
     size_t nrej = 0;
 
     if (b->n_rows > MAX_ROWS) {
-        reply_error(c, req->id, KKS_EINVAL, "too many rows in one batch");
+        kks_conn_reply_error(c, req->id, KKS_EINVAL, "too many rows in one batch");
         return;
     }
     rej = calloc(b->n_rows + 1, sizeof *rej);
     prej = calloc(b->n_rows + 1, sizeof *prej);
     why = calloc(b->n_rows + 1, sizeof *why);
     if (!rej || !prej || !why) {
-        reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        kks_conn_reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         goto out;
     }
     store_now(at);
     if (kks_group_begin(is->group) < 0) {
-        reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing written");
+        kks_conn_reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing written");
         goto out;
     }
     for (size_t i = 0; i < b->n_rows; i++) {
@@ -150,13 +139,13 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         case ROW_FAILED:
             kks_error("enrolment failed; batch rolled back", "error", sqlite3_errmsg(is->db));
             kks_group_abort(is->group);
-            reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
+            kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
             goto out;
         }
     }
     if (store_save_pan_seq(is) < 0) {
         kks_group_abort(is->group);
-        reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
+        kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
         goto out;
     }
     res.n_rejected = nrej;

@@ -26,17 +26,6 @@ static const char usage[] =
     "  --seeds DIR     banks, regions and card policy (default: the source tree's seeds/)\n"
     "  --today D       fix the business date (for expiry), for tests and training\n";
 
-static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-    er.code = code;
-    er.message = (char *)msg;
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, id, &rep);
-}
-
 static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
 {
     issuer *is = ud;
@@ -57,7 +46,7 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
         if (op)
             enroll_handle(is, c, req);
         else
-            reply_error(c, req->id, KKS_EPEERROLE, "enrolment is for operators");
+            kks_conn_reply_error(c, req->id, KKS_EPEERROLE, "enrolment is for operators");
         return;
     case KKS__ENVELOPE__BODY_CARD_REQUEST:
     case KKS__ENVELOPE__BODY_PRINT_REQUEST:
@@ -66,7 +55,7 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
         if (op)
             cards_handle(is, c, req);
         else
-            reply_error(c, req->id, KKS_EPEERROLE, "card management is for operators");
+            kks_conn_reply_error(c, req->id, KKS_EPEERROLE, "card management is for operators");
         return;
     case KKS__ENVELOPE__BODY_PIN_SET:
     case KKS__ENVELOPE__BODY_PIN_VERIFY:
@@ -74,10 +63,10 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
         if (kks_conn_role(c) == KKS_ROLE_SWITCH)
             cards_handle(is, c, req);
         else
-            reply_error(c, req->id, KKS_EPEERROLE, "PIN operations come from the switch");
+            kks_conn_reply_error(c, req->id, KKS_EPEERROLE, "PIN operations come from the switch");
         return;
     default:
-        reply_error(c, req->id, KKS_EUNEXPECTED, "the issuer does not handle this message");
+        kks_conn_reply_error(c, req->id, KKS_EUNEXPECTED, "the issuer does not handle this message");
         return;
     }
 }

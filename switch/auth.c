@@ -174,17 +174,6 @@ static void make_auth_code(char out[7])
     out[6] = '\0';
 }
 
-static void error_reply(kks_conn *c, uint64_t id, int code, const char *msg)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-    er.code = code;
-    er.message = (char *)msg;
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, id, &rep);
-}
-
 static void ctx_unlink(txn_ctx *t)
 {
     for (txn_ctx **p = &inflight; *p; p = &(*p)->next) {
@@ -202,6 +191,18 @@ static void ctx_free(txn_ctx *t)
     for (int i = 0; i < t->nwaiters; i++)
         kks_conn_unref(t->waiters[i].c);
     free(t);
+}
+
+/* A terminal may only act for itself (its certificate's CN): else refused,
+ * logged with the peer's address, and answered. Returns 1 if it is itself. */
+int terminal_is_itself(kks_conn *c, uint64_t id, const char *named)
+{
+    if (strcmp(named, kks_conn_identity(c)) == 0)
+        return 1;
+    kks_warn("terminal named another terminal: refused", "peer", kks_conn_peer(c), "identity",
+             kks_conn_identity(c));
+    kks_conn_reply_error(c, id, KKS_EPEERROLE, "a terminal may only act for itself");
+    return 0;
 }
 
 /* ---- journal ---- */
@@ -627,14 +628,10 @@ void txn_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     size_t oldlen = 0;
     uint8_t digest[32];
 
-    if (strcmp(req->terminal, kks_conn_identity(c)) != 0) {
-        kks_warn("terminal named another terminal: refused", "peer", kks_conn_peer(c),
-                 "identity", kks_conn_identity(c));
-        error_reply(c, env->id, KKS_EPEERROLE, "a terminal may only act for itself");
+    if (!terminal_is_itself(c, env->id, req->terminal))
         return;
-    }
     if (req->stan == 0 || req->stan > 999999 || kks_ymd_parse(req->local_date, &y, &m, &d) < 0) {
-        error_reply(c, env->id, KKS_EINVAL, "STAN must be 1..999999 and local_date YYYY-MM-DD");
+        kks_conn_reply_error(c, env->id, KKS_EINVAL, "STAN must be 1..999999 and local_date YYYY-MM-DD");
         return;
     }
     request_digest(req, digest);
@@ -680,11 +677,11 @@ void txn_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
         return;
     }
     if (r < 0) {
-        error_reply(c, env->id, KKS_EDB, "database error; nothing moved");
+        kks_conn_reply_error(c, env->id, KKS_EDB, "database error; nothing moved");
         return;
     }
     if (!(t = calloc(1, sizeof *t))) {
-        error_reply(c, env->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        kks_conn_reply_error(c, env->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         return;
     }
     t->s = s;
@@ -790,14 +787,10 @@ void reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     char at[21], reason[160] = "reversed";
     int y, m, d;
 
-    if (strcmp(req->terminal, kks_conn_identity(c)) != 0) {
-        kks_warn("terminal named another terminal: refused", "peer", kks_conn_peer(c),
-                 "identity", kks_conn_identity(c));
-        error_reply(c, env->id, KKS_EPEERROLE, "a terminal may only act for itself");
+    if (!terminal_is_itself(c, env->id, req->terminal))
         return;
-    }
     if (req->stan == 0 || req->stan > 999999 || kks_ymd_parse(req->local_date, &y, &m, &d) < 0) {
-        error_reply(c, env->id, KKS_EINVAL, "STAN must be 1..999999 and local_date YYYY-MM-DD");
+        kks_conn_reply_error(c, env->id, KKS_EINVAL, "STAN must be 1..999999 and local_date YYYY-MM-DD");
         return;
     }
     for (txn_ctx *p = inflight; p; p = p->next) {
@@ -813,7 +806,7 @@ void reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     }
     kks_utc_now(at);
     if (kks_group_begin(g) < 0) {
-        error_reply(c, env->id, KKS_EDB, "database busy; send the reversal again");
+        kks_conn_reply_error(c, env->id, KKS_EDB, "database busy; send the reversal again");
         return;
     }
     rr.rc = KKS_RC_APPROVED;
@@ -875,7 +868,7 @@ void reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
 db_fail:
     sqlite3_reset(st);
     kks_group_abort(g);
-    error_reply(c, env->id, KKS_EDB, "database error; send the reversal again");
+    kks_conn_reply_error(c, env->id, KKS_EDB, "database error; send the reversal again");
 }
 
 /* ---- set-up ---- */

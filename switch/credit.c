@@ -19,17 +19,6 @@
 #define KK_MIN 1000000000000000ull
 #define KK_MAX 9999999999999999ull
 
-static void reply_error(kks_conn *c, uint64_t id, int code, const char *msg)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-    er.code = code;
-    er.message = (char *)msg;
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, id, &rep);
-}
-
 /* Rejected rows, grown only when there are some (a clean batch allocates nothing). */
 struct rejects {
     Kks__Rejected **p;
@@ -86,14 +75,14 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     int wallet;
 
     if (kks_period_parse(b->program, b->period, &per) < 0) {
-        reply_error(c, req->id, KKS_EINVAL, "unknown programme or period label");
+        kks_conn_reply_error(c, req->id, KKS_EINVAL, "unknown programme or period label");
         return;
     }
     wallet = strcmp(b->program, "pkh") == 0 ? LEDGER_PKH : LEDGER_BPNT;
     max = kks_policy_max_amount(&s->policy, &per);
     rows = malloc((b->n_rows + 1) * sizeof *rows);
     if (!rows) {
-        reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        kks_conn_reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         goto out;
     }
     memcpy(rows, b->rows, b->n_rows * sizeof *rows);
@@ -107,7 +96,7 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     if (kks_group_begin(ledger_group(s->ledger)) < 0 ||
         ledger_funding(s->ledger, b->program, per.label, &funding) < 0) {
         kks_group_abort(ledger_group(s->ledger));
-        reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing credited");
+        kks_conn_reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing credited");
         goto out;
     }
     for (size_t i = 0; i < b->n_rows; i++) {
@@ -131,7 +120,7 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
             kks_error("credit failed; batch rolled back", "error",
                       sqlite3_errmsg(ledger_db(s->ledger)));
             kks_group_abort(ledger_group(s->ledger));
-            reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
+            kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
             goto out;
         } else if (rc == 0) {
             res.credited++;
@@ -146,13 +135,13 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
         }
         if (why[0] && rejects_add(&rj, r->line, why) < 0) {
             kks_group_abort(ledger_group(s->ledger));
-            reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+            kks_conn_reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
             goto out;
         }
     }
     if (total && ledger_funding_add(s->ledger, funding, -total) < 0) {
         kks_group_abort(ledger_group(s->ledger));
-        reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
+        kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
         goto out;
     }
     res.rupiah = total;
@@ -174,7 +163,7 @@ void ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     int rc = ledger_check(s->ledger, violation, sizeof violation, &lr.accounts, &lr.transfers,
                           &lr.wallets_total, &lr.funding_total);
     if (rc < 0) {
-        reply_error(c, req->id, KKS_EDB, "database error during the check");
+        kks_conn_reply_error(c, req->id, KKS_EDB, "database error during the check");
         return;
     }
     lr.ok = rc == 0;

@@ -16,17 +16,6 @@
 
 #define MAX_LINES 4096
 
-static void error_reply(kks_conn *c, uint64_t id, int code, const char *msg)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-    er.code = code;
-    er.message = (char *)msg;
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, id, &rep);
-}
-
 void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
 {
     const Kks__TerminalSettleRequest *r = env->terminal_settle;
@@ -35,14 +24,10 @@ void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     sqlite3_stmt *st;
     char why[160];
     int y, m, d;
-    if (strcmp(r->terminal, kks_conn_identity(c)) != 0) {
-        kks_warn("terminal named another terminal: refused", "peer", kks_conn_peer(c),
-                 "identity", kks_conn_identity(c));
-        error_reply(c, env->id, KKS_EPEERROLE, "a terminal may only act for itself");
+    if (!terminal_is_itself(c, env->id, r->terminal))
         return;
-    }
     if (kks_ymd_parse(r->date, &y, &m, &d) < 0) {
-        error_reply(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
+        kks_conn_reply_error(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
         return;
     }
     if (sqlite3_prepare_v2(ledger_db(s->ledger),
@@ -50,7 +35,7 @@ void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
                            " AND local_date = ? AND rc = '00' AND type IN ('withdraw', 'purchase')"
                            " AND reversed = 0",
                            -1, &st, NULL) != SQLITE_OK) {
-        error_reply(c, env->id, KKS_EDB, "database error");
+        kks_conn_reply_error(c, env->id, KKS_EDB, "database error");
         return;
     }
     sqlite3_bind_text(st, 1, r->terminal, -1, SQLITE_STATIC);
@@ -98,19 +83,19 @@ void settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     int y, m, d, settled_before = 0;
 
     if (kks_ymd_parse(r->date, &y, &m, &d) < 0) {
-        error_reply(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
+        kks_conn_reply_error(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
         return;
     }
     lines = calloc(MAX_LINES, sizeof *lines);
     pl = calloc(MAX_LINES, sizeof *pl);
     strs = calloc(MAX_LINES, sizeof *strs);
     if (!lines || !pl || !strs) {
-        error_reply(c, env->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        kks_conn_reply_error(c, env->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         goto out;
     }
     kks_utc_now(at);
     if (kks_group_begin(g) < 0) {
-        error_reply(c, env->id, KKS_EDB, "database busy; nothing settled");
+        kks_conn_reply_error(c, env->id, KKS_EDB, "database busy; nothing settled");
         goto out;
     }
     if (sqlite3_prepare_v2(ledger_db(s->ledger),
@@ -164,7 +149,7 @@ void settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
 db_fail:
     sqlite3_finalize(st);
     kks_group_abort(g);
-    error_reply(c, env->id, KKS_EDB, "database error; nothing settled");
+    kks_conn_reply_error(c, env->id, KKS_EDB, "database error; nothing settled");
 out:
     free(lines);
     free(pl);

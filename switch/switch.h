@@ -46,6 +46,7 @@ typedef struct sw {
 int auth_init(sw *s, const char *seeds, char *err, size_t cap);
 void auth_close(sw *s);
 void txn_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
+int terminal_is_itself(kks_conn *c, uint64_t id, const char *named);
 void reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
 
 /* settle.c: settlement, for terminals and operators. */
