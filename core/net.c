@@ -100,6 +100,9 @@ typedef struct conn_ops {
 struct kks_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* handshake, then idle (server side) */
+    uv_prepare_t prep; /* pushes what this loop iteration queued, before the loop sleeps */
+    uint8_t *out;      /* framed plaintext waiting for that push */
+    size_t out_len, out_cap;
     SSL *ssl;
     BIO *rbio, *wbio;
     kks_framer fr;
@@ -140,6 +143,7 @@ void kks_conn_unref(kks_conn *c)
         return;
     SSL_free(c->ssl); /* frees the BIOs too */
     kks_framer_close(&c->fr);
+    free(c->out);
     free(c);
 }
 
@@ -190,9 +194,11 @@ static kks_conn *conn_new(uv_loop_t *loop, SSL_CTX *ctx, int is_server, const co
     kks_framer_init(&c->fr, KKS_FRAME_MAX);
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
+    uv_prepare_init(loop, &c->prep);
     c->tcp.data = c;
     c->timer.data = c;
-    c->handles = 2;
+    c->prep.data = c;
+    c->handles = 3;
     c->refs = 1;
     c->ops = ops;
     c->owner = owner;
@@ -263,36 +269,82 @@ static int conn_flush(kks_conn *c)
     return 0;
 }
 
-/* Frames len bytes (already a packed Envelope, or env packed here) and sends. */
-static int conn_send_bytes(kks_conn *c, const Kks__Envelope *env, const uint8_t *packed,
-                           size_t len)
+/* Writes everything queued this iteration as one TLS write and one socket
+ * write: under load many replies and issuer requests share a record and a
+ * syscall. Runs from the prepare phase, before the loop sleeps, and before
+ * a shutdown. */
+static int conn_push(kks_conn *c)
 {
-    uint8_t stackbuf[8192];
-    uint8_t *buf = stackbuf;
-    size_t n = env ? kks__envelope__get_packed_size(env) : len;
-    int r;
-
-    if (c->closing || c->shutting)
-        return KKS_ECLOSED;
-    if (n == 0 || n > KKS_FRAME_MAX_BULK)
-        return KKS_ETOOBIG;
-    if (n + KKS_FRAME_HDR > sizeof stackbuf && !(buf = malloc(n + KKS_FRAME_HDR)))
-        return KKS_ENOMEM;
-    kks_frame_header(buf, (uint32_t)n);
-    if (env)
-        kks__envelope__pack(env, buf + KKS_FRAME_HDR);
-    else
-        memcpy(buf + KKS_FRAME_HDR, packed, n);
-    r = SSL_write(c->ssl, buf, (int)(n + KKS_FRAME_HDR));
-    if (buf != stackbuf)
-        free(buf);
-    if (r <= 0) {
+    size_t n = c->out_len;
+    uv_prepare_stop(&c->prep);
+    if (c->closing || n == 0)
+        return 0;
+    c->out_len = 0;
+    if (SSL_write(c->ssl, c->out, (int)n) <= 0) {
         char e[256];
         kks_warn("tls write failed", "peer", c->peer, "error", kks_tls_errstr(e, sizeof e));
         conn_close(c, KKS_ETLS);
         return KKS_ETLS;
     }
     return conn_flush(c);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    conn_push(h->data);
+}
+
+/* Room for n more bytes at the end of the queue; NULL when out of memory. */
+static uint8_t *conn_reserve(kks_conn *c, size_t n)
+{
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 16384;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->out, cap);
+        if (!nb)
+            return NULL;
+        c->out = nb;
+        c->out_cap = cap;
+    }
+    if (!uv_is_active((uv_handle_t *)&c->prep))
+        uv_prepare_start(&c->prep, on_prepare);
+    uint8_t *p = c->out + c->out_len;
+    c->out_len += n;
+    return p;
+}
+
+/* Queues bytes already framed. */
+static int conn_queue(kks_conn *c, const uint8_t *p, size_t n)
+{
+    uint8_t *dst;
+    if (c->closing || c->shutting)
+        return KKS_ECLOSED;
+    if (!(dst = conn_reserve(c, n)))
+        return KKS_ENOMEM;
+    memcpy(dst, p, n);
+    return c->out_len > HIGH_WATER ? conn_push(c) : 0;
+}
+
+/* Frames an Envelope (env packed here, or already packed) and queues it. */
+static int conn_send_bytes(kks_conn *c, const Kks__Envelope *env, const uint8_t *packed,
+                           size_t len)
+{
+    size_t n = env ? kks__envelope__get_packed_size(env) : len;
+    uint8_t *dst;
+
+    if (c->closing || c->shutting)
+        return KKS_ECLOSED;
+    if (n == 0 || n > KKS_FRAME_MAX_BULK)
+        return KKS_ETOOBIG;
+    if (!(dst = conn_reserve(c, n + KKS_FRAME_HDR)))
+        return KKS_ENOMEM;
+    kks_frame_header(dst, (uint32_t)n);
+    if (env)
+        kks__envelope__pack(env, dst + KKS_FRAME_HDR);
+    else
+        memcpy(dst + KKS_FRAME_HDR, packed, n);
+    return c->out_len > HIGH_WATER ? conn_push(c) : 0;
 }
 
 static int conn_send(kks_conn *c, const Kks__Envelope *env)
@@ -312,6 +364,9 @@ static void conn_shutdown(kks_conn *c)
 {
     uv_shutdown_t *req;
     if (c->closing || c->shutting)
+        return;
+    conn_push(c); /* what is queued goes before close_notify */
+    if (c->closing)
         return;
     if (c->ready)
         SSL_shutdown(c->ssl);
@@ -333,6 +388,16 @@ static void conn_shutdown(kks_conn *c)
     }
 }
 
+/* Closes the three handles; the conn is freed when they have closed and no
+ * reference is left. */
+static void conn_close_handles(kks_conn *c)
+{
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->prep, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
 static void conn_close(kks_conn *c, int err)
 {
     if (c->closing)
@@ -341,8 +406,7 @@ static void conn_close(kks_conn *c, int err)
     c->reading = 0;
     if (c->ops->on_close)
         c->ops->on_close(c, err);
-    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    conn_close_handles(c);
 }
 
 /* Tells the peer why, then closes: for frames we refuse and roles we refuse. */
@@ -705,9 +769,7 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        c->closing = 1;
-        uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-        uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+        conn_close_handles(c);
         return;
     }
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0)
@@ -913,8 +975,8 @@ static int client_on_ready(kks_conn *c, int rc)
         struct pending *p = &cl->tab[i];
         if (!p->id || !p->frame)
             continue;
-        if (SSL_write(c->ssl, p->frame, (int)p->len) <= 0) {
-            conn_close(c, KKS_ETLS);
+        if (conn_queue(c, p->frame, p->len) < 0) {
+            conn_close(c, KKS_ENOMEM);
             break;
         }
         free(p->frame);
@@ -1000,11 +1062,8 @@ static void client_connect(kks_client *cl)
     req = malloc(sizeof *req);
     if (!c || !req) {
         free(req);
-        if (c) {
-            c->closing = 1;
-            uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-            uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
-        }
+        if (c)
+            conn_close_handles(c);
         client_set_error(cl, kks_strerror(KKS_ENOMEM));
         return;
     }
@@ -1124,13 +1183,10 @@ int kks_client_call(kks_client *cl, Kks__Envelope *req, unsigned timeout_ms, kks
     p.deadline = uv_now(cl->loop) + timeout_ms;
     p.len = n + KKS_FRAME_HDR;
     if (cl->state == CL_UP) {
-        kks_conn *c = cl->conn;
-        int w = SSL_write(c->ssl, buf, (int)p.len);
+        int w = conn_queue(cl->conn, buf, p.len);
         free(buf);
-        if (w <= 0) {
-            conn_close(c, KKS_ETLS);
-            return KKS_ENOTCONN;
-        }
+        if (w < 0)
+            return w == KKS_ECLOSED ? KKS_ENOTCONN : w;
     } else {
         p.frame = buf; /* sent once the handshake completes */
     }
@@ -1138,8 +1194,6 @@ int kks_client_call(kks_client *cl, Kks__Envelope *req, unsigned timeout_ms, kks
         free(p.frame);
         return rc;
     }
-    if (cl->state == CL_UP)
-        conn_flush(cl->conn);
     return 0;
 }
 
@@ -1221,6 +1275,7 @@ void kks_client_free(kks_client *cl)
     if (cl->conn) {
         kks_conn *c = cl->conn;
         if (c->ready && !c->closing) {
+            conn_push(c);
             SSL_shutdown(c->ssl);
             conn_flush(c);
         }
