@@ -21,6 +21,13 @@ int kks_db_exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+void kks_db_reset_all(sqlite3 *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
 static int user_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st;

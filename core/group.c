@@ -123,21 +123,16 @@ void kks_group_abort(kks_group *g)
     g->in_request = 0;
 }
 
-int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
-                    unsigned budget_ms)
+/* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
+static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
 {
     struct held *h;
     size_t n;
-    if (kks_db_exec(g->db, "RELEASE req") < 0) {
-        kks_group_abort(g);
-        goto fail_db;
-    }
-    g->in_request = 0;
     if (g->nheld == g->capheld) {
         size_t nc = g->capheld ? g->capheld * 2 : 64;
         struct held *nh = realloc(g->held, nc * sizeof *nh);
         if (!nh)
-            goto fail_mem;
+            return KKS_ENOMEM;
         g->held = nh;
         g->capheld = nc;
     }
@@ -145,13 +140,39 @@ int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, 
     rep->id = id;
     n = kks__envelope__get_packed_size(rep);
     if (!(h->buf = malloc(n ? n : 1)))
-        goto fail_mem;
+        return KKS_ENOMEM;
     kks__envelope__pack(rep, h->buf);
     h->len = n;
     h->c = c;
     h->id = id;
     kks_conn_ref(c);
     g->nheld++;
+    return 0;
+}
+
+int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
+{
+    if (!g->open) { /* everything it reports is committed already */
+        kks_conn_reply(c, id, rep);
+        return 0;
+    }
+    if (hold(g, c, id, rep) < 0) {
+        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
+        return KKS_ENOMEM;
+    }
+    return 0;
+}
+
+int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
+                    unsigned budget_ms)
+{
+    if (kks_db_exec(g->db, "RELEASE req") < 0) {
+        kks_group_abort(g);
+        goto fail_db;
+    }
+    g->in_request = 0;
+    if (hold(g, c, id, rep) < 0)
+        goto fail_mem;
     g->rows += rows;
     uv_update_time(g->loop);
     if (uv_now(g->loop) + budget_ms < g->deadline)

@@ -14,6 +14,10 @@
 int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out);
 /* Closes; NULL is a no-op. */
 void kks_db_close(sqlite3 *db);
+/* Resets every statement of db that is still stepping, so that no read
+ * transaction outlives the request that began it (a statement left on a
+ * row keeps the WAL from being checkpointed). */
+void kks_db_reset_all(sqlite3 *db);
 /* Runs SQL with no results; logs and returns KKS_EDB on failure. */
 int kks_db_exec(sqlite3 *db, const char *sql);
 

@@ -34,6 +34,12 @@ void kks_group_abort(kks_group *g);
  * after answering the request with an Error itself. */
 int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
                     unsigned budget_ms);
+/* Holds a reply that reports what is in the group transaction without being
+ * part of a request's savepoint (a duplicate answered with the first reply,
+ * a replay from the journal): sent after the next COMMIT, or at once when no
+ * transaction is open. On a failed COMMIT it becomes an Error. Returns 0 or
+ * KKS_ENOMEM (then answered with an Error at once). */
+int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep);
 /* Commits now if open (for shutdown). */
 void kks_group_flush(kks_group *g);
 /* Flushes, stops the handles; memory is released by their close callbacks. */

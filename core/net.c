@@ -22,6 +22,7 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 5000u
 #define SWEEP_MS 50u
+#define SHUTDOWN_MS 5000u
 
 /* ------------------------------------------------------------------ addresses */
 
@@ -128,6 +129,7 @@ struct wreq {
 
 static void conn_close(kks_conn *c, int err);
 static void conn_pump(kks_conn *c);
+static void on_timer(uv_timer_t *t);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 
@@ -376,6 +378,8 @@ static void conn_shutdown(kks_conn *c)
     c->shutting = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
+    /* a peer that never reads would hold the shutdown (and a drain) forever */
+    uv_timer_start(&c->timer, on_timer, SHUTDOWN_MS, 0);
     req = malloc(sizeof *req);
     if (!req) {
         conn_close(c, KKS_ENOMEM);
@@ -521,6 +525,11 @@ static void on_timer(uv_timer_t *t)
 {
     kks_conn *c = t->data;
     uint64_t idle;
+    if (c->shutting) {
+        kks_warn("peer did not take the end of the connection; closing", "peer", c->peer);
+        conn_close(c, KKS_ETIMEDOUT);
+        return;
+    }
     if (!c->ready) {
         kks_warn("tls handshake timed out", "peer", c->peer);
         kks_metric_add(KKS_M_CONN_REFUSED, c->is_server);

@@ -26,9 +26,17 @@ static const char usage[] =
     "  --seeds DIR     banks, regions and card policy (default: the source tree's seeds/)\n"
     "  --today D       fix the business date (for expiry), for tests and training\n";
 
+static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req);
+
 static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
 {
     issuer *is = ud;
+    dispatch(is, c, req);
+    kks_db_reset_all(is->db); /* no read transaction outlives the request */
+}
+
+static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req)
+{
     int op = kks_conn_role(c) == KKS_ROLE_OPERATOR;
     switch (req->body_case) {
     case KKS__ENVELOPE__BODY_PING: {

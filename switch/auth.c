@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "kks_csv.h"
+#include "kks_db.h"
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_pin.h"
@@ -193,6 +194,21 @@ static void ctx_free(txn_ctx *t)
     free(t);
 }
 
+/* A decline that needs no journal row and moves nothing. */
+static void quick_reply(kks_conn *c, uint64_t id, const Kks__TxnRequest *req, const char *rc,
+                        const char *reason)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__TxnReply tr = KKS__TXN_REPLY__INIT;
+    tr.rc = (char *)rc;
+    tr.reason = (char *)reason;
+    tr.stan = req->stan;
+    tr.type = req->type;
+    rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
+    rep.txn_reply = &tr;
+    kks_conn_reply(c, id, &rep);
+}
+
 /* A terminal may only act for itself (its certificate's CN): else refused,
  * logged with the peer's address, and answered. Returns 1 if it is itself. */
 int terminal_is_itself(kks_conn *c, uint64_t id, const char *named)
@@ -267,14 +283,20 @@ static int journal_insert(sw *s, txn_ctx *t, const char *rc, const char *rrn, co
     sqlite3_bind_text(st, 15, moved_to_kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 16, moved_to, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 17, at, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : KKS_EDB;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return KKS_EDB;
+    /* nothing written means the identity is already journaled: never let money
+     * move without its journal row */
+    return sqlite3_changes(ledger_db(s->ledger)) == 1 ? 0 : KKS_EDB;
 }
 
 /* Withdrawn today on this card (approved, not reversed). */
+/* Withdrawn today on this card (approved, not reversed); -1 on a database
+ * error (the caller declines: a limit must not fail open). */
 static int64_t withdrawn_today(sw *s, txn_ctx *t)
 {
     char ref[33];
-    int64_t v = 0;
+    int64_t v = -1;
     sqlite3_stmt *st = s->st_withdrawn;
     pan_ref(s, t->pan, ref);
     sqlite3_reset(st);
@@ -366,6 +388,11 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
     packed = malloc(plen ? plen : 1);
     if (!packed) {
         kks_group_abort(g);
+        rc = KKS_RC_SYSTEM;
+        copy(why, sizeof why, "system malfunction; nothing moved");
+        tr.auth_code = "";
+        tr.has_balances = 0;
+        tr.amount = 0;
         goto reply_now;
     }
     kks__txn_reply__pack(&tr, packed);
@@ -389,9 +416,10 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
                  "rrn", rrn, "stan", (snprintf(pm, sizeof pm, "%06u", t->stan), pm));
     }
     kks_group_defer(g, t->c, t->id, &rep, 1, TXN_COMMIT_BUDGET_MS);
-    for (int i = 0; i < t->nwaiters; i++)
-        kks_group_defer(g, t->waiters[i].c, t->waiters[i].id, &rep, 0, TXN_COMMIT_BUDGET_MS);
+    for (int i = 0; i < t->nwaiters; i++) /* duplicates: the same reply, after the same COMMIT */
+        kks_group_hold(g, t->waiters[i].c, t->waiters[i].id, &rep);
     free(packed);
+    kks_db_reset_all(ledger_db(s->ledger));
     ctx_free(t);
     return;
 reply_now:
@@ -476,6 +504,10 @@ static void on_issuer(int status, const Kks__Envelope *rep, void *ud)
     }
     if (strcmp(t->type, "withdraw") == 0) {
         int64_t already = withdrawn_today(s, t);
+        if (already < 0) {
+            decline(t, KKS_RC_SYSTEM, "system malfunction; nothing moved");
+            return;
+        }
         if (already + t->amount > s->txp.daily_withdraw_limit) {
             decline(t, KKS_RC_OVER_LIMIT, "daily cash limit Rp%" PRId64 " reached (Rp%" PRId64
                                           " withdrawn today)",
@@ -639,12 +671,18 @@ void txn_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     for (txn_ctx *p = inflight; p; p = p->next) {
         if (p->stan == req->stan && strcmp(p->terminal, req->terminal) == 0 &&
             strcmp(p->local_date, req->local_date) == 0) {
-            if (memcmp(p->digest, digest, 32) != 0 || p->nwaiters == 8)
-                break; /* answered below as 94 */
-            kks_conn_ref(c);
-            p->waiters[p->nwaiters].c = c;
-            p->waiters[p->nwaiters].id = env->id;
-            p->nwaiters++;
+            if (memcmp(p->digest, digest, 32) != 0) {
+                quick_reply(c, env->id, req, KKS_RC_DUPLICATE,
+                            "this STAN is in use today for another transaction");
+            } else if (p->nwaiters == 8) {
+                quick_reply(c, env->id, req, KKS_RC_INOPERATIVE,
+                            "the same transaction is still in progress; send it again");
+            } else {
+                kks_conn_ref(c);
+                p->waiters[p->nwaiters].c = c;
+                p->waiters[p->nwaiters].id = env->id;
+                p->nwaiters++;
+            }
             return;
         }
     }
@@ -658,22 +696,17 @@ void txn_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
             if (tr) {
                 rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
                 rep.txn_reply = tr;
-                kks_conn_reply(c, env->id, &rep); /* the first reply again; nothing moves */
+                /* the first reply again, nothing moves; and not before the first
+                 * one's row is committed (it may still be in the open group) */
+                kks_group_hold(ledger_group(s->ledger), c, env->id, &rep);
                 kks__txn_reply__free_unpacked(tr, NULL);
                 free(old);
                 return;
             }
         }
         free(old);
-        Kks__Envelope rep = KKS__ENVELOPE__INIT;
-        Kks__TxnReply tr = KKS__TXN_REPLY__INIT;
-        tr.rc = KKS_RC_DUPLICATE;
-        tr.reason = "this STAN was already used today for another transaction";
-        tr.stan = req->stan;
-        tr.type = req->type;
-        rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
-        rep.txn_reply = &tr;
-        kks_conn_reply(c, env->id, &rep);
+        quick_reply(c, env->id, req, KKS_RC_DUPLICATE,
+                    "this STAN was already used today for another transaction");
         return;
     }
     if (r < 0) {

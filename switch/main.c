@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "kks_err.h"
+#include "kks_db.h"
 #include "kks_pki.h"
 #include "kks_log.h"
 #include "switch.h"
@@ -167,9 +168,17 @@ static void handle_ping(sw *s, kks_conn *c, uint64_t id)
         ping_finish(p);
 }
 
+static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req);
+
 static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
 {
     sw *s = ud;
+    dispatch(s, c, req);
+    kks_db_reset_all(ledger_db(s->ledger)); /* no read transaction outlives the request */
+}
+
+static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req)
+{
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__Error er = KKS__ERROR__INIT;
 

@@ -423,6 +423,77 @@ Test(auth, idempotency_and_reversals)
                      .stan = 500},
           KKS_RC_DUPLICATE);
 
+    /* the same request twice before the first is answered: both get the first reply,
+     * money moves once; then the same STAN with other content while in flight: 94 */
+    int64_t p0, b0;
+    balances(&t, pan_a, PIN_A, &p0, &b0);
+    txn twice = {.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "TLR-1KG:1",
+                 .stan = 600};
+    Kks__Envelope *a = NULL, *b = NULL, *x;
+    {
+        Kks__Envelope e1 = KKS__ENVELOPE__INIT, e2 = KKS__ENVELOPE__INIT;
+        Kks__TxnRequest q1 = KKS__TXN_REQUEST__INIT, q2;
+        Kks__Item it = KKS__ITEM__INIT, *pit = &it;
+        uint8_t blk[16];
+        it.sku = "TLR-1KG";
+        it.qty = 1;
+        cr_assert_eq(kks_pinblock_encode(t.tpk, PIN_A, pan_a, NULL, blk), 0);
+        q1.terminal = (char *)t.id;
+        q1.stan = twice.stan;
+        q1.local_date = DAY;
+        q1.type = "purchase";
+        q1.pan = pan_a;
+        q1.pin_block.data = blk;
+        q1.pin_block.len = 16;
+        q1.n_items = 1;
+        q1.items = &pit;
+        q2 = q1;
+        e1.id = ++t.msg;
+        e1.body_case = KKS__ENVELOPE__BODY_TXN;
+        e1.txn = &q1;
+        e2 = e1;
+        e2.id = ++t.msg;
+        e2.txn = &q2;
+        cr_assert_eq(e2e_send(t.ssl, &e1), 0);
+        cr_assert_eq(e2e_send(t.ssl, &e2), 0);
+        a = e2e_recv(t.ssl);
+        b = e2e_recv(t.ssl);
+        cr_assert(a && b && a->body_case == KKS__ENVELOPE__BODY_TXN_REPLY &&
+                  b->body_case == KKS__ENVELOPE__BODY_TXN_REPLY);
+        cr_assert_str_eq(a->txn_reply->rc, KKS_RC_APPROVED, "%s", a->txn_reply->reason);
+        cr_assert_str_eq(b->txn_reply->rc, KKS_RC_APPROVED, "%s", b->txn_reply->reason);
+        cr_assert_str_eq(a->txn_reply->rrn, b->txn_reply->rrn);
+        kks__envelope__free_unpacked(a, NULL);
+        kks__envelope__free_unpacked(b, NULL);
+        /* other content under a STAN still in flight */
+        Kks__TxnRequest q3 = q1;
+        Kks__Item it3 = KKS__ITEM__INIT, *pit3 = &it3;
+        it3.sku = "TLR-1KG";
+        it3.qty = 3;
+        q3.stan = 601;
+        q3.items = &pit3;
+        Kks__TxnRequest q4 = q1;
+        q4.stan = 601;
+        Kks__Envelope e3 = e1, e4 = e1;
+        e3.id = ++t.msg;
+        e3.txn = &q4;
+        e4.id = ++t.msg;
+        e4.txn = &q3;
+        cr_assert_eq(e2e_send(t.ssl, &e3), 0);
+        cr_assert_eq(e2e_send(t.ssl, &e4), 0);
+        for (int i = 0; i < 2; i++) {
+            x = e2e_recv(t.ssl);
+            cr_assert(x && x->body_case == KKS__ENVELOPE__BODY_TXN_REPLY);
+            cr_assert_str_eq(x->txn_reply->rc, x->id == e3.id ? KKS_RC_APPROVED : KKS_RC_DUPLICATE,
+                             "reply %" PRIu64 ": %s %s", x->id, x->txn_reply->rc,
+                             x->txn_reply->reason);
+            kks__envelope__free_unpacked(x, NULL);
+        }
+    }
+    balances(&t, pan_a, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(bpnt2, b0 - 2 * 29000, "charged once for 600 and once for 601");
+    bpnt -= 2 * 29000; /* what stays spent after stan 500 is reversed below */
+
     /* reversal: the money back once */
     Kks__Envelope env = KKS__ENVELOPE__INIT, *rep;
     Kks__ReversalRequest rv = KKS__REVERSAL_REQUEST__INIT;
