@@ -2,7 +2,7 @@
  *
  * One row per family: the card holder's KK, NIK, name, birth date, sex and address, the welfare
  * decile, the bank and the programme components. The output depends only on (families, seed,
- * city): no clock, no rand(), no locale.
+ * city): no clock, no C library random numbers, no locale.
  *
  * Identity numbers are unique by construction, not by luck:
  *   NIK = kecamatan(6) DDMMYY(DD+40 for women) seq(4). Row i falls in block q = i / B, where
