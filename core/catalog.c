@@ -4,6 +4,8 @@
  * repeats it, and gives lookups in O(log n) for the switch's per-transaction path. */
 #include "kks_catalog.h"
 
+#include "kks_registry.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,23 +52,6 @@ static int is_text(const char *s, size_t cap, int allow_empty)
     return 1;
 }
 
-/* A price: digits only, no sign or spaces, 1..KKS_CATALOG_PRICE_MAX. 0 or -1. */
-static int parse_price(const char *s, int64_t *out)
-{
-    int64_t v = 0;
-    size_t n = strlen(s);
-    if (n == 0 || n > 18)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > KKS_CATALOG_PRICE_MAX)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* ---- sorted index ----------------------------------------------------------------------- */
 
@@ -193,7 +178,7 @@ static int staple_row(void *ctx, const kks_csv *c, char *why, size_t cap)
         return -1;
     }
     it = &cat->items[cat->nitems];
-    if (parse_price(price, &it->price) < 0) {
+    if (kks_parse_digits(price, 1, KKS_CATALOG_PRICE_MAX, &it->price) < 0) {
         snprintf(why, cap, "%s: price must be whole rupiah 1..%lld, not '%.24s'", sku,
                  (long long)KKS_CATALOG_PRICE_MAX, price);
         return -1;

@@ -7,6 +7,7 @@
 #define KKS_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kks_seeds.h"
 
@@ -40,6 +41,9 @@ int kks_registry_parse(const kks_seeds *s, const char *const *fields, int n, kks
 
 /* 1 if s is exactly n ASCII digits. */
 int kks_digits(const char *s, size_t n);
+/* A whole decimal number written with digits only (no sign, no spaces, at
+ * most 18 digits) within [lo, hi]. Returns 0 or KKS_EINVAL. */
+int kks_parse_digits(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* 1 if y-m-d is a real Gregorian date. */
 int kks_date_valid(int y, int m, int d);
 /* Parses a real date written YYYY-MM-DD exactly. Returns 0 or KKS_EINVAL. */

@@ -25,23 +25,6 @@
 
 /* ---- reading the files ------------------------------------------------------------------ */
 
-/* A whole decimal number of digits only (no sign, no spaces) in [lo, hi]; 0 or -1. */
-static int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    int64_t v = 0;
-    size_t n = strlen(s);
-    if (n == 0 || n > 18)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 enum { K_COMPONENTS, K_CHILDREN, K_EARLY, K_STAGES, K_MONTHLY, K_MAX_MONTHS, K_CASH, K_N };
 
@@ -76,7 +59,7 @@ static int policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
             snprintf(why, cap, "%s given twice", policy_keys[k].name);
             return -1;
         }
-        if (parse_num(c->fields[1], policy_keys[k].lo, policy_keys[k].hi, &l->keys[k]) < 0) {
+        if (kks_parse_digits(c->fields[1], policy_keys[k].lo, policy_keys[k].hi, &l->keys[k]) < 0) {
             snprintf(why, cap, "%s must be a whole number %lld..%lld, not '%.20s'",
                      policy_keys[k].name, (long long)policy_keys[k].lo,
                      (long long)policy_keys[k].hi, c->fields[1]);
@@ -113,8 +96,8 @@ static int component_row(void *ctx, const kks_csv *c, char *why, size_t cap)
         snprintf(why, cap, "component %s given twice", component_name(i));
         return -1;
     }
-    if (parse_num(c->fields[1], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_year[i]) < 0 ||
-        parse_num(c->fields[2], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_stage[i]) < 0) {
+    if (kks_parse_digits(c->fields[1], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_year[i]) < 0 ||
+        kks_parse_digits(c->fields[2], 1, POLICY_AMOUNT_MAX, &l->p->pkh_per_stage[i]) < 0) {
         snprintf(why, cap, "%s: per_year and per_stage must be whole rupiah 1..%lld",
                  component_name(i), POLICY_AMOUNT_MAX);
         return -1;
@@ -138,7 +121,7 @@ static int period_row(void *ctx, const kks_csv *c, char *why, size_t cap)
                  c->fields[2], kks_program_name(per.program));
         return -1;
     }
-    if (parse_num(c->fields[3], 0, 1, &v) < 0) {
+    if (kks_parse_digits(c->fields[3], 0, 1, &v) < 0) {
         snprintf(why, cap, "bpnt_cash_allowed must be 0 or 1");
         return -1;
     }

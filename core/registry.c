@@ -22,6 +22,23 @@ int kks_digits(const char *s, size_t n)
     return s[n] == '\0';
 }
 
+int kks_parse_digits(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 18)
+        return KKS_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return KKS_EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return KKS_EINVAL;
+    *out = v;
+    return 0;
+}
+
 int kks_date_valid(int y, int m, int d)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

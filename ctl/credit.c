@@ -78,21 +78,6 @@ static int cmp_rej(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* Whole rupiah: digits only, no sign, at most 15 digits. */
-static int parse_amount(const char *s, int64_t *out)
-{
-    size_t n = strlen(s);
-    int64_t v = 0;
-    if (n == 0 || n > 15)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
 
 /* Reads the manifest. Returns EXIT_OK or EXIT_USAGE after printing why. */
 static int read_manifest(run *r, const char *path)
@@ -146,7 +131,7 @@ static int read_manifest(run *r, const char *path)
             add_rej(r, line, "KK must be 16 digits");
             continue;
         }
-        if (parse_amount(csv.fields[3], &amount) < 0) {
+        if (kks_parse_digits(csv.fields[3], 0, 999999999999999, &amount) < 0) {
             add_rej(r, line, "amount must be whole rupiah (digits only)");
             continue;
         }

@@ -463,6 +463,7 @@ static void statement_reply(txn_ctx *t)
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, (int64_t)t->kk);
     sqlite3_bind_text(st, 2, kkbuf, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, 10);
     while (n < 10 && sqlite3_step(st) == SQLITE_ROW) {
         kks__statement_line__init(&lines[n]);
         for (int k = 0; k < 4; k++) {
@@ -917,15 +918,7 @@ static const char *const auth_sql[] = {
     " reply = excluded.reply WHERE txn.reply IS NULL",
     "SELECT coalesce(sum(amount), 0) FROM txn WHERE pan_ref = ? AND local_date = ?"
     " AND type = 'withdraw' AND rc = '00' AND reversed = 0",
-    "SELECT at, w, amount, kind, ref FROM ("
-    " SELECT c.at, f.program AS w, c.amount, 'credit' AS kind,"
-    "  f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"
-    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"
-    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"
-    "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"
-    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
-    "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
-    " ORDER BY at DESC, seq DESC LIMIT 10",
+    LEDGER_MOVEMENTS_SQL,
     "SELECT id, reversed, rc, wallet, amount, to_kind, to_owner, kk FROM txn"
     " WHERE terminal = ? AND local_date = ? AND stan = ?",
     "INSERT INTO txn(terminal, local_date, stan, type, reversed, at, rc)"

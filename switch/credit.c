@@ -203,15 +203,7 @@ void account_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
             /* newest first: credits and transfers touching this family's wallets */
             if (sqlite3_prepare_v2(
                     ledger_db(s->ledger),
-                    "SELECT at, w, amount, kind, ref FROM ("
-                    " SELECT c.at, f.program AS w, c.amount, 'credit' AS kind,"
-                    "  f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"
-                    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"
-                    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"
-                    "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"
-                    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
-                    "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
-                    " ORDER BY at DESC, seq DESC LIMIT ?3",
+                    LEDGER_MOVEMENTS_SQL,
                     -1, &st, NULL) == SQLITE_OK) {
                 sqlite3_bind_int64(st, 1, (int64_t)kk);
                 sqlite3_bind_text(st, 2, a->kk, -1, SQLITE_STATIC);

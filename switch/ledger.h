@@ -56,6 +56,20 @@ int ledger_transfer(ledger *l, const char *key, const char *from_kind, const cha
                     const char *to_kind, const char *to_owner, int64_t amount, const char *kind,
                     const char *at);
 
+/* A family's movements, newest first: credits and transfers touching its
+ * wallets. Bind ?1 the KK as an integer, ?2 as 16-digit text, ?3 the limit.
+ * Columns: at, wallet, amount (+ in, - out), kind, ref. */
+#define LEDGER_MOVEMENTS_SQL                                                                       \
+    "SELECT at, w, amount, kind, ref FROM ("                                                       \
+    " SELECT c.at, f.program AS w, c.amount, 'credit' AS kind,"                                    \
+    "  f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"                               \
+    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"                                         \
+    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"                           \
+    "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"                                         \
+    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"                        \
+    "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"                                    \
+    " ORDER BY at DESC, seq DESC LIMIT ?3"
+
 /* Wallet balances of kk; 0 found, 1 no such family account, KKS_EDB. */
 int ledger_wallet(ledger *l, uint64_t kk, int64_t *pkh, int64_t *bpnt);
 
