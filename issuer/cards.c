@@ -178,8 +178,13 @@ static void card_view_fill(issuer *is, const card_row *c, card_view *v)
     v->ev = NULL;
     v->pev = NULL;
     v->strs = NULL;
-    st = store_stmt(is, "SELECT at, event, from_state, to_state, actor, site, detail FROM audit"
-                        " WHERE pan = ? ORDER BY id LIMIT 1000");
+    /* the issuance of an enrolled card is recorded in its own row */
+    st = store_stmt(is, "SELECT at, event, from_state, to_state, actor, site, detail FROM ("
+                        " SELECT issued_at AS at, 'issued' AS event, '' AS from_state,"
+                        "  'ISSUED' AS to_state, issued_by AS actor, '' AS site, '' AS detail,"
+                        "  0 AS id FROM card WHERE pan = ?1 AND replaces IS NULL"
+                        " UNION ALL SELECT at, event, from_state, to_state, actor, site, detail, id"
+                        "  FROM audit WHERE pan = ?1) ORDER BY id LIMIT 1000");
     sqlite3_bind_text(st, 1, c->pan, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n == cap) {
