@@ -61,7 +61,7 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         sqlite3_close(db);
         return KKS_EDB;
     }
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, 1000); /* the event loop waits meanwhile: keep it short */
     /* WAL + synchronous=NORMAL: a commit survives the process being killed;
      * only an OS crash or power loss can lose the last transactions. */
     if (kks_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"

@@ -640,7 +640,7 @@ Test(auth, routes_by_bin_and_a_locked_database_is_96)
     rc_is(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B}, KKS_RC_INOPERATIVE);
 
     /* Another process holds the switch's database: the purchase fails with 96 and moves
-     * nothing (after the 5 s busy timeout). */
+     * nothing (after the busy timeout). */
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);

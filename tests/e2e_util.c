@@ -259,7 +259,7 @@ SSL *e2e_tls_dial(const char *addr, const char *pki, const char *cred)
     char ca[512], crt[512], key[512];
     SSL_CTX *ctx;
     SSL *ssl;
-    struct timeval tv = {5, 0};
+    struct timeval tv = {15, 0};
     int fd;
 
     cr_assert_eq(kks_addr_parse(addr, &sa), 0);

@@ -61,7 +61,7 @@ SSL *e2e_tls_dial(const char *addr, const char *pki, const char *cred);
 void e2e_tls_close(SSL *ssl);
 /* Writes a framed envelope; 0 or -1. */
 int e2e_send(SSL *ssl, Kks__Envelope *env);
-/* Reads one frame and unpacks it; NULL on close, error or 5 s timeout. */
+/* Reads one frame and unpacks it; NULL on close, error or 15 s timeout. */
 Kks__Envelope *e2e_recv(SSL *ssl);
 
 #endif
