@@ -63,6 +63,27 @@ static int error_reply(run *r, const Kks__Envelope *rep)
     return peer_failure(r, msg);
 }
 
+/* Sends req and waits for a reply of kind want (its body non-NULL: protobuf-c
+ * sets the member with the case). TERM_EXIT_OK with *rep (free it), else the
+ * exit code after saying why. */
+static int call_for(run *r, Kks__Envelope *req, int want, Kks__Envelope **rep)
+{
+    int ec, st = link_call(&r->link, req, r->a->timeout_ms, rep);
+    if (st == LINK_INTERNAL) {
+        say(r, "cannot send the request: %s", r->link.why);
+        return TERM_EXIT_INTERNAL;
+    }
+    if (st != LINK_OK)
+        return peer_failure(r, r->link.why);
+    if ((int)(*rep)->body_case != want) {
+        ec = error_reply(r, *rep);
+        kks__envelope__free_unpacked(*rep, NULL);
+        *rep = NULL;
+        return ec;
+    }
+    return TERM_EXIT_OK;
+}
+
 static int load_credentials(run *r)
 {
     char name[80];
@@ -266,7 +287,6 @@ static int do_reverse(run *r)
     Kks__ReversalRequest rev = KKS__REVERSAL_REQUEST__INIT;
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep = NULL;
     journal_entry orig;
-    enum link_status st;
     const char *rrn = NULL;
     int ec, found;
 
@@ -277,18 +297,8 @@ static int do_reverse(run *r)
     rev.local_date = r->a->date;
     req.body_case = KKS__ENVELOPE__BODY_REVERSAL;
     req.reversal = &rev;
-    st = link_call(&r->link, &req, r->a->timeout_ms, &rep);
-    if (st == LINK_INTERNAL) {
-        say(r, "cannot send the request: %s", r->link.why);
-        return TERM_EXIT_INTERNAL;
-    }
-    if (st != LINK_OK)
-        return peer_failure(r, r->link.why);
-    if (rep->body_case != KKS__ENVELOPE__BODY_REVERSAL_REPLY || !rep->reversal_reply) {
-        ec = error_reply(r, rep);
-        kks__envelope__free_unpacked(rep, NULL);
+    if ((ec = call_for(r, &req, KKS__ENVELOPE__BODY_REVERSAL_REPLY, &rep)) != TERM_EXIT_OK)
         return ec;
-    }
     ec = rep->reversal_reply->rc && strcmp(rep->reversal_reply->rc, KKS_RC_APPROVED) == 0
              ? TERM_EXIT_OK
              : TERM_EXIT_DECLINED;
@@ -312,7 +322,6 @@ static int do_settle(run *r)
     Kks__TerminalSettleRequest ts = KKS__TERMINAL_SETTLE_REQUEST__INIT;
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep = NULL;
     const Kks__TerminalSettleReply *t;
-    enum link_status st;
     uint32_t count;
     int64_t total;
     int ec;
@@ -329,19 +338,8 @@ static int do_settle(run *r)
     ts.total = total;
     req.body_case = KKS__ENVELOPE__BODY_TERMINAL_SETTLE;
     req.terminal_settle = &ts;
-    st = link_call(&r->link, &req, r->a->timeout_ms, &rep);
-    if (st == LINK_INTERNAL) {
-        say(r, "cannot send the request: %s", r->link.why);
-        return TERM_EXIT_INTERNAL;
-    }
-    if (st != LINK_OK)
-        return peer_failure(r, r->link.why);
-    if (rep->body_case != KKS__ENVELOPE__BODY_TERMINAL_SETTLE_REPLY ||
-        !rep->terminal_settle_reply) {
-        ec = error_reply(r, rep);
-        kks__envelope__free_unpacked(rep, NULL);
+    if ((ec = call_for(r, &req, KKS__ENVELOPE__BODY_TERMINAL_SETTLE_REPLY, &rep)) != TERM_EXIT_OK)
         return ec;
-    }
     t = rep->terminal_settle_reply;
     ec = t->rc && strcmp(t->rc, KKS_RC_APPROVED) == 0 && t->match ? TERM_EXIT_OK
                                                                   : TERM_EXIT_DECLINED;

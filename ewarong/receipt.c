@@ -634,15 +634,22 @@ void receipt_txn_json(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
     fputs("}\n", f);
 }
 
+/* Opens the object for a request the switch did not answer with a reply:
+ * the common fields, no response code, not approved. */
+static void junanswered(js *j, const receipt_ctx *c)
+{
+    fputc('{', j->f);
+    jcommon(j, c, c->type);
+    jnull(j, "rc");
+    jnull(j, "reason");
+    jnull(j, "rrn");
+    jbool(j, "approved", 0);
+}
+
 void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n)
 {
     js j = {f, 0};
-    fputc('{', f);
-    jcommon(&j, c, c->type);
-    jnull(&j, "rc");
-    jnull(&j, "reason");
-    jnull(&j, "rrn");
-    jbool(&j, "approved", 0);
+    junanswered(&j, c);
     if (strcmp(c->type, "withdraw") == 0)
         jint(&j, "amount", c->amount);
     jstr(&j, "error", n->why ? n->why : "no reply");
@@ -699,12 +706,7 @@ void receipt_settle_json(FILE *f, const receipt_ctx *c, uint32_t count, int64_t 
 void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error)
 {
     js j = {f, 0};
-    fputc('{', f);
-    jcommon(&j, c, c->type);
-    jnull(&j, "rc");
-    jnull(&j, "reason");
-    jnull(&j, "rrn");
-    jbool(&j, "approved", 0);
+    junanswered(&j, c);
     jstr(&j, "error", error);
     fputs("}\n", f);
 }
