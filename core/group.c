@@ -123,6 +123,30 @@ void kks_group_abort(kks_group *g)
     g->in_request = 0;
 }
 
+/* Appends a packed reply to those held for the COMMIT. 0 or KKS_ENOMEM. */
+static int hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf, size_t len)
+{
+    struct held *h;
+    if (g->nheld == g->capheld) {
+        size_t nc = g->capheld ? g->capheld * 2 : 64;
+        struct held *nh = realloc(g->held, nc * sizeof *nh);
+        if (!nh)
+            return KKS_ENOMEM;
+        g->held = nh;
+        g->capheld = nc;
+    }
+    h = &g->held[g->nheld];
+    if (!(h->buf = malloc(len ? len : 1)))
+        return KKS_ENOMEM;
+    memcpy(h->buf, buf, len);
+    h->len = len;
+    h->c = c;
+    h->id = id;
+    kks_conn_ref(c);
+    g->nheld++;
+    return 0;
+}
+
 /* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
 static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
 {
@@ -189,6 +213,43 @@ fail_mem:
 fail_db:
     kks_conn_reply_error(c, id, KKS_EDB, "database error; nothing of this request was written");
     return KKS_EDB;
+}
+
+int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                          size_t len)
+{
+    if (!g->open) {
+        kks_conn_reply_packed(c, id, buf, len);
+        return 0;
+    }
+    if (hold_packed(g, c, id, buf, len) < 0) {
+        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
+        return KKS_ENOMEM;
+    }
+    return 0;
+}
+
+int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                           size_t len, unsigned rows, unsigned budget_ms)
+{
+    if (kks_db_exec(g->db, "RELEASE req") < 0) {
+        kks_group_abort(g);
+        kks_conn_reply_error(c, id, KKS_EDB, "database error; nothing of this request was written");
+        return KKS_EDB;
+    }
+    g->in_request = 0;
+    if (hold_packed(g, c, id, buf, len) < 0) {
+        kks_error("out of memory holding a reply; committing early");
+        group_commit(g);
+        kks_conn_reply_error(c, id, KKS_ENOMEM,
+                             "out of memory after the write; check the result before retrying");
+        return KKS_ENOMEM;
+    }
+    g->rows += rows;
+    uv_update_time(g->loop);
+    if (uv_now(g->loop) + budget_ms < g->deadline)
+        g->deadline = uv_now(g->loop) + budget_ms;
+    return 0;
 }
 
 void kks_group_flush(kks_group *g)

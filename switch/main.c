@@ -1,8 +1,11 @@
 /* kks-switch: the transaction switch. Authority for money; routes card
  * requests by BIN to an issuer. Accepts terminals and operators (SPEC §4) and
  * keeps one mutual-TLS link to each issuer, reconnecting when it drops. */
+#include <assert.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +15,7 @@
 #include "kks_db.h"
 #include "kks_pki.h"
 #include "kks_log.h"
+#include "kks_rc.h"
 #include "switch.h"
 
 #define LINK_PING_MS 2000
@@ -20,7 +24,7 @@
 static const char usage[] =
     "usage: kks-switch --listen HOST:PORT --db FILE --pki DIR --issuer HOST:PORT\n"
     "                  [--route BIN=HOST:PORT]... [--ready-file FILE] [--metrics HOST:PORT]\n"
-    "                  [--seeds DIR]\n"
+    "                  [--seeds DIR] [--today YYYY-MM-DD]\n"
     "\n"
     "The KKS transaction switch. Serves terminals and operators over mutual TLS and\n"
     "routes card requests to issuers by BIN.\n"
@@ -31,7 +35,8 @@ static const char usage[] =
     "  --route BIN=A      the issuer for cards of this 6- or 8-digit BIN (repeatable)\n"
     "  --ready-file F     written with the bound address once listening\n"
     "  --metrics A        serve Prometheus metrics over HTTP on A\n"
-    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n";
+    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n"
+    "  --today D          fix the business date (tests, training); default: today in WIB\n";
 
 
 static link *link_for(sw *s, const char *addr)
@@ -168,71 +173,235 @@ static void handle_ping(sw *s, kks_conn *c, uint64_t id)
         ping_finish(p);
 }
 
-static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req);
+/* ---- replies, the request bracket, and dispatch ---- */
 
-static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
+int sw_out_set(sw_out *o, Kks__Envelope *rep)
 {
-    sw *s = ud;
-    dispatch(s, c, req);
-    kks_db_reset_all(ledger_db(s->ledger)); /* no read transaction outlives the request */
+    size_t n;
+    free(o->buf);
+    o->buf = NULL;
+    o->len = 0;
+    rep->id = 0; /* set when sent: see with_id() */
+    n = kks__envelope__get_packed_size(rep);
+    if (!(o->buf = malloc(n ? n : 1)))
+        return KKS_ENOMEM;
+    o->len = kks__envelope__pack(rep, o->buf);
+    return 0;
 }
 
-static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req)
+int sw_out_error(sw_out *o, int code, const char *msg)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__Error er = KKS__ERROR__INIT;
-
-    switch (req->body_case) {
-    case KKS__ENVELOPE__BODY_PING:
-        handle_ping(s, c, req->id);
-        return;
-    case KKS__ENVELOPE__BODY_TXN:
-    case KKS__ENVELOPE__BODY_REVERSAL:
-    case KKS__ENVELOPE__BODY_TERMINAL_SETTLE:
-        if (kks_conn_role(c) != KKS_ROLE_TERMINAL) {
-            er.code = KKS_EPEERROLE;
-            er.message = "transactions come from terminals";
-            break;
-        }
-        if (req->body_case == KKS__ENVELOPE__BODY_TXN)
-            txn_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_REVERSAL)
-            reversal_handle(s, c, req);
-        else
-            terminal_settle_handle(s, c, req);
-        return;
-    case KKS__ENVELOPE__BODY_SETTLE:
-    case KKS__ENVELOPE__BODY_CREDIT_BATCH:
-    case KKS__ENVELOPE__BODY_LEDGER_CHECK:
-    case KKS__ENVELOPE__BODY_ACCOUNT_REQUEST:
-        if (kks_conn_role(c) != KKS_ROLE_OPERATOR) {
-            er.code = KKS_EPEERROLE;
-            er.message = "credit runs and ledger views are for operators";
-            break;
-        }
-        if (req->body_case == KKS__ENVELOPE__BODY_SETTLE)
-            settle_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_BATCH)
-            credit_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_LEDGER_CHECK)
-            ledger_check_handle(s, c, req);
-        else
-            account_handle(s, c, req);
-        return;
-    default:
-        er.code = KKS_EUNEXPECTED;
-        er.message = "the switch does not handle this message";
-        break;
-    }
+    er.code = code;
+    er.message = (char *)msg;
     rep.body_case = KKS__ENVELOPE__BODY_ERROR;
     rep.error = &er;
-    kks_conn_reply(c, req->id, &rep);
+    return sw_out_set(o, &rep);
+}
+
+/* A packed Envelope with id 0 has no field 1 (proto3); fields may come in
+ * any order, so the id goes in front. 0 or KKS_ENOMEM. */
+static int with_id(sw_out *o, uint64_t id)
+{
+    uint8_t pre[11], *nb;
+    size_t n = 0;
+    if (id == 0)
+        return 0;
+    pre[n++] = 0x08; /* field 1, varint */
+    do {
+        pre[n++] = (uint8_t)((id & 0x7f) | (id > 0x7f ? 0x80 : 0));
+        id >>= 7;
+    } while (id);
+    if (!(nb = malloc(o->len + n)))
+        return KKS_ENOMEM;
+    memcpy(nb, pre, n);
+    memcpy(nb + n, o->buf, o->len);
+    free(o->buf);
+    o->buf = nb;
+    o->len += n;
+    return 0;
+}
+
+int sw_begin(sw *s)
+{
+    return kks_group_begin(s->group);
+}
+
+void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
+{
+    if (v == SW_LATER) {
+        free(o->buf);
+        o->buf = NULL;
+        return;
+    }
+    if (v == SW_UNDO)
+        kks_group_abort(s->group);
+    if (!o->buf || with_id(o, id) < 0) {
+        if (v == SW_KEEP) /* nothing to hold the writes' reply: keep nothing */
+            kks_group_abort(s->group);
+        kks_conn_reply_error(c, id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+    } else if (v == SW_KEEP) {
+        kks_group_defer_packed(s->group, c, id, o->buf, o->len, o->rows, o->budget_ms);
+    } else {
+        /* a read may have seen writes of requests not yet committed: it goes
+         * out with them, after the COMMIT (at once when none is open) */
+        kks_group_hold_packed(s->group, c, id, o->buf, o->len);
+    }
+    free(o->buf);
+    o->buf = NULL;
+}
+
+static enum sw_verdict ping_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
+{
+    handle_ping(s, c, req->id);
+    return SW_LATER;
+}
+
+/* Which peer may send what, and whether it writes (then dispatch opens its
+ * savepoint). Transactions write later, when the issuer has answered. */
+static const struct {
+    Kks__Envelope__BodyCase body;
+    unsigned roles;
+    int writes;
+    sw_handler fn;
+    const char *refused;
+} handlers[] = {
+    {KKS__ENVELOPE__BODY_PING, KKS_ROLE_TERMINAL | KKS_ROLE_OPERATOR, 0, ping_handle, ""},
+    {KKS__ENVELOPE__BODY_TXN, KKS_ROLE_TERMINAL, 0, txn_handle, "transactions come from terminals"},
+    {KKS__ENVELOPE__BODY_REVERSAL, KKS_ROLE_TERMINAL, 1, reversal_handle,
+     "transactions come from terminals"},
+    {KKS__ENVELOPE__BODY_TERMINAL_SETTLE, KKS_ROLE_TERMINAL, 0, terminal_settle_handle,
+     "transactions come from terminals"},
+    {KKS__ENVELOPE__BODY_SETTLE, KKS_ROLE_OPERATOR, 1, settle_handle,
+     "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_CREDIT_BATCH, KKS_ROLE_OPERATOR, 1, credit_handle,
+     "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_ACCOUNTS_OPEN, KKS_ROLE_OPERATOR, 1, accounts_handle,
+     "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_LEDGER_CHECK, KKS_ROLE_OPERATOR, 0, ledger_check_handle,
+     "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_ACCOUNT_REQUEST, KKS_ROLE_OPERATOR, 0, account_handle,
+     "credit runs and ledger views are for operators"},
+};
+
+/* The answer when a writing request's savepoint cannot even be opened. */
+static void unavailable(sw_out *o, const Kks__Envelope *req)
+{
+    if (req->body_case == KKS__ENVELOPE__BODY_REVERSAL) {
+        Kks__Envelope rep = KKS__ENVELOPE__INIT;
+        Kks__ReversalReply rr = KKS__REVERSAL_REPLY__INIT;
+        rr.rc = KKS_RC_SYSTEM;
+        rr.reason = "system malfunction; nothing moved; send the reversal again";
+        rep.body_case = KKS__ENVELOPE__BODY_REVERSAL_REPLY;
+        rep.reversal_reply = &rr;
+        sw_out_set(o, &rep);
+    } else {
+        sw_out_error(o, KKS_EDB, "database unavailable; nothing written");
+    }
+}
+
+void sw_dispatch(sw *s, kks_conn *c, const Kks__Envelope *req)
+{
+    sw_out o = {0};
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (handlers[i].body != req->body_case)
+            continue;
+        if (!(kks_conn_role(c) & handlers[i].roles)) {
+            sw_out_error(&o, KKS_EPEERROLE, handlers[i].refused);
+            sw_complete(s, c, req->id, SW_READ, &o);
+            return;
+        }
+        if (handlers[i].writes && sw_begin(s) < 0) {
+            unavailable(&o, req);
+            sw_complete(s, c, req->id, SW_READ, &o);
+            return;
+        }
+        enum sw_verdict v = handlers[i].fn(s, c, req, &o);
+        assert(handlers[i].writes || v != SW_KEEP);
+        sw_complete(s, c, req->id, v, &o);
+        kks_db_reset_all(s->db); /* no read transaction outlives the request */
+        return;
+    }
+    sw_out_error(&o, KKS_EUNEXPECTED, "the switch does not handle this message");
+    sw_complete(s, c, req->id, SW_READ, &o);
+}
+
+static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
+{
+    sw_dispatch(ud, c, req);
+}
+
+void sw_business_date(const sw *s, char out[11])
+{
+    if (s->today[0])
+        memcpy(out, s->today, 11);
+    else
+        rules_wib_date((int64_t)time(NULL), out);
+}
+
+static int ask_issuer(sw *s, link *l, Kks__Envelope *req, unsigned timeout_ms, kks_reply_cb cb,
+                      void *ud)
+{
+    return kks_client_call(l->cl, req, timeout_ms, cb, ud);
+}
+
+int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char *err, size_t cap)
+{
+    int rc, mem = strcmp(dbpath, ":memory:") == 0;
+    int64_t maxid;
+    s->ask = ask_issuer;
+    if (kks_policy_load(&s->policy, seeds, err, cap) < 0 ||
+        kks_catalog_load(&s->catalog, seeds, err, cap) < 0 ||
+        kks_terminals_load(&s->terminals, seeds, err, cap) < 0 ||
+        rules_load(&s->txp, seeds, err, cap) < 0)
+        return KKS_EINVAL;
+    if (!(s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        snprintf(err, cap, "SHA-256 unavailable");
+        return KKS_ENOMEM;
+    }
+    if (kks_db_open(dbpath, ledger_schema, ledger_schema_versions, &s->db) < 0) {
+        snprintf(err, cap, "%s: cannot open the database (see the log)", dbpath);
+        return KKS_EDB;
+    }
+    /* Bounded cache: a 10M-family run walks the tables in KK order, so a
+     * small window of pages is enough (and keeps the switch under 256 MiB). */
+    if (kks_db_exec(s->db, "PRAGMA cache_size=-65536;") < 0 ||
+        (rc = ledger_new(s->db, &s->ledger)) < 0 || (rc = txnlog_new(s->db, s->zpk, &s->log)) < 0 ||
+        kks_group_new(loop, s->db, 500000, &s->group) < 0 ||
+        (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, &s->ckpt) < 0)) {
+        snprintf(err, cap, "%s: cannot prepare the database (see the log)", dbpath);
+        return KKS_EDB;
+    }
+    if ((maxid = txnlog_max_id(s->log)) < 0) {
+        snprintf(err, cap, "%s: cannot read the journal", dbpath);
+        return KKS_EDB;
+    }
+    s->rrn_seq = (uint64_t)maxid % 100000000;
+    return 0;
+}
+
+void sw_close(sw *s)
+{
+    kks_db_checkpointer_stop(s->ckpt);
+    s->ckpt = NULL;
+    route_forget_keys(s);
+    txnlog_free(s->log);
+    ledger_free(s->ledger);
+    s->log = NULL;
+    s->ledger = NULL;
+    kks_db_close(s->db);
+    s->db = NULL;
+    EVP_MD_free(s->sha256);
+    s->sha256 = NULL;
+    OPENSSL_cleanse(s->tmk, sizeof s->tmk);
+    OPENSSL_cleanse(s->zpk, sizeof s->zpk);
 }
 
 static void on_stopped(kks_daemon *d)
 {
     sw *s = d->app;
-    kks_group_free(ledger_group(s->ledger)); /* commits what is held */
+    kks_group_free(s->group); /* commits what is held */
     for (int i = 0; i < s->nlinks; i++) {
         kks_client_free(s->links[i].cl);
         s->links[i].cl = NULL;
@@ -246,7 +415,7 @@ int main(int argc, char **argv)
         {"pki", required_argument, 0, 'p'},     {"ready-file", required_argument, 0, 'r'},
         {"metrics", required_argument, 0, 'm'}, {"issuer", required_argument, 0, 'i'},
         {"route", required_argument, 0, 'R'},   {"seeds", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
+        {"today", required_argument, 0, 't'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
@@ -268,6 +437,13 @@ int main(int argc, char **argv)
         case 'm': metrics = optarg; break;
         case 'i': issuer = optarg; break;
         case 's': seeds = optarg; break;
+        case 't':
+            if (rules_day_number(optarg) == INT32_MIN || strlen(optarg) != 10) {
+                fprintf(stderr, "kks-switch: bad --today %s (expected YYYY-MM-DD)\n", optarg);
+                return 2;
+            }
+            memcpy(s.today, optarg, 11);
+            break;
         case 'R':
             if (nroutes == MAX_ROUTES) {
                 fputs("kks-switch: too many --route\n", stderr);
@@ -312,24 +488,13 @@ int main(int argc, char **argv)
     if (kks_tls_ctx_from_pki(&server_ctx, 1, pki, "switch") < 0 ||
         kks_tls_ctx_from_pki(&s.client_ctx, 0, pki, "switch") < 0)
         return 2;
-    if (kks_policy_load(&s.policy, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-switch: seeds: %s\n", err);
-        return 2;
-    }
-    if (kks_catalog_load(&s.catalog, seeds, err, sizeof err) < 0 ||
-        kks_terminals_load(&s.terminals, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-switch: seeds: %s\n", err);
-        return 2;
-    }
     if (kks_pki_load_key(pki, "tmk", s.tmk, sizeof s.tmk) < 0 ||
         kks_pki_load_key(pki, "zpk", s.zpk, sizeof s.zpk) < 0)
         return 2;
     s.d.loop = uv_default_loop();
-    if (ledger_open(dbpath, s.d.loop, &s.ledger) < 0)
-        return 4;
-    if ((rc = auth_init(&s, seeds, err, sizeof err)) < 0) {
+    if ((rc = sw_open(&s, s.d.loop, dbpath, seeds, err, sizeof err)) < 0) {
         fprintf(stderr, "kks-switch: %s\n", err);
-        return rc == KKS_EDB ? 4 : 2;
+        return rc == KKS_EINVAL ? 2 : 4;
     }
     s.d.app = &s;
     s.d.on_stopped = on_stopped;
@@ -356,10 +521,7 @@ int main(int argc, char **argv)
         return 4;
     uv_run(s.d.loop, UV_RUN_DEFAULT);
     kks_server_free(s.d.srv);
-    auth_close(&s);
-    ledger_close(s.ledger);
-    OPENSSL_cleanse(s.tmk, sizeof s.tmk);
-    OPENSSL_cleanse(s.zpk, sizeof s.zpk);
+    sw_close(&s);
     uv_loop_close(s.d.loop);
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(s.client_ctx);

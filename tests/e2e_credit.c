@@ -54,6 +54,52 @@ static void manifest(const char *path, const char *program, const char *period, 
     fclose(f);
 }
 
+/* Opens accounts at the switch directly (the operator's AccountsOpen, as
+ * kksctl enroll sends it once the issuer has enrolled the families): the
+ * switch's own rules are under test here, not enrolment. */
+static void open_kks(const uint64_t *kks, size_t n, unsigned programs)
+{
+    SSL *ssl = e2e_tls_dial(E.switch_addr, E.pki, "operator");
+    cr_assert_not_null(ssl);
+    for (size_t at = 0; at < n; at += 400) {
+        size_t m = n - at < 400 ? n - at : 400;
+        Kks__AccountRow *rows = calloc(m, sizeof *rows), **p = calloc(m, sizeof *p);
+        for (size_t i = 0; i < m; i++) {
+            kks__account_row__init(&rows[i]);
+            rows[i].line = (uint32_t)(at + i + 2);
+            rows[i].kk = kks[at + i];
+            rows[i].programs = programs;
+            p[i] = &rows[i];
+        }
+        Kks__Envelope env = KKS__ENVELOPE__INIT;
+        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
+        ao.n_rows = m;
+        ao.rows = p;
+        env.id = 1;
+        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
+        env.accounts_open = &ao;
+        cr_assert_eq(e2e_send(ssl, &env), 0);
+        Kks__Envelope *rep = e2e_recv(ssl);
+        cr_assert_not_null(rep);
+        cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
+        cr_assert_eq(rep->accounts_open_result->n_rejected, 0);
+        kks__envelope__free_unpacked(rep, NULL);
+        free(rows);
+        free(p);
+    }
+    e2e_tls_close(ssl);
+}
+
+/* The accounts of manifest()'s first n families. */
+static void open_accounts(long n, unsigned programs)
+{
+    uint64_t *kks = calloc((size_t)n, sizeof *kks);
+    for (long i = 0; i < n; i++)
+        kks[i] = 1271010000000000ull + (uint64_t)((i * 7919) % n) * 37;
+    open_kks(kks, (size_t)n, programs);
+    free(kks);
+}
+
 static void ledger_ok(void)
 {
     char *out = NULL;
@@ -67,6 +113,7 @@ Test(credit, run_rerun_conflicts_and_rejects)
     char path[400], *out = NULL;
     e2e_start_issuer();
     e2e_start_switch();
+    open_accounts(1000, 3);
     snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
     /* extra rows: a KK twice, bad KK, amount 0, over the policy maximum, negative */
     manifest(path, "bpnt", "2026-10..12", 1000, 600000,
@@ -140,6 +187,118 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define A "1271010000000101" /* PKH and BPNT */
+#define B "1271010000000202" /* BPNT only */
+#define C "1271010000000303" /* PKH only */
+
+/* Each family is paid at most once per programme and month, whatever labels
+ * the manifests use; accounts and programmes are checked; a batch whose
+ * rejections would pass the frame cap is answered in full. */
+Test(credit, months_once_accounts_and_programmes)
+{
+    char path[400], *out = NULL;
+    e2e_start_issuer();
+    e2e_start_switch();
+    uint64_t a = 1271010000000101ull, b = 1271010000000202ull, c = 1271010000000303ull;
+    open_kks(&a, 1, 3);
+    open_kks(&b, 1, 2);
+    open_kks(&c, 1, 1);
+    snprintf(path, sizeof path, "%s/m.csv", E.dir);
+
+    write_file(path, "program,period,kk,amount\nbpnt,2026-01..03," A ",600000\nbpnt,2026-01..03," B
+                     ",600000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    cr_assert_eq(num(out, "credited"), 2, "%s", out);
+    free(out);
+    /* February again under another label: rejected, naming the month */
+    write_file(path, "program,period,kk,amount\nbpnt,2026-02," A ",200000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "credited"), 0, "%s", out);
+    cr_assert(strstr(out, "bpnt 2026-02 already paid (under bpnt 2026-01..03): not applied"),
+              "%s", out);
+    free(out);
+    write_file(path, "program,period,kk,amount\nbpnt,2026-02..04," A ",600000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "bpnt 2026-02..2026-03 already paid (under bpnt 2026-01..03)"), "%s",
+              out);
+    free(out);
+    /* new months, then a batch across the year end, then a month inside it */
+    write_file(path, "program,period,kk,amount\nbpnt,2026-04," A ",200000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    free(out);
+    write_file(path, "program,period,kk,amount\nbpnt,2026-12..2027-02," A ",600000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    cr_assert_eq(num(out, "credited"), 1, "%s", out);
+    free(out);
+    write_file(path, "program,period,kk,amount\nbpnt,2027-01," A ",200000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "bpnt 2027-01 already paid (under bpnt 2026-12..2027-02)"), "%s", out);
+    free(out);
+    /* a gap paid late is fine: 2026-05 lies between paid months */
+    write_file(path, "program,period,kk,amount\nbpnt,2026-05," A ",200000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    free(out);
+
+    /* programmes and accounts */
+    write_file(path, "program,period,kk,amount\npkh,2026-T4," B ",375000\npkh,2026-T4," C
+                     ",375000\npkh,2026-T4,9999999999999999,375000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "credited"), 1, "%s", out);
+    cr_assert(strstr(out, "family " B " is not in PKH"), "%s", out);
+    cr_assert(strstr(out, "no account at the switch for KK 9999999999999999"), "%s", out);
+    free(out);
+    write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\npkh,2026-T1," C
+                     ",375000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "mixed periods: %s", out);
+    free(out);
+    write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "family " C " is not in BPNT"), "%s", out);
+    free(out);
+    /* PKH stage 1 after stage 4: earlier, but free */
+    write_file(path, "program,period,kk,amount\npkh,2026-T1," C ",375000\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    free(out);
+
+    cr_assert_eq(ctl(&out, "account", "show", A), 0, "%s", out);
+    cr_assert(strstr(out, "\"bpnt\":1600000"), "3 + 1 + 1 + 3 months of Rp200.000: %s", out);
+    free(out);
+    ledger_ok();
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
+Test(credit, a_reply_too_large_for_one_frame_still_arrives_whole)
+{
+    char path[400], *out = NULL;
+    const long n = 22000;
+    e2e_start_issuer();
+    e2e_start_switch();
+    open_accounts(n, 2);
+    snprintf(path, sizeof path, "%s/big.csv", E.dir);
+    manifest(path, "bpnt", "2026-11", n, 200000, NULL);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    free(out);
+    /* every amount changed: every row rejected with a long reason, ~2 MiB of it */
+    manifest(path, "bpnt", "2026-11", n, 150000, NULL);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
+    cr_assert_eq(num(out, "credited"), 0, "%s", out);
+    long count = 0;
+    for (const char *p = out; (p = strstr(p, "already credited Rp200000 for bpnt 2026-11;")); p++)
+        count++;
+    cr_assert_eq(count, n, "every rejection reaches kksctl: %ld of %ld", count, n);
+    free(out);
+    ledger_ok();
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
 /* The rows acknowledged so far, from kksctl's progress lines in its log. */
 static long acked_in_log(const char *log)
 {
@@ -159,6 +318,7 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
     const long n = 200000, amount = 200000;
     e2e_start_issuer();
     e2e_start_switch();
+    open_accounts(n, 2);
     snprintf(path, sizeof path, "%s/big.csv", E.dir);
     manifest(path, "bpnt", "2026-11", n, amount, NULL);
     snprintf(logp, sizeof logp, "%s/run1.log", E.dir);

@@ -247,7 +247,8 @@ void e2e_start_switch_db(const char *dbname)
     snprintf(db, sizeof db, "%s/%s", E.dir, dbname);
     unlink(ready);
     char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
-                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready, NULL};
+                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready,
+                    E.today ? "--today" : NULL, (char *)E.today, NULL};
     E.switch_pid = e2e_spawn("switch", argv);
     cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0,
                  "switch did not start");

@@ -18,6 +18,7 @@ typedef struct e2e {
     int npids;
     char issuer_addr[64], switch_addr[64];
     pid_t issuer_pid, switch_pid;
+    const char *today; /* the switch's --today, if set (the business date) */
 } e2e;
 
 extern e2e E;
