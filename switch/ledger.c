@@ -86,7 +86,7 @@ enum {
     ST_FUNDING_GET, ST_FUNDING_NEW, ST_FUNDING_ADD, ST_FUNDING_PERIOD,
     ST_CREDIT_FAST_PKH, ST_CREDIT_FAST_BPNT, ST_CREDIT_SLOW_PKH, ST_CREDIT_SLOW_BPNT,
     ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
-    ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST__COUNT
+    ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS, ST__COUNT
 };
 
 static const char *const sql[ST__COUNT] = {
@@ -127,6 +127,7 @@ static const char *const sql[ST__COUNT] = {
     " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
     "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
     " ORDER BY at DESC, seq DESC LIMIT ?3",
+    "SELECT 1 FROM transfer WHERE key = ?",
 };
 
 struct ledger {
@@ -357,9 +358,17 @@ int ledger_transfer(ledger *l, const char *key, const char *from_kind, const cha
     int rc;
     if (amount <= 0)
         return KKS_EINVAL;
-    /* Debit first: if the wallet cannot pay, nothing has been written. */
-    if ((rc = account_add(l, from_kind, from_owner, -amount)) != 0)
-        return rc;
+    /* Debit first: if the wallet cannot pay, nothing has been written (and a
+     * key seen before is a duplicate, whatever the balance now). */
+    if ((rc = account_add(l, from_kind, from_owner, -amount)) != 0) {
+        if (rc != LEDGER_NSF)
+            return rc;
+        s = stmt(l, ST_XFER_EXISTS);
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int r = sqlite3_step(s);
+        sqlite3_reset(s);
+        return r == SQLITE_ROW ? LEDGER_DUPLICATE : r == SQLITE_DONE ? LEDGER_NSF : KKS_EDB;
+    }
     s = stmt(l, ST_XFER_INS);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, from_kind, -1, SQLITE_STATIC);

@@ -95,6 +95,8 @@ void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o);
 /* The request dispatcher (main.c); request bodies from peers of the wrong role
  * are refused. */
 void sw_dispatch(sw *s, kks_conn *c, const Kks__Envelope *req);
+/* sw_dispatch as a kks_request_cb (ud: the sw). */
+void sw_on_request(kks_conn *c, const Kks__Envelope *req, void *ud);
 
 /* The business date (WIB; or --today). */
 void sw_business_date(const sw *s, char out[11]);
