@@ -117,9 +117,9 @@ static void handle_ping(sw *s, kks_conn *c, uint64_t id)
         pl->p = p;
         pl->i = i;
         p->sent_at[i] = uv_hrtime();
-        int rc = kks_client_call(lk->cl, &req, LINK_PING_MS, on_link_pong, pl);
+        int rc = s->ask(s, lk, &req, LINK_PING_MS, on_link_pong, pl);
         if (rc < 0) {
-            const char *why = kks_client_last_error(lk->cl);
+            const char *why = lk->cl ? kks_client_last_error(lk->cl) : "";
             snprintf(p->errs[i], sizeof p->errs[i], "%s", *why ? why : kks_strerror(rc));
             free(pl);
             continue;
