@@ -2,7 +2,18 @@
  *
  * A schema is an ordered list of migrations; migration i (0-based) takes
  * PRAGMA user_version from i to i+1 inside one transaction, so a database is
- * never left between versions. A database newer than the program is refused. */
+ * never left between versions. A database newer than the program is refused.
+ *
+ * Test builds (KKS_TEST_HOOKS) read two variables at kks_db_open, so that the
+ * end-to-end tests can fill the disk for real:
+ *   KKS_TEST_MAX_PAGES=N   PRAGMA max_page_count=N on the connection (the
+ *                          database file may not grow: a statement that needs
+ *                          a new page fails with SQLITE_FULL)
+ *   KKS_TEST_DISK_FREE=N   every database file of the process lives on a disk
+ *                          with N bytes free (a COMMIT that grows the WAL, or a
+ *                          checkpoint that grows the database, fails with
+ *                          SQLITE_FULL; truncating gives the space back)
+ * A release build has neither. */
 #ifndef KKS_DB_H
 #define KKS_DB_H
 
