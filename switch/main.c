@@ -327,6 +327,7 @@ int main(int argc, char **argv)
     s.d.loop = uv_default_loop();
     if (ledger_open(dbpath, s.d.loop, &s.ledger) < 0)
         return 4;
+    kks_group_set_failure(ledger_group(s.ledger), uncommitted_reply);
     if ((rc = auth_init(&s, seeds, err, sizeof err)) < 0) {
         fprintf(stderr, "kks-switch: %s\n", err);
         return rc == KKS_EDB ? 4 : 2;

@@ -53,6 +53,10 @@ void reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
 void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
 void settle_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
 
+/* uncommitted.c: the failure form of a reply whose transaction did not
+ * commit (kks_group_failure_fn). */
+void uncommitted_reply(kks_conn *c, uint64_t id, const Kks__Envelope *rep);
+
 /* credit.c: operator requests. Each answers with one reply. */
 void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
 void ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req);
