@@ -1,6 +1,7 @@
 #include "kks_db.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,10 +310,37 @@ struct kks_checkpointer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;
+    int stop, wake;
     unsigned interval_ms;
-    sqlite3 *db; /* the thread's own connection */
+    int64_t frame_bytes; /* a WAL frame: page + 24-byte header */
+    int warned;
+    sqlite3 *db;     /* the thread's own connection */
+    sqlite3 *writer; /* the event loop's, whose commits wake the thread */
 };
+
+/* One round: copy what the WAL holds into the database without waiting for
+ * anyone (PASSIVE: the writer goes on meanwhile; the copy and its fsyncs
+ * happen here, not in the event loop). A PASSIVE checkpoint never makes the
+ * WAL smaller, and the writer only starts it over when a transaction of its
+ * own begins after everything was copied, which under load (commits back to
+ * back) hardly ever happens: then, when all is copied and the WAL is over the
+ * limit, a TRUNCATE checkpoint empties it. It needs the writer's lock: with
+ * no busy handler it takes it only when the writer is between transactions,
+ * and is tried again next round otherwise. */
+static void checkpoint_once(kks_checkpointer *c)
+{
+    int log = -1, copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        if (!c->warned++)
+            kks_warn("checkpoint failed; the WAL grows until it works", "error",
+                     sqlite3_errmsg(c->db));
+        return;
+    }
+    c->warned = 0;
+    if (rc == SQLITE_OK && log > 0 && copied == log && log * c->frame_bytes > KKS_WAL_LIMIT)
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
 
 static void *checkpoint_main(void *arg)
 {
@@ -327,48 +355,118 @@ static void *checkpoint_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        while (!c->wake && !c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0)
+            ;
+        c->wake = 0;
+        if (c->stop)
+            break;
         pthread_mutex_unlock(&c->mu);
-        /* PASSIVE: copies what it can without waiting for the writer */
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        checkpoint_once(c);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
+/* After each of the writer's commits (in the event loop, the write lock
+ * released). Over KKS_WAL_LIMIT the thread is woken at once rather than at
+ * its next round, so that it stays right behind the writer. Over KKS_WAL_MAX
+ * the writer copies, itself, what the thread has not yet: only the commit it
+ * just made, as a rule, and then its next transaction starts the WAL over
+ * (SQLite does so when it begins with everything copied; journal_size_limit
+ * then cuts the file back). Under a load that never leaves the writer idle
+ * that is the only way the WAL can start over: it costs the loop one group's
+ * copy and fsync, once every KKS_WAL_MAX bytes written. */
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    kks_checkpointer *c = ud;
+    int64_t bytes = frames * c->frame_bytes;
+    if (bytes > KKS_WAL_MAX) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (bytes > KKS_WAL_LIMIT) {
+        pthread_mutex_lock(&c->mu);
+        c->wake = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
 int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
                               kks_checkpointer **out)
 {
     kks_checkpointer *c = calloc(1, sizeof *c);
+    sqlite3_stmt *st = NULL;
+    char limit[64];
     *out = NULL;
     if (!c)
         return KKS_ENOMEM;
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         kks_error("checkpointer cannot open the database", "file", path);
-        sqlite3_close(c->db);
-        free(c);
-        return KKS_EDB;
+        goto fail;
     }
-    sqlite3_busy_timeout(c->db, 1000);
+    /* Never waits for the writer: see checkpoint_once. A connection learns
+     * that the database is in WAL mode, and opens the WAL, only when it first
+     * reads; until then sqlite3_wal_checkpoint_v2 does nothing and says
+     * SQLITE_OK (it did so here for every round, and switch.db stayed 4 KiB
+     * while its WAL grew to 657 MB). So read, and check the mode. */
+    sqlite3_busy_timeout(c->db, 0);
+    if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        kks_error("checkpointer cannot read the database", "file", path, "error",
+                  sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    c->frame_bytes = sqlite3_column_int64(st, 0) + 24;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        kks_error("checkpointer cannot read the database", "file", path, "error",
+                  sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+        SQLITE_MISUSE) {
+        kks_error("checkpointer: the database is not in WAL mode", "file", path);
+        goto fail;
+    }
+    /* After the writer starts the WAL over, its next commit cuts the file
+     * back to the limit. */
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)KKS_WAL_LIMIT);
+    if (kks_db_exec(writer, limit) < 0)
+        goto fail;
     c->interval_ms = interval_ms;
+    c->writer = writer;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
         sqlite3_close(c->db);
         free(c);
         return KKS_ENOMEM;
     }
-    sqlite3_wal_autocheckpoint(writer, 0);
+    sqlite3_wal_autocheckpoint(writer, 0); /* removes SQLite's own WAL hook: before ours */
+    sqlite3_wal_hook(writer, on_wal_commit, c);
     *out = c;
     return 0;
+fail:
+    sqlite3_finalize(st);
+    sqlite3_close(c->db);
+    free(c);
+    return KKS_EDB;
 }
 
 void kks_db_checkpointer_stop(kks_checkpointer *c)
 {
     if (!c)
         return;
+    sqlite3_wal_hook(c->writer, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     c->stop = 1;
     pthread_cond_signal(&c->cv);
