@@ -19,7 +19,7 @@ demo: release
 
 # The test build is its own tree: AddressSanitizer + UBSan, warnings as errors.
 test: deps
-	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DKKS_SANITIZE=ON -DKKS_WERROR=ON >/dev/null
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DKKS_SANITIZE=ON -DKKS_WERROR=ON -DKKS_TEST_HOOKS=ON >/dev/null
 	@cmake --build build-test -j $(JOBS)
 	@cd build-test && ctest --output-on-failure -j $(JOBS)
 

@@ -1,6 +1,7 @@
 #include "kks_db.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,208 @@ void kks_db_reset_all(sqlite3 *db)
             sqlite3_reset(st);
 }
 
+#ifdef KKS_TEST_HOOKS
+/* ---- test builds only: a disk that fills up ----
+ *
+ * KKS_TEST_DISK_FREE=N makes every database file of the process live on a
+ * disk with N bytes free: a write that would grow the files by more than is
+ * left fails with SQLITE_FULL, as ENOSPC does, and a truncation gives the
+ * space back. In WAL mode this is where a real full disk bites: at COMMIT
+ * (the WAL grows) and at checkpoints (the database file grows). A VFS shim
+ * over the default VFS, registered as the default; its byte count is shared
+ * by all connections (the checkpointer's thread too). */
+
+typedef struct quota_file {
+    sqlite3_file base;
+    sqlite3_int64 size; /* as far as writes and truncations have taken it */
+    sqlite3_file *real; /* allocated right after this struct */
+} quota_file;
+
+static sqlite3_vfs *quota_real;
+static sqlite3_vfs quota_vfs;
+static sqlite3_int64 quota_free;
+static pthread_mutex_t quota_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define REAL(f) (((quota_file *)(f))->real)
+
+static int q_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+
+static int q_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
+}
+
+static int q_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    quota_file *q = (quota_file *)f;
+    sqlite3_int64 end = off + n;
+    if (end > q->size) {
+        int full;
+        pthread_mutex_lock(&quota_mu);
+        full = end - q->size > quota_free;
+        if (!full)
+            quota_free -= end - q->size;
+        pthread_mutex_unlock(&quota_mu);
+        if (full)
+            return SQLITE_FULL;
+        q->size = end;
+    }
+    return q->real->pMethods->xWrite(q->real, p, n, off);
+}
+
+static int q_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    quota_file *q = (quota_file *)f;
+    if (size < q->size) {
+        pthread_mutex_lock(&quota_mu);
+        quota_free += q->size - size;
+        pthread_mutex_unlock(&quota_mu);
+        q->size = size;
+    }
+    return q->real->pMethods->xTruncate(q->real, size);
+}
+
+static int q_sync(sqlite3_file *f, int flags)
+{
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+
+static int q_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int q_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+
+static int q_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+
+static int q_check_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int q_file_control(sqlite3_file *f, int op, void *arg)
+{
+    if (op == SQLITE_FCNTL_SIZE_HINT || op == SQLITE_FCNTL_CHUNK_SIZE)
+        return SQLITE_OK; /* would grow the file behind the count's back */
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int q_sector_size(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int q_device_characteristics(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int q_shm_map(sqlite3_file *f, int i, int sz, int extend, void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, extend, pp);
+}
+
+static int q_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+
+static void q_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int q_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int q_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
+}
+
+static int q_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods quota_io = {
+    3,         q_close,         q_read,         q_write,       q_truncate,
+    q_sync,    q_file_size,     q_lock,         q_unlock,      q_check_reserved,
+    q_file_control, q_sector_size, q_device_characteristics, q_shm_map, q_shm_lock,
+    q_shm_barrier, q_shm_unmap, q_fetch,        q_unfetch,
+};
+
+static int q_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+    quota_file *q = (quota_file *)f;
+    int rc;
+    q->real = (sqlite3_file *)(q + 1);
+    rc = quota_real->xOpen(quota_real, name, q->real, flags, out_flags);
+    if (rc != SQLITE_OK || !q->real->pMethods) {
+        f->pMethods = NULL;
+        return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+    }
+    if (q->real->pMethods->xFileSize(q->real, &q->size) != SQLITE_OK)
+        q->size = 0;
+    f->pMethods = &quota_io;
+    return SQLITE_OK;
+}
+
+/* Applies the test hooks named in the environment before a database is opened. */
+static void test_hooks_before_open(void)
+{
+    const char *v = getenv("KKS_TEST_DISK_FREE");
+    if (!v || !*v)
+        return;
+    if (!quota_real) {
+        quota_real = sqlite3_vfs_find(NULL);
+        quota_vfs = *quota_real; /* the unix VFS ignores its vfs argument but for xOpen */
+        quota_vfs.zName = "kks-test-quota";
+        quota_vfs.szOsFile = (int)sizeof(quota_file) + quota_real->szOsFile;
+        quota_vfs.xOpen = q_open;
+        sqlite3_vfs_register(&quota_vfs, 1);
+    }
+    pthread_mutex_lock(&quota_mu);
+    quota_free = strtoll(v, NULL, 10);
+    pthread_mutex_unlock(&quota_mu);
+    kks_warn("test hook: the disk has a limited number of bytes free", "KKS_TEST_DISK_FREE", v);
+}
+
+/* KKS_TEST_MAX_PAGES=N: PRAGMA max_page_count on this connection (SQLite
+ * never lowers it below the current size: 1 means "no more pages"). */
+static int test_hooks_after_open(sqlite3 *db)
+{
+    const char *v = getenv("KKS_TEST_MAX_PAGES");
+    char sql[64];
+    if (!v || !*v)
+        return 0;
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", strtoll(v, NULL, 10));
+    kks_warn("test hook: the database may not grow", "KKS_TEST_MAX_PAGES", v);
+    return kks_db_exec(db, sql);
+}
+#else
+static void test_hooks_before_open(void)
+{
+}
+
+static int test_hooks_after_open(sqlite3 *db)
+{
+    return 0;
+}
+#endif
+
 static int user_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st;
@@ -54,6 +257,7 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         configured = 1;
     }
+    test_hooks_before_open();
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         kks_error("cannot open database", "file", path, "error",
@@ -87,6 +291,8 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
             goto fail;
         }
     }
+    if (test_hooks_after_open(db) < 0)
+        goto fail;
     *out = db;
     return 0;
 fail:
@@ -104,10 +310,37 @@ struct kks_checkpointer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;
+    int stop, wake;
     unsigned interval_ms;
-    sqlite3 *db; /* the thread's own connection */
+    int64_t frame_bytes; /* a WAL frame: page + 24-byte header */
+    int warned;
+    sqlite3 *db;     /* the thread's own connection */
+    sqlite3 *writer; /* the event loop's, whose commits wake the thread */
 };
+
+/* One round: copy what the WAL holds into the database without waiting for
+ * anyone (PASSIVE: the writer goes on meanwhile; the copy and its fsyncs
+ * happen here, not in the event loop). A PASSIVE checkpoint never makes the
+ * WAL smaller, and the writer only starts it over when a transaction of its
+ * own begins after everything was copied, which under load (commits back to
+ * back) hardly ever happens: then, when all is copied and the WAL is over the
+ * limit, a TRUNCATE checkpoint empties it. It needs the writer's lock: with
+ * no busy handler it takes it only when the writer is between transactions,
+ * and is tried again next round otherwise. */
+static void checkpoint_once(kks_checkpointer *c)
+{
+    int log = -1, copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        if (!c->warned++)
+            kks_warn("checkpoint failed; the WAL grows until it works", "error",
+                     sqlite3_errmsg(c->db));
+        return;
+    }
+    c->warned = 0;
+    if (rc == SQLITE_OK && log > 0 && copied == log && log * c->frame_bytes > KKS_WAL_LIMIT)
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
 
 static void *checkpoint_main(void *arg)
 {
@@ -122,48 +355,118 @@ static void *checkpoint_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        while (!c->wake && !c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0)
+            ;
+        c->wake = 0;
+        if (c->stop)
+            break;
         pthread_mutex_unlock(&c->mu);
-        /* PASSIVE: copies what it can without waiting for the writer */
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        checkpoint_once(c);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
+/* After each of the writer's commits (in the event loop, the write lock
+ * released). Over KKS_WAL_LIMIT the thread is woken at once rather than at
+ * its next round, so that it stays right behind the writer. Over KKS_WAL_MAX
+ * the writer copies, itself, what the thread has not yet: only the commit it
+ * just made, as a rule, and then its next transaction starts the WAL over
+ * (SQLite does so when it begins with everything copied; journal_size_limit
+ * then cuts the file back). Under a load that never leaves the writer idle
+ * that is the only way the WAL can start over: it costs the loop one group's
+ * copy and fsync, once every KKS_WAL_MAX bytes written. */
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    kks_checkpointer *c = ud;
+    int64_t bytes = frames * c->frame_bytes;
+    if (bytes > KKS_WAL_MAX) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (bytes > KKS_WAL_LIMIT) {
+        pthread_mutex_lock(&c->mu);
+        c->wake = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
 int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
                               kks_checkpointer **out)
 {
     kks_checkpointer *c = calloc(1, sizeof *c);
+    sqlite3_stmt *st = NULL;
+    char limit[64];
     *out = NULL;
     if (!c)
         return KKS_ENOMEM;
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         kks_error("checkpointer cannot open the database", "file", path);
-        sqlite3_close(c->db);
-        free(c);
-        return KKS_EDB;
+        goto fail;
     }
-    sqlite3_busy_timeout(c->db, 1000);
+    /* Never waits for the writer: see checkpoint_once. A connection learns
+     * that the database is in WAL mode, and opens the WAL, only when it first
+     * reads; until then sqlite3_wal_checkpoint_v2 does nothing and says
+     * SQLITE_OK (it did so here for every round, and switch.db stayed 4 KiB
+     * while its WAL grew to 657 MB). So read, and check the mode. */
+    sqlite3_busy_timeout(c->db, 0);
+    if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        kks_error("checkpointer cannot read the database", "file", path, "error",
+                  sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    c->frame_bytes = sqlite3_column_int64(st, 0) + 24;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        kks_error("checkpointer cannot read the database", "file", path, "error",
+                  sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+        SQLITE_MISUSE) {
+        kks_error("checkpointer: the database is not in WAL mode", "file", path);
+        goto fail;
+    }
+    /* After the writer starts the WAL over, its next commit cuts the file
+     * back to the limit. */
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)KKS_WAL_LIMIT);
+    if (kks_db_exec(writer, limit) < 0)
+        goto fail;
     c->interval_ms = interval_ms;
+    c->writer = writer;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
         sqlite3_close(c->db);
         free(c);
         return KKS_ENOMEM;
     }
-    sqlite3_wal_autocheckpoint(writer, 0);
+    sqlite3_wal_autocheckpoint(writer, 0); /* removes SQLite's own WAL hook: before ours */
+    sqlite3_wal_hook(writer, on_wal_commit, c);
     *out = c;
     return 0;
+fail:
+    sqlite3_finalize(st);
+    sqlite3_close(c->db);
+    free(c);
+    return KKS_EDB;
 }
 
 void kks_db_checkpointer_stop(kks_checkpointer *c)
 {
     if (!c)
         return;
+    sqlite3_wal_hook(c->writer, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     c->stop = 1;
     pthread_cond_signal(&c->cv);

@@ -1,6 +1,8 @@
 #include "kks_group.h"
 
+#include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@ struct held {
     uint64_t id;
     uint8_t *buf; /* packed Envelope */
     size_t len;
+    int own;      /* held by kks_group_defer: its request wrote in this transaction */
 };
 
 struct kks_group {
@@ -22,22 +25,121 @@ struct kks_group {
     uv_idle_t idle; /* keeps the loop from sleeping while a transaction is open */
     unsigned max_rows;
     int open, in_request, work_this_iter, handles, closing;
+    int committing; /* our own COMMIT is running: the commit hook lets it through */
     unsigned rows;
     uint64_t deadline; /* commit by then: the earliest held reply's budget */
     struct held *held;
     size_t nheld, capheld;
+    kks_group_failure_fn on_failure;
 };
 
-static void send_held(kks_group *g, int committed)
+static const char not_written[] = "database error at commit; nothing of this request was written";
+
+/* A commit that the group did not ask for while a request or the group
+ * transaction is open can only be a write that escaped the transaction (SQLite
+ * rolled it back by itself and the next statement, SAVEPOINT or RELEASE began
+ * and ended one of its own). Turning it into a rollback keeps it unwritten. */
+static int on_commit(void *ud)
+{
+    kks_group *g = ud;
+    if (g->committing || (!g->open && !g->in_request))
+        return 0;
+    kks_error("a commit outside the group transaction was refused (rolled back)");
+    return 1;
+}
+
+/* SQLite rolled the group transaction back by itself. */
+static int lost(const kks_group *g)
+{
+    return g->open && sqlite3_get_autocommit(g->db);
+}
+
+/* Where the body starts in a packed Envelope: after the id (field 1, a
+ * varint, first since protobuf-c writes fields in order; absent when 0). */
+static size_t body_offset(const uint8_t *b, size_t n)
+{
+    size_t i = 1;
+    if (n == 0 || b[0] != 0x08)
+        return 0;
+    while (i < n && (b[i] & 0x80))
+        i++;
+    return i < n ? i + 1 : n;
+}
+
+/* A duplicate held with kks_group_hold whose reply is, body for body, one
+ * deferred in this transaction reports that request's writes. */
+static int same_as_own(const kks_group *g, const struct held *h)
+{
+    size_t ho = body_offset(h->buf, h->len);
+    for (size_t i = 0; i < g->nheld; i++) {
+        const struct held *o = &g->held[i];
+        size_t oo = body_offset(o->buf, o->len);
+        if (o->own && o->len - oo == h->len - ho && memcmp(o->buf + oo, h->buf + ho, h->len - ho) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Answers a request whose reply rep reported writes that were not committed. */
+static void answer_failed(kks_group *g, kks_conn *c, uint64_t id, const Kks__Envelope *rep)
+{
+    if (g->on_failure && rep)
+        g->on_failure(c, id, rep);
+    else
+        kks_conn_reply_error(c, id, KKS_EDB, not_written);
+}
+
+static void answer_failed_packed(kks_group *g, const struct held *h)
+{
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, h->len, h->buf);
+    answer_failed(g, h->c, h->id, rep);
+    if (rep)
+        kks__envelope__free_unpacked(rep, NULL);
+}
+
+static void close_transaction(kks_group *g)
+{
+    g->open = 0;
+    g->in_request = 0;
+    g->rows = 0;
+    uv_idle_stop(&g->idle);
+}
+
+/* The group transaction ends without being committed: rolled back if SQLite
+ * has not done so already, and every held reply answered as failed. */
+static void group_fail(kks_group *g, const char *why)
+{
+    char n[24];
+    size_t own = 0;
+    if (!sqlite3_get_autocommit(g->db))
+        kks_db_exec(g->db, "ROLLBACK");
+    close_transaction(g);
+    snprintf(n, sizeof n, "%zu", g->nheld);
+    kks_error("group transaction not committed; the requests it held are answered as failed",
+              "error", why, "replies", n);
+    for (size_t i = 0; i < g->nheld; i++)
+        own += g->held[i].own != 0;
+    for (size_t i = 0; i < g->nheld; i++) {
+        struct held *h = &g->held[i];
+        if (h->own || (own && same_as_own(g, h)))
+            answer_failed_packed(g, h);
+        else
+            kks_conn_reply_error(h->c, h->id, KKS_EDB,
+                                 "database error at commit; send the same request again: its "
+                                 "first reply comes back if that was committed");
+    }
+    for (size_t i = 0; i < g->nheld; i++) {
+        kks_conn_unref(g->held[i].c);
+        free(g->held[i].buf);
+    }
+    g->nheld = 0;
+}
+
+static void send_held(kks_group *g)
 {
     for (size_t i = 0; i < g->nheld; i++) {
         struct held *h = &g->held[i];
-        if (committed) {
-            kks_conn_reply_packed(h->c, h->id, h->buf, h->len);
-        } else {
-            kks_conn_reply_error(h->c, h->id, KKS_EDB,
-                                 "database error at commit; nothing of this request was written");
-        }
+        kks_conn_reply_packed(h->c, h->id, h->buf, h->len);
         kks_conn_unref(h->c);
         free(h->buf);
     }
@@ -46,16 +148,24 @@ static void send_held(kks_group *g, int committed)
 
 static void group_commit(kks_group *g)
 {
-    int ok;
+    char why[200];
+    int rc;
     if (!g->open)
         return;
-    ok = kks_db_exec(g->db, "COMMIT") == 0;
-    if (!ok)
-        kks_db_exec(g->db, "ROLLBACK");
-    g->open = 0;
-    g->rows = 0;
-    uv_idle_stop(&g->idle);
-    send_held(g, ok);
+    if (lost(g)) {
+        group_fail(g, "the database rolled the transaction back");
+        return;
+    }
+    g->committing = 1;
+    rc = kks_db_exec(g->db, "COMMIT");
+    g->committing = 0;
+    if (rc < 0) {
+        snprintf(why, sizeof why, "%s", sqlite3_errmsg(g->db));
+        group_fail(g, why);
+        return;
+    }
+    close_transaction(g);
+    send_held(g);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -68,7 +178,7 @@ static void on_check(uv_check_t *h)
     if (!g->open)
         return;
     uv_update_time(g->loop);
-    if (!g->work_this_iter || g->rows >= g->max_rows || uv_now(g->loop) >= g->deadline)
+    if (lost(g) || !g->work_this_iter || g->rows >= g->max_rows || uv_now(g->loop) >= g->deadline)
         group_commit(g);
     g->work_this_iter = 0;
 }
@@ -89,12 +199,21 @@ int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **o
     g->handles = 2;
     uv_check_start(&g->check, on_check);
     uv_unref((uv_handle_t *)&g->check);
+    sqlite3_commit_hook(db, on_commit, g);
     *out = g;
     return 0;
 }
 
+void kks_group_set_failure(kks_group *g, kks_group_failure_fn fn)
+{
+    g->on_failure = fn;
+}
+
 int kks_group_begin(kks_group *g)
 {
+    assert(!g->in_request);
+    if (lost(g))
+        group_fail(g, "the database rolled the transaction back");
     if (!g->open) {
         if (kks_db_exec(g->db, "BEGIN IMMEDIATE") < 0)
             return KKS_EDB;
@@ -103,11 +222,10 @@ int kks_group_begin(kks_group *g)
         uv_idle_start(&g->idle, on_idle);
     }
     if (kks_db_exec(g->db, "SAVEPOINT req") < 0) {
-        if (g->nheld == 0) { /* nothing else rides on it */
-            kks_db_exec(g->db, "ROLLBACK");
-            g->open = 0;
-            uv_idle_stop(&g->idle);
-        }
+        /* With nothing else riding on the transaction, end it; if SQLite
+         * ended it, what it held is lost. */
+        if (g->nheld == 0 || lost(g))
+            group_fail(g, "cannot open a savepoint");
         return KKS_EDB;
     }
     g->in_request = 1;
@@ -119,36 +237,17 @@ void kks_group_abort(kks_group *g)
 {
     if (!g->in_request)
         return;
-    kks_db_exec(g->db, "ROLLBACK TO req; RELEASE req");
-    g->in_request = 0;
-}
-
-/* Appends a packed reply to those held for the COMMIT. 0 or KKS_ENOMEM. */
-static int hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf, size_t len)
-{
-    struct held *h;
-    if (g->nheld == g->capheld) {
-        size_t nc = g->capheld ? g->capheld * 2 : 64;
-        struct held *nh = realloc(g->held, nc * sizeof *nh);
-        if (!nh)
-            return KKS_ENOMEM;
-        g->held = nh;
-        g->capheld = nc;
+    if (!lost(g) && kks_db_exec(g->db, "ROLLBACK TO req; RELEASE req") == 0) {
+        g->in_request = 0;
+        return;
     }
-    h = &g->held[g->nheld];
-    if (!(h->buf = malloc(len ? len : 1)))
-        return KKS_ENOMEM;
-    memcpy(h->buf, buf, len);
-    h->len = len;
-    h->c = c;
-    h->id = id;
-    kks_conn_ref(c);
-    g->nheld++;
-    return 0;
+    /* The savepoint went with the whole transaction (or cannot be undone,
+     * and then nothing of the transaction may be committed either). */
+    group_fail(g, "a request failed and its savepoint could not be rolled back alone");
 }
 
 /* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
-static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
+static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int own)
 {
     struct held *h;
     size_t n;
@@ -169,6 +268,7 @@ static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
     h->len = n;
     h->c = c;
     h->id = id;
+    h->own = own;
     kks_conn_ref(c);
     g->nheld++;
     return 0;
@@ -176,11 +276,13 @@ static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
 
 int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
 {
+    if (lost(g))
+        group_fail(g, "the database rolled the transaction back");
     if (!g->open) { /* everything it reports is committed already */
         kks_conn_reply(c, id, rep);
         return 0;
     }
-    if (hold(g, c, id, rep) < 0) {
+    if (hold(g, c, id, rep, 0) < 0) {
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
         return KKS_ENOMEM;
     }
@@ -190,12 +292,15 @@ int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
 int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
                     unsigned budget_ms)
 {
-    if (kks_db_exec(g->db, "RELEASE req") < 0) {
-        kks_group_abort(g);
-        goto fail_db;
+    assert(g->in_request);
+    if (lost(g) || kks_db_exec(g->db, "RELEASE req") < 0) {
+        /* Its writes are not in the transaction any more, nor anyone's. */
+        group_fail(g, "cannot release a request's savepoint");
+        answer_failed(g, c, id, rep);
+        return KKS_EDB;
     }
     g->in_request = 0;
-    if (hold(g, c, id, rep) < 0)
+    if (hold(g, c, id, rep, 1) < 0)
         goto fail_mem;
     g->rows += rows;
     uv_update_time(g->loop);
@@ -210,46 +315,37 @@ fail_mem:
     kks_conn_reply_error(c, id, KKS_ENOMEM,
                          "out of memory after the write; check the result before retrying");
     return KKS_ENOMEM;
-fail_db:
-    kks_conn_reply_error(c, id, KKS_EDB, "database error; nothing of this request was written");
-    return KKS_EDB;
 }
 
+/* The packed forms decode the reply once and take the paths above, so that a
+ * failed transaction answers them in their failure form too. */
 int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
                           size_t len)
 {
-    if (!g->open) {
-        kks_conn_reply_packed(c, id, buf, len);
-        return 0;
-    }
-    if (hold_packed(g, c, id, buf, len) < 0) {
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
+    int rc;
+    if (!rep) {
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
         return KKS_ENOMEM;
     }
-    return 0;
+    rc = kks_group_hold(g, c, id, rep);
+    kks__envelope__free_unpacked(rep, NULL);
+    return rc;
 }
 
 int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
                            size_t len, unsigned rows, unsigned budget_ms)
 {
-    if (kks_db_exec(g->db, "RELEASE req") < 0) {
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
+    int rc;
+    if (!rep) {
         kks_group_abort(g);
-        kks_conn_reply_error(c, id, KKS_EDB, "database error; nothing of this request was written");
-        return KKS_EDB;
-    }
-    g->in_request = 0;
-    if (hold_packed(g, c, id, buf, len) < 0) {
-        kks_error("out of memory holding a reply; committing early");
-        group_commit(g);
-        kks_conn_reply_error(c, id, KKS_ENOMEM,
-                             "out of memory after the write; check the result before retrying");
+        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; nothing of this request written");
         return KKS_ENOMEM;
     }
-    g->rows += rows;
-    uv_update_time(g->loop);
-    if (uv_now(g->loop) + budget_ms < g->deadline)
-        g->deadline = uv_now(g->loop) + budget_ms;
-    return 0;
+    rc = kks_group_defer(g, c, id, rep, rows, budget_ms);
+    kks__envelope__free_unpacked(rep, NULL);
+    return rc;
 }
 
 void kks_group_flush(kks_group *g)

@@ -2,7 +2,18 @@
  *
  * A schema is an ordered list of migrations; migration i (0-based) takes
  * PRAGMA user_version from i to i+1 inside one transaction, so a database is
- * never left between versions. A database newer than the program is refused. */
+ * never left between versions. A database newer than the program is refused.
+ *
+ * Test builds (KKS_TEST_HOOKS) read two variables at kks_db_open, so that the
+ * end-to-end tests can fill the disk for real:
+ *   KKS_TEST_MAX_PAGES=N   PRAGMA max_page_count=N on the connection (the
+ *                          database file may not grow: a statement that needs
+ *                          a new page fails with SQLITE_FULL)
+ *   KKS_TEST_DISK_FREE=N   every database file of the process lives on a disk
+ *                          with N bytes free (a COMMIT that grows the WAL, or a
+ *                          checkpoint that grows the database, fails with
+ *                          SQLITE_FULL; truncating gives the space back)
+ * A release build has neither. */
 #ifndef KKS_DB_H
 #define KKS_DB_H
 
@@ -22,13 +33,30 @@ void kks_db_reset_all(sqlite3 *db);
 int kks_db_exec(sqlite3 *db, const char *sql);
 
 /* Checkpoints a WAL database from a thread of its own, so that the thread
- * that writes never stalls on a checkpoint (its fsyncs took 100 ms and more
- * under load). Turns off the writer's automatic checkpoints. Returns 0,
+ * that writes never stalls on a checkpoint's copying and fsyncs (they took
+ * 100 ms and more under load), and keeps the WAL file bounded while the daemon
+ * runs (SPEC §9):
+ *   - the thread copies what it can without waiting (PASSIVE) every
+ *     interval_ms, and right after each commit once the WAL is over
+ *     KKS_WAL_LIMIT;
+ *   - when everything is copied and the WAL is over KKS_WAL_LIMIT, it empties
+ *     the WAL (TRUNCATE) if the writer is between transactions at that
+ *     moment (it never waits for the writer): an idle daemon's WAL is at
+ *     most KKS_WAL_LIMIT;
+ *   - a writer that is never idle (commits back to back) would keep the WAL
+ *     growing: over KKS_WAL_MAX, the writer copies its last commit itself
+ *     after that commit, and its next transaction starts the WAL over, which
+ *     journal_size_limit (KKS_WAL_LIMIT) then cuts back. While the daemon
+ *     runs, the WAL stays under KKS_WAL_MAX plus one group transaction.
+ * Replaces the writer's automatic checkpoints with a WAL hook. Returns 0,
  * KKS_ENOMEM or KKS_EDB. */
+#define KKS_WAL_LIMIT (4 * 1024 * 1024)
+#define KKS_WAL_MAX (64 * 1024 * 1024)
 typedef struct kks_checkpointer kks_checkpointer;
 int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
                               kks_checkpointer **out);
-/* Stops the thread (after a last checkpoint) and frees it; NULL is a no-op. */
+/* Stops the thread and frees it; NULL is a no-op. (Closing the writer, the
+ * last connection, checkpoints and removes the WAL.) */
 void kks_db_checkpointer_stop(kks_checkpointer *c);
 
 #endif

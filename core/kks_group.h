@@ -7,10 +7,29 @@
  *   OPEN --a loop iteration brings no new request, max_rows, or the earliest
  *         held reply's latency budget runs out--> COMMIT
  *        --> replies sent in order --> idle
- *   COMMIT fails --> ROLLBACK; every held reply becomes an Error saying nothing was written
+ *   OPEN --COMMIT fails, or SQLite rolled the whole transaction back by itself
+ *         (it does on SQLITE_FULL, IOERR, NOMEM and BUSY in the middle of a
+ *         statement, and then every request's savepoint is gone with it), or a
+ *         savepoint cannot be undone--> FAILED: ROLLBACK if still open; every
+ *        held reply is answered as failed (below) --> idle
  *
- * Invariant: a reply that reports a write is sent only after its COMMIT
- * returned; each request is inside exactly one savepoint at a time. */
+ * A failed reply: a reply held by kks_group_defer reported writes of this
+ * transaction, so its sender must learn that nothing was written. The owner's
+ * failure callback (kks_group_set_failure) answers it in the form its peers
+ * understand (a terminal wants response code 96, not an Error); without one,
+ * or for a body the callback does not know, an Error envelope. A reply held
+ * by kks_group_hold (a duplicate answered with the first reply) is the same
+ * when its body is byte for byte a reply deferred in this transaction (a
+ * duplicate of a request of this group); otherwise it reports an earlier
+ * commit that may well stand, and is answered with an Error asking for the
+ * request again, never with a failure that could be false.
+ *
+ * Invariants: a reply that reports a write is sent only after its COMMIT
+ * returned; each request is inside exactly one savepoint at a time; while a
+ * request or the group transaction is open, no other commit happens on the
+ * connection (a commit hook vetoes it: after SQLite rolled back by itself, a
+ * statement or a RELEASE would otherwise commit a fresh transaction of its
+ * own). */
 #ifndef KKS_GROUP_H
 #define KKS_GROUP_H
 
@@ -21,23 +40,32 @@
 
 typedef struct kks_group kks_group;
 
-/* Returns 0 or KKS_ENOMEM. */
+/* Answers request id on c, whose reply rep reported writes that were not
+ * committed, in the failure form of rep's body kind. Must answer exactly once
+ * (kks_conn_reply or kks_conn_reply_error); rep is freed when it returns. */
+typedef void (*kks_group_failure_fn)(kks_conn *c, uint64_t id, const Kks__Envelope *rep);
+
+/* Returns 0 or KKS_ENOMEM. Installs a commit hook on db. */
 int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **out);
+/* How replies of a failed transaction are answered (NULL: an Error). */
+void kks_group_set_failure(kks_group *g, kks_group_failure_fn fn);
 /* Opens the group transaction if none is open and a savepoint for one
- * request. Returns 0 or KKS_EDB (nothing is open then). */
+ * request. Returns 0 or KKS_EDB (the request has no savepoint then). */
 int kks_group_begin(kks_group *g);
-/* Undoes what the current request wrote (its savepoint). */
+/* Undoes what the current request wrote (its savepoint). When that cannot be
+ * done (SQLite already rolled the whole transaction back), the whole group
+ * fails as above; the caller answers the current request itself. */
 void kks_group_abort(kks_group *g);
 /* Ends the current request's savepoint and holds its reply until COMMIT.
  * rows: how much work it did (for max_rows); budget_ms: how long the reply
  * may wait for others to join the commit. Returns 0, or KKS_ENOMEM / KKS_EDB
- * after answering the request with an Error itself. */
+ * after answering the request itself (KKS_EDB: in its failure form). */
 int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
                     unsigned budget_ms);
 /* Holds a reply that reports what is in the group transaction without being
  * part of a request's savepoint (a duplicate answered with the first reply,
  * a replay from the journal): sent after the next COMMIT, or at once when no
- * transaction is open. On a failed COMMIT it becomes an Error. Returns 0 or
+ * transaction is open. On a failed COMMIT: see the picture. Returns 0 or
  * KKS_ENOMEM (then answered with an Error at once). */
 int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep);
 /* The same two, for a reply already packed (an Envelope; its id is set when

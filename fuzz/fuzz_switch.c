@@ -21,6 +21,8 @@ static int issuer(sw *s, link *l, Kks__Envelope *req, unsigned timeout_ms, kks_r
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__PinReply pr = KKS__PIN_REPLY__INIT;
+    if (req->body_case == KKS__ENVELOPE__BODY_PING)
+        return KKS_ENOTCONN; /* a link that is down: pings report it */
     pr.rc = KKS_RC_APPROVED;
     pr.reason = "ok";
     pr.kk = "1271051502100101";

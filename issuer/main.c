@@ -11,6 +11,7 @@
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_pki.h"
+#include "kks_rc.h"
 #include "kks_registry.h"
 
 static const char usage[] =
@@ -77,6 +78,49 @@ static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req)
         kks_conn_reply_error(c, req->id, KKS_EUNEXPECTED, "the issuer does not handle this message");
         return;
     }
+}
+
+/* A reply whose transaction did not commit (disk full, I/O error: nothing of
+ * it was written; kks_group.h): the replies that carry a response code say
+ * 96 as the handlers do for a failed statement, so that the switch passes 96
+ * on to the terminal; the others keep the group's Error. */
+static void uncommitted_reply(kks_conn *c, uint64_t id, const Kks__Envelope *rep)
+{
+    static const char why[] = "system malfunction; nothing changed";
+    Kks__Envelope out = KKS__ENVELOPE__INIT;
+    Kks__PinReply pr = KKS__PIN_REPLY__INIT;
+    Kks__CardReply cr = KKS__CARD_REPLY__INIT;
+    Kks__PrintReply pp = KKS__PRINT_REPLY__INIT;
+    Kks__HandoverReply hr = KKS__HANDOVER_REPLY__INIT;
+    out.body_case = rep->body_case;
+    switch (rep->body_case) {
+    case KKS__ENVELOPE__BODY_PIN_REPLY:
+        pr.rc = KKS_RC_SYSTEM;
+        pr.reason = (char *)why;
+        pr.kk = rep->pin_reply->kk;
+        out.pin_reply = &pr;
+        break;
+    case KKS__ENVELOPE__BODY_CARD_REPLY:
+        cr.rc = KKS_RC_SYSTEM;
+        cr.reason = (char *)why;
+        out.card_reply = &cr;
+        break;
+    case KKS__ENVELOPE__BODY_PRINT_REPLY:
+        pp.rc = KKS_RC_SYSTEM;
+        pp.reason = (char *)why;
+        out.print_reply = &pp;
+        break;
+    case KKS__ENVELOPE__BODY_HANDOVER_REPLY:
+        hr.rc = KKS_RC_SYSTEM;
+        hr.reason = (char *)why;
+        out.handover_reply = &hr;
+        break;
+    default:
+        kks_conn_reply_error(c, id, KKS_EDB,
+                             "database error at commit; nothing of this request was written");
+        return;
+    }
+    kks_conn_reply(c, id, &out);
 }
 
 static void on_stopped(kks_daemon *d)
@@ -146,6 +190,7 @@ int main(int argc, char **argv)
         return 2;
     if (store_open(&is, dbpath) < 0)
         return 4;
+    kks_group_set_failure(is.group, uncommitted_reply);
     is.d.loop = uv_default_loop();
     is.d.app = &is;
     is.d.on_stopped = on_stopped;

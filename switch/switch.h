@@ -137,4 +137,8 @@ enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw
 enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 
+/* uncommitted.c: the failure form of a reply whose transaction did not
+ * commit (kks_group_failure_fn). */
+void uncommitted_reply(kks_conn *c, uint64_t id, const Kks__Envelope *rep);
+
 #endif

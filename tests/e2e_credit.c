@@ -54,49 +54,13 @@ static void manifest(const char *path, const char *program, const char *period, 
     fclose(f);
 }
 
-/* Opens accounts at the switch directly (the operator's AccountsOpen, as
- * kksctl enroll sends it once the issuer has enrolled the families): the
- * switch's own rules are under test here, not enrolment. */
-static void open_kks(const uint64_t *kks, size_t n, unsigned programs)
-{
-    SSL *ssl = e2e_tls_dial(E.switch_addr, E.pki, "operator");
-    cr_assert_not_null(ssl);
-    for (size_t at = 0; at < n; at += 400) {
-        size_t m = n - at < 400 ? n - at : 400;
-        Kks__AccountRow *rows = calloc(m, sizeof *rows), **p = calloc(m, sizeof *p);
-        for (size_t i = 0; i < m; i++) {
-            kks__account_row__init(&rows[i]);
-            rows[i].line = (uint32_t)(at + i + 2);
-            rows[i].kk = kks[at + i];
-            rows[i].programs = programs;
-            p[i] = &rows[i];
-        }
-        Kks__Envelope env = KKS__ENVELOPE__INIT;
-        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
-        ao.n_rows = m;
-        ao.rows = p;
-        env.id = 1;
-        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
-        env.accounts_open = &ao;
-        cr_assert_eq(e2e_send(ssl, &env), 0);
-        Kks__Envelope *rep = e2e_recv(ssl);
-        cr_assert_not_null(rep);
-        cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
-        cr_assert_eq(rep->accounts_open_result->n_rejected, 0);
-        kks__envelope__free_unpacked(rep, NULL);
-        free(rows);
-        free(p);
-    }
-    e2e_tls_close(ssl);
-}
-
 /* The accounts of manifest()'s first n families. */
 static void open_accounts(long n, unsigned programs)
 {
     uint64_t *kks = calloc((size_t)n, sizeof *kks);
     for (long i = 0; i < n; i++)
         kks[i] = 1271010000000000ull + (uint64_t)((i * 7919) % n) * 37;
-    open_kks(kks, (size_t)n, programs);
+    e2e_open_accounts(kks, (size_t)n, programs);
     free(kks);
 }
 
@@ -208,9 +172,9 @@ Test(credit, months_once_accounts_and_programmes)
     e2e_start_issuer();
     e2e_start_switch();
     uint64_t a = 1271010000000101ull, b = 1271010000000202ull, c = 1271010000000303ull;
-    open_kks(&a, 1, 3);
-    open_kks(&b, 1, 2);
-    open_kks(&c, 1, 1);
+    e2e_open_accounts(&a, 1, 3);
+    e2e_open_accounts(&b, 1, 2);
+    e2e_open_accounts(&c, 1, 1);
     snprintf(path, sizeof path, "%s/m.csv", E.dir);
 
     write_file(path, "program,period,kk,amount\nbpnt,2026-01..03," A ",600000\nbpnt,2026-01..03," B
