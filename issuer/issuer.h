@@ -10,6 +10,8 @@
 #include "kks_group.h"
 #include "kks_seeds.h"
 
+#define ISSUER_MAX_STMTS 64
+
 typedef struct issuer {
     kks_daemon d;
     sqlite3 *db;
@@ -23,6 +25,11 @@ typedef struct issuer {
     int pan_dirty[KKS_MAX_BANKS];
     kks_group *group;
     kks_checkpointer *ckpt; /* every write goes through it: one transaction per loop iteration */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } stmts[ISSUER_MAX_STMTS]; /* store_stmt's cache: prepared once per SQL literal */
+    int nstmts;
 } issuer;
 
 /* store.c: schema and helpers. */

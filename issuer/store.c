@@ -41,33 +41,26 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_pan ON audit(pan);",
 };
 
-#define MAX_STMTS 64
-static struct {
-    const char *sql;
-    sqlite3_stmt *st;
-} stmts[MAX_STMTS];
-static int nstmts;
-
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
 {
     int i;
-    for (i = 0; i < nstmts; i++) {
-        if (stmts[i].sql == sql) { /* same literal: pointer compare is enough */
-            sqlite3_reset(stmts[i].st);
-            sqlite3_clear_bindings(stmts[i].st);
-            return stmts[i].st;
+    for (i = 0; i < is->nstmts; i++) {
+        if (is->stmts[i].sql == sql) { /* same literal: pointer compare is enough */
+            sqlite3_reset(is->stmts[i].st);
+            sqlite3_clear_bindings(is->stmts[i].st);
+            return is->stmts[i].st;
         }
     }
-    if (nstmts == MAX_STMTS)
+    if (is->nstmts == ISSUER_MAX_STMTS)
         return NULL;
-    if (sqlite3_prepare_v3(is->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts[i].st, NULL) !=
+    if (sqlite3_prepare_v3(is->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &is->stmts[i].st, NULL) !=
         SQLITE_OK) {
         kks_error("cannot prepare statement", "error", sqlite3_errmsg(is->db));
         return NULL;
     }
-    stmts[i].sql = sql;
-    nstmts++;
-    return stmts[i].st;
+    is->stmts[i].sql = sql;
+    is->nstmts++;
+    return is->stmts[i].st;
 }
 
 void store_now(char out[21])
@@ -202,9 +195,9 @@ void store_close(issuer *is)
 {
     kks_db_checkpointer_stop(is->ckpt);
     is->ckpt = NULL;
-    for (int i = 0; i < nstmts; i++)
-        sqlite3_finalize(stmts[i].st);
-    nstmts = 0;
+    for (int i = 0; i < is->nstmts; i++)
+        sqlite3_finalize(is->stmts[i].st);
+    is->nstmts = 0;
     kks_db_close(is->db);
     is->db = NULL;
 }

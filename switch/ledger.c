@@ -45,6 +45,10 @@ const char *const ledger_schema[] = {
     "ALTER TABLE wallet ADD COLUMN programs INTEGER NOT NULL DEFAULT 3;"
     "ALTER TABLE wallet ADD COLUMN pkh_last INTEGER NOT NULL DEFAULT -1;"
     "ALTER TABLE wallet ADD COLUMN bpnt_last INTEGER NOT NULL DEFAULT -1;"
+    /* room: bytes an account is opened with and its first credit gives back, so
+     * that the row does not grow (balances from 0 to millions, last months from
+     * -1) and the first credit rewrites it in place instead of splitting its page */
+    "ALTER TABLE wallet ADD COLUMN room BLOB;"
     "CREATE TABLE credit3(kk INTEGER NOT NULL, program INTEGER NOT NULL, first INTEGER NOT NULL,"
     " last INTEGER NOT NULL, funding INTEGER NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
     " at TEXT NOT NULL, PRIMARY KEY (kk, program, first)) WITHOUT ROWID;"
@@ -95,21 +99,24 @@ static const char *const sql[ST__COUNT] = {
     "UPDATE funding SET balance = balance + ? WHERE id = ?",
     "SELECT period FROM funding WHERE id = ?",
     /* the common case: months after everything paid so far, one statement */
-    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = ?2 WHERE kk = ?3 AND programs & 1"
+    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = ?2, room = NULL WHERE kk = ?3 AND programs & 1"
     " AND pkh_last < ?4",
-    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = ?2 WHERE kk = ?3 AND programs & 2"
+    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = ?2, room = NULL WHERE kk = ?3 AND programs & 2"
     " AND bpnt_last < ?4",
     /* months before the last paid, checked free of overlap */
-    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = max(pkh_last, ?2) WHERE kk = ?3",
-    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = max(bpnt_last, ?2) WHERE kk = ?3",
-    "INSERT INTO credit(kk, program, first, last, funding, amount, at) VALUES (?,?,?,?,?,?,?)",
+    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = max(pkh_last, ?2), room = NULL WHERE kk = ?3",
+    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = max(bpnt_last, ?2), room = NULL WHERE kk = ?3",
+    /* ON CONFLICT DO NOTHING: the caller has ruled a conflict out, and a statement
+     * that cannot abort needs no statement journal (a third of the insert's cost) */
+    "INSERT INTO credit(kk, program, first, last, funding, amount, at) VALUES (?,?,?,?,?,?,?)"
+    " ON CONFLICT DO NOTHING",
     /* ranges of one family and programme never overlap, so they are ordered by
      * first and by last alike: walking down from the last one that starts by
      * our end finds every one that overlaps us */
     "SELECT first, last, funding, amount FROM credit WHERE kk = ?1 AND program = ?2"
     " AND first <= ?3 ORDER BY first DESC",
     "SELECT programs FROM wallet WHERE kk = ?",
-    "INSERT INTO wallet(kk, programs, opened_at) VALUES (?1, ?2, ?3)"
+    "INSERT INTO wallet(kk, programs, opened_at, room) VALUES (?1, ?2, ?3, zeroblob(12))"
     " ON CONFLICT(kk) DO UPDATE SET programs = ?2",
     "SELECT pkh, bpnt FROM wallet WHERE kk = ?",
     "INSERT INTO transfer(key, from_kind, from_owner, to_kind, to_owner, amount, kind, at)"
@@ -135,12 +142,12 @@ struct ledger {
     sqlite3_stmt *st[ST__COUNT];
 };
 
-/* A statement, reset: none is left on a row after the call that used it. */
+/* A statement, reset: none is left on a row after the call that used it.
+ * Every caller binds every parameter of its statement. */
 static sqlite3_stmt *stmt(ledger *l, int i)
 {
     sqlite3_stmt *s = l->st[i];
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return s;
 }
 
@@ -245,6 +252,7 @@ int ledger_programs(ledger *l, uint64_t kk)
 static int credit_insert(ledger *l, const ledger_credit_in *in)
 {
     sqlite3_stmt *s = stmt(l, ST_CREDIT_INS);
+    int rc;
     sqlite3_bind_int64(s, 1, (int64_t)in->kk);
     sqlite3_bind_int(s, 2, (int)in->program);
     sqlite3_bind_int(s, 3, in->first);
@@ -252,7 +260,9 @@ static int credit_insert(ledger *l, const ledger_credit_in *in)
     sqlite3_bind_int64(s, 5, in->funding);
     sqlite3_bind_int64(s, 6, in->amount);
     sqlite3_bind_text(s, 7, in->at, -1, SQLITE_STATIC);
-    return done(s);
+    if ((rc = done(s)) < 0)
+        return rc;
+    return sqlite3_changes(l->db) == 1 ? 0 : KKS_EDB; /* a conflict here is a broken invariant */
 }
 
 /* Adds to the wallet: fast (only if every month is after the last paid) or
