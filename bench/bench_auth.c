@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "kc_txn.h"
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_net.h"
@@ -151,10 +152,9 @@ static void on_reply(int status, const Kks__Envelope *rep, void *ud)
 
 static void send_next(term *t)
 {
-    Kks__Envelope env = KKS__ENVELOPE__INIT;
-    Kks__TxnRequest r = KKS__TXN_REQUEST__INIT;
-    Kks__Item item = KKS__ITEM__INIT, *pitem = &item;
-    uint8_t blk[16];
+    Kks__Envelope env;
+    kc_txn x = {.terminal = t->id, .local_date = local_date, .wallet = ""};
+    kc_txn_req req;
     card *c;
     if (stopping)
         return;
@@ -162,35 +162,30 @@ static void send_next(term *t)
         if (t->next_card >= t->end_card)
             return;
         c = &cards[t->next_card++];
-        r.type = "activate";
-        r.nik = c->nik;
+        x.type = "activate";
+        x.nik = c->nik;
     } else {
-        uint64_t x = next_rand(t);
-        c = &cards[x % ncards];
-        unsigned pick = (unsigned)((x >> 32) % 10);
+        uint64_t r = next_rand(t);
+        c = &cards[r % ncards];
+        unsigned pick = (unsigned)((r >> 32) % 10);
         if (pick < 5) {
-            r.type = "purchase";
-            item.sku = (char *)bpnt_items[(x >> 40) % 6];
-            item.qty = 1;
-            r.n_items = 1;
-            r.items = &pitem;
+            x.type = "purchase";
+            snprintf(x.items[0].sku, sizeof x.items[0].sku, "%s", bpnt_items[(r >> 40) % 6]);
+            x.items[0].qty = 1;
+            x.n_items = 1;
         } else if (pick < 8) {
-            r.type = "withdraw";
-            r.amount = 50000;
-            r.wallet = "pkh";
+            x.type = "withdraw";
+            x.amount = 50000;
+            x.wallet = "pkh";
         } else {
-            r.type = "balance";
+            x.type = "balance";
         }
     }
-    r.terminal = t->id;
-    r.stan = ++t->stan;
-    r.local_date = local_date;
-    r.pan = c->pan;
-    kks_pinblock_encode(t->tpk, c->pin, c->pan, NULL, blk);
-    r.pin_block.data = blk;
-    r.pin_block.len = 16;
-    env.body_case = KKS__ENVELOPE__BODY_TXN;
-    env.txn = &r;
+    x.stan = ++t->stan;
+    x.pan = c->pan;
+    snprintf(x.pin, sizeof x.pin, "%s", c->pin);
+    kc_txn_build(&x, t->tpk, &req);
+    kc_txn_envelope(&req, &env);
     t->sent_at = uv_hrtime();
     t->nsent++;
     sent++;
@@ -198,6 +193,7 @@ static void send_next(term *t)
         failed++;
         schedule(t);
     }
+    kc_txn_req_wipe(&req);
 }
 
 static void on_stop(uv_timer_t *h)

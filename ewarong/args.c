@@ -186,58 +186,13 @@ int targs_stan_parse(const char *s, uint32_t *out)
     return 0;
 }
 
-static int sku_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-}
-
 int targs_items_parse(const char *s, term_item *items, size_t *n, char *why, size_t cap)
 {
-    size_t k = 0;
-    const char *p = s;
-    if (!s || !*s) {
-        snprintf(why, cap, "--items: give SKU:QTY[,SKU:QTY]...");
-        return KKS_EINVAL;
-    }
-    for (;;) {
-        size_t len = 0;
-        uint32_t qty = 0;
-        size_t qd = 0;
-        if (k == TERM_MAX_ITEMS) {
-            snprintf(why, cap, "--items: at most %d items", TERM_MAX_ITEMS);
-            return KKS_EINVAL;
-        }
-        while (p[len] && p[len] != ':' && p[len] != ',')
-            len++;
-        if (len == 0 || len > TERM_SKU_MAX || p[len] != ':') {
-            snprintf(why, cap, "--items: item %zu: expected SKU:QTY with a SKU of 1 to %d "
-                     "characters A-Z 0-9 -", k + 1, TERM_SKU_MAX);
-            return KKS_EINVAL;
-        }
-        for (size_t i = 0; i < len; i++)
-            if (!sku_char(p[i])) {
-                snprintf(why, cap, "--items: item %zu: a SKU is made of A-Z, 0-9 and -",
-                         k + 1);
-                return KKS_EINVAL;
-            }
-        memcpy(items[k].sku, p, len);
-        items[k].sku[len] = '\0';
-        p += len + 1;
-        while (p[qd] >= '0' && p[qd] <= '9' && qd < 4)
-            qty = qty * 10 + (uint32_t)(p[qd++] - '0');
-        if (qd == 0 || qd > 3 || qty < 1 || qty > TERM_QTY_MAX || (p[qd] && p[qd] != ',')) {
-            snprintf(why, cap, "--items: %s: the quantity is a whole number from 1 to %d",
-                     items[k].sku, TERM_QTY_MAX);
-            return KKS_EINVAL;
-        }
-        items[k++].qty = qty;
-        p += qd;
-        if (!*p)
-            break;
-        p++; /* the comma; something must follow it */
-    }
-    *n = k;
-    return 0;
+    char w[200];
+    int rc = kc_items_parse(s, items, n, w, sizeof w);
+    if (rc < 0)
+        snprintf(why, cap, "--%s", w); /* "--items: ..." as typed */
+    return rc;
 }
 
 void targs_wib_date(time_t now, char out[11])

@@ -2,9 +2,9 @@
  * receipt or JSON out, and the exit code (SPEC §9).
  *
  * Order of work for a transaction, chosen so that nothing is spent on a
- * request that cannot be sent: check the arguments; read the PIN key and make
- * the PIN blocks (then wipe the clear PINs); load the TLS credentials; take a
- * STAN; send; journal what came back; print.
+ * request that cannot be sent: check the arguments; read the PIN key; load the
+ * TLS credentials; take a STAN; build the request with the client library (PIN
+ * blocks, then the clear PINs wiped); send; journal what came back; print.
  *
  * Error envelopes from the switch (for instance a refused terminal identity)
  * are printed and exit 3, like every other failure to talk to the switch. */
@@ -98,32 +98,6 @@ static int load_credentials(run *r)
     return TERM_EXIT_OK;
 }
 
-/* Builds the PIN blocks under DIR/terminals/ID.tpk and wipes the clear PINs. */
-static int pin_blocks(run *r, uint8_t pb[KKS_PINBLOCK_LEN], uint8_t npb[KKS_PINBLOCK_LEN])
-{
-    char path[4200];
-    uint8_t tpk[16];
-    int rc = 0;
-    snprintf(path, sizeof path, "%s/terminals/%s.tpk", r->a->pki, r->a->id);
-    if (kks_key_file_load(path, tpk, sizeof tpk) < 0) {
-        targs_wipe(r->a);
-        say(r, "cannot read this terminal's PIN key %s", path);
-        return TERM_EXIT_USAGE;
-    }
-    if (kks_pinblock_encode(tpk, r->a->pin, r->a->pan, NULL, pb) < 0)
-        rc = -1;
-    if (rc == 0 && r->a->cmd == TERM_CMD_PIN_CHANGE &&
-        kks_pinblock_encode(tpk, r->a->new_pin, r->a->pan, NULL, npb) < 0)
-        rc = -1;
-    OPENSSL_cleanse(tpk, sizeof tpk);
-    targs_wipe(r->a);
-    if (rc < 0) {
-        say(r, "cannot build the PIN block");
-        return TERM_EXIT_INTERNAL;
-    }
-    return TERM_EXIT_OK;
-}
-
 static int take_stan(run *r)
 {
     int rc;
@@ -156,9 +130,7 @@ static int auto_reverse(run *r, const char *why)
     snprintf(reason, sizeof reason, "%s", why);
     snprintf(stan, sizeof stan, "%06u", r->a->stan);
     say(r, "no reply to STAN %s (%s): sending a reversal", stan, reason);
-    rev.terminal = r->a->id;
-    rev.stan = r->a->stan;
-    rev.local_date = r->a->date;
+    kc_reversal(&rev, r->a->id, r->a->date, r->a->stan);
     st = link_reverse(&r->link, &rev, r->a->timeout_ms, &r->env->retry, &nr.moved, &nr.attempts);
     nr.why = reason;
     nr.acked = st == LINK_OK;
@@ -185,12 +157,32 @@ static int auto_reverse(run *r, const char *why)
     return ec;
 }
 
+/* The request, built by the client library with the terminal's PIN key; the
+ * clear PINs are wiped here, whatever happens. */
+static int build_request(run *r, const uint8_t tpk[16], kc_txn_req *req)
+{
+    term_args *a = r->a;
+    kc_txn t = {.terminal = a->id, .stan = a->stan, .local_date = a->date,
+                .type = r->rc.type, .pan = a->pan, .nik = a->nik, .amount = a->amount,
+                .wallet = a->wallet, .n_items = a->n_items};
+    int rc;
+    memcpy(t.pin, a->pin, sizeof t.pin);
+    memcpy(t.new_pin, a->new_pin, sizeof t.new_pin);
+    memcpy(t.items, a->items, a->n_items * sizeof *a->items);
+    targs_wipe(a);
+    rc = kc_txn_build(&t, tpk, req);
+    kc_txn_wipe(&t);
+    if (rc < 0) {
+        say(r, "cannot build the PIN block");
+        return TERM_EXIT_INTERNAL;
+    }
+    return TERM_EXIT_OK;
+}
+
 static int do_txn(run *r)
 {
-    Kks__TxnRequest txn = KKS__TXN_REQUEST__INIT;
-    Kks__Item items[TERM_MAX_ITEMS], *pitems[TERM_MAX_ITEMS];
-    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep = NULL;
-    uint8_t pb[KKS_PINBLOCK_LEN], npb[KKS_PINBLOCK_LEN];
+    kc_txn_req built;
+    Kks__Envelope req, *rep = NULL;
     term_args *a = r->a;
     int money = a->cmd == TERM_CMD_WITHDRAW || a->cmd == TERM_CMD_PURCHASE;
     enum link_status st;
@@ -199,41 +191,22 @@ static int do_txn(run *r)
     char line[256];
     int ec;
 
-    if ((ec = pin_blocks(r, pb, npb)) != TERM_EXIT_OK)
+    uint8_t tpk[16];
+    if (kc_tpk_load(a->pki, a->id, tpk) < 0) {
+        targs_wipe(a);
+        say(r, "cannot read this terminal's PIN key %s/terminals/%s.tpk", a->pki, a->id);
+        return TERM_EXIT_USAGE;
+    }
+    if ((ec = load_credentials(r)) != TERM_EXIT_OK || (ec = take_stan(r)) != TERM_EXIT_OK ||
+        (ec = build_request(r, tpk, &built)) != TERM_EXIT_OK) {
+        OPENSSL_cleanse(tpk, sizeof tpk);
+        targs_wipe(a);
         return ec;
-    if ((ec = load_credentials(r)) != TERM_EXIT_OK || (ec = take_stan(r)) != TERM_EXIT_OK) {
-        OPENSSL_cleanse(pb, sizeof pb);
-        OPENSSL_cleanse(npb, sizeof npb);
-        return ec;
     }
-    txn.terminal = a->id;
-    txn.stan = a->stan;
-    txn.local_date = a->date;
-    txn.type = (char *)r->rc.type;
-    txn.pan = a->pan;
-    txn.pin_block.data = pb;
-    txn.pin_block.len = sizeof pb;
-    if (a->cmd == TERM_CMD_PIN_CHANGE) {
-        txn.new_pin_block.data = npb;
-        txn.new_pin_block.len = sizeof npb;
-    }
-    txn.nik = a->nik;
-    txn.amount = a->amount;
-    txn.wallet = a->wallet;
-    for (size_t i = 0; i < a->n_items; i++) {
-        kks__item__init(&items[i]);
-        items[i].sku = a->items[i].sku;
-        items[i].qty = a->items[i].qty;
-        pitems[i] = &items[i];
-    }
-    txn.n_items = a->n_items;
-    txn.items = pitems;
-    req.body_case = KKS__ENVELOPE__BODY_TXN;
-    req.txn = &txn;
-
+    OPENSSL_cleanse(tpk, sizeof tpk);
+    kc_txn_envelope(&built, &req);
     st = link_call(&r->link, &req, a->timeout_ms, &rep);
-    OPENSSL_cleanse(pb, sizeof pb);
-    OPENSSL_cleanse(npb, sizeof npb);
+    kc_txn_req_wipe(&built);
 
     switch (st) {
     case LINK_OK: break;

@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "kc_txn.h"
 #include "kks.pb-c.h"
 #include "kks_net.h"
 #include "kks_pin.h"
@@ -47,8 +48,8 @@ enum term_cmd {
 
 enum term_lang { TERM_LANG_ID, TERM_LANG_EN };
 
-#define TERM_MAX_ITEMS 50
-#define TERM_SKU_MAX 20
+#define TERM_MAX_ITEMS KC_MAX_ITEMS
+#define TERM_SKU_MAX KC_SKU_MAX
 #define TERM_QTY_MAX 999
 #define TERM_STAN_MAX 999999u
 #define TERM_AMOUNT_LIMIT 1000000000000000LL /* amounts typed must be below 10^15 */
@@ -60,10 +61,7 @@ enum term_lang { TERM_LANG_ID, TERM_LANG_EN };
 
 /* --------------------------------------------------------------- args.c */
 
-typedef struct term_item {
-    char sku[TERM_SKU_MAX + 1];
-    uint32_t qty;
-} term_item;
+typedef kc_item term_item;
 
 /* What the environment supplies when an option is not given. */
 typedef struct term_defaults {

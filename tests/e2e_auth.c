@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "e2e_util.h"
+#include "kc_txn.h"
 #include "kks_err.h"
 #include "kks_pin.h"
 #include "kks_pki.h"
@@ -163,48 +164,23 @@ typedef struct txn {
 
 static Kks__Envelope *send_txn(term *t, const txn *x)
 {
-    Kks__Envelope env = KKS__ENVELOPE__INIT;
-    Kks__TxnRequest r = KKS__TXN_REQUEST__INIT;
-    Kks__Item items[8], *pitems[8];
-    uint8_t b1[16], b2[16];
-    char skus[8][20];
-    size_t ni = 0;
-    r.terminal = (char *)(x->name_as ? x->name_as : t->id);
-    r.stan = x->stan ? x->stan : ++t->stan;
-    r.local_date = (char *)(x->local_date ? x->local_date : DAY);
-    r.type = (char *)x->type;
-    r.pan = (char *)x->pan;
-    if (x->pin) {
-        cr_assert_eq(kks_pinblock_encode(t->tpk, x->pin, x->pan, NULL, b1), 0);
-        r.pin_block.data = b1;
-        r.pin_block.len = 16;
-    }
-    if (x->new_pin) {
-        cr_assert_eq(kks_pinblock_encode(t->tpk, x->new_pin, x->pan, NULL, b2), 0);
-        r.new_pin_block.data = b2;
-        r.new_pin_block.len = 16;
-    }
-    r.nik = (char *)(x->nik ? x->nik : "");
-    r.wallet = (char *)(x->wallet ? x->wallet : "");
-    r.amount = x->amount;
-    for (const char *p = x->items; p && *p && ni < 8;) {
-        unsigned q = 0;
-        size_t n = strcspn(p, ":");
-        snprintf(skus[ni], sizeof skus[ni], "%.*s", (int)n, p);
-        sscanf(p + n + 1, "%u", &q);
-        kks__item__init(&items[ni]);
-        items[ni].sku = skus[ni];
-        items[ni].qty = q;
-        pitems[ni] = &items[ni];
-        ni++;
-        p = strchr(p, ',');
-        p = p ? p + 1 : NULL;
-    }
-    r.n_items = ni;
-    r.items = pitems;
+    Kks__Envelope env;
+    kc_txn k = {.terminal = x->name_as ? x->name_as : t->id,
+                .stan = x->stan ? x->stan : ++t->stan,
+                .local_date = x->local_date ? x->local_date : DAY,
+                .type = x->type, .pan = x->pan, .nik = x->nik, .wallet = x->wallet,
+                .amount = x->amount};
+    kc_txn_req req;
+    char why[200];
+    snprintf(k.pin, sizeof k.pin, "%s", x->pin ? x->pin : "000000");
+    snprintf(k.new_pin, sizeof k.new_pin, "%s", x->new_pin ? x->new_pin : "");
+    if (x->items)
+        cr_assert_eq(kc_items_parse(x->items, k.items, &k.n_items, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(kc_txn_build(&k, t->tpk, &req), 0);
+    if (!x->pin) /* a request with no PIN block at all */
+        req.req.pin_block.len = 0;
+    kc_txn_envelope(&req, &env);
     env.id = ++t->msg;
-    env.body_case = KKS__ENVELOPE__BODY_TXN;
-    env.txn = &r;
     cr_assert_eq(e2e_send(t->ssl, &env), 0);
     Kks__Envelope *rep = e2e_recv(t->ssl);
     cr_assert_not_null(rep, "no reply to %s", x->type);

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "kc_txn.h"
 #include "kks_err.h"
 #include "kks_pin.h"
 #include "kks_rc.h"
@@ -141,34 +142,20 @@ typedef struct t {
 
 static Kks__Envelope *txn(kks_conn *c, const char *terminal, t x)
 {
-    Kks__Envelope req = KKS__ENVELOPE__INIT;
-    Kks__TxnRequest r = KKS__TXN_REQUEST__INIT;
-    Kks__Item item = KKS__ITEM__INIT, *pi = &item;
-    uint8_t tpk[16], block[16];
+    Kks__Envelope req;
+    kc_txn k = {.terminal = terminal, .stan = x.stan, .local_date = x.date ? x.date : DAY,
+                .type = x.type, .pan = PAN, .amount = x.amount, .wallet = x.wallet};
+    kc_txn_req built;
+    uint8_t tpk[16];
     cr_assert_eq(kks_tpk_derive(S->tmk, terminal, tpk), 0);
-    cr_assert_eq(kks_pinblock_encode(tpk, x.pin ? x.pin : PIN, PAN, NULL, block), 0);
-    r.terminal = (char *)terminal;
-    r.stan = x.stan;
-    r.local_date = (char *)(x.date ? x.date : DAY);
-    r.type = (char *)x.type;
-    r.pan = PAN;
-    r.pin_block.data = block;
-    r.pin_block.len = 16;
-    r.amount = x.amount;
-    r.wallet = (char *)(x.wallet ? x.wallet : "");
+    snprintf(k.pin, sizeof k.pin, "%s", x.pin ? x.pin : PIN);
     if (x.items) {
-        char sku[32];
-        snprintf(sku, sizeof sku, "%s", x.items);
-        item.sku = sku;
-        item.qty = 1;
-        r.n_items = 1;
-        r.items = &pi;
-        req.body_case = KKS__ENVELOPE__BODY_TXN;
-        req.txn = &r;
-        return call(c, &req);
+        snprintf(k.items[0].sku, sizeof k.items[0].sku, "%s", x.items);
+        k.items[0].qty = 1;
+        k.n_items = 1;
     }
-    req.body_case = KKS__ENVELOPE__BODY_TXN;
-    req.txn = &r;
+    cr_assert_eq(kc_txn_build(&k, tpk, &built), 0);
+    kc_txn_envelope(&built, &req);
     return call(c, &req);
 }
 
