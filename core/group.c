@@ -1,6 +1,7 @@
 #include "kks_group.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,10 @@
 #include "kks_db.h"
 #include "kks_err.h"
 #include "kks_log.h"
+
+#ifdef KKS_TEST_HOOKS
+#include <unistd.h>
+#endif
 
 struct held {
     kks_conn *c;
@@ -146,6 +151,30 @@ static void send_held(kks_group *g)
     g->nheld = 0;
 }
 
+#ifdef KKS_TEST_HOOKS
+/* Test builds only: KKS_FAULT=exit-after-commit kills the process (SIGKILL,
+ * as kill -9 would) right after a COMMIT that holds a transaction reply, before
+ * any of the replies is sent: the switch "killed between debit and reply"
+ * (SPEC §12). */
+static void fault_after_commit(const kks_group *g)
+{
+    const char *f = getenv("KKS_FAULT");
+    if (!f || strcmp(f, "exit-after-commit") != 0)
+        return;
+    for (size_t i = 0; i < g->nheld; i++) {
+        Kks__Envelope *rep = kks__envelope__unpack(NULL, g->held[i].len, g->held[i].buf);
+        int txn = rep && rep->body_case == KKS__ENVELOPE__BODY_TXN_REPLY;
+        if (rep)
+            kks__envelope__free_unpacked(rep, NULL);
+        if (txn) {
+            kks_warn("test hook: killed after COMMIT, before sending its replies",
+                     "KKS_FAULT", f);
+            kill(getpid(), SIGKILL);
+        }
+    }
+}
+#endif
+
 static void group_commit(kks_group *g)
 {
     char why[200];
@@ -164,6 +193,9 @@ static void group_commit(kks_group *g)
         group_fail(g, why);
         return;
     }
+#ifdef KKS_TEST_HOOKS
+    fault_after_commit(g);
+#endif
     close_transaction(g);
     send_held(g);
 }
