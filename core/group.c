@@ -59,16 +59,11 @@ static int lost(const kks_group *g)
     return g->open && sqlite3_get_autocommit(g->db);
 }
 
-/* Where the body starts in a packed Envelope: after the id (field 1, a
- * varint, first since protobuf-c writes fields in order; absent when 0). */
 static size_t body_offset(const uint8_t *b, size_t n)
 {
-    size_t i = 1;
-    if (n == 0 || b[0] != 0x08)
-        return 0;
-    while (i < n && (b[i] & 0x80))
-        i++;
-    return i < n ? i + 1 : n;
+    size_t off = 0;
+    kks_envelope_peek(b, n, &off);
+    return off;
 }
 
 /* A duplicate held with kks_group_hold whose reply is, body for body, one

@@ -194,3 +194,34 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
     free(out);
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }
+
+/* A reply larger than a frame is never dropped in silence: a batch of 16384
+ * rows that are all rejected with a long reason makes a CreditResult of about
+ * 1.8 MB, over the 1 MiB an operator may be sent. The transport answers with
+ * an Error saying so (and logs which reply) instead of leaving kksctl to wait
+ * out its timeout. (Reporting such a batch's rejections in full is the
+ * credit handler's part: SPEC §7.) */
+Test(credit, a_reply_too_large_for_a_frame_is_an_error_not_silence)
+{
+    char path[400], logp[400], *out = NULL;
+    e2e_start_issuer();
+    e2e_start_switch();
+    snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
+    manifest(path, "bpnt", "2026-10..12", 17000, 600000, NULL);
+    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    free(out);
+    manifest(path, "bpnt", "2026-10..12", 17000, 400000, NULL); /* every row: "not applied" */
+    char *argv[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--switch", E.switch_addr,
+                    "--json", "credit-run", path, NULL};
+    pid_t pid = e2e_spawn("rerun", argv);
+    int ec = e2e_wait_for(pid, 20000);
+    cr_assert_neq(ec, -1, "kksctl still waiting: the reply vanished");
+    cr_assert_neq(ec, 0, "a batch whose result could not be sent is not a success");
+    snprintf(logp, sizeof logp, "%s/rerun.log", E.dir);
+    cr_assert(e2e_file_has(logp, "the reply was too large to send"), "kksctl says why");
+    snprintf(logp, sizeof logp, "%s/switch.log", E.dir);
+    cr_assert(e2e_file_has(logp, "reply larger than the peer's frame cap"));
+    cr_assert(e2e_file_has(logp, "\"body\":\"credit_result\""), "the log names the reply");
+    ledger_ok();
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
