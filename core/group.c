@@ -74,7 +74,8 @@ static int same_as_own(const kks_group *g, const struct held *h)
     for (size_t i = 0; i < g->nheld; i++) {
         const struct held *o = &g->held[i];
         size_t oo = body_offset(o->buf, o->len);
-        if (o->own && o->len - oo == h->len - ho && memcmp(o->buf + oo, h->buf + ho, h->len - ho) == 0)
+        if (o->own && o->len - oo == h->len - ho &&
+            memcmp(o->buf + oo, h->buf + ho, h->len - ho) == 0)
             return 1;
     }
     return 0;

@@ -438,7 +438,8 @@ Test(durability, the_wal_stays_bounded_and_the_database_file_holds_the_data)
 
     /* a short idle: the checkpointer's rounds are 200 ms */
     for (int i = 0; i < 30; i++) {
-        if (file_size("switch.db-wal") <= KKS_WAL_LIMIT && file_size("issuer.db-wal") <= KKS_WAL_LIMIT)
+        if (file_size("switch.db-wal") <= KKS_WAL_LIMIT &&
+            file_size("issuer.db-wal") <= KKS_WAL_LIMIT)
             break;
         usleep(100000);
     }
