@@ -29,9 +29,10 @@ bench: release
 fuzz:
 	@KKS_FUZZ=1 ./scripts/install-deps.sh
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKKS_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame
-	@mkdir -p fuzz/corpus-run && cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_switch
+	@mkdir -p fuzz/corpus-run fuzz/corpus-switch-run && cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
 	@build-fuzz/bin/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-run
+	@build-fuzz/bin/fuzz_switch -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-switch-run
 
 clean:
 	rm -rf build build-test build-fuzz

@@ -66,27 +66,35 @@ fi
 if [ "$WHICH" = all ] || [ "$WHICH" = credit ]; then
 	for N in ${CREDIT_SIZES:-1000000 10000000}; do
 		echo "== credit run: $N families, manifest CSV -> kksctl -> mTLS -> switch -> committed, 3 runs"
-		"$BIN/bench_manifest" "$N" >"$WORK/manifest.csv"
+		# Credits need enrolled families with accounts: a generated extract, enrolled
+		# once; each run opens the accounts on a fresh switch database (not timed).
+		"$BIN/kksctl" gen population --families "$N" --seed 5 >"$WORK/credit-pop.csv"
+		rm -f "$WORK"/ci.db*
+		start issuer "$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/ci.db" --pki "$WORK/pki"
+		IPID=$PID; IADDR=$ADDR
+		"$BIN/kksctl" --issuer "$IADDR" enroll "$WORK/credit-pop.csv" >/dev/null || true
+		"$BIN/kksctl" manifest --program bpnt --period 2026-11 --registry "$WORK/credit-pop.csv" >"$WORK/manifest.csv" 2>/dev/null
+		ROWS=$(($(wc -l <"$WORK/manifest.csv") - 1))
 		: >"$WORK/rates"; : >"$WORK/refs"
 		for i in 1 2 3; do
 			rm -f "$WORK"/credit.db* "$WORK"/ref.db*
-			start issuer "$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/ci.db" --pki "$WORK/pki"
-			IPID=$PID; IADDR=$ADDR
 			start switch "$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/credit.db" --pki "$WORK/pki" --issuer "$IADDR"
+			"$BIN/kksctl" --issuer "$IADDR" --switch "$ADDR" accounts open "$WORK/credit-pop.csv" >/dev/null || true
 			t0=$(now)
 			"$BIN/kksctl" --switch "$ADDR" credit-run "$WORK/manifest.csv" >"$WORK/credit.out" 2>/dev/null
 			t1=$(now)
 			rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
-			stop "$PID"; stop "$IPID"
+			stop "$PID"
 			secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
-			rate=$(awk -v n="$N" -v s="$secs" 'BEGIN {printf "%d", n / s}')
-			ref=$("$BIN/bench_ledger_ref" "$N" in "$WORK/ref.db" 2>/dev/null)
+			rate=$(awk -v n="$ROWS" -v s="$secs" 'BEGIN {printf "%d", n / s}')
+			ref=$("$BIN/bench_ledger_ref" "$ROWS" in "$WORK/ref.db" 2>/dev/null)
 			echo "   run $i: $(tr -d '\n' <"$WORK/credit.out"); end to end $secs s = $rate credits/s; switch peak RSS $((rss / 1024)) MiB; reference loop (keys in order) $ref credits/s; ratio $(awk -v a="$rate" -v b="$ref" 'BEGIN {printf "%.2f", a / b}')"
 			echo "$rate" >>"$WORK/rates"; echo "$ref" >>"$WORK/refs"
 		done
+		stop "$IPID"
 		echo "   median: $(median <"$WORK/rates") credits/s end to end (target >= 400000), reference $(median <"$WORK/refs") credits/s"
-		echo "   reference with keys scattered over the table, for comparison: $("$BIN/bench_ledger_ref" "$N" scattered "$WORK/ref.db" 2>/dev/null) credits/s"
-		rm -f "$WORK/manifest.csv" "$WORK"/ci.db*
+		echo "   reference with keys scattered over the table, for comparison: $("$BIN/bench_ledger_ref" "$ROWS" scattered "$WORK/ref.db" 2>/dev/null) credits/s"
+		rm -f "$WORK/manifest.csv" "$WORK/credit-pop.csv" "$WORK"/ci.db*
 	done
 fi
 
@@ -104,7 +112,7 @@ if [ "$WHICH" = all ] || [ "$WHICH" = auth ]; then
 	start switch "$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/auth-switch.db" --pki "$WORK/pki" --issuer "$IADDR"
 	SPID=$PID; SADDR=$ADDR
 	"$BIN/kksctl" gen population --families "$C" --seed 11 >"$WORK/auth-pop.csv"
-	"$BIN/kksctl" --issuer "$IADDR" enroll "$WORK/auth-pop.csv" >/dev/null
+	"$BIN/kksctl" --issuer "$IADDR" --switch "$SADDR" enroll "$WORK/auth-pop.csv" >/dev/null
 	for bank in BNI BRI MANDIRI BTN; do
 		b=$("$BIN/kksctl" --issuer "$IADDR" --json print --bank "$bank" --out "$WORK/print-$bank.csv" | sed 's/.*"batch":\([0-9]*\).*/\1/')
 		"$BIN/kksctl" --issuer "$IADDR" handover --batch "$b" --site "Kantor Camat" >/dev/null

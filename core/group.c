@@ -345,6 +345,37 @@ fail_mem:
     return KKS_ENOMEM;
 }
 
+/* The packed forms decode the reply once and take the paths above, so that a
+ * failed transaction answers them in their failure form too. */
+int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                          size_t len)
+{
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
+    int rc;
+    if (!rep) {
+        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
+        return KKS_ENOMEM;
+    }
+    rc = kks_group_hold(g, c, id, rep);
+    kks__envelope__free_unpacked(rep, NULL);
+    return rc;
+}
+
+int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                           size_t len, unsigned rows, unsigned budget_ms)
+{
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
+    int rc;
+    if (!rep) {
+        kks_group_abort(g);
+        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; nothing of this request written");
+        return KKS_ENOMEM;
+    }
+    rc = kks_group_defer(g, c, id, rep, rows, budget_ms);
+    kks__envelope__free_unpacked(rep, NULL);
+    return rc;
+}
+
 void kks_group_flush(kks_group *g)
 {
     group_commit(g);

@@ -71,6 +71,12 @@ int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, 
  * transaction is open. On a failed COMMIT: see the picture. Returns 0 or
  * KKS_ENOMEM (then answered with an Error at once). */
 int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep);
+/* The same two, for a reply already packed (an Envelope; its id is set when
+ * it is sent). */
+int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                           size_t len, unsigned rows, unsigned budget_ms);
+int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                          size_t len);
 /* Commits now if open (for shutdown). */
 void kks_group_flush(kks_group *g);
 /* Flushes, stops the handles; memory is released by their close callbacks. */

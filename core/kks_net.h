@@ -96,6 +96,12 @@ int kks_conn_reply_error(kks_conn *c, uint64_t id, int code, const char *msg);
 /* The same for a reply already packed (its id set), as kks_group holds them. */
 int kks_conn_reply_packed(kks_conn *c, uint64_t id, const uint8_t *env, size_t len);
 void kks_conn_ref(kks_conn *c);
+/* A connection with no socket, for driving request handlers in tests and
+ * fuzzers: a peer of this role and identity whose replies are kept in order
+ * until taken. Free with kks_conn_unref. NULL on out of memory. */
+kks_conn *kks_conn_memory_new(unsigned role, const char *identity);
+/* The oldest reply not yet taken (free with kks__envelope__free_unpacked), or NULL. */
+Kks__Envelope *kks_conn_memory_take(kks_conn *c);
 void kks_conn_unref(kks_conn *c);
 unsigned kks_conn_role(const kks_conn *c);
 const char *kks_conn_identity(const kks_conn *c);

@@ -6,9 +6,12 @@
  *   programme-policy.csv key,value                      caps, BPNT amount, defaults
  *   periods.csv          program,period,key,value       per-period overrides
  *
- * Period labels (SPEC §7): PKH "YYYY-T1".."YYYY-T4", a stage of three calendar
- * months (T1 Jan-Mar .. T4 Oct-Dec); BPNT "YYYY-MM", or "YYYY-MM..MM" for a
- * batch of months in one year. Money is int64_t whole rupiah. */
+ * Period labels: PKH "YYYY-T1".."YYYY-T4", a stage of three calendar months
+ * (T1 Jan-Mar .. T4 Oct-Dec); BPNT "YYYY-MM", "YYYY-MM..MM" for a batch of
+ * months in one year, or "YYYY-MM..YYYY-MM" for a batch that crosses a year
+ * end. Every period is a range of calendar months: a family is paid at most
+ * once per programme and month, whatever labels say it (kks_period_months).
+ * Money is int64_t whole rupiah. */
 #ifndef KKS_POLICY_H
 #define KKS_POLICY_H
 
@@ -20,7 +23,7 @@
 /* Years a period label may name: the bounds of the label format, not a policy. */
 #define KKS_PERIOD_YEAR_MIN 2000
 #define KKS_PERIOD_YEAR_MAX 2099
-#define KKS_PERIOD_LABEL_MAX 16 /* "2026-01..03" and its NUL fit */
+#define KKS_PERIOD_LABEL_MAX 24 /* "2026-12..2027-02" and its NUL fit */
 
 typedef enum kks_program { KKS_PROGRAM_PKH = 1, KKS_PROGRAM_BPNT = 2 } kks_program;
 
@@ -28,7 +31,7 @@ typedef struct kks_period {
     kks_program program;
     int year;                         /* KKS_PERIOD_YEAR_MIN .. KKS_PERIOD_YEAR_MAX */
     int first_month;                  /* 1..12: PKH T1 = 1, T2 = 4, T3 = 7, T4 = 10 */
-    int months;                       /* PKH 3; BPNT 1..12 */
+    int months;                       /* PKH 3; BPNT 1..24 (may run into the next year) */
     int stage;                        /* PKH 1..4; BPNT 0 */
     char label[KKS_PERIOD_LABEL_MAX]; /* canonical: "2026-T4", "2026-11", "2026-01..03" */
 } kks_period;
@@ -63,6 +66,14 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap);
  * Returns 0, or KKS_EINVAL (out untouched). kks_policy_period_check() says
  * whether the policy accepts it. */
 int kks_period_parse(const char *program, const char *label, kks_period *out);
+
+/* A calendar month as one number (year * 12 + month - 1), so that periods
+ * compare as ranges: *first and *last are the period's first and last month. */
+void kks_period_months(const kks_period *per, int *first, int *last);
+/* "2026-02" for a month number; out holds 8 bytes. */
+void kks_month_format(int month, char out[8]);
+/* The month number of a YYYY-MM-DD date (no validation beyond the digits). */
+int kks_month_of_date(const char *ymd);
 
 /* "pkh" or "bpnt" ("?" for anything else). */
 const char *kks_program_name(kks_program program);

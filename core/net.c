@@ -146,7 +146,8 @@ struct kks_conn {
     kks_conn *prev, *next; /* server's list */
     int refs;
     int handles;
-    unsigned closing : 1, ready : 1, reading : 1, shutting : 1, hold : 1, is_server : 1;
+    unsigned closing : 1, ready : 1, reading : 1, shutting : 1, hold : 1, is_server : 1,
+        memory : 1;
     unsigned refusing : 1; /* a protocol error: answering what was read, then closing */
     unsigned role;
     size_t send_max; /* the peer's frame cap: a larger reply is answered with an Error */
@@ -353,7 +354,7 @@ static uint8_t *conn_reserve(kks_conn *c, size_t n)
         c->out = nb;
         c->out_cap = cap;
     }
-    if (!uv_is_active((uv_handle_t *)&c->prep))
+    if (!c->memory && !uv_is_active((uv_handle_t *)&c->prep))
         uv_prepare_start(&c->prep, on_prepare);
     uint8_t *p = c->out + c->out_len;
     c->out_len += n;
@@ -790,6 +791,55 @@ static void server_finish_drain(kks_server *s)
         s->drain_done(s->drain_ud);
 }
 
+/* ---- in-memory connections: a peer for handlers driven without sockets ---- */
+
+kks_conn *kks_conn_memory_new(unsigned role, const char *identity)
+{
+    kks_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->memory = 1;
+    c->refs = 1;
+    c->role = role;
+    snprintf(c->identity, sizeof c->identity, "%s", identity);
+    snprintf(c->peer, sizeof c->peer, "memory");
+    return c;
+}
+
+/* Appends the reply as a frame (header + Envelope with its id) to c->out. */
+static int memory_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_t *packed,
+                        size_t len)
+{
+    Kks__Envelope *e = rep;
+    uint8_t *dst;
+    size_t n;
+    if (!e && !(e = kks__envelope__unpack(NULL, len, packed)))
+        return KKS_EPROTO;
+    e->id = id;
+    n = kks__envelope__get_packed_size(e);
+    if ((dst = conn_reserve(c, n + KKS_FRAME_HDR))) {
+        kks_frame_header(dst, (uint32_t)n);
+        kks__envelope__pack(e, dst + KKS_FRAME_HDR);
+    }
+    if (e != rep)
+        kks__envelope__free_unpacked(e, NULL);
+    return dst ? 0 : KKS_ENOMEM;
+}
+
+Kks__Envelope *kks_conn_memory_take(kks_conn *c)
+{
+    uint32_t n;
+    Kks__Envelope *e;
+    if (!c->memory || c->out_len < KKS_FRAME_HDR)
+        return NULL;
+    n = (uint32_t)c->out[0] << 24 | (uint32_t)c->out[1] << 16 | (uint32_t)c->out[2] << 8 |
+        c->out[3];
+    e = kks__envelope__unpack(NULL, n, c->out + KKS_FRAME_HDR);
+    memmove(c->out, c->out + KKS_FRAME_HDR + n, c->out_len - KKS_FRAME_HDR - n);
+    c->out_len -= KKS_FRAME_HDR + n;
+    return e;
+}
+
 /* Logs a reply that cannot go out as it is, with the request: id, body kind
  * and size, never its content (no PAN, no PIN block). */
 static void reply_trouble(const kks_conn *c, uint64_t id, const Kks__Envelope *rep,
@@ -810,6 +860,8 @@ static int conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_
 {
     kks_server *s = c->owner;
     int rc;
+    if (c->memory)
+        return memory_reply(c, id, rep, packed, len);
     assert(c->is_server && c->inflight > 0 && s->inflight > 0);
     c->inflight--;
     s->inflight--;

@@ -125,10 +125,15 @@ static int period_row(void *ctx, const kks_csv *c, char *why, size_t cap)
         snprintf(why, cap, "bpnt_cash_allowed must be 0 or 1");
         return -1;
     }
-    for (int m = per.first_month; m < per.first_month + per.months; m++) {
-        signed char *slot = &l->p->bpnt_cash[per.year - KKS_PERIOD_YEAR_MIN][m - 1];
+    int first, last;
+    kks_period_months(&per, &first, &last);
+    for (int m = first; m <= last; m++) {
+        signed char *slot =
+            &l->p->bpnt_cash[m / MONTHS_PER_YEAR - KKS_PERIOD_YEAR_MIN][m % MONTHS_PER_YEAR];
         if (*slot >= 0) {
-            snprintf(why, cap, "bpnt_cash_allowed for %04d-%02d given twice", per.year, m);
+            char mm[8];
+            kks_month_format(m, mm);
+            snprintf(why, cap, "bpnt_cash_allowed for %s given twice", mm);
             return -1;
         }
         *slot = (signed char)v;
@@ -206,6 +211,28 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
 
 /* ---- periods ---------------------------------------------------------------------------- */
 
+void kks_period_months(const kks_period *per, int *first, int *last)
+{
+    *first = per->year * MONTHS_PER_YEAR + per->first_month - 1;
+    *last = *first + per->months - 1;
+}
+
+void kks_month_format(int month, char out[8])
+{
+    char t[32];
+    snprintf(t, sizeof t, "%04d-%02d", (month / MONTHS_PER_YEAR) % 10000,
+             month % MONTHS_PER_YEAR + 1);
+    memcpy(out, t, 7);
+    out[7] = '\0';
+}
+
+int kks_month_of_date(const char *ymd)
+{
+    return ((ymd[0] - '0') * 1000 + (ymd[1] - '0') * 100 + (ymd[2] - '0') * 10 + (ymd[3] - '0')) *
+               MONTHS_PER_YEAR +
+           (ymd[5] - '0') * 10 + (ymd[6] - '0') - 1;
+}
+
 const char *kks_program_name(kks_program program)
 {
     return program == KKS_PROGRAM_PKH ? "pkh" : program == KKS_PROGRAM_BPNT ? "bpnt" : "?";
@@ -249,17 +276,38 @@ int kks_period_parse(const char *program, const char *label, kks_period *out)
         r.months = PKH_LABEL_MONTHS;
         memcpy(r.label, label, 7); /* the syntax is exact, so the label is canonical */
     } else {
-        int first = two_digits(label + 5), last = first;
-        if (n == 11 && label[7] == '.' && label[8] == '.')
+        int first = two_digits(label + 5), last = first, last_year = r.year, yh, yl;
+        if (n == 11 && label[7] == '.' && label[8] == '.') {
             last = two_digits(label + 9);
-        else if (n != 7)
+        } else if (n == 16 && label[7] == '.' && label[8] == '.' && label[13] == '-') {
+            /* YYYY-MM..YYYY-MM: a batch that crosses into the next year */
+            if ((yh = two_digits(label + 9)) < 0 || (yl = two_digits(label + 11)) < 0)
+                return KKS_EINVAL;
+            last_year = yh * 100 + yl;
+            last = two_digits(label + 14);
+            if (last_year != r.year && last_year != r.year + 1)
+                return KKS_EINVAL;
+        } else if (n != 7) {
             return KKS_EINVAL;
-        if (first < 1 || first > MONTHS_PER_YEAR || last < first || last > MONTHS_PER_YEAR)
+        }
+        if (first < 1 || first > MONTHS_PER_YEAR || last < 1 || last > MONTHS_PER_YEAR)
+            return KKS_EINVAL;
+        if (last_year > KKS_PERIOD_YEAR_MAX)
+            return KKS_EINVAL;
+        int span = (last_year - r.year) * MONTHS_PER_YEAR + last - first + 1;
+        if (span < 1)
             return KKS_EINVAL;
         r.first_month = first;
-        r.months = last - first + 1;
-        /* canonical: the input, less a redundant "..MM" on a single month */
-        memcpy(r.label, label, r.months == 1 ? 7 : 11);
+        r.months = span;
+        /* canonical: one month "YYYY-MM", a batch in one year "YYYY-MM..MM",
+         * across a year end "YYYY-MM..YYYY-MM" */
+        if (span == 1)
+            snprintf(r.label, sizeof r.label, "%04d-%02d", r.year, first);
+        else if (last_year == r.year)
+            snprintf(r.label, sizeof r.label, "%04d-%02d..%02d", r.year, first, last);
+        else
+            snprintf(r.label, sizeof r.label, "%04d-%02d..%04d-%02d", r.year, first, last_year,
+                     last);
     }
     *out = r;
     return 0;
@@ -268,8 +316,11 @@ int kks_period_parse(const char *program, const char *label, kks_period *out)
 int kks_policy_period_check(const kks_policy *p, const kks_period *per, char *why, size_t cap)
 {
     if (per->year < KKS_PERIOD_YEAR_MIN || per->year > KKS_PERIOD_YEAR_MAX ||
-        per->first_month < 1 || per->months < 1 ||
-        per->first_month + per->months - 1 > MONTHS_PER_YEAR) {
+        per->first_month < 1 || per->first_month > MONTHS_PER_YEAR || per->months < 1 ||
+        per->year * MONTHS_PER_YEAR + per->first_month + per->months - 2 >=
+            (KKS_PERIOD_YEAR_MAX + 1) * MONTHS_PER_YEAR ||
+        (per->program == KKS_PROGRAM_PKH &&
+         per->first_month + per->months - 1 > MONTHS_PER_YEAR)) {
         snprintf(why, cap, "not a period (use kks_period_parse)");
         return KKS_EINVAL;
     }
@@ -346,8 +397,10 @@ int kks_policy_bpnt_cash_allowed(const kks_policy *p, const kks_period *per)
     char why[128];
     if (per->program != KKS_PROGRAM_BPNT || kks_policy_period_check(p, per, why, sizeof why) < 0)
         return 0;
-    for (int m = per->first_month; m < per->first_month + per->months; m++) {
-        int v = p->bpnt_cash[per->year - KKS_PERIOD_YEAR_MIN][m - 1];
+    int first, last;
+    kks_period_months(per, &first, &last);
+    for (int m = first; m <= last; m++) {
+        int v = p->bpnt_cash[m / MONTHS_PER_YEAR - KKS_PERIOD_YEAR_MIN][m % MONTHS_PER_YEAR];
         if ((v < 0 ? p->bpnt_cash_default : v) != 1)
             return 0;
     }

@@ -45,6 +45,7 @@ typedef struct run {
     rej *rejs;
     size_t nrej, caprej;
     int inflight, failed, tty;
+    kks_client *cl;
     uint64_t started, last_print;
     uint64_t interval_ns; /* between progress lines */
 } run;
@@ -111,7 +112,7 @@ static int read_manifest(run *r, const char *path)
             kks_period per;
             if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
                 fprintf(stderr, "kksctl: %s line %u: not a programme and period: %.8s %.30s "
-                                "(pkh YYYY-T1..T4; bpnt YYYY-MM or YYYY-MM..MM); nothing credited\n",
+                                "(pkh YYYY-T1..T4; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
                         path, line, csv.fields[0], csv.fields[1]);
                 ec = EXIT_USAGE;
                 goto out;
@@ -190,8 +191,10 @@ static void progress(run *r, int final)
 
 struct batch {
     run *r;
-    size_t n;
+    size_t from, n;
 };
+
+static int send_batch(run *r, kks_client *cl, size_t from, size_t n);
 
 static void on_result(int status, const Kks__Envelope *rep, void *ud)
 {
@@ -214,7 +217,23 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
         r->rupiah += res->rupiah;
         for (size_t i = 0; i < res->n_rejected; i++)
             add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
-        r->acked += b->n;
+        size_t done = b->n;
+        if (res->next_kk) {
+            /* the switch kept its reply under the frame cap and stopped at this
+             * family: the rest of the batch goes again */
+            done = 0;
+            while (done < b->n && r->rows[b->from + done].kk < res->next_kk)
+                done++;
+            if (done == 0 || done == b->n) {
+                fprintf(stderr, "\nkksctl: switch: a partial batch that names no row of it\n");
+                if (!r->failed)
+                    r->failed = EXIT_INTERNAL;
+            } else if (send_batch(r, r->cl, b->from + done, b->n - done) < 0 && !r->failed) {
+                fprintf(stderr, "\nkksctl: switch: %s\n", kks_client_last_error(r->cl));
+                r->failed = EXIT_PEER;
+            }
+        }
+        r->acked += done;
         progress(r, 0);
     }
     free(b);
@@ -244,6 +263,7 @@ static int send_batch(run *r, kks_client *cl, size_t from, size_t n)
     env.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
     env.credit_batch = &cb;
     b->r = r;
+    b->from = from;
     b->n = n;
     if ((rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, b)) < 0) {
         free(b);
@@ -307,6 +327,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     r.nrows = w;
     if (!(cl = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))
         goto done;
+    r.cl = cl;
     r.tty = isatty(2);
     r.interval_ns = (uint64_t)(interval_ms >= 0 ? interval_ms : r.tty ? 100 : 5000) * 1000000ull;
     r.started = uv_hrtime();
@@ -521,10 +542,11 @@ int cmd_settle(ctl *c, int argc, char **argv)
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__SettleReply *r = rep->settle_reply;
-    snprintf(csvp, sizeof csvp, "%s/settlement-%s.csv", dir, date);
-    snprintf(jsonp, sizeof jsonp, "%s/settlement-%s.json", dir, date);
+    /* one pair of files per batch: settlement-DATE-bN.csv and .json */
+    snprintf(csvp, sizeof csvp, "%s/settlement-%s-b%u.csv", dir, date, r->batch);
+    snprintf(jsonp, sizeof jsonp, "%s/settlement-%s-b%u.json", dir, date, r->batch);
     /* CSV and JSON, each written to a temporary file and renamed */
-    for (int pass = 0; pass < 2 && ec == EXIT_OK; pass++) {
+    for (int pass = 0; pass < 2 && ec == EXIT_OK && r->batch > 0; pass++) {
         const char *final = pass ? jsonp : csvp;
         snprintf(tmp, sizeof tmp, "%s.tmp", final);
         FILE *f = fopen(tmp, "w");
@@ -534,19 +556,19 @@ int cmd_settle(ctl *c, int argc, char **argv)
             break;
         }
         if (!pass)
-            fprintf(f, "date,kind,id,name,count,total\n");
+            fprintf(f, "date,batch,kind,id,name,count,total\n");
         else
-            fprintf(f, "{\"date\":\"%s\",\"already\":%s,\"lines\":[", date,
-                    r->already ? "true" : "false");
+            fprintf(f, "{\"date\":\"%s\",\"batch\":%u,\"already\":%s,\"lines\":[", date,
+                    r->batch, r->already ? "true" : "false");
         for (size_t i = 0; i < r->n_lines; i++) {
             const Kks__SettleLine *l = r->lines[i];
             char name[256];
             if (!pass) {
-                fprintf(f, "%s,%s,%s,\"%s\",%u,%" PRId64 "\n", date, l->kind, l->id, l->name,
-                        l->count, l->total);
+                fprintf(f, "%s,%u,%s,%s,\"%s\",%d,%" PRId64 "\n", date, r->batch, l->kind,
+                        l->id, l->name, l->count, l->total);
             } else {
                 kks_json_escape(name, sizeof name, l->name);
-                fprintf(f, "%s{\"kind\":\"%s\",\"id\":\"%s\",\"name\":%s,\"count\":%u,"
+                fprintf(f, "%s{\"kind\":\"%s\",\"id\":\"%s\",\"name\":%s,\"count\":%d,"
                            "\"total\":%" PRId64 "}",
                         i ? "," : "", l->kind, l->id, name, l->count, l->total);
             }
@@ -558,7 +580,9 @@ int cmd_settle(ctl *c, int argc, char **argv)
             unlink(tmp);
         }
     }
-    if (ec == EXIT_OK && c->json) {
+    if (ec == EXIT_OK && c->json && r->batch == 0) {
+        printf("{\"date\":\"%s\",\"batch\":0,\"already\":true,\"lines\":[]}\n", date);
+    } else if (ec == EXIT_OK && c->json) {
         FILE *f = fopen(jsonp, "r");
         if (f) {
             char buf[4096];
@@ -573,11 +597,12 @@ int cmd_settle(ctl *c, int argc, char **argv)
         for (size_t i = 0; i < r->n_lines; i++) {
             const Kks__SettleLine *l = r->lines[i];
             print_money(l->total, money, sizeof money);
-            printf("  %-8s %-16s %-28s %5u  %s\n", l->kind, l->id, l->name, l->count, money);
+            printf("  %-8s %-16s %-28s %5d  %s\n", l->kind, l->id, l->name, l->count, money);
             sum += l->total;
         }
         print_money(sum, money, sizeof money);
-        printf("  total %s; files %s and %s\n", money, csvp, jsonp);
+        if (r->batch > 0)
+            printf("  total %s; files %s and %s\n", money, csvp, jsonp);
     }
     kks__envelope__free_unpacked(rep, NULL);
     return ec;

@@ -39,6 +39,7 @@ int cmd_pki(ctl *c, int argc, char **argv);
 int cmd_ping(ctl *c, int argc, char **argv);
 int cmd_gen(ctl *c, int argc, char **argv);
 int cmd_enroll(ctl *c, int argc, char **argv);
+int cmd_accounts(ctl *c, int argc, char **argv);
 int cmd_print(ctl *c, int argc, char **argv);
 int cmd_handover(ctl *c, int argc, char **argv);
 int cmd_card(ctl *c, int argc, char **argv);

@@ -1,4 +1,9 @@
-/* kksctl enroll FILE.csv: streams a registry extract to the issuer.
+/* kksctl enroll FILE.csv: streams a registry extract to the issuer, then
+ * opens the enrolled families' accounts at the switch (collective account
+ * opening, with their programmes). kksctl accounts open FILE.csv does the
+ * second half for an extract enrolled earlier: the issuer checks each row
+ * against what it enrolled (writing nothing), and only enrolled families get
+ * an account.
  *
  * Pass 1 reads the whole file for structure only (header, quoting, record
  * length, binary bytes) and sends nothing if it is malformed, so a broken
@@ -25,8 +30,22 @@ typedef struct rej {
     char *reason;
 } rej;
 
+/* A family to open an account for. */
+typedef struct acct_row {
+    uint64_t kk;
+    uint32_t line;
+    uint8_t programs;
+} acct_row;
+
+#define ACCOUNT_BATCH 16384
+
 typedef struct run {
     ctl *c;
+    int verify; /* accounts open: check enrolment only */
+    acct_row *accts;
+    size_t nacct, capacct;
+    uint64_t opened, updated, acct_unchanged;
+    int accounts_done;
     uint64_t rows, enrolled, unchanged, sent_rows, done_rows;
     rej *rejs;
     size_t nrej, caprej;
@@ -115,7 +134,16 @@ static void progress(run *r, int final)
 struct batch_ctx {
     run *r;
     uint32_t nrows;
+    acct_row rows[]; /* what each row would open, if the issuer accepts it */
 };
+
+static int rejected_line(const Kks__EnrollResult *res, uint32_t line)
+{
+    for (size_t i = 0; i < res->n_rejected; i++)
+        if (res->rejected[i]->line == line)
+            return 1;
+    return 0;
+}
 
 static void on_result(int status, const Kks__Envelope *rep, void *ud)
 {
@@ -139,10 +167,97 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
         r->unchanged += res->unchanged;
         for (size_t i = 0; i < res->n_rejected; i++)
             add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
+        for (uint32_t i = 0; i < b->nrows; i++) {
+            if (!b->rows[i].programs || rejected_line(res, b->rows[i].line))
+                continue;
+            if (r->nacct == r->capacct) {
+                size_t nc = r->capacct ? r->capacct * 2 : 1024;
+                acct_row *na = realloc(r->accts, nc * sizeof *na);
+                if (!na) {
+                    r->failed = EXIT_INTERNAL;
+                    break;
+                }
+                r->accts = na;
+                r->capacct = nc;
+            }
+            r->accts[r->nacct++] = b->rows[i];
+        }
         r->done_rows += b->nrows;
         progress(r, 0);
     }
     free(b);
+}
+
+/* The account a registry row asks for: its KK and programmes (PKH if any
+ * member counts for a PKH component, BPNT if bpnt is 1). */
+static acct_row row_account(const Kks__EnrollRow *row)
+{
+    acct_row a = {.line = row->line};
+    if (row->n_fields != KKS_REG_NFIELDS || !kks_digits(row->fields[0], 16))
+        return a;
+    a.kk = strtoull(row->fields[0], NULL, 10);
+    for (int i = 11; i < 18; i++)
+        if (strcmp(row->fields[i], "0") != 0 && row->fields[i][0])
+            a.programs |= 1;
+    if (strcmp(row->fields[18], "1") == 0)
+        a.programs |= 2;
+    return a;
+}
+
+static void on_accounts(int status, const Kks__Envelope *rep, void *ud)
+{
+    run *r = ud;
+    r->inflight--;
+    if (status < 0 || rep->body_case != KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT) {
+        fprintf(stderr, "kksctl: switch: %s\n",
+                status < 0 ? kks_strerror(status)
+                : rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
+                    ? rep->error->message
+                    : "unexpected reply");
+        if (!r->failed)
+            r->failed = status < 0 ? EXIT_PEER : EXIT_INTERNAL;
+        return;
+    }
+    const Kks__AccountsOpenResult *res = rep->accounts_open_result;
+    r->opened += res->opened;
+    r->updated += res->updated;
+    r->acct_unchanged += res->unchanged;
+    for (size_t i = 0; i < res->n_rejected; i++)
+        add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
+}
+
+/* Opens the accounts of the families the issuer accepted, in batches. */
+static void open_accounts(run *r, kks_client *sw)
+{
+    static Kks__AccountRow rows[ACCOUNT_BATCH];
+    static Kks__AccountRow *prow[ACCOUNT_BATCH];
+    for (size_t at = 0; at < r->nacct && !r->failed; at += ACCOUNT_BATCH) {
+        size_t n = r->nacct - at < ACCOUNT_BATCH ? r->nacct - at : ACCOUNT_BATCH;
+        Kks__Envelope env = KKS__ENVELOPE__INIT;
+        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
+        for (size_t i = 0; i < n; i++) {
+            kks__account_row__init(&rows[i]);
+            rows[i].line = r->accts[at + i].line;
+            rows[i].kk = r->accts[at + i].kk;
+            rows[i].programs = r->accts[at + i].programs;
+            prow[i] = &rows[i];
+        }
+        ao.n_rows = n;
+        ao.rows = prow;
+        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
+        env.accounts_open = &ao;
+        while (r->inflight >= IN_FLIGHT && !r->failed)
+            uv_run(r->c->loop, UV_RUN_ONCE);
+        if (kks_client_call(sw, &env, CTL_TIMEOUT_MS, on_accounts, r) < 0) {
+            fprintf(stderr, "kksctl: switch: %s\n", kks_client_last_error(sw));
+            r->failed = EXIT_PEER;
+            break;
+        }
+        r->inflight++;
+    }
+    while (r->inflight > 0)
+        uv_run(r->c->loop, UV_RUN_ONCE);
+    r->accounts_done = !r->failed;
 }
 
 static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n)
@@ -150,13 +265,16 @@ static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n)
     Kks__Envelope env = KKS__ENVELOPE__INIT;
     Kks__EnrollBatch b = KKS__ENROLL_BATCH__INIT;
     Kks__EnrollRow *prow[BATCH_ROWS];
-    struct batch_ctx *bc = malloc(sizeof *bc);
+    struct batch_ctx *bc = malloc(sizeof *bc + n * sizeof(acct_row));
     int rc;
     if (!bc)
         return KKS_ENOMEM;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         prow[i] = &rows[i];
+        bc->rows[i] = row_account(&rows[i]);
+    }
     b.n_rows = n;
+    b.verify_only = r->verify;
     b.rows = prow;
     env.body_case = KKS__ENVELOPE__BODY_ENROLL_BATCH;
     env.enroll_batch = &b;
@@ -215,9 +333,16 @@ static void print_summary(run *r)
     if (r->nrej)
         qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
     if (r->c->json) {
-        printf("{\"rows\":%llu,\"enrolled\":%llu,\"unchanged\":%llu,\"rejected\":[",
+        printf("{\"rows\":%llu,\"enrolled\":%llu,\"unchanged\":%llu,",
                (unsigned long long)r->rows, (unsigned long long)r->enrolled,
                (unsigned long long)r->unchanged);
+        if (r->accounts_done)
+            printf("\"accounts\":{\"opened\":%llu,\"updated\":%llu,\"unchanged\":%llu},",
+                   (unsigned long long)r->opened, (unsigned long long)r->updated,
+                   (unsigned long long)r->acct_unchanged);
+        else
+            printf("\"accounts\":null,");
+        printf("\"rejected\":[");
         for (size_t i = 0; i < r->nrej; i++) {
             printf("%s{\"line\":%u,\"reason\":", i ? "," : "", r->rejs[i].line);
             ctl_json_str(r->rejs[i].reason);
@@ -226,24 +351,38 @@ static void print_summary(run *r)
         printf("]}\n");
         return;
     }
-    printf("rows %llu, enrolled %llu, unchanged %llu, rejected %zu\n",
-           (unsigned long long)r->rows, (unsigned long long)r->enrolled,
-           (unsigned long long)r->unchanged, r->nrej);
+    if (r->verify)
+        printf("rows %llu, enrolled at the issuer %llu, rejected %zu\n",
+               (unsigned long long)r->rows, (unsigned long long)r->unchanged, r->nrej);
+    else
+        printf("rows %llu, enrolled %llu, unchanged %llu, rejected %zu\n",
+               (unsigned long long)r->rows, (unsigned long long)r->enrolled,
+               (unsigned long long)r->unchanged, r->nrej);
+    if (r->accounts_done)
+        printf("accounts at the switch: opened %llu, programmes updated %llu, unchanged %llu\n",
+               (unsigned long long)r->opened, (unsigned long long)r->updated,
+               (unsigned long long)r->acct_unchanged);
+    else
+        printf("accounts at the switch: not opened (no switch given: --switch or KKS_SWITCH);"
+               " run kksctl accounts open FILE.csv\n");
     for (size_t i = 0; i < r->nrej && i < 100; i++)
         printf("  line %u: %s\n", r->rejs[i].line, r->rejs[i].reason);
     if (r->nrej > 100)
         printf("  ... and %zu more (use --json for all)\n", r->nrej - 100);
 }
 
-int cmd_enroll(ctl *c, int argc, char **argv)
+static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
 {
     static const struct option opts[] = {
         {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
-        {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     static Kks__EnrollRow rows[BATCH_ROWS];
-    run r = {.c = c};
+    const char *use = verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
+                             : "usage: kksctl enroll FILE.csv [--issuer A] [--switch A] [--json]";
+    run r = {.c = c, .verify = verify};
+    kks_client *sw = NULL;
     kks_csv csv;
     kks_client *cl;
     FILE *f;
@@ -255,13 +394,19 @@ int cmd_enroll(ctl *c, int argc, char **argv)
         switch (o) {
         case 'i': c->issuer = optarg; break;
         case 'p': c->pki = optarg; break;
+        case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
-        case 'h': puts("usage: kksctl enroll FILE.csv [--issuer A] [--json]"); return EXIT_OK;
+        case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {
-        fputs("usage: kksctl enroll FILE.csv [--issuer A] [--json]\n", stderr);
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    if (verify && !c->sw) {
+        fprintf(stderr, "kksctl: accounts open needs the switch (--switch or KKS_SWITCH)\n%s\n",
+                use);
         return EXIT_USAGE;
     }
     const char *path = argv[optind];
@@ -274,7 +419,8 @@ int cmd_enroll(ctl *c, int argc, char **argv)
         return EXIT_USAGE;
     }
     r.rows = (uint64_t)total;
-    if (!(cl = ctl_peer(c, KKS_ROLE_ISSUER, &ec))) {
+    if (!(cl = ctl_peer(c, KKS_ROLE_ISSUER, &ec)) ||
+        (c->sw && !(sw = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))) {
         fclose(f);
         return ec;
     }
@@ -328,6 +474,8 @@ int cmd_enroll(ctl *c, int argc, char **argv)
     kks_csv_close(&csv);
     fclose(f);
     progress(&r, 1);
+    if (!r.failed && sw)
+        open_accounts(&r, sw);
     if (r.failed) {
         fprintf(stderr, "kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
                         "run the same file again to finish (done rows are unchanged).\n",
@@ -342,5 +490,22 @@ int cmd_enroll(ctl *c, int argc, char **argv)
     free(r.rejs);
     free(r.keys);
     free(r.lines);
+    free(r.accts);
     return ec;
+}
+
+int cmd_enroll(ctl *c, int argc, char **argv)
+{
+    return enroll_or_open(c, argc, argv, 0);
+}
+
+int cmd_accounts(ctl *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "open") != 0) {
+        fputs("usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]\n", stderr);
+        return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+                   ? EXIT_OK
+                   : EXIT_USAGE;
+    }
+    return enroll_or_open(c, argc - 1, argv + 1, 1);
 }

@@ -17,7 +17,9 @@ static const char usage[] =
     "  pki init --dir DIR              make a development CA, certificates and PIN keys\n"
     "  pki terminal --dir DIR --id ID  make a terminal's certificate and key\n"
     "  ping                            role and version of each peer given\n"
-    "  enroll FILE.csv                 enrol a registry extract; a card per family\n"
+    "  enroll FILE.csv                 enrol a registry extract; a card per family, and\n"
+    "                                  (with a switch) the families' accounts\n"
+    "  accounts open FILE.csv          open the accounts of an extract enrolled earlier\n"
     "  print --bank CODE [--site S] [--out FILE]   print all ISSUED cards of a bank\n"
     "  handover (--batch ID | --pan PAN) --site S  hand cards over to families\n"
     "  card show|lost|stolen|replace|unblock PAN [--police-report REF]\n"
@@ -201,6 +203,7 @@ static const struct {
     {"pki", cmd_pki},
     {"ping", cmd_ping},
     {"enroll", cmd_enroll},
+    {"accounts", cmd_accounts},
     {"print", cmd_print},
     {"handover", cmd_handover},
     {"card", cmd_card},

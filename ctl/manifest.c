@@ -28,7 +28,7 @@
 static const char mf_usage[] =
     "usage: kksctl manifest --program pkh|bpnt --period P --registry FILE [--seeds DIR]\n"
     "  --program   pkh (cash, per stage) or bpnt (food, per month)\n"
-    "  --period P  pkh: YYYY-T1..YYYY-T4; bpnt: YYYY-MM, or YYYY-MM..MM for a batch of months\n"
+    "  --period P  pkh: YYYY-T1..YYYY-T4; bpnt: YYYY-MM, or YYYY-MM..MM or YYYY-MM..YYYY-MM for a batch of months\n"
     "  --registry  a DTSEN registry extract (the enrolment CSV), a regular file\n"
     "  --seeds DIR policy and reference files (default " KKS_DEFAULT_SEEDS ")\n"
     "Writes the manifest CSV (program,period,kk,amount) on stdout: one row per family with a\n"
@@ -320,7 +320,7 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     if (kks_period_parse(program, label, &per) < 0) {
         fprintf(stderr, "kksctl manifest: --period %s: want %s\n", label,
                 strcmp(program, "pkh") == 0 ? "YYYY-T1..YYYY-T4 for pkh"
-                                            : "YYYY-MM or YYYY-MM..MM (same year) for bpnt");
+                                            : "YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM for bpnt");
         return EXIT_USAGE;
     }
     if (kks_seeds_load(&seeds, dir, err, sizeof err) < 0 ||

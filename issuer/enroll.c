@@ -44,7 +44,7 @@ static int family_same(sqlite3_stmt *st, const kks_family *f)
 enum row_result { ROW_ENROLLED, ROW_UNCHANGED, ROW_REJECTED, ROW_FAILED };
 
 static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const char *actor,
-                                  const char *at, char *why, size_t cap)
+                                  const char *at, int verify, char *why, size_t cap)
 {
     kks_family f;
     sqlite3_stmt *st;
@@ -53,6 +53,8 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     if (kks_registry_parse(&is->seeds, (const char *const *)row->fields, (int)row->n_fields, &f,
                            why, cap) < 0)
         return ROW_REJECTED;
+    if (verify)
+        goto existing;
     /* Insert first: a new family (the common case) costs one index probe. */
     st = store_stmt(is, "INSERT INTO family(kk, nik, name, birth_date, sex, address, kelurahan,"
                         " kecamatan, city_code, decile, bank, pkh_pregnant, pkh_early_childhood,"
@@ -75,6 +77,7 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     if (sqlite3_step(st) != SQLITE_DONE)
         return ROW_FAILED;
     if (sqlite3_changes(is->db) == 0) { /* already enrolled: the same, or a conflict */
+    existing:
         st = store_stmt(is, "SELECT nik, name, birth_date, sex, address, kelurahan, kecamatan,"
                             " city_code, decile, bank, pkh_pregnant, pkh_early_childhood, pkh_sd,"
                             " pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt"
@@ -82,7 +85,12 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
         if (!st)
             return ROW_FAILED;
         sqlite3_bind_text(st, 1, f.kk, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW)
+        int r = sqlite3_step(st);
+        if (r == SQLITE_DONE && verify) {
+            snprintf(why, cap, "KK %s is not enrolled at the issuer: enrol it first", f.kk);
+            return ROW_REJECTED;
+        }
+        if (r != SQLITE_ROW)
             return ROW_FAILED;
         if (family_same(st, &f))
             return ROW_UNCHANGED;
@@ -116,12 +124,14 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         goto out;
     }
     store_now(at);
-    if (kks_group_begin(is->group) < 0) {
+    if (b->verify_only) {
+        /* a check for account opening: reads only, answered at once */
+    } else if (kks_group_begin(is->group) < 0) {
         kks_conn_reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing written");
         goto out;
     }
     for (size_t i = 0; i < b->n_rows; i++) {
-        switch (enroll_row(is, b->rows[i], kks_conn_identity(c), at, why[nrej],
+        switch (enroll_row(is, b->rows[i], kks_conn_identity(c), at, b->verify_only, why[nrej],
                            sizeof why[nrej])) {
         case ROW_ENROLLED:
             res.enrolled++;
@@ -138,10 +148,19 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
             break;
         case ROW_FAILED:
             kks_error("enrolment failed; batch rolled back", "error", sqlite3_errmsg(is->db));
-            kks_group_abort(is->group);
+            if (!b->verify_only)
+                kks_group_abort(is->group);
             kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch written");
             goto out;
         }
+    }
+    if (b->verify_only) {
+        res.n_rejected = nrej;
+        res.rejected = prej;
+        rep.body_case = KKS__ENVELOPE__BODY_ENROLL_RESULT;
+        rep.enroll_result = &res;
+        kks_conn_reply(c, req->id, &rep);
+        goto out;
     }
     if (store_save_pan_seq(is) < 0) {
         kks_group_abort(is->group);

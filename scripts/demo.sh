@@ -200,7 +200,9 @@ cat "$DEMO/ping.txt"
 step "Enrol the registry, print the cards, hand them over" \
 	"$REGISTRY is an extract of the social registry (DTSEN): 240 Medan" \
 	"families, each with its KK (family card) number, the head's NIK, a bank," \
-	"and what it is entitled to. Enrolment gives every family a card (ISSUED)."
+	"and what it is entitled to. Enrolment gives every family a card (ISSUED)," \
+	"and opens the families' accounts at the switch with their programmes" \
+	"(collective account opening): only a family with an account can be credited."
 run kksctl enroll "$REGISTRY"
 say
 say "Each bank prints its cards in one batch (the print file goes to the card"
@@ -340,4 +342,4 @@ stop_daemons
 say "  both exited 0"
 say
 say "Demo complete in $(($(date +%s) - started)) s. Files in $DEMO/: print files,"
-say "manifests, settlement-$DAY.csv/.json, terminal journals, and the daemons' logs."
+say "manifests, settlement-$DAY-b1.csv/.json, terminal journals, and the daemons' logs."

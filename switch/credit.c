@@ -1,10 +1,14 @@
-/* Credit runs, ledger check and account views: the operator's side of the switch.
+/* Credit runs, account opening, ledger check and account views: the
+ * operator's side of the switch.
  *
  * A credit batch is one programme and period; its rows are applied in KK
- * order (sorted here if the sender did not), each as one credit keyed by
- * (family, funding account), so running a manifest again, or again after a
- * crash, credits each family exactly once. A batch is a savepoint in the
- * group transaction and is acknowledged only after COMMIT. */
+ * order (sorted here if the sender did not), each a credit of the family for
+ * the period's months (ledger_credit): running a manifest again, or again
+ * after a crash, or another manifest whose months overlap, pays each family
+ * each month at most once. A batch is one savepoint of the group commit and
+ * is acknowledged only after COMMIT. Its reply stays under the frame cap:
+ * when the rejections would not fit, the switch stops at a family boundary
+ * and says where (next_kk); the sender sends the rest again. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +22,19 @@
 
 #define KK_MIN 1000000000000000ull
 #define KK_MAX 9999999999999999ull
+/* Bytes of rejections one reply may carry: a quarter of the operators' 1 MiB
+ * frame, so the reply always fits with room to spare. */
+#define REJECT_BUDGET (256u * 1024u)
 
 /* Rejected rows, grown only when there are some (a clean batch allocates nothing). */
 struct rejects {
     Kks__Rejected **p;
-    size_t n, cap;
+    size_t n, cap, bytes;
 };
 
 static int rejects_add(struct rejects *r, uint32_t line, const char *why)
 {
+    size_t len = strlen(why);
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 16;
         Kks__Rejected **np = realloc(r->p, nc * sizeof *np);
@@ -35,14 +43,15 @@ static int rejects_add(struct rejects *r, uint32_t line, const char *why)
         r->p = np;
         r->cap = nc;
     }
-    Kks__Rejected *x = malloc(sizeof *x + strlen(why) + 1);
+    Kks__Rejected *x = malloc(sizeof *x + len + 1);
     if (!x)
         return KKS_ENOMEM;
     kks__rejected__init(x);
     x->line = line;
     x->reason = (char *)(x + 1);
-    memcpy(x->reason, why, strlen(why) + 1);
+    memcpy(x->reason, why, len + 1);
     r->p[r->n++] = x;
+    r->bytes += len + 16; /* with the line and the framing of the message */
     return 0;
 }
 
@@ -61,29 +70,40 @@ static int cmp_row(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
+static void months_text(int first, int last, char *out, size_t cap)
+{
+    char a[8], b[8];
+    kks_month_format(first, a);
+    kks_month_format(last, b);
+    if (first == last)
+        snprintf(out, cap, "%s", a);
+    else
+        snprintf(out, cap, "%s..%s", a, b);
+}
+
+enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
     const Kks__CreditBatch *b = req->credit_batch;
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__CreditResult res = KKS__CREDIT_RESULT__INIT;
     Kks__CreditRow **rows = NULL;
     struct rejects rj = {0};
-    char why[128];
+    enum sw_verdict v = SW_UNDO;
+    char why[200], at[21], perr[160];
     kks_period per;
+    ledger_credit_in in;
+    ledger_credit_out out;
     int64_t funding, max, total = 0;
-    char at[21];
-    int wallet;
 
-    if (kks_period_parse(b->program, b->period, &per) < 0) {
-        kks_conn_reply_error(c, req->id, KKS_EINVAL, "unknown programme or period label");
-        return;
+    if (kks_period_parse(b->program, b->period, &per) < 0 ||
+        kks_policy_period_check(&s->policy, &per, perr, sizeof perr) < 0) {
+        sw_out_error(o, KKS_EINVAL, "unknown programme or period label, or one the policy refuses");
+        return SW_UNDO;
     }
-    wallet = strcmp(b->program, "pkh") == 0 ? LEDGER_PKH : LEDGER_BPNT;
     max = kks_policy_max_amount(&s->policy, &per);
-    rows = malloc((b->n_rows + 1) * sizeof *rows);
-    if (!rows) {
-        kks_conn_reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
-        goto out;
+    if (!(rows = malloc((b->n_rows + 1) * sizeof *rows))) {
+        sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        return SW_UNDO;
     }
     memcpy(rows, b->rows, b->n_rows * sizeof *rows);
     for (size_t i = 1; i < b->n_rows; i++) {
@@ -93,17 +113,23 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
         }
     }
     kks_utc_now(at);
-    if (kks_group_begin(ledger_group(s->ledger)) < 0 ||
-        ledger_funding(s->ledger, b->program, per.label, &funding) < 0) {
-        kks_group_abort(ledger_group(s->ledger));
-        kks_conn_reply_error(c, req->id, KKS_EDB, "database busy or unavailable; nothing credited");
-        goto out;
-    }
+    if (ledger_funding(s->ledger, b->program, per.label, &funding) < 0)
+        goto db_fail;
+    in.program = per.program == KKS_PROGRAM_PKH ? LEDGER_PKH : LEDGER_BPNT;
+    kks_period_months(&per, &in.first, &in.last);
+    in.funding = funding;
+    in.at = at;
     for (size_t i = 0; i < b->n_rows; i++) {
         const Kks__CreditRow *r = rows[i];
-        int64_t existing = 0;
         int rc;
+        char months[24];
+        if (rj.bytes > REJECT_BUDGET && rows[i - 1]->kk != r->kk) {
+            res.next_kk = r->kk; /* the rest another time: the reply must fit */
+            break;
+        }
         why[0] = '\0';
+        in.kk = r->kk;
+        in.amount = r->amount;
         if (r->kk < KK_MIN || r->kk > KK_MAX) {
             snprintf(why, sizeof why, "KK must be 16 digits");
         } else if (r->amount <= 0) {
@@ -113,49 +139,109 @@ void credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
                      "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
                      r->amount, max, b->program, per.label);
         } else if (i > 0 && rows[i - 1]->kk == r->kk) {
-            snprintf(why, sizeof why, "KK %" PRIu64 " twice in this run (line %u)",
-                     r->kk, rows[i - 1]->line);
-        } else if ((rc = ledger_credit(s->ledger, funding, wallet, r->kk, r->amount, at,
-                                       &existing)) < 0) {
-            kks_error("credit failed; batch rolled back", "error",
-                      sqlite3_errmsg(ledger_db(s->ledger)));
-            kks_group_abort(ledger_group(s->ledger));
-            kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
-            goto out;
+            snprintf(why, sizeof why, "KK %016" PRIu64 " twice in this run (line %u)", r->kk,
+                     rows[i - 1]->line);
+        } else if ((rc = ledger_credit(s->ledger, &in, &out)) < 0) {
+            goto db_fail;
         } else if (rc == 0) {
             res.credited++;
             total += r->amount;
-        } else if (rc == 1) {
+        } else if (rc == LEDGER_ALREADY) {
             res.already++;
-        } else {
+        } else if (rc == LEDGER_OTHER_AMOUNT) {
             snprintf(why, sizeof why,
                      "already credited Rp%" PRId64 " for %s %s; the manifest says Rp%" PRId64
                      ": not applied",
-                     existing, b->program, per.label, r->amount);
+                     out.existing, b->program, per.label, r->amount);
+        } else if (rc == LEDGER_OVERLAP) {
+            months_text(out.first, out.last, months, sizeof months);
+            snprintf(why, sizeof why, "%s %s already paid (under %s %s): not applied", b->program,
+                     months, b->program, out.label);
+        } else if (rc == LEDGER_NO_ACCOUNT) {
+            snprintf(why, sizeof why,
+                     "no account at the switch for KK %016" PRIu64
+                     " (not enrolled, or its account not opened)",
+                     r->kk);
+        } else {
+            snprintf(why, sizeof why, "family %016" PRIu64 " is not in %s", r->kk,
+                     in.program == LEDGER_PKH ? "PKH" : "BPNT");
         }
         if (why[0] && rejects_add(&rj, r->line, why) < 0) {
-            kks_group_abort(ledger_group(s->ledger));
-            kks_conn_reply_error(c, req->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+            sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
             goto out;
         }
     }
-    if (total && ledger_funding_add(s->ledger, funding, -total) < 0) {
-        kks_group_abort(ledger_group(s->ledger));
-        kks_conn_reply_error(c, req->id, KKS_EDB, "database error; nothing of this batch credited");
-        goto out;
-    }
+    if (total && ledger_funding_add(s->ledger, funding, -total) < 0)
+        goto db_fail;
     res.rupiah = total;
     res.n_rejected = rj.n;
     res.rejected = rj.p;
     rep.body_case = KKS__ENVELOPE__BODY_CREDIT_RESULT;
     rep.credit_result = &res;
-    kks_group_defer(ledger_group(s->ledger), c, req->id, &rep, (unsigned)b->n_rows, 200);
+    if (sw_out_set(o, &rep) == 0) {
+        o->rows = (unsigned)b->n_rows;
+        o->budget_ms = 200;
+        v = SW_KEEP;
+    }
+    goto out;
+db_fail:
+    kks_error("credit failed; batch rolled back", "error", sqlite3_errmsg(s->db));
+    sw_out_error(o, KKS_EDB, "database error; nothing of this batch credited");
 out:
     free(rows);
     rejects_free(&rj);
+    return v;
 }
 
-void ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
+enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
+{
+    const Kks__AccountsOpen *a = req->accounts_open;
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__AccountsOpenResult res = KKS__ACCOUNTS_OPEN_RESULT__INIT;
+    struct rejects rj = {0};
+    enum sw_verdict v = SW_UNDO;
+    char at[21], why[120];
+    kks_utc_now(at);
+    for (size_t i = 0; i < a->n_rows; i++) {
+        const Kks__AccountRow *r = a->rows[i];
+        int rc;
+        why[0] = '\0';
+        if (r->kk < KK_MIN || r->kk > KK_MAX)
+            snprintf(why, sizeof why, "KK must be 16 digits");
+        else if (r->programs == 0 || r->programs > (LEDGER_PKH | LEDGER_BPNT))
+            snprintf(why, sizeof why, "a family is in PKH, BPNT or both");
+        else if ((rc = ledger_account_open(s->ledger, r->kk, r->programs, at)) < 0)
+            goto db_fail;
+        else if (rc == LEDGER_OPENED)
+            res.opened++;
+        else if (rc == LEDGER_UPDATED)
+            res.updated++;
+        else
+            res.unchanged++;
+        if (why[0] && rejects_add(&rj, r->line, why) < 0) {
+            sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+            goto out;
+        }
+    }
+    res.n_rejected = rj.n;
+    res.rejected = rj.p;
+    rep.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT;
+    rep.accounts_open_result = &res;
+    if (sw_out_set(o, &rep) == 0) {
+        o->rows = (unsigned)a->n_rows;
+        o->budget_ms = 200;
+        v = SW_KEEP;
+    }
+    goto out;
+db_fail:
+    kks_error("account opening failed; batch rolled back", "error", sqlite3_errmsg(s->db));
+    sw_out_error(o, KKS_EDB, "database error; no account of this batch opened");
+out:
+    rejects_free(&rj);
+    return v;
+}
+
+enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__LedgerCheckReply lr = KKS__LEDGER_CHECK_REPLY__INIT;
@@ -163,26 +249,25 @@ void ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     int rc = ledger_check(s->ledger, violation, sizeof violation, &lr.accounts, &lr.transfers,
                           &lr.wallets_total, &lr.funding_total);
     if (rc < 0) {
-        kks_conn_reply_error(c, req->id, KKS_EDB, "database error during the check");
-        return;
+        sw_out_error(o, KKS_EDB, "database error during the check");
+        return SW_READ;
     }
     lr.ok = rc == 0;
     lr.violation = violation;
     rep.body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK_REPLY;
     rep.ledger_check_reply = &lr;
-    kks_conn_reply(c, req->id, &rep);
+    sw_out_set(o, &rep);
+    return SW_READ;
 }
 
-void account_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
+enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
     const Kks__AccountRequest *a = req->account_request;
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__AccountReply ar = KKS__ACCOUNT_REPLY__INIT;
-    Kks__Movement mv[50], *pmv[50];
-    char strs[50][4][40];
-    unsigned limit = a->limit == 0 || a->limit > 50 ? 10 : a->limit;
-    size_t n = 0;
-    sqlite3_stmt *st = NULL;
+    ledger_movement mv[50];
+    Kks__Movement m[50], *pm[50];
+    int limit = a->limit == 0 || a->limit > 50 ? 10 : (int)a->limit, n = 0;
 
     ar.kk = a->kk;
     if (!kks_digits(a->kk, 16)) {
@@ -191,44 +276,31 @@ void account_handle(sw *s, kks_conn *c, const Kks__Envelope *req)
     } else {
         uint64_t kk = strtoull(a->kk, NULL, 10);
         int rc = ledger_wallet(s->ledger, kk, &ar.pkh, &ar.bpnt);
-        if (rc < 0) {
+        if (rc < 0 || (rc == 0 && (n = ledger_movements(s->ledger, kk, mv, limit)) < 0)) {
             ar.rc = KKS_RC_SYSTEM;
             ar.reason = "database error";
+            n = 0;
         } else if (rc == 1) {
             ar.rc = KKS_RC_NO_CARD;
-            ar.reason = "no account for this family (never credited)";
+            ar.reason = "no account for this family (not enrolled, or its account not opened)";
         } else {
             ar.rc = KKS_RC_APPROVED;
             ar.reason = "";
-            /* newest first: credits and transfers touching this family's wallets */
-            if (sqlite3_prepare_v2(
-                    ledger_db(s->ledger),
-                    LEDGER_MOVEMENTS_SQL,
-                    -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, (int64_t)kk);
-                sqlite3_bind_text(st, 2, a->kk, -1, SQLITE_STATIC);
-                sqlite3_bind_int(st, 3, (int)limit);
-                while (n < limit && sqlite3_step(st) == SQLITE_ROW) {
-                    kks__movement__init(&mv[n]);
-                    for (int k = 0; k < 4; k++) {
-                        const unsigned char *t = sqlite3_column_text(st, k < 2 ? k : k + 1);
-                        snprintf(strs[n][k], sizeof strs[n][k], "%s", t ? (const char *)t : "");
-                    }
-                    mv[n].at = strs[n][0];
-                    mv[n].wallet = strs[n][1];
-                    mv[n].amount = sqlite3_column_int64(st, 2);
-                    mv[n].kind = strs[n][2];
-                    mv[n].ref = strs[n][3];
-                    pmv[n] = &mv[n];
-                    n++;
-                }
-            }
         }
     }
-    ar.n_movements = n;
-    ar.movements = pmv;
+    for (int i = 0; i < n; i++) {
+        kks__movement__init(&m[i]);
+        m[i].at = mv[i].at;
+        m[i].wallet = mv[i].wallet;
+        m[i].amount = mv[i].amount;
+        m[i].kind = mv[i].kind;
+        m[i].ref = mv[i].ref;
+        pm[i] = &m[i];
+    }
+    ar.n_movements = (size_t)n;
+    ar.movements = pm;
     rep.body_case = KKS__ENVELOPE__BODY_ACCOUNT_REPLY;
     rep.account_reply = &ar;
-    kks_conn_reply(c, req->id, &rep);
-    sqlite3_finalize(st);
+    sw_out_set(o, &rep);
+    return SW_READ;
 }

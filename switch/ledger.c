@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kks_db.h"
 #include "kks_err.h"
 #include "kks_log.h"
 
-static const char *const migrations[] = {
+const char *const ledger_schema[] = {
     "CREATE TABLE funding(id INTEGER PRIMARY KEY, program TEXT NOT NULL, period TEXT NOT NULL,"
     " balance INTEGER NOT NULL DEFAULT 0, UNIQUE(program, period));"
     "CREATE TABLE wallet(kk INTEGER PRIMARY KEY, pkh INTEGER NOT NULL DEFAULT 0,"
@@ -38,25 +37,80 @@ static const char *const migrations[] = {
     "CREATE TABLE settlement(date TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
     " count INTEGER NOT NULL, total INTEGER NOT NULL, at TEXT NOT NULL,"
     " PRIMARY KEY(date, kind, id));",
+    /* 3: accounts with programmes; credits as ranges of months (a month is paid
+     * once whatever the label); the journal keeps the switch's business date
+     * and each money transaction's settlement batch; settlements are numbered
+     * within a day. Credits of an older database that overlap make this
+     * migration fail, naming nothing half done: the database stays at 2. */
+    "ALTER TABLE wallet ADD COLUMN programs INTEGER NOT NULL DEFAULT 3;"
+    "ALTER TABLE wallet ADD COLUMN pkh_last INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE wallet ADD COLUMN bpnt_last INTEGER NOT NULL DEFAULT -1;"
+    "CREATE TABLE credit3(kk INTEGER NOT NULL, program INTEGER NOT NULL, first INTEGER NOT NULL,"
+    " last INTEGER NOT NULL, funding INTEGER NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
+    " at TEXT NOT NULL, PRIMARY KEY (kk, program, first)) WITHOUT ROWID;"
+    "INSERT INTO credit3 SELECT c.kk, CASE f.program WHEN 'pkh' THEN 1 ELSE 2 END,"
+    " CAST(substr(f.period, 1, 4) AS INTEGER) * 12 + CASE f.program WHEN 'pkh'"
+    "  THEN (CAST(substr(f.period, 7, 1) AS INTEGER) - 1) * 3"
+    "  ELSE CAST(substr(f.period, 6, 2) AS INTEGER) - 1 END,"
+    " CAST(substr(f.period, 1, 4) AS INTEGER) * 12 + CASE WHEN f.program = 'pkh'"
+    "  THEN (CAST(substr(f.period, 7, 1) AS INTEGER) - 1) * 3 + 2"
+    "  WHEN length(f.period) = 11 THEN CAST(substr(f.period, 10, 2) AS INTEGER) - 1"
+    "  ELSE CAST(substr(f.period, 6, 2) AS INTEGER) - 1 END,"
+    " c.funding, c.amount, c.at FROM credit c JOIN funding f ON f.id = c.funding;"
+    "DROP TABLE credit;"
+    "ALTER TABLE credit3 RENAME TO credit;"
+    "UPDATE wallet SET pkh_last = coalesce((SELECT max(last) FROM credit c"
+    " WHERE c.kk = wallet.kk AND c.program = 1), -1), bpnt_last = coalesce((SELECT max(last)"
+    " FROM credit c WHERE c.kk = wallet.kk AND c.program = 2), -1);"
+    "ALTER TABLE txn ADD COLUMN bdate TEXT;"
+    "ALTER TABLE txn ADD COLUMN settle_batch INTEGER;"
+    "ALTER TABLE txn ADD COLUMN rev_batch INTEGER;"
+    "UPDATE txn SET bdate = local_date;"
+    "DROP INDEX txn_card_day;"
+    "DROP INDEX txn_day;"
+    "CREATE INDEX txn_card_bday ON txn(pan_ref, bdate) WHERE type = 'withdraw';"
+    "CREATE INDEX txn_bday ON txn(bdate) WHERE rc = '00' AND to_kind IS NOT NULL;"
+    "CREATE TABLE settlement3(date TEXT NOT NULL, batch INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " id TEXT NOT NULL, count INTEGER NOT NULL, total INTEGER NOT NULL, at TEXT NOT NULL,"
+    " PRIMARY KEY (date, batch, kind, id));"
+    "INSERT INTO settlement3 SELECT date, 1, kind, id, count, total, at FROM settlement;"
+    "UPDATE txn SET settle_batch = 1 WHERE rc = '00' AND to_kind IS NOT NULL AND EXISTS"
+    " (SELECT 1 FROM settlement s WHERE s.date = txn.bdate AND s.kind = txn.to_kind"
+    " AND s.id = txn.to_owner AND s.at >= txn.at);"
+    "DROP TABLE settlement;"
+    "ALTER TABLE settlement3 RENAME TO settlement;",
 };
+const int ledger_schema_versions = (int)(sizeof ledger_schema / sizeof ledger_schema[0]);
 
 enum {
-    ST_FUNDING_GET, ST_FUNDING_NEW, ST_CREDIT_INS, ST_CREDIT_GET, ST_WALLET_PKH, ST_WALLET_BPNT,
-    ST_FUNDING_ADD, ST_WALLET_GET, ST_XFER_INS, ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT,
-    ST_ACCOUNT_ADD, ST__COUNT
+    ST_FUNDING_GET, ST_FUNDING_NEW, ST_FUNDING_ADD, ST_FUNDING_PERIOD,
+    ST_CREDIT_FAST_PKH, ST_CREDIT_FAST_BPNT, ST_CREDIT_SLOW_PKH, ST_CREDIT_SLOW_BPNT,
+    ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
+    ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS, ST__COUNT
 };
 
 static const char *const sql[ST__COUNT] = {
     "SELECT id FROM funding WHERE program = ? AND period = ?",
     "INSERT INTO funding(program, period) VALUES (?, ?)",
-    "INSERT INTO credit(kk, funding, amount, at) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT(kk, funding) DO NOTHING",
-    "SELECT amount FROM credit WHERE kk = ? AND funding = ?",
-    "INSERT INTO wallet(kk, pkh, opened_at) VALUES (?, ?, ?)"
-    " ON CONFLICT(kk) DO UPDATE SET pkh = pkh + excluded.pkh",
-    "INSERT INTO wallet(kk, bpnt, opened_at) VALUES (?, ?, ?)"
-    " ON CONFLICT(kk) DO UPDATE SET bpnt = bpnt + excluded.bpnt",
     "UPDATE funding SET balance = balance + ? WHERE id = ?",
+    "SELECT period FROM funding WHERE id = ?",
+    /* the common case: months after everything paid so far, one statement */
+    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = ?2 WHERE kk = ?3 AND programs & 1"
+    " AND pkh_last < ?4",
+    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = ?2 WHERE kk = ?3 AND programs & 2"
+    " AND bpnt_last < ?4",
+    /* months before the last paid, checked free of overlap */
+    "UPDATE wallet SET pkh = pkh + ?1, pkh_last = max(pkh_last, ?2) WHERE kk = ?3",
+    "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = max(bpnt_last, ?2) WHERE kk = ?3",
+    "INSERT INTO credit(kk, program, first, last, funding, amount, at) VALUES (?,?,?,?,?,?,?)",
+    /* ranges of one family and programme never overlap, so they are ordered by
+     * first and by last alike: walking down from the last one that starts by
+     * our end finds every one that overlaps us */
+    "SELECT first, last, funding, amount FROM credit WHERE kk = ?1 AND program = ?2"
+    " AND first <= ?3 ORDER BY first DESC",
+    "SELECT programs FROM wallet WHERE kk = ?",
+    "INSERT INTO wallet(kk, programs, opened_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT(kk) DO UPDATE SET programs = ?2",
     "SELECT pkh, bpnt FROM wallet WHERE kk = ?",
     "INSERT INTO transfer(key, from_kind, from_owner, to_kind, to_owner, amount, kind, at)"
     " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
@@ -64,74 +118,85 @@ static const char *const sql[ST__COUNT] = {
     "UPDATE wallet SET bpnt = bpnt + ?1 WHERE kk = ?2 AND bpnt + ?1 >= 0",
     "INSERT INTO account(kind, owner, balance) VALUES (?1, ?2, ?3)"
     " ON CONFLICT(kind, owner) DO UPDATE SET balance = balance + ?3",
+    "SELECT at, w, amount, kind, ref FROM ("
+    " SELECT c.at, CASE c.program WHEN 1 THEN 'pkh' ELSE 'bpnt' END AS w, c.amount,"
+    "  'credit' AS kind, f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"
+    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"
+    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"
+    "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"
+    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
+    "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
+    " ORDER BY at DESC, seq DESC LIMIT ?3",
+    "SELECT 1 FROM transfer WHERE key = ?",
 };
 
 struct ledger {
     sqlite3 *db;
-    kks_checkpointer *ckpt;
-    kks_group *group;
     sqlite3_stmt *st[ST__COUNT];
 };
 
+/* A statement, reset: none is left on a row after the call that used it. */
 static sqlite3_stmt *stmt(ledger *l, int i)
 {
     sqlite3_stmt *s = l->st[i];
     sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return s;
 }
 
-int ledger_open(const char *path, uv_loop_t *loop, ledger **out)
+/* Steps a statement that returns no row; 0 or KKS_EDB. */
+static int done(sqlite3_stmt *s)
+{
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? 0 : KKS_EDB;
+}
+
+int ledger_new(sqlite3 *db, ledger **out)
 {
     ledger *l = calloc(1, sizeof *l);
-    int rc;
     *out = NULL;
     if (!l)
         return KKS_ENOMEM;
-    if ((rc = kks_db_open(path, migrations, sizeof migrations / sizeof migrations[0], &l->db)) <
-        0) {
-        free(l);
-        return rc;
-    }
-    /* Bounded cache: a 10M-family run walks the tables in KK order, so a
-     * small window of pages is enough (and keeps the switch under 256 MiB). */
-    if (kks_db_exec(l->db, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=20000;") < 0)
-        goto fail;
+    l->db = db;
     for (int i = 0; i < ST__COUNT; i++) {
-        if (sqlite3_prepare_v3(l->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) !=
+        if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) !=
             SQLITE_OK) {
-            kks_error("cannot prepare ledger statement", "error", sqlite3_errmsg(l->db));
-            goto fail;
+            kks_error("cannot prepare ledger statement", "error", sqlite3_errmsg(db));
+            ledger_free(l);
+            return KKS_EDB;
         }
     }
-    if (kks_group_new(loop, l->db, 500000, &l->group) < 0 ||
-        kks_db_checkpointer_start(l->db, path, 200, &l->ckpt) < 0)
-        goto fail;
     *out = l;
     return 0;
-fail:
-    ledger_close(l);
-    return KKS_EDB;
 }
 
-void ledger_close(ledger *l)
+void ledger_free(ledger *l)
 {
     if (!l)
         return;
-    kks_db_checkpointer_stop(l->ckpt);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(l->st[i]);
-    kks_db_close(l->db);
     free(l);
 }
 
-kks_group *ledger_group(ledger *l)
+int ledger_account_open(ledger *l, uint64_t kk, unsigned programs, const char *at)
 {
-    return l->group;
-}
-
-sqlite3 *ledger_db(ledger *l)
-{
-    return l->db;
+    sqlite3_stmt *s;
+    int had;
+    if (programs == 0 || programs > (LEDGER_PKH | LEDGER_BPNT))
+        return KKS_EINVAL;
+    if ((had = ledger_programs(l, kk)) < 0)
+        return had;
+    if (had == (int)programs)
+        return LEDGER_UNCHANGED;
+    s = stmt(l, ST_ACCOUNT_OPEN);
+    sqlite3_bind_int64(s, 1, (int64_t)kk);
+    sqlite3_bind_int(s, 2, (int)programs);
+    sqlite3_bind_text(s, 3, at, -1, SQLITE_STATIC);
+    if (done(s) < 0)
+        return KKS_EDB;
+    return had ? LEDGER_UPDATED : LEDGER_OPENED;
 }
 
 int ledger_funding(ledger *l, const char *program, const char *period, int64_t *id)
@@ -145,42 +210,16 @@ int ledger_funding(ledger *l, const char *program, const char *period, int64_t *
         sqlite3_reset(s);
         return 0;
     }
+    sqlite3_reset(s);
     if (r != SQLITE_DONE)
         return KKS_EDB;
     s = stmt(l, ST_FUNDING_NEW);
     sqlite3_bind_text(s, 1, program, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, period, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (done(s) < 0)
         return KKS_EDB;
     *id = sqlite3_last_insert_rowid(l->db);
     return 0;
-}
-
-int ledger_credit(ledger *l, int64_t funding, int wallet, uint64_t kk, int64_t amount,
-                  const char *at, int64_t *existing)
-{
-    sqlite3_stmt *s = stmt(l, ST_CREDIT_INS);
-    sqlite3_bind_int64(s, 1, (int64_t)kk);
-    sqlite3_bind_int64(s, 2, funding);
-    sqlite3_bind_int64(s, 3, amount);
-    sqlite3_bind_text(s, 4, at, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return KKS_EDB;
-    if (sqlite3_changes(l->db) == 0) {
-        s = stmt(l, ST_CREDIT_GET);
-        sqlite3_bind_int64(s, 1, (int64_t)kk);
-        sqlite3_bind_int64(s, 2, funding);
-        if (sqlite3_step(s) != SQLITE_ROW)
-            return KKS_EDB;
-        *existing = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
-        return *existing == amount ? 1 : 2;
-    }
-    s = stmt(l, wallet == LEDGER_PKH ? ST_WALLET_PKH : ST_WALLET_BPNT);
-    sqlite3_bind_int64(s, 1, (int64_t)kk);
-    sqlite3_bind_int64(s, 2, amount);
-    sqlite3_bind_text(s, 3, at, -1, SQLITE_STATIC);
-    return sqlite3_step(s) == SQLITE_DONE ? 0 : KKS_EDB;
 }
 
 int ledger_funding_add(ledger *l, int64_t funding, int64_t delta)
@@ -188,7 +227,105 @@ int ledger_funding_add(ledger *l, int64_t funding, int64_t delta)
     sqlite3_stmt *s = stmt(l, ST_FUNDING_ADD);
     sqlite3_bind_int64(s, 1, delta);
     sqlite3_bind_int64(s, 2, funding);
-    return sqlite3_step(s) == SQLITE_DONE ? 0 : KKS_EDB;
+    return done(s);
+}
+
+int ledger_programs(ledger *l, uint64_t kk)
+{
+    sqlite3_stmt *s = stmt(l, ST_PROGRAMS);
+    int r, v = 0;
+    sqlite3_bind_int64(s, 1, (int64_t)kk);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? v : KKS_EDB;
+}
+
+static int credit_insert(ledger *l, const ledger_credit_in *in)
+{
+    sqlite3_stmt *s = stmt(l, ST_CREDIT_INS);
+    sqlite3_bind_int64(s, 1, (int64_t)in->kk);
+    sqlite3_bind_int(s, 2, (int)in->program);
+    sqlite3_bind_int(s, 3, in->first);
+    sqlite3_bind_int(s, 4, in->last);
+    sqlite3_bind_int64(s, 5, in->funding);
+    sqlite3_bind_int64(s, 6, in->amount);
+    sqlite3_bind_text(s, 7, in->at, -1, SQLITE_STATIC);
+    return done(s);
+}
+
+/* Adds to the wallet: fast (only if every month is after the last paid) or
+ * not. Returns the rows changed (0 or 1) or KKS_EDB. */
+static int wallet_credit(ledger *l, const ledger_credit_in *in, int fast)
+{
+    int pkh = in->program == LEDGER_PKH;
+    sqlite3_stmt *s = stmt(l, fast ? (pkh ? ST_CREDIT_FAST_PKH : ST_CREDIT_FAST_BPNT)
+                                   : (pkh ? ST_CREDIT_SLOW_PKH : ST_CREDIT_SLOW_BPNT));
+    sqlite3_bind_int64(s, 1, in->amount);
+    sqlite3_bind_int(s, 2, in->last);
+    sqlite3_bind_int64(s, 3, (int64_t)in->kk);
+    if (fast)
+        sqlite3_bind_int(s, 4, in->first);
+    if (done(s) < 0)
+        return KKS_EDB;
+    return sqlite3_changes(l->db);
+}
+
+int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
+{
+    sqlite3_stmt *s;
+    int r, programs, noverlap = 0;
+    int64_t first_funding = 0;
+    memset(out, 0, sizeof *out);
+    if (in->amount <= 0 || in->first > in->last ||
+        (in->program != LEDGER_PKH && in->program != LEDGER_BPNT))
+        return KKS_EINVAL;
+    if ((r = wallet_credit(l, in, 1)) < 0)
+        return r;
+    if (r == 1) /* nothing paid from our first month on: no overlap possible */
+        return credit_insert(l, in);
+
+    if ((programs = ledger_programs(l, in->kk)) < 0)
+        return programs;
+    if (programs == 0)
+        return LEDGER_NO_ACCOUNT;
+    if (!(programs & (int)in->program))
+        return LEDGER_NOT_IN_PROGRAM;
+    s = stmt(l, ST_CREDIT_NEAR);
+    sqlite3_bind_int64(s, 1, (int64_t)in->kk);
+    sqlite3_bind_int(s, 2, (int)in->program);
+    sqlite3_bind_int(s, 3, in->last);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        int f = sqlite3_column_int(s, 0), la = sqlite3_column_int(s, 1);
+        if (la < in->first)
+            break;
+        if (f == in->first && la == in->last) { /* the same months: a rerun */
+            out->existing = sqlite3_column_int64(s, 3);
+            sqlite3_reset(s);
+            return out->existing == in->amount ? LEDGER_ALREADY : LEDGER_OTHER_AMOUNT;
+        }
+        /* walking down: the last one seen is the earliest overlap */
+        out->first = f > in->first ? f : in->first;
+        if (noverlap++ == 0)
+            out->last = la < in->last ? la : in->last;
+        first_funding = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return KKS_EDB;
+    if (noverlap) {
+        s = stmt(l, ST_FUNDING_PERIOD);
+        sqlite3_bind_int64(s, 1, first_funding);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            snprintf(out->label, sizeof out->label, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+        return LEDGER_OVERLAP;
+    }
+    /* months before the last paid ones, free: a late payment of a gap */
+    if ((r = wallet_credit(l, in, 0)) < 0)
+        return r;
+    return r == 1 ? credit_insert(l, in) : KKS_EDB;
 }
 
 /* Adds delta to one account. 0, LEDGER_NSF (a wallet would go negative, or
@@ -200,7 +337,7 @@ static int account_add(ledger *l, const char *kind, const char *owner, int64_t d
         s = stmt(l, kind[0] == 'p' ? ST_WALLET_ADD_PKH : ST_WALLET_ADD_BPNT);
         sqlite3_bind_int64(s, 1, delta);
         sqlite3_bind_int64(s, 2, strtoll(owner, NULL, 10));
-        if (sqlite3_step(s) != SQLITE_DONE)
+        if (done(s) < 0)
             return KKS_EDB;
         return sqlite3_changes(l->db) == 1 ? 0 : LEDGER_NSF;
     }
@@ -210,7 +347,7 @@ static int account_add(ledger *l, const char *kind, const char *owner, int64_t d
     sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, delta);
-    return sqlite3_step(s) == SQLITE_DONE ? 0 : KKS_EDB;
+    return done(s);
 }
 
 int ledger_transfer(ledger *l, const char *key, const char *from_kind, const char *from_owner,
@@ -221,9 +358,17 @@ int ledger_transfer(ledger *l, const char *key, const char *from_kind, const cha
     int rc;
     if (amount <= 0)
         return KKS_EINVAL;
-    /* Debit first: if the wallet cannot pay, nothing has been written. */
-    if ((rc = account_add(l, from_kind, from_owner, -amount)) != 0)
-        return rc;
+    /* Debit first: if the wallet cannot pay, nothing has been written (and a
+     * key seen before is a duplicate, whatever the balance now). */
+    if ((rc = account_add(l, from_kind, from_owner, -amount)) != 0) {
+        if (rc != LEDGER_NSF)
+            return rc;
+        s = stmt(l, ST_XFER_EXISTS);
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int r = sqlite3_step(s);
+        sqlite3_reset(s);
+        return r == SQLITE_ROW ? LEDGER_DUPLICATE : r == SQLITE_DONE ? LEDGER_NSF : KKS_EDB;
+    }
     s = stmt(l, ST_XFER_INS);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, from_kind, -1, SQLITE_STATIC);
@@ -233,7 +378,7 @@ int ledger_transfer(ledger *l, const char *key, const char *from_kind, const cha
     sqlite3_bind_int64(s, 6, amount);
     sqlite3_bind_text(s, 7, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 8, at, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (done(s) < 0)
         return KKS_EDB;
     if (sqlite3_changes(l->db) == 0) { /* seen before: undo the debit */
         if (account_add(l, from_kind, from_owner, amount) != 0)
@@ -249,14 +394,37 @@ int ledger_wallet(ledger *l, uint64_t kk, int64_t *pkh, int64_t *bpnt)
     int r;
     sqlite3_bind_int64(s, 1, (int64_t)kk);
     r = sqlite3_step(s);
-    if (r == SQLITE_DONE)
-        return 1;
-    if (r != SQLITE_ROW)
-        return KKS_EDB;
-    *pkh = sqlite3_column_int64(s, 0);
-    *bpnt = sqlite3_column_int64(s, 1);
+    if (r == SQLITE_ROW) {
+        *pkh = sqlite3_column_int64(s, 0);
+        *bpnt = sqlite3_column_int64(s, 1);
+    }
     sqlite3_reset(s);
-    return 0;
+    return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? 1 : KKS_EDB;
+}
+
+int ledger_movements(ledger *l, uint64_t kk, ledger_movement *out, int cap)
+{
+    sqlite3_stmt *s = stmt(l, ST_MOVEMENTS);
+    char kkbuf[24];
+    int n = 0, r;
+    snprintf(kkbuf, sizeof kkbuf, "%016" PRIu64, kk);
+    sqlite3_bind_int64(s, 1, (int64_t)kk);
+    sqlite3_bind_text(s, 2, kkbuf, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, cap);
+    while (n < cap && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        ledger_movement *m = &out[n++];
+        const unsigned char *t[4] = {sqlite3_column_text(s, 0), sqlite3_column_text(s, 1),
+                                     sqlite3_column_text(s, 3), sqlite3_column_text(s, 4)};
+        snprintf(m->at, sizeof m->at, "%s", t[0] ? (const char *)t[0] : "");
+        snprintf(m->wallet, sizeof m->wallet, "%s", t[1] ? (const char *)t[1] : "");
+        m->amount = sqlite3_column_int64(s, 2);
+        snprintf(m->kind, sizeof m->kind, "%s", t[2] ? (const char *)t[2] : "");
+        snprintf(m->ref, sizeof m->ref, "%s", t[3] ? (const char *)t[3] : "");
+    }
+    if (n < cap && r != SQLITE_DONE)
+        n = KKS_EDB;
+    sqlite3_reset(s);
+    return n;
 }
 
 /* Runs a query returning one integer (or a first violating row's text in
@@ -323,9 +491,8 @@ int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int6
         " || ', transfers ' || (coalesce(t.s, 0) - coalesce(c.s, 0))"
         " FROM funding f LEFT JOIN c ON c.funding = f.id LEFT JOIN t ON t.owner = f.id"
         " WHERE f.balance != coalesce(t.s, 0) - coalesce(c.s, 0) LIMIT 1",
-        "WITH c AS (SELECT c.kk, sum(CASE WHEN f.program = 'pkh' THEN c.amount END) AS p,"
-        "   sum(CASE WHEN f.program = 'bpnt' THEN c.amount END) AS b"
-        "   FROM credit c JOIN funding f ON f.id = c.funding GROUP BY c.kk),"
+        "WITH c AS (SELECT kk, sum(CASE WHEN program = 1 THEN amount END) AS p,"
+        "   sum(CASE WHEN program = 2 THEN amount END) AS b FROM credit GROUP BY kk),"
         " t AS (SELECT owner, sum(CASE WHEN w = 'pkh' THEN d END) AS p,"
         "   sum(CASE WHEN w = 'bpnt' THEN d END) AS b FROM ("
         "   SELECT CAST(to_owner AS INTEGER) AS owner, to_kind AS w, amount AS d FROM transfer"
@@ -338,6 +505,15 @@ int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int6
         " FROM wallet w LEFT JOIN c ON c.kk = w.kk LEFT JOIN t ON t.owner = w.kk"
         " WHERE w.pkh != coalesce(c.p, 0) + coalesce(t.p, 0)"
         " OR w.bpnt != coalesce(c.b, 0) + coalesce(t.b, 0) LIMIT 1",
+        /* 4. A month is paid at most once per family and programme. */
+        "SELECT 'family ' || kk || ': ' || CASE program WHEN 1 THEN 'PKH' ELSE 'BPNT' END"
+        " || ' paid twice for ' || printf('%04d-%02d', first / 12, first % 12 + 1)"
+        " FROM (SELECT kk, program, first, lag(last) OVER (PARTITION BY kk, program"
+        "  ORDER BY first) AS prev FROM credit) WHERE prev >= first LIMIT 1",
+        "SELECT 'family ' || w.kk || ': last paid month on the account is behind its credits'"
+        " FROM wallet w WHERE w.pkh_last < (SELECT max(last) FROM credit c WHERE c.kk = w.kk"
+        " AND c.program = 1) OR w.bpnt_last < (SELECT max(last) FROM credit c"
+        " WHERE c.kk = w.kk AND c.program = 2) LIMIT 1",
         "WITH t AS (SELECT kind, owner, sum(d) AS s FROM ("
         "   SELECT to_kind AS kind, to_owner AS owner, amount AS d FROM transfer"
         "   UNION ALL SELECT from_kind, from_owner, -amount FROM transfer)"

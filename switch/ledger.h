@@ -1,77 +1,118 @@
-/* The switch's double-entry ledger (SPEC §7).
+/* The switch's double-entry ledger: the only code that touches the money
+ * tables (funding, wallet, credit, account, transfer).
  *
- * Accounts: a funding account per programme and period (it goes negative as
- * money is credited out of it), each family's PKH wallet (cash) and BPNT
- * wallet (food quota), and named accounts (merchant payables, each bank's
- * ATM cash, settled). Every movement is a transfer between two accounts
- * under a unique idempotency key, recorded in the same transaction as the
- * balances it changes:
- *   credit   (kk, funding) is the key: funding -> the family's wallet
+ * Accounts: a funding account per programme and period label (it goes
+ * negative as money is credited out of it), each family's PKH wallet (cash)
+ * and BPNT wallet (food quota), opened by collective account opening with the
+ * programmes the family is in, and named accounts (merchant payables, each
+ * bank's ATM cash, settled). Every movement is recorded in the same
+ * transaction as the balances it changes:
+ *   credit   funding -> a family's wallet, one row per family, programme and
+ *            range of months; ranges of one family and programme never
+ *            overlap, so a month is paid at most once whatever the labels
  *   transfer key TEXT: any account -> any account (purchases, withdrawals,
- *            reversals, settlement)
+ *            reversals, settlement), once per key
  * Invariants (ledger_check): all balances sum to zero; no family wallet is
- * negative; every balance equals the sum of its transfers. */
+ * negative; every balance equals the sum of its movements; no two credits of
+ * a family and programme cover the same month.
+ *
+ * Every function runs inside the caller's transaction (the switch's group
+ * commit brackets each request); none commits. */
 #ifndef KKS_LEDGER_H
 #define KKS_LEDGER_H
 
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
-
-#include "kks_group.h"
 
 typedef struct ledger ledger;
 
-enum { LEDGER_PKH = 0, LEDGER_BPNT = 1 };
+/* Programme bits of an account; the same values as kks_program. */
+enum { LEDGER_PKH = 1, LEDGER_BPNT = 2 };
 
-/* Opens the database (WAL, migrations) and the group commit on loop. */
-int ledger_open(const char *path, uv_loop_t *loop, ledger **out);
-/* Closes the database; call after the loop ended (the group is freed first
- * with kks_group_free on shutdown). */
-void ledger_close(ledger *l);
-kks_group *ledger_group(ledger *l);
-sqlite3 *ledger_db(ledger *l);
+/* Results besides 0 and negative KKS_E* codes. */
+enum {
+    LEDGER_DUPLICATE = 1,     /* transfer: the key exists, nothing moved */
+    LEDGER_NSF,               /* transfer: a wallet would go negative or does not exist */
+    LEDGER_ALREADY,           /* credit: these months paid with this amount before */
+    LEDGER_OTHER_AMOUNT,      /* credit: these months paid with another amount */
+    LEDGER_OVERLAP,           /* credit: some of these months paid under another label */
+    LEDGER_NO_ACCOUNT,        /* credit: no account for this family */
+    LEDGER_NOT_IN_PROGRAM,    /* credit: the family is not in this programme */
+    LEDGER_OPENED,            /* accounts: new */
+    LEDGER_UPDATED,           /* accounts: programmes changed */
+    LEDGER_UNCHANGED,         /* accounts: as before */
+};
 
-/* The funding account of program ("pkh"/"bpnt") and period label, created
- * if new. Inside a group request. Returns 0 or KKS_EDB. */
+/* The schema of the switch database, in order, for kks_db_open. It holds the
+ * ledger's tables and the journal's (txnlog.c), as one history of versions. */
+extern const char *const ledger_schema[];
+extern const int ledger_schema_versions;
+
+/* Prepares the ledger's statements on an open database (schema applied).
+ * Returns 0, KKS_ENOMEM or KKS_EDB. */
+int ledger_new(sqlite3 *db, ledger **out);
+/* NULL is a no-op. */
+void ledger_free(ledger *l);
+
+/* Opens or updates the account of kk with its programmes (LEDGER_PKH |
+ * LEDGER_BPNT, at least one). Returns LEDGER_OPENED, LEDGER_UPDATED,
+ * LEDGER_UNCHANGED, KKS_EINVAL or KKS_EDB. */
+int ledger_account_open(ledger *l, uint64_t kk, unsigned programs, const char *at);
+
+/* The funding account of program ("pkh"/"bpnt") and a canonical period label,
+ * created if new. Returns 0 or KKS_EDB. */
 int ledger_funding(ledger *l, const char *program, const char *period, int64_t *id);
-
-/* Credits amount to the wallet of kk from funding account `funding`,
- * opening the wallet if new. Returns 0 (credited), 1 (already credited with
- * this amount: nothing moved), 2 (already credited with another amount,
- * *existing set: nothing moved) or KKS_EDB. The funding balance is not
- * touched: add the batch's total with ledger_funding_add. */
-int ledger_credit(ledger *l, int64_t funding, int wallet, uint64_t kk, int64_t amount,
-                  const char *at, int64_t *existing);
+/* Adds delta to a funding account's balance (a batch's total, once). */
 int ledger_funding_add(ledger *l, int64_t funding, int64_t delta);
 
-/* Moves amount from one account to another under a unique key. Kinds
- * "pkh" and "bpnt" are family wallets (owner: the KK), "funding" a funding
- * account (owner: its id), anything else a named account. A wallet may not
- * go negative. Returns 0 (moved), LEDGER_DUPLICATE (the key exists: nothing
- * moved), LEDGER_NSF (insufficient funds: nothing moved) or KKS_EDB. */
-enum { LEDGER_DUPLICATE = 1, LEDGER_NSF = 2 };
+typedef struct ledger_credit_in {
+    uint64_t kk;
+    unsigned program;    /* LEDGER_PKH or LEDGER_BPNT */
+    int first, last;     /* months, kks_period_months */
+    int64_t funding;     /* ledger_funding */
+    int64_t amount;      /* > 0 */
+    const char *at;
+} ledger_credit_in;
+
+typedef struct ledger_credit_out {
+    int64_t existing;    /* LEDGER_ALREADY / LEDGER_OTHER_AMOUNT: what was paid */
+    int first, last;     /* LEDGER_OVERLAP: the first overlapping credit's months within ours */
+    char label[24];      /* and its funding account's period label */
+} ledger_credit_out;
+
+/* Credits one family for a range of months, unless any of them was paid
+ * before. The funding balance is not touched (ledger_funding_add per batch).
+ * Returns 0 (credited), LEDGER_ALREADY, LEDGER_OTHER_AMOUNT, LEDGER_OVERLAP,
+ * LEDGER_NO_ACCOUNT, LEDGER_NOT_IN_PROGRAM (nothing moved for any of these)
+ * or KKS_EDB. */
+int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out);
+
+/* Moves amount from one account to another under a unique key. Kinds "pkh"
+ * and "bpnt" are family wallets (owner: the 16-digit KK), "funding" a funding
+ * account (owner: its id), anything else a named account. A wallet may not go
+ * negative. Returns 0 (moved), LEDGER_DUPLICATE, LEDGER_NSF (nothing moved for
+ * either), KKS_EINVAL or KKS_EDB. */
 int ledger_transfer(ledger *l, const char *key, const char *from_kind, const char *from_owner,
                     const char *to_kind, const char *to_owner, int64_t amount, const char *kind,
                     const char *at);
 
-/* A family's movements, newest first: credits and transfers touching its
- * wallets. Bind ?1 the KK as an integer, ?2 as 16-digit text, ?3 the limit.
- * Columns: at, wallet, amount (+ in, - out), kind, ref. */
-#define LEDGER_MOVEMENTS_SQL                                                                       \
-    "SELECT at, w, amount, kind, ref FROM ("                                                       \
-    " SELECT c.at, f.program AS w, c.amount, 'credit' AS kind,"                                    \
-    "  f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"                               \
-    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"                                         \
-    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"                           \
-    "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"                                         \
-    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"                        \
-    "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"                                    \
-    " ORDER BY at DESC, seq DESC LIMIT ?3"
-
-/* Wallet balances of kk; 0 found, 1 no such family account, KKS_EDB. */
+/* Wallet balances of kk. Returns 0, 1 (no account) or KKS_EDB. */
 int ledger_wallet(ledger *l, uint64_t kk, int64_t *pkh, int64_t *bpnt);
+/* The programmes of kk's account (0: no account), or KKS_EDB. */
+int ledger_programs(ledger *l, uint64_t kk);
+
+typedef struct ledger_movement {
+    char at[21];
+    char wallet[8];      /* pkh | bpnt */
+    int64_t amount;      /* + in, - out */
+    char kind[16];       /* credit, purchase, withdraw, reversal */
+    char ref[64];        /* programme and period, or the transaction key */
+} ledger_movement;
+
+/* A family's movements, newest first, at most cap. Returns the count or
+ * KKS_EDB. */
+int ledger_movements(ledger *l, uint64_t kk, ledger_movement *out, int cap);
 
 /* Checks the invariants. Returns 0 when they hold, 1 with the first
  * violation in words, or KKS_EDB. Counts go to the out parameters. */

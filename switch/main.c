@@ -1,8 +1,11 @@
 /* kks-switch: the transaction switch. Authority for money; routes card
  * requests by BIN to an issuer. Accepts terminals and operators (SPEC §4) and
  * keeps one mutual-TLS link to each issuer, reconnecting when it drops. */
+#include <assert.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,15 +16,15 @@
 #include "kks_frame.h"
 #include "kks_pki.h"
 #include "kks_log.h"
+#include "kks_rc.h"
 #include "switch.h"
 
-#define LINK_PING_MS 2000
 #define LINK_HEARTBEAT_MS 5000
 
 static const char usage[] =
     "usage: kks-switch --listen HOST:PORT --db FILE --pki DIR --issuer HOST:PORT\n"
     "                  [--route BIN=HOST:PORT]... [--ready-file FILE] [--metrics HOST:PORT]\n"
-    "                  [--seeds DIR]\n"
+    "                  [--seeds DIR] [--today YYYY-MM-DD]\n"
     "\n"
     "The KKS transaction switch. Serves terminals and operators over mutual TLS and\n"
     "routes card requests to issuers by BIN.\n"
@@ -32,7 +35,8 @@ static const char usage[] =
     "  --route BIN=A      the issuer for cards of this 6- or 8-digit BIN (repeatable)\n"
     "  --ready-file F     written with the bound address once listening\n"
     "  --metrics A        serve Prometheus metrics over HTTP on A\n"
-    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n";
+    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n"
+    "  --today D          fix the business date (tests, training); default: today in WIB\n";
 
 
 static link *link_for(sw *s, const char *addr)
@@ -57,183 +61,10 @@ static int bin_valid(const char *bin, size_t n)
     return 1;
 }
 
-/* ---- Ping: the switch asks each issuer link and reports what it saw. ---- */
-
-typedef struct ping_ctx {
-    kks_conn *c;
-    uint64_t id;
-    int remaining;
-    uint64_t started;
-    sw *s;
-    Kks__Link links[MAX_LINKS];
-    Kks__Link *plinks[MAX_LINKS];
-    char strs[MAX_LINKS][3][KKS_ID_MAX];
-    char errs[MAX_LINKS][128];
-    uint64_t sent_at[MAX_LINKS];
-} ping_ctx;
-
-static void ping_finish(ping_ctx *p)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Pong pong = KKS__PONG__INIT;
-    pong.role = "switch";
-    pong.identity = "switch";
-    pong.version = KKS_VERSION;
-    pong.n_links = (size_t)p->s->nlinks;
-    pong.links = p->plinks;
-    rep.body_case = KKS__ENVELOPE__BODY_PONG;
-    rep.pong = &pong;
-    kks_conn_reply(p->c, p->id, &rep);
-    kks_conn_unref(p->c);
-    free(p);
-}
-
-struct ping_link {
-    ping_ctx *p;
-    int i;
-};
-
-static void on_link_pong(int status, const Kks__Envelope *rep, void *ud)
-{
-    struct ping_link *pl = ud;
-    ping_ctx *p = pl->p;
-    Kks__Link *l = &p->links[pl->i];
-    if (status == 0 && rep->body_case == KKS__ENVELOPE__BODY_PONG) {
-        snprintf(p->strs[pl->i][0], KKS_ID_MAX, "%s", rep->pong->role);
-        snprintf(p->strs[pl->i][1], KKS_ID_MAX, "%s", rep->pong->identity);
-        snprintf(p->strs[pl->i][2], KKS_ID_MAX, "%s", rep->pong->version);
-        l->up = 1;
-        l->rtt_us = (uint32_t)((uv_hrtime() - p->sent_at[pl->i]) / 1000);
-    } else {
-        snprintf(p->errs[pl->i], sizeof p->errs[pl->i], "%s",
-                 status < 0 ? kks_strerror(status) : "unexpected reply");
-    }
-    free(pl);
-    if (--p->remaining == 0)
-        ping_finish(p);
-}
-
-static void handle_ping(sw *s, kks_conn *c, uint64_t id)
-{
-    ping_ctx *p = calloc(1, sizeof *p);
-    if (!p) {
-        Kks__Envelope rep = KKS__ENVELOPE__INIT;
-        Kks__Error er = KKS__ERROR__INIT;
-        er.code = KKS_ENOMEM;
-        er.message = (char *)kks_strerror(KKS_ENOMEM);
-        rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-        rep.error = &er;
-        kks_conn_reply(c, id, &rep);
-        return;
-    }
-    kks_conn_ref(c);
-    p->c = c;
-    p->id = id;
-    p->s = s;
-    p->remaining = 1; /* held until every link has been asked */
-    for (int i = 0; i < s->nlinks; i++) {
-        link *lk = &s->links[i];
-        Kks__Link *l = &p->links[i];
-        kks__link__init(l);
-        p->plinks[i] = l;
-        l->address = lk->addr;
-        l->bins = (char **)lk->bins;
-        l->n_bins = (size_t)lk->nbins;
-        l->is_default = lk->is_default;
-        l->role = p->strs[i][0];
-        l->identity = p->strs[i][1];
-        l->version = p->strs[i][2];
-        l->error = p->errs[i];
-        Kks__Envelope req = KKS__ENVELOPE__INIT;
-        Kks__Ping ping = KKS__PING__INIT;
-        req.body_case = KKS__ENVELOPE__BODY_PING;
-        req.ping = &ping;
-        struct ping_link *pl = malloc(sizeof *pl);
-        if (!pl) {
-            snprintf(p->errs[i], sizeof p->errs[i], "%s", kks_strerror(KKS_ENOMEM));
-            continue;
-        }
-        pl->p = p;
-        pl->i = i;
-        p->sent_at[i] = uv_hrtime();
-        int rc = kks_client_call(lk->cl, &req, LINK_PING_MS, on_link_pong, pl);
-        if (rc < 0) {
-            const char *why = kks_client_last_error(lk->cl);
-            snprintf(p->errs[i], sizeof p->errs[i], "%s", *why ? why : kks_strerror(rc));
-            free(pl);
-            continue;
-        }
-        p->remaining++;
-    }
-    if (--p->remaining == 0)
-        ping_finish(p);
-}
-
-static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req);
-
-static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
-{
-    sw *s = ud;
-    dispatch(s, c, req);
-    kks_db_reset_all(ledger_db(s->ledger)); /* no read transaction outlives the request */
-}
-
-static void dispatch(sw *s, kks_conn *c, const Kks__Envelope *req)
-{
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__Error er = KKS__ERROR__INIT;
-
-    switch (req->body_case) {
-    case KKS__ENVELOPE__BODY_PING:
-        handle_ping(s, c, req->id);
-        return;
-    case KKS__ENVELOPE__BODY_TXN:
-    case KKS__ENVELOPE__BODY_REVERSAL:
-    case KKS__ENVELOPE__BODY_TERMINAL_SETTLE:
-        if (kks_conn_role(c) != KKS_ROLE_TERMINAL) {
-            er.code = KKS_EPEERROLE;
-            er.message = "transactions come from terminals";
-            break;
-        }
-        if (req->body_case == KKS__ENVELOPE__BODY_TXN)
-            txn_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_REVERSAL)
-            reversal_handle(s, c, req);
-        else
-            terminal_settle_handle(s, c, req);
-        return;
-    case KKS__ENVELOPE__BODY_SETTLE:
-    case KKS__ENVELOPE__BODY_CREDIT_BATCH:
-    case KKS__ENVELOPE__BODY_LEDGER_CHECK:
-    case KKS__ENVELOPE__BODY_ACCOUNT_REQUEST:
-        if (kks_conn_role(c) != KKS_ROLE_OPERATOR) {
-            er.code = KKS_EPEERROLE;
-            er.message = "credit runs and ledger views are for operators";
-            break;
-        }
-        if (req->body_case == KKS__ENVELOPE__BODY_SETTLE)
-            settle_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_BATCH)
-            credit_handle(s, c, req);
-        else if (req->body_case == KKS__ENVELOPE__BODY_LEDGER_CHECK)
-            ledger_check_handle(s, c, req);
-        else
-            account_handle(s, c, req);
-        return;
-    default:
-        er.code = KKS_EUNEXPECTED;
-        er.message = "the switch does not handle this message";
-        break;
-    }
-    rep.body_case = KKS__ENVELOPE__BODY_ERROR;
-    rep.error = &er;
-    kks_conn_reply(c, req->id, &rep);
-}
-
 static void on_stopped(kks_daemon *d)
 {
     sw *s = d->app;
-    kks_group_free(ledger_group(s->ledger)); /* commits what is held */
+    kks_group_free(s->group); /* commits what is held */
     for (int i = 0; i < s->nlinks; i++) {
         kks_client_free(s->links[i].cl);
         s->links[i].cl = NULL;
@@ -247,7 +78,7 @@ int main(int argc, char **argv)
         {"pki", required_argument, 0, 'p'},     {"ready-file", required_argument, 0, 'r'},
         {"metrics", required_argument, 0, 'm'}, {"issuer", required_argument, 0, 'i'},
         {"route", required_argument, 0, 'R'},   {"seeds", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
+        {"today", required_argument, 0, 't'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
@@ -269,6 +100,13 @@ int main(int argc, char **argv)
         case 'm': metrics = optarg; break;
         case 'i': issuer = optarg; break;
         case 's': seeds = optarg; break;
+        case 't':
+            if (rules_day_number(optarg) == INT32_MIN || strlen(optarg) != 10) {
+                fprintf(stderr, "kks-switch: bad --today %s (expected YYYY-MM-DD)\n", optarg);
+                return 2;
+            }
+            memcpy(s.today, optarg, 11);
+            break;
         case 'R':
             if (nroutes == MAX_ROUTES) {
                 fputs("kks-switch: too many --route\n", stderr);
@@ -313,25 +151,13 @@ int main(int argc, char **argv)
     if (kks_tls_ctx_from_pki(&server_ctx, 1, pki, "switch") < 0 ||
         kks_tls_ctx_from_pki(&s.client_ctx, 0, pki, "switch") < 0)
         return 2;
-    if (kks_policy_load(&s.policy, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-switch: seeds: %s\n", err);
-        return 2;
-    }
-    if (kks_catalog_load(&s.catalog, seeds, err, sizeof err) < 0 ||
-        kks_terminals_load(&s.terminals, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-switch: seeds: %s\n", err);
-        return 2;
-    }
     if (kks_pki_load_key(pki, "tmk", s.tmk, sizeof s.tmk) < 0 ||
         kks_pki_load_key(pki, "zpk", s.zpk, sizeof s.zpk) < 0)
         return 2;
     s.d.loop = uv_default_loop();
-    if (ledger_open(dbpath, s.d.loop, &s.ledger) < 0)
-        return 4;
-    kks_group_set_failure(ledger_group(s.ledger), uncommitted_reply);
-    if ((rc = auth_init(&s, seeds, err, sizeof err)) < 0) {
+    if ((rc = sw_open(&s, s.d.loop, dbpath, seeds, err, sizeof err)) < 0) {
         fprintf(stderr, "kks-switch: %s\n", err);
-        return rc == KKS_EDB ? 4 : 2;
+        return rc == KKS_EINVAL ? 2 : 4;
     }
     s.d.app = &s;
     s.d.on_stopped = on_stopped;
@@ -350,7 +176,7 @@ int main(int argc, char **argv)
     }
     kks_server_opts so = {
         .accept_roles = KKS_ROLE_TERMINAL | KKS_ROLE_OPERATOR,
-        .on_request = on_request,
+        .on_request = sw_on_request,
         .ud = &s,
     };
     if ((rc = kks_server_new(s.d.loop, server_ctx, listen, &so, &s.d.srv)) < 0)
@@ -359,10 +185,7 @@ int main(int argc, char **argv)
         return 4;
     uv_run(s.d.loop, UV_RUN_DEFAULT);
     kks_server_free(s.d.srv);
-    auth_close(&s);
-    ledger_close(s.ledger);
-    OPENSSL_cleanse(s.tmk, sizeof s.tmk);
-    OPENSSL_cleanse(s.zpk, sizeof s.zpk);
+    sw_close(&s);
     uv_loop_close(s.d.loop);
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(s.client_ctx);

@@ -1,8 +1,13 @@
-/* Settlement (SPEC §7): per merchant and per ATM bank, the count and sum of
- * approved, not reversed money transactions of a business day (the
- * terminals' local date). kksctl settle moves each merchant payable and ATM
- * cash account into "settled" once per day; a terminal's own totals are
- * compared with the switch's. */
+/* Settlement: per merchant and per ATM bank, the count and sum of approved
+ * minus reversed money transactions of a business day.
+ *
+ *   settle(D), something arrived since batch N --> batch N+1: each payable's
+ *       net moves to "settled" (back, if reversals of settled transactions
+ *       outweigh), the transactions are marked with N+1, the lines recorded
+ *   settle(D), nothing new --> "already": batch N's figures again, nothing moves
+ * So every approved transaction is settled exactly once, and a purchase made
+ * after a day was settled is settled by the day's next batch. A terminal's own
+ * totals (of its local date) are compared with the switch's. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,37 +19,27 @@
 #include "kks_registry.h"
 #include "switch.h"
 
-#define MAX_LINES 4096
+#define MAX_LINES 4096 /* payables in one batch: the reply stays far under the frame cap */
 
-void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
+enum sw_verdict terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_out *o)
 {
     const Kks__TerminalSettleRequest *r = env->terminal_settle;
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__TerminalSettleReply tr = KKS__TERMINAL_SETTLE_REPLY__INIT;
-    sqlite3_stmt *st;
     char why[160];
     int y, m, d;
-    if (!terminal_is_itself(c, env->id, r->terminal))
-        return;
+    if (!terminal_is_itself(c, r->terminal)) {
+        sw_out_error(o, KKS_EPEERROLE, "a terminal may only act for itself");
+        return SW_READ;
+    }
     if (kks_ymd_parse(r->date, &y, &m, &d) < 0) {
-        kks_conn_reply_error(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
-        return;
+        sw_out_error(o, KKS_EINVAL, "date must be YYYY-MM-DD");
+        return SW_READ;
     }
-    if (sqlite3_prepare_v2(ledger_db(s->ledger),
-                           "SELECT count(*), coalesce(sum(amount), 0) FROM txn WHERE terminal = ?"
-                           " AND local_date = ? AND rc = '00' AND type IN ('withdraw', 'purchase')"
-                           " AND reversed = 0",
-                           -1, &st, NULL) != SQLITE_OK) {
-        kks_conn_reply_error(c, env->id, KKS_EDB, "database error");
-        return;
+    if (txnlog_terminal_totals(s->log, r->terminal, r->date, &tr.count, &tr.total) < 0) {
+        sw_out_error(o, KKS_EDB, "database error");
+        return SW_READ;
     }
-    sqlite3_bind_text(st, 1, r->terminal, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->date, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        tr.count = (uint32_t)sqlite3_column_int(st, 0);
-        tr.total = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
     tr.match = tr.count == r->count && tr.total == r->total;
     tr.rc = KKS_RC_APPROVED;
     if (tr.match)
@@ -56,10 +51,11 @@ void terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
     tr.reason = why;
     rep.body_case = KKS__ENVELOPE__BODY_TERMINAL_SETTLE_REPLY;
     rep.terminal_settle_reply = &tr;
-    kks_conn_reply(c, env->id, &rep);
+    sw_out_set(o, &rep);
+    return SW_READ;
 }
 
-static const char *merchant_name(sw *s, const char *kind, const char *id)
+static const char *payable_name(sw *s, const char *kind, const char *id)
 {
     if (strcmp(kind, "merchant") == 0) {
         for (int i = 0; i < s->terminals.n; i++)
@@ -70,88 +66,112 @@ static const char *merchant_name(sw *s, const char *kind, const char *id)
     return "";
 }
 
-void settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env)
+/* Moves one payable's net for the batch. 0 or KKS_EDB. */
+static int move(sw *s, const char *date, int batch, const txnlog_settle_line *l, const char *at)
+{
+    char key[160], settled[96];
+    int rc;
+    if (l->total == 0)
+        return 0;
+    snprintf(key, sizeof key, "settle:%s:%d:%s:%s", date, batch, l->kind, l->id);
+    snprintf(settled, sizeof settled, "%s:%s", l->kind, l->id);
+    if (l->total > 0)
+        rc = ledger_transfer(s->ledger, key, l->kind, l->id, "settled", settled, l->total,
+                             "settlement", at);
+    else
+        rc = ledger_transfer(s->ledger, key, "settled", settled, l->kind, l->id, -l->total,
+                             "settlement", at);
+    return rc == 0 ? 0 : KKS_EDB; /* a batch's key is new: a duplicate is a fault too */
+}
+
+enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_out *o)
 {
     const Kks__SettleRequest *r = env->settle;
-    kks_group *g = ledger_group(s->ledger);
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__SettleReply sr = KKS__SETTLE_REPLY__INIT;
-    Kks__SettleLine *lines = NULL, **pl = NULL;
-    char (*strs)[3][80] = NULL, at[21];
-    sqlite3_stmt *st = NULL;
-    size_t n = 0;
-    int y, m, d, settled_before = 0;
+    txnlog_settle_line *lines = NULL;
+    Kks__SettleLine *sl = NULL, **pl = NULL;
+    char at[21], bdate[11], reason[160];
+    enum sw_verdict v = SW_UNDO;
+    int y, m, d, n, last, batch;
 
+    sw_business_date(s, bdate);
     if (kks_ymd_parse(r->date, &y, &m, &d) < 0) {
-        kks_conn_reply_error(c, env->id, KKS_EINVAL, "date must be YYYY-MM-DD");
-        return;
+        sw_out_error(o, KKS_EINVAL, "date must be YYYY-MM-DD");
+        return SW_UNDO;
+    }
+    if (strcmp(r->date, bdate) > 0) {
+        snprintf(reason, sizeof reason, "%s is after the business date %s: nothing to settle",
+                 r->date, bdate);
+        sw_out_error(o, KKS_EINVAL, reason);
+        return SW_UNDO;
     }
     lines = calloc(MAX_LINES, sizeof *lines);
+    sl = calloc(MAX_LINES, sizeof *sl);
     pl = calloc(MAX_LINES, sizeof *pl);
-    strs = calloc(MAX_LINES, sizeof *strs);
-    if (!lines || !pl || !strs) {
-        kks_conn_reply_error(c, env->id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+    if (!lines || !sl || !pl) {
+        sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
         goto out;
     }
     kks_utc_now(at);
-    if (kks_group_begin(g) < 0) {
-        kks_conn_reply_error(c, env->id, KKS_EDB, "database busy; nothing settled");
+    if ((last = txnlog_settle_last(s->log, r->date)) < 0 ||
+        (n = txnlog_settle_pending(s->log, r->date, lines, MAX_LINES)) == KKS_EDB)
+        goto db_fail;
+    if (n == KKS_ETOOBIG) {
+        sw_out_error(o, KKS_ETOOBIG, "more than 4096 payables in one batch; nothing settled");
         goto out;
     }
-    if (sqlite3_prepare_v2(ledger_db(s->ledger),
-                           "SELECT to_kind, to_owner, count(*), sum(amount) FROM txn"
-                           " WHERE local_date = ? AND rc = '00' AND type IN ('withdraw', 'purchase')"
-                           " AND reversed = 0 AND to_kind IS NOT NULL"
-                           " GROUP BY to_kind, to_owner ORDER BY to_kind DESC, to_owner",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto db_fail;
-    sqlite3_bind_text(st, 1, r->date, -1, SQLITE_STATIC);
-    while (n < MAX_LINES && sqlite3_step(st) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 0);
-        const char *owner = (const char *)sqlite3_column_text(st, 1);
-        kks__settle_line__init(&lines[n]);
-        snprintf(strs[n][0], 80, "%s", strcmp(kind, "atm") == 0 ? "atm" : "merchant");
-        snprintf(strs[n][1], 80, "%s", owner ? owner : "");
-        snprintf(strs[n][2], 80, "%s", merchant_name(s, kind, strs[n][1]));
-        lines[n].kind = strs[n][0];
-        lines[n].id = strs[n][1];
-        lines[n].name = strs[n][2];
-        lines[n].count = (uint32_t)sqlite3_column_int(st, 2);
-        lines[n].total = sqlite3_column_int64(st, 3);
-        pl[n] = &lines[n];
-        n++;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    /* Move each payable into "settled", once per day and account. */
-    for (size_t i = 0; i < n; i++) {
-        char key[160], to[96];
-        const char *from_kind = strcmp(lines[i].kind, "atm") == 0 ? "atm" : "merchant";
-        snprintf(key, sizeof key, "settle:%s:%s:%s", r->date, from_kind, lines[i].id);
-        snprintf(to, sizeof to, "%s:%s", from_kind, lines[i].id);
-        int rc = ledger_transfer(s->ledger, key, from_kind, lines[i].id, "settled", to,
-                                 lines[i].total, "settlement", at);
-        if (rc < 0)
+    if (n == 0) { /* nothing new: the last batch's figures, nothing moves */
+        batch = last;
+        if (last > 0 && (n = txnlog_settle_lines(s->log, r->date, last, lines, MAX_LINES)) < 0)
             goto db_fail;
-        settled_before |= rc == LEDGER_DUPLICATE;
+        sr.already = 1;
+        snprintf(reason, sizeof reason,
+                 last ? "nothing new since batch %d: its figures repeated, nothing moved"
+                      : "nothing to settle for this day%.0d",
+                 last);
+        v = SW_UNDO;
+    } else {
+        batch = last + 1;
+        for (int i = 0; i < n; i++)
+            if (move(s, r->date, batch, &lines[i], at) < 0)
+                goto db_fail;
+        if (txnlog_settle_commit(s->log, r->date, batch, lines, n, at) < 0)
+            goto db_fail;
+        snprintf(reason, sizeof reason, "settled as batch %d: payables moved to settled", batch);
+        kks_info("settled", "date", r->date, "batch", (snprintf(at, sizeof at, "%d", batch), at));
+        v = SW_KEEP;
+    }
+    for (int i = 0; i < n; i++) {
+        kks__settle_line__init(&sl[i]);
+        sl[i].kind = lines[i].kind;
+        sl[i].id = lines[i].id;
+        sl[i].name = (char *)payable_name(s, lines[i].kind, lines[i].id);
+        sl[i].count = lines[i].count;
+        sl[i].total = lines[i].total;
+        pl[i] = &sl[i];
     }
     sr.rc = KKS_RC_APPROVED;
-    sr.reason = settled_before ? "already settled: figures repeated, nothing moved"
-                               : "settled: payables moved to settled";
+    sr.reason = reason;
     sr.date = r->date;
-    sr.n_lines = n;
+    sr.business_date = bdate;
+    sr.batch = (uint32_t)batch;
+    sr.n_lines = (size_t)n;
     sr.lines = pl;
-    sr.already = settled_before;
     rep.body_case = KKS__ENVELOPE__BODY_SETTLE_REPLY;
     rep.settle_reply = &sr;
-    kks_group_defer(g, c, env->id, &rep, (unsigned)n, 2);
+    if (sw_out_set(o, &rep) < 0)
+        v = SW_UNDO;
+    o->rows = (unsigned)n;
+    o->budget_ms = 2;
     goto out;
 db_fail:
-    sqlite3_finalize(st);
-    kks_group_abort(g);
-    kks_conn_reply_error(c, env->id, KKS_EDB, "database error; nothing settled");
+    kks_error("settlement failed; rolled back", "error", sqlite3_errmsg(s->db));
+    sw_out_error(o, KKS_EDB, "database error; nothing settled");
+    v = SW_UNDO;
 out:
     free(lines);
+    free(sl);
     free(pl);
-    free(strs);
+    return v;
 }

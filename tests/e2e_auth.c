@@ -84,6 +84,7 @@ static void world(void)
         cr_assert_eq(e2e_run(NULL, argv), 0);
     }
     e2e_start_issuer();
+    E.today = DAY; /* the switch's business date: limits, policy and settlement follow it */
     e2e_start_switch();
     snprintf(path, sizeof path, "%s/fam.csv", E.dir);
     char rows[2048];
@@ -157,6 +158,7 @@ typedef struct txn {
     int64_t amount;
     uint32_t stan;       /* 0: the next */
     const char *name_as; /* another terminal's ID */
+    const char *local_date; /* NULL: DAY */
 } txn;
 
 static Kks__Envelope *send_txn(term *t, const txn *x)
@@ -169,7 +171,7 @@ static Kks__Envelope *send_txn(term *t, const txn *x)
     size_t ni = 0;
     r.terminal = (char *)(x->name_as ? x->name_as : t->id);
     r.stan = x->stan ? x->stan : ++t->stan;
-    r.local_date = DAY;
+    r.local_date = (char *)(x->local_date ? x->local_date : DAY);
     r.type = (char *)x->type;
     r.pan = (char *)x->pan;
     if (x->pin) {
@@ -374,11 +376,63 @@ Test(auth, purchases_withdrawals_and_balances)
                           "\"count\":3,\"total\":280000"), "%s", out);
     free(out);
     cr_assert_eq(ctl(&out, "settle", "--date", DAY, "--out-dir", dir), 0, "%s", out);
-    cr_assert(strstr(out, "\"already\":true"), "settling twice moves nothing: %s", out);
+    cr_assert(strstr(out, "\"batch\":1,\"already\":true"), "nothing new: nothing moves: %s",
+              out);
     free(out);
     char csv[500];
-    snprintf(csv, sizeof csv, "%s/settlement-%s.csv", dir, DAY);
-    cr_assert(e2e_file_has(csv, "merchant,M-127101-0001"), "CSV written");
+    snprintf(csv, sizeof csv, "%s/settlement-%s-b1.csv", dir, DAY);
+    cr_assert(e2e_file_has(csv, "1,merchant,M-127101-0001"), "CSV written, naming its batch");
+
+    /* A purchase after the day was settled is settled by the day's next batch,
+     * and then no payable holds anything. */
+    term_open(&ew, EW);
+    ok(&ew, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "BRS-MED-5KG:1",
+                   .stan = 900001});
+    term_close(&ew);
+    cr_assert_eq(ctl(&out, "settle", "--date", DAY, "--out-dir", dir), 0, "%s", out);
+    cr_assert(strstr(out, "\"batch\":2,\"already\":false"), "%s", out);
+    cr_assert(strstr(out, "\"id\":\"M-127101-0001\",\"name\":\"e-Warong Berkah Jaya\","
+                          "\"count\":1,"), "%s", out);
+    free(out);
+    snprintf(csv, sizeof csv, "%s/switch.db", E.dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(csv, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM account WHERE kind IN"
+                                        " ('merchant', 'atm') AND balance != 0", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 0, "every payable settled");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    ledger_clean();
+}
+
+/* The switch owns the business date: a terminal's clock sets no policy. */
+Test(auth, the_terminal_clock_sets_no_policy)
+{
+    term atm;
+    term_open(&atm, ATM);
+    activate_both(&atm);
+    rc_is(&atm, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A, .local_date = "2099-12-31"},
+          KKS_RC_INVALID_TXN);
+    rc_is(&atm, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A, .local_date = "1970-01-01"},
+          KKS_RC_INVALID_TXN);
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_a, .pin = PIN_A, .wallet = "bpnt",
+                       .amount = 100000, .local_date = "2022-01-20"},
+          KKS_RC_INVALID_TXN);
+    /* a day either side is a clock near midnight: accepted, judged by the business date */
+    ok(&atm, &(txn){.type = "withdraw", .pan = pan_a, .pin = PIN_A, .amount = 1000000,
+                    .local_date = "2026-11-23"});
+    /* the daily limit counts the business day, whatever date the terminal says */
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_a, .pin = PIN_A, .amount = 4050000,
+                       .local_date = "2026-11-25"},
+          KKS_RC_OVER_LIMIT);
+    /* BPNT cash follows the business date's period (2026-11: not allowed) */
+    rc_is(&atm, &(txn){.type = "withdraw", .pan = pan_a, .pin = PIN_A, .wallet = "bpnt",
+                       .amount = 100000, .local_date = "2026-11-25"},
+          KKS_RC_NOT_PERMITTED_CARD);
+    term_close(&atm);
     ledger_clean();
 }
 
@@ -622,7 +676,7 @@ Test(auth, routes_by_bin_and_a_locked_database_is_96)
     snprintf(route, sizeof route, "%.6s=127.0.0.1:1", pan_b);
     char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
                     "--pki", E.pki, "--issuer", E.issuer_addr, "--route", route,
-                    "--ready-file", ready, NULL};
+                    "--ready-file", ready, "--today", DAY, NULL};
     E.switch_pid = e2e_spawn("switch2", argv);
     cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0);
     term_open(&t, EW);

@@ -410,6 +410,11 @@ Test(durability, the_wal_stays_bounded_and_the_database_file_holds_the_data)
     cr_assert_geq(strtol(strstr(out, "\"enrolled\":") + 11, NULL, 10), families - 10, "%s", out);
     free(out);
 
+    uint64_t *kks = calloc((size_t)credits, sizeof *kks);
+    for (long i = 0; i < credits; i++)
+        kks[i] = (uint64_t)1271010000000000ull + (uint64_t)i * 37;
+    e2e_open_accounts(kks, (size_t)credits, 1);
+    free(kks);
     snprintf(path, sizeof path, "%s/credits.csv", E.dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);

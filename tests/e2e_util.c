@@ -252,7 +252,8 @@ void e2e_start_switch_db(const char *dbname)
     snprintf(db, sizeof db, "%s/%s", E.dir, dbname);
     unlink(ready);
     char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
-                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready, NULL};
+                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready,
+                    E.today ? "--today" : NULL, (char *)E.today, NULL};
     E.switch_pid = e2e_spawn("switch", argv);
     cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0,
                  "switch did not start");
@@ -338,3 +339,40 @@ Kks__Envelope *e2e_recv(SSL *ssl)
     free(body);
     return env;
 }
+
+/* Opens accounts at the switch directly (the operator's AccountsOpen, as
+ * kksctl enroll sends it once the issuer has enrolled the families): the
+ * switch's own rules are under test here, not enrolment. */
+void e2e_open_accounts(const uint64_t *kks, size_t n, unsigned programs)
+{
+    SSL *ssl = e2e_tls_dial(E.switch_addr, E.pki, "operator");
+    cr_assert_not_null(ssl);
+    for (size_t at = 0; at < n; at += 400) {
+        size_t m = n - at < 400 ? n - at : 400;
+        Kks__AccountRow *rows = calloc(m, sizeof *rows), **p = calloc(m, sizeof *p);
+        for (size_t i = 0; i < m; i++) {
+            kks__account_row__init(&rows[i]);
+            rows[i].line = (uint32_t)(at + i + 2);
+            rows[i].kk = kks[at + i];
+            rows[i].programs = programs;
+            p[i] = &rows[i];
+        }
+        Kks__Envelope env = KKS__ENVELOPE__INIT;
+        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
+        ao.n_rows = m;
+        ao.rows = p;
+        env.id = 1;
+        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
+        env.accounts_open = &ao;
+        cr_assert_eq(e2e_send(ssl, &env), 0);
+        Kks__Envelope *rep = e2e_recv(ssl);
+        cr_assert_not_null(rep);
+        cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
+        cr_assert_eq(rep->accounts_open_result->n_rejected, 0);
+        kks__envelope__free_unpacked(rep, NULL);
+        free(rows);
+        free(p);
+    }
+    e2e_tls_close(ssl);
+}
+

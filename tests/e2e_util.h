@@ -18,6 +18,7 @@ typedef struct e2e {
     int npids;
     char issuer_addr[64], switch_addr[64];
     pid_t issuer_pid, switch_pid;
+    const char *today; /* the switch's --today, if set (the business date) */
 } e2e;
 
 extern e2e E;
@@ -65,5 +66,8 @@ void e2e_tls_close(SSL *ssl);
 int e2e_send(SSL *ssl, Kks__Envelope *env);
 /* Reads one frame and unpacks it; NULL on close, error or 15 s timeout. */
 Kks__Envelope *e2e_recv(SSL *ssl);
+/* Opens accounts for kks at the switch (programs: 1 PKH, 2 BPNT, 3 both) as
+ * kksctl enroll does once the issuer has enrolled them. */
+void e2e_open_accounts(const uint64_t *kks, size_t n, unsigned programs);
 
 #endif

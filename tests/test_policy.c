@@ -119,6 +119,11 @@ Test(policy, period_labels_good)
         {"bpnt", "2026-11..11", "2026-11", 2026, 11, 1, 0},
         {"bpnt", "2000-01", "2000-01", 2000, 1, 1, 0},
         {"bpnt", "2099-12", "2099-12", 2099, 12, 1, 0},
+        /* across a year end */
+        {"bpnt", "2026-12..2027-02", "2026-12..2027-02", 2026, 12, 3, 0},
+        {"bpnt", "2026-11..2027-01", "2026-11..2027-01", 2026, 11, 3, 0},
+        {"bpnt", "2026-03..2026-05", "2026-03..05", 2026, 3, 3, 0},
+        {"bpnt", "2026-07..2026-07", "2026-07", 2026, 7, 1, 0},
     };
     char why[200];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -131,6 +136,27 @@ Test(policy, period_labels_good)
                   p.months, p.stage);
         cr_assert_eq(kks_policy_period_check(&pol, &p, why, sizeof why), 0, "%s", why);
     }
+}
+
+Test(policy, period_months_are_ranges)
+{
+    int f, l;
+    char a[8], b[8];
+    kks_period p = period("bpnt", "2026-12..2027-02");
+    kks_period_months(&p, &f, &l);
+    kks_month_format(f, a);
+    kks_month_format(l, b);
+    cr_assert_str_eq(a, "2026-12");
+    cr_assert_str_eq(b, "2027-02");
+    cr_assert_eq(l - f, 2);
+    cr_assert_eq(kks_month_of_date("2027-01-31"), f + 1);
+    p = period("pkh", "2026-T4");
+    kks_period_months(&p, &f, &l);
+    cr_assert_eq(f, kks_month_of_date("2026-10-01"));
+    cr_assert_eq(l, kks_month_of_date("2026-12-31"));
+    /* BPNT cash per month across a year end: every month must allow it */
+    kks_period x = period("bpnt", "2021-12..2022-01");
+    cr_assert_eq(kks_policy_bpnt_amount(&pol, &x), 2 * pol.bpnt_monthly);
 }
 
 Test(policy, period_labels_bad)
@@ -149,6 +175,9 @@ Test(policy, period_labels_bad)
         {"bpnt", "abcd-ef"},    {"bpnt", " 2026-11"},    {"bpnt", "2026-11\n"},
         {"bpnt", "2026-01..03..05"}, {"bpnt", "2026-01..03xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
         {"PKH", "2026-T1"},     {"sembako", "2026-11"},  {"", "2026-11"},
+        {"bpnt", "2026-12..2028-01"}, {"bpnt", "2026-12..2025-01"}, {"bpnt", "2026-12..2026-11"},
+        {"bpnt", "2099-12..2100-01"}, {"bpnt", "2026-12..2027-13"}, {"bpnt", "2026-12..2027/01"},
+        {"bpnt", "2026-12..27-01"},   {"pkh", "2026-T4..2027-T1"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         kks_period p = {.year = 7};

@@ -1,0 +1,295 @@
+/* The switch's request handling without sockets: sw_dispatch() over in-memory
+ * connections, an in-memory SQLite, and an issuer played by this file (it
+ * reads the PIN block the switch translated to the ZPK). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "kks_err.h"
+#include "kks_pin.h"
+#include "kks_rc.h"
+#include "switch.h"
+
+#define DAY "2026-11-24"
+#define EW "EW-127101-0001"
+#define ATM "ATM-BNI-0001"
+#define PAN "5046010000000012"
+#define KK "1271051502100101"
+#define PIN "135790"
+
+static uv_loop_t loop;
+static sw *S;
+static kks_conn *op, *ew, *atm;
+static int issuer_down;
+static char issuer_rc[4];
+
+/* The issuer: approves the right PIN (decoded under the ZPK), 55 otherwise. */
+static int fake_issuer(sw *s, link *l, Kks__Envelope *req, unsigned timeout_ms, kks_reply_cb cb,
+                       void *ud)
+{
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__PinReply pr = KKS__PIN_REPLY__INIT;
+    char pin[13] = "";
+    const ProtobufCBinaryData *b = req->body_case == KKS__ENVELOPE__BODY_PIN_VERIFY
+                                       ? &req->pin_verify->pin_block
+                                       : &req->pin_set->pin_block;
+    if (issuer_down)
+        return KKS_ENOTCONN;
+    cr_assert_eq(b->len, 16);
+    int ok = kks_pinblock_decode(s->zpk, b->data, PAN, pin) == 0 && strcmp(pin, PIN) == 0;
+    pr.rc = issuer_rc[0] ? issuer_rc : ok ? KKS_RC_APPROVED : KKS_RC_BAD_PIN;
+    pr.reason = ok ? "ok" : "wrong PIN";
+    pr.kk = KK;
+    rep.body_case = KKS__ENVELOPE__BODY_PIN_REPLY;
+    rep.pin_reply = &pr;
+    cb(0, &rep, ud);
+    return 0;
+}
+
+static void setup(void)
+{
+    char err[256];
+    uv_loop_init(&loop);
+    S = calloc(1, sizeof *S);
+    memcpy(S->today, DAY, 11);
+    RAND_bytes(S->tmk, 16);
+    RAND_bytes(S->zpk, 16);
+    cr_assert_eq(sw_open(S, &loop, ":memory:", KKS_SOURCE_DIR "/seeds", err, sizeof err), 0, "%s",
+                 err);
+    S->ask = fake_issuer;
+    S->nlinks = 1;
+    S->links[0].is_default = 1;
+    op = kks_conn_memory_new(KKS_ROLE_OPERATOR, "operator");
+    ew = kks_conn_memory_new(KKS_ROLE_TERMINAL, EW);
+    atm = kks_conn_memory_new(KKS_ROLE_TERMINAL, ATM);
+    issuer_down = 0;
+    issuer_rc[0] = '\0';
+}
+
+static void teardown(void)
+{
+    kks_group_free(S->group);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    sw_close(S);
+    free(S);
+    kks_conn_unref(op);
+    kks_conn_unref(ew);
+    kks_conn_unref(atm);
+    uv_loop_close(&loop);
+}
+
+TestSuite(txn, .init = setup, .fini = teardown);
+
+/* Sends one request and returns its reply, after the group commit. */
+static Kks__Envelope *call(kks_conn *c, Kks__Envelope *req)
+{
+    static uint64_t id;
+    req->id = ++id;
+    sw_dispatch(S, c, req);
+    kks_group_flush(S->group);
+    Kks__Envelope *rep = kks_conn_memory_take(c);
+    cr_assert_not_null(rep, "no reply");
+    cr_assert_eq(rep->id, id);
+    return rep;
+}
+
+static void setup_family(void)
+{
+    Kks__Envelope req = KKS__ENVELOPE__INIT;
+    Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
+    Kks__AccountRow row = KKS__ACCOUNT_ROW__INIT, *prow = &row;
+    row.line = 2;
+    row.kk = 1271051502100101ull;
+    row.programs = 3;
+    ao.n_rows = 1;
+    ao.rows = &prow;
+    req.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
+    req.accounts_open = &ao;
+    Kks__Envelope *rep = call(op, &req);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
+    cr_assert_eq(rep->accounts_open_result->opened, 1);
+    kks__envelope__free_unpacked(rep, NULL);
+    const char *progs[] = {"pkh", "bpnt"}, *pers[] = {"2026-T4", "2026-10..12"};
+    int64_t amounts[] = {1500000, 600000};
+    for (int i = 0; i < 2; i++) {
+        Kks__CreditBatch cb = KKS__CREDIT_BATCH__INIT;
+        Kks__CreditRow cr = KKS__CREDIT_ROW__INIT, *pcr = &cr;
+        cr.line = 2;
+        cr.kk = 1271051502100101ull;
+        cr.amount = amounts[i];
+        cb.program = (char *)progs[i];
+        cb.period = (char *)pers[i];
+        cb.n_rows = 1;
+        cb.rows = &pcr;
+        Kks__Envelope e = KKS__ENVELOPE__INIT;
+        e.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
+        e.credit_batch = &cb;
+        rep = call(op, &e);
+        cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_CREDIT_RESULT);
+        cr_assert_eq(rep->credit_result->credited, 1);
+        kks__envelope__free_unpacked(rep, NULL);
+    }
+}
+
+typedef struct t {
+    const char *type, *date, *items, *wallet, *pin;
+    uint32_t stan;
+    int64_t amount;
+} t;
+
+static Kks__Envelope *txn(kks_conn *c, const char *terminal, t x)
+{
+    Kks__Envelope req = KKS__ENVELOPE__INIT;
+    Kks__TxnRequest r = KKS__TXN_REQUEST__INIT;
+    Kks__Item item = KKS__ITEM__INIT, *pi = &item;
+    uint8_t tpk[16], block[16];
+    cr_assert_eq(kks_tpk_derive(S->tmk, terminal, tpk), 0);
+    cr_assert_eq(kks_pinblock_encode(tpk, x.pin ? x.pin : PIN, PAN, NULL, block), 0);
+    r.terminal = (char *)terminal;
+    r.stan = x.stan;
+    r.local_date = (char *)(x.date ? x.date : DAY);
+    r.type = (char *)x.type;
+    r.pan = PAN;
+    r.pin_block.data = block;
+    r.pin_block.len = 16;
+    r.amount = x.amount;
+    r.wallet = (char *)(x.wallet ? x.wallet : "");
+    if (x.items) {
+        char sku[32];
+        snprintf(sku, sizeof sku, "%s", x.items);
+        item.sku = sku;
+        item.qty = 1;
+        r.n_items = 1;
+        r.items = &pi;
+        req.body_case = KKS__ENVELOPE__BODY_TXN;
+        req.txn = &r;
+        return call(c, &req);
+    }
+    req.body_case = KKS__ENVELOPE__BODY_TXN;
+    req.txn = &r;
+    return call(c, &req);
+}
+
+static void rc_is(Kks__Envelope *rep, const char *rc)
+{
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_TXN_REPLY, "body %d", rep->body_case);
+    cr_assert_str_eq(rep->txn_reply->rc, rc, "%s", rep->txn_reply->reason);
+}
+
+Test(txn, purchase_duplicate_other_content_and_balances)
+{
+    setup_family();
+    Kks__Envelope *a = txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 1});
+    rc_is(a, KKS_RC_APPROVED);
+    cr_assert_str_eq(a->txn_reply->business_date, DAY);
+    cr_assert(a->txn_reply->has_balances && a->txn_reply->bpnt < 600000);
+    /* the same request again: the first reply (same RRN), nothing moves */
+    Kks__Envelope *b = txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 1});
+    rc_is(b, KKS_RC_APPROVED);
+    cr_assert_str_eq(a->txn_reply->rrn, b->txn_reply->rrn);
+    cr_assert_eq(a->txn_reply->bpnt, b->txn_reply->bpnt);
+    kks__envelope__free_unpacked(b, NULL);
+    /* the same identity with other content */
+    b = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1, .wallet = "pkh"});
+    rc_is(b, KKS_RC_DUPLICATE);
+    kks__envelope__free_unpacked(b, NULL);
+    /* BPNT may not buy cooking oil: 57, naming it */
+    b = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 2});
+    rc_is(b, KKS_RC_NOT_PERMITTED_CARD);
+    cr_assert(strstr(b->txn_reply->reason, "MYK-1L"));
+    kks__envelope__free_unpacked(b, NULL);
+    /* a wrong PIN is the issuer's 55 */
+    b = txn(ew, EW, (t){"balance", .stan = 3, .pin = "999999"});
+    rc_is(b, KKS_RC_BAD_PIN);
+    kks__envelope__free_unpacked(b, NULL);
+    kks__envelope__free_unpacked(a, NULL);
+}
+
+Test(txn, business_date_rules)
+{
+    setup_family();
+    Kks__Envelope *r = txn(atm, ATM, (t){"balance", .stan = 1, .date = "2099-12-31"});
+    rc_is(r, KKS_RC_INVALID_TXN);
+    cr_assert(strstr(r->txn_reply->reason, "more than a day from the business date 2026-11-24"));
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(atm, ATM, (t){"withdraw", .stan = 2, .amount = 1000000, .date = "2026-11-23"});
+    rc_is(r, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(atm, ATM, (t){"withdraw", .stan = 3, .amount = 4050000, .date = "2026-11-25"});
+    rc_is(r, KKS_RC_OVER_LIMIT);
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(atm, ATM, (t){"withdraw", .stan = 4, .amount = 120000});
+    rc_is(r, KKS_RC_INVALID_AMOUNT);
+    kks__envelope__free_unpacked(r, NULL);
+}
+
+Test(txn, issuer_down_is_91_and_nothing_moves_then_reversal_once)
+{
+    setup_family();
+    issuer_down = 1;
+    Kks__Envelope *r = txn(atm, ATM, (t){"withdraw", .stan = 1, .amount = 100000});
+    rc_is(r, KKS_RC_INOPERATIVE);
+    cr_assert_eq(r->txn_reply->amount, 0);
+    kks__envelope__free_unpacked(r, NULL);
+    issuer_down = 0;
+    r = txn(atm, ATM, (t){"withdraw", .stan = 2, .amount = 100000});
+    rc_is(r, KKS_RC_APPROVED);
+    int64_t after = r->txn_reply->pkh;
+    kks__envelope__free_unpacked(r, NULL);
+    for (int i = 0; i < 2; i++) {
+        Kks__Envelope req = KKS__ENVELOPE__INIT;
+        Kks__ReversalRequest rv = KKS__REVERSAL_REQUEST__INIT;
+        rv.terminal = ATM;
+        rv.stan = 2;
+        rv.local_date = DAY;
+        req.body_case = KKS__ENVELOPE__BODY_REVERSAL;
+        req.reversal = &rv;
+        r = call(atm, &req);
+        cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_REVERSAL_REPLY);
+        cr_assert_str_eq(r->reversal_reply->rc, KKS_RC_APPROVED);
+        cr_assert_eq(r->reversal_reply->moved, i == 0, "money back once");
+        kks__envelope__free_unpacked(r, NULL);
+    }
+    r = txn(atm, ATM, (t){"balance", .stan = 3});
+    rc_is(r, KKS_RC_APPROVED);
+    cr_assert_eq(r->txn_reply->pkh, after + 100000);
+    kks__envelope__free_unpacked(r, NULL);
+    /* a terminal may not speak for another */
+    r = txn(ew, ATM, (t){"balance", .stan = 4});
+    cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_ERROR);
+    kks__envelope__free_unpacked(r, NULL);
+}
+
+Test(txn, roles_are_enforced_and_settlement_runs_in_batches)
+{
+    setup_family();
+    Kks__Envelope req = KKS__ENVELOPE__INIT;
+    Kks__SettleRequest sr = KKS__SETTLE_REQUEST__INIT;
+    sr.date = DAY;
+    req.body_case = KKS__ENVELOPE__BODY_SETTLE;
+    req.settle = &sr;
+    Kks__Envelope *r = call(ew, &req);
+    cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_ERROR, "terminals do not settle the day");
+    kks__envelope__free_unpacked(r, NULL);
+    kks__envelope__free_unpacked(txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 1}),
+                                 NULL);
+    r = call(op, &req);
+    cr_assert_eq(r->settle_reply->batch, 1);
+    cr_assert_eq(r->settle_reply->n_lines, 1);
+    kks__envelope__free_unpacked(r, NULL);
+    r = call(op, &req);
+    cr_assert(r->settle_reply->already && r->settle_reply->batch == 1);
+    kks__envelope__free_unpacked(r, NULL);
+    kks__envelope__free_unpacked(txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 2}),
+                                 NULL);
+    r = call(op, &req);
+    cr_assert(!r->settle_reply->already && r->settle_reply->batch == 2);
+    cr_assert_eq(r->settle_reply->lines[0]->count, 1);
+    kks__envelope__free_unpacked(r, NULL);
+    sr.date = "2026-11-25";
+    r = call(op, &req);
+    cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_ERROR, "a day after the business date");
+    kks__envelope__free_unpacked(r, NULL);
+}
