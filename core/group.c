@@ -1,6 +1,7 @@
 #include "kks_group.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,10 @@
 #include "kks_db.h"
 #include "kks_err.h"
 #include "kks_log.h"
+
+#ifdef KKS_TEST_HOOKS
+#include <unistd.h>
+#endif
 
 struct held {
     kks_conn *c;
@@ -54,16 +59,11 @@ static int lost(const kks_group *g)
     return g->open && sqlite3_get_autocommit(g->db);
 }
 
-/* Where the body starts in a packed Envelope: after the id (field 1, a
- * varint, first since protobuf-c writes fields in order; absent when 0). */
 static size_t body_offset(const uint8_t *b, size_t n)
 {
-    size_t i = 1;
-    if (n == 0 || b[0] != 0x08)
-        return 0;
-    while (i < n && (b[i] & 0x80))
-        i++;
-    return i < n ? i + 1 : n;
+    size_t off = 0;
+    kks_envelope_peek(b, n, &off);
+    return off;
 }
 
 /* A duplicate held with kks_group_hold whose reply is, body for body, one
@@ -74,7 +74,8 @@ static int same_as_own(const kks_group *g, const struct held *h)
     for (size_t i = 0; i < g->nheld; i++) {
         const struct held *o = &g->held[i];
         size_t oo = body_offset(o->buf, o->len);
-        if (o->own && o->len - oo == h->len - ho && memcmp(o->buf + oo, h->buf + ho, h->len - ho) == 0)
+        if (o->own && o->len - oo == h->len - ho &&
+            memcmp(o->buf + oo, h->buf + ho, h->len - ho) == 0)
             return 1;
     }
     return 0;
@@ -146,6 +147,30 @@ static void send_held(kks_group *g)
     g->nheld = 0;
 }
 
+#ifdef KKS_TEST_HOOKS
+/* Test builds only: KKS_FAULT=exit-after-commit kills the process (SIGKILL,
+ * as kill -9 would) right after a COMMIT that holds a transaction reply, before
+ * any of the replies is sent: the switch "killed between debit and reply"
+ * (SPEC §12). */
+static void fault_after_commit(const kks_group *g)
+{
+    const char *f = getenv("KKS_FAULT");
+    if (!f || strcmp(f, "exit-after-commit") != 0)
+        return;
+    for (size_t i = 0; i < g->nheld; i++) {
+        Kks__Envelope *rep = kks__envelope__unpack(NULL, g->held[i].len, g->held[i].buf);
+        int txn = rep && rep->body_case == KKS__ENVELOPE__BODY_TXN_REPLY;
+        if (rep)
+            kks__envelope__free_unpacked(rep, NULL);
+        if (txn) {
+            kks_warn("test hook: killed after COMMIT, before sending its replies",
+                     "KKS_FAULT", f);
+            kill(getpid(), SIGKILL);
+        }
+    }
+}
+#endif
+
 static void group_commit(kks_group *g)
 {
     char why[200];
@@ -164,6 +189,9 @@ static void group_commit(kks_group *g)
         group_fail(g, why);
         return;
     }
+#ifdef KKS_TEST_HOOKS
+    fault_after_commit(g);
+#endif
     close_transaction(g);
     send_held(g);
 }

@@ -29,7 +29,10 @@
  * request or the group transaction is open, no other commit happens on the
  * connection (a commit hook vetoes it: after SQLite rolled back by itself, a
  * statement or a RELEASE would otherwise commit a fresh transaction of its
- * own). */
+ * own).
+ *
+ * Test builds (KKS_TEST_HOOKS): KKS_FAULT=exit-after-commit kills the process
+ * right after a COMMIT that holds a transaction reply, before it is sent. */
 #ifndef KKS_GROUP_H
 #define KKS_GROUP_H
 

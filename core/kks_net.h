@@ -16,7 +16,15 @@
  * Invariants: a conn is freed only when its handles are closed and no
  * reference is held (kks_conn_ref); nothing is written after CLOSING; a frame
  * over the cap, an empty frame or bytes that are not an Envelope earn the peer
- * an Error envelope and the connection closes once that is written.
+ * an Error envelope, and the connection stops reading and closes once the
+ * requests read before it are answered (REFUSING; at most 5 s).
+ *
+ * No reply is dropped without a word: a reply larger than the peer's frame
+ * cap (KKS_FRAME_MAX, KKS_FRAME_MAX_BULK for operators) is logged with its
+ * request id, body kind and size and answered with an Error saying it was too
+ * large; a reply that cannot be queued is answered with an Error or, failing
+ * that, the connection closes so that the peer knows; a reply to a closed
+ * connection is logged.
  *
  * Backpressure: a conn stops reading while its write queue is over 1 MiB or
  * more than KKS_CONN_MAX_INFLIGHT of its requests are unanswered, and resumes
@@ -45,6 +53,13 @@ int kks_addr_parse(const char *text, struct sockaddr_storage *out);
 /* Formats a socket address as HOST:PORT. */
 void kks_addr_format(const struct sockaddr *sa, char *buf, size_t cap);
 
+/* What a packed Envelope holds: its body_case (the field number of the body,
+ * 0 if none or not an Envelope), and in *body_off (if not NULL) where the body
+ * starts, after the id. Reads only the first bytes; no allocation. */
+int kks_envelope_peek(const uint8_t *env, size_t len, size_t *body_off);
+/* The name of a body_case ("txn_reply"), or "unknown". */
+const char *kks_envelope_kind(int body_case);
+
 /* ---- server ---- */
 
 /* Called once per request; req is freed when the callback returns. */
@@ -71,9 +86,10 @@ void kks_server_drain(kks_server *s, unsigned timeout_ms, void (*done)(void *), 
 void kks_server_free(kks_server *s);
 
 /* Answers request `id` on c. Must be called exactly once per dispatched
- * request, even if c has closed meanwhile (then it only does the bookkeeping
- * and returns KKS_ECLOSED). rep->id is set here. Returns 0, KKS_ECLOSED,
- * KKS_ETOOBIG or KKS_ENOMEM. */
+ * request, even if c has closed meanwhile (then it only does the bookkeeping,
+ * logs, and returns KKS_ECLOSED). rep->id is set here. Returns 0,
+ * KKS_ECLOSED, or KKS_ETOOBIG / KKS_ENOMEM after answering with an Error
+ * instead (see the picture). */
 int kks_conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep);
 /* Answers request id with an Error envelope (code, message). */
 int kks_conn_reply_error(kks_conn *c, uint64_t id, int code, const char *msg);
@@ -102,6 +118,7 @@ typedef struct kks_client_opts {
     int reconnect;          /* reconnect with backoff after a drop */
     unsigned heartbeat_ms;  /* 0: none; else ping when idle this long */
     unsigned handshake_ms;  /* 0: 10 s */
+    size_t max_frame;       /* the server's cap on our frames; 0: KKS_FRAME_MAX_BULK */
 } kks_client_opts;
 
 /* Starts connecting at once. Returns 0, KKS_EADDR or KKS_ENOMEM. */

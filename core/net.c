@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,39 @@ void kks_addr_format(const struct sockaddr *sa, char *buf, size_t cap)
     }
 }
 
+/* ------------------------------------------------------------------ envelopes */
+
+int kks_envelope_peek(const uint8_t *env, size_t len, size_t *body_off)
+{
+    size_t i = 0;
+    uint64_t tag = 0;
+    /* the id: field 1, a varint, written first when it is not 0 */
+    if (len > 0 && env[0] == 0x08) {
+        for (i = 1; i < len && (env[i] & 0x80); i++)
+            ;
+        if (i++ >= len)
+            return 0;
+    }
+    if (body_off)
+        *body_off = i;
+    for (int shift = 0; i < len && shift < 64; shift += 7, i++) {
+        tag |= (uint64_t)(env[i] & 0x7f) << shift;
+        if (!(env[i] & 0x80))
+            return tag >> 3 <= KKS__ENVELOPE__BODY_SETTLE_REPLY && (tag & 7) == 2 ? (int)(tag >> 3)
+                                                                                   : 0;
+    }
+    return 0;
+}
+
+const char *kks_envelope_kind(int body_case)
+{
+    const ProtobufCFieldDescriptor *f =
+        body_case > 1 ? protobuf_c_message_descriptor_get_field(&kks__envelope__descriptor,
+                                                                (unsigned)body_case)
+                      : NULL;
+    return f ? f->name : "unknown";
+}
+
 /* ------------------------------------------------------------------ connection */
 
 typedef struct conn_ops {
@@ -114,7 +148,9 @@ struct kks_conn {
     int handles;
     unsigned closing : 1, ready : 1, reading : 1, shutting : 1, hold : 1, is_server : 1,
         memory : 1;
+    unsigned refusing : 1; /* a protocol error: answering what was read, then closing */
     unsigned role;
+    size_t send_max; /* the peer's frame cap: a larger reply is answered with an Error */
     unsigned inflight;
     unsigned idle_ms;
     uint64_t last_active;
@@ -195,6 +231,7 @@ static kks_conn *conn_new(uv_loop_t *loop, SSL_CTX *ctx, int is_server, const co
     else
         SSL_set_connect_state(c->ssl);
     kks_framer_init(&c->fr, KKS_FRAME_MAX);
+    c->send_max = KKS_FRAME_MAX;
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
     uv_prepare_init(loop, &c->prep);
@@ -213,7 +250,7 @@ static kks_conn *conn_new(uv_loop_t *loop, SSL_CTX *ctx, int is_server, const co
 static void conn_update_reading(kks_conn *c)
 {
     size_t wq;
-    if (c->closing || c->shutting)
+    if (c->closing || c->shutting || c->refusing)
         return;
     wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     if (c->reading) {
@@ -235,6 +272,9 @@ static void on_write(uv_write_t *req, int status)
     if (status == UV_ECANCELED)
         return;
     if (status < 0) {
+        if (!c->closing)
+            kks_warn("socket write failed; closing", "peer", c->peer, "identity", c->identity,
+                     "error", uv_strerror(status));
         conn_close(c, KKS_EIO);
         return;
     }
@@ -252,6 +292,7 @@ static int conn_flush(kks_conn *c)
         int got;
         uv_buf_t b;
         if (!w) {
+            kks_error("out of memory writing to a peer; closing", "peer", c->peer);
             conn_close(c, KKS_ENOMEM);
             return KKS_ENOMEM;
         }
@@ -262,8 +303,11 @@ static int conn_flush(kks_conn *c)
         }
         w->c = c;
         b = uv_buf_init(w->data, (unsigned)got);
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+        if (r != 0) {
             free(w);
+            kks_warn("socket write failed; closing", "peer", c->peer, "identity", c->identity,
+                     "error", uv_strerror(r));
             conn_close(c, KKS_EIO);
             return KKS_EIO;
         }
@@ -338,7 +382,7 @@ static int conn_send_bytes(kks_conn *c, const Kks__Envelope *env, const uint8_t 
 
     if (c->closing || c->shutting)
         return KKS_ECLOSED;
-    if (n == 0 || n > KKS_FRAME_MAX_BULK)
+    if (n == 0 || n > c->send_max)
         return KKS_ETOOBIG;
     if (!(dst = conn_reserve(c, n + KKS_FRAME_HDR)))
         return KKS_ENOMEM;
@@ -414,17 +458,36 @@ static void conn_close(kks_conn *c, int err)
     conn_close_handles(c);
 }
 
-/* Tells the peer why, then closes: for frames we refuse and roles we refuse. */
+/* Tells the peer why, then closes: for frames we refuse and roles we refuse.
+ * Requests read before the bad frame are still being answered (a reply held
+ * for a group commit, a request waiting for the issuer): the connection stops
+ * reading and closes once the last of them is answered (conn_reply), or after
+ * SHUTDOWN_MS, so that their replies are not dropped. */
 static void conn_refuse(kks_conn *c, uint64_t id, int code, const char *why)
 {
     Kks__Envelope env = KKS__ENVELOPE__INIT;
     Kks__Error er = KKS__ERROR__INIT;
+    int rc;
     er.code = code;
     er.message = (char *)why;
     env.id = id;
     env.body_case = KKS__ENVELOPE__BODY_ERROR;
     env.error = &er;
-    conn_send(c, &env);
+    if ((rc = conn_send(c, &env)) < 0 && !c->closing)
+        kks_warn("cannot tell the peer why it is refused", "peer", c->peer, "error",
+                 kks_strerror(rc));
+    if (c->closing || c->shutting)
+        return;
+    if (c->is_server && c->ready && c->inflight > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", c->inflight);
+        kks_info("answering the requests read before closing", "peer", c->peer, "requests", n);
+        c->refusing = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+        uv_timer_start(&c->timer, on_timer, SHUTDOWN_MS, 0);
+        return;
+    }
     conn_shutdown(c);
 }
 
@@ -510,7 +573,7 @@ static int conn_on_frame(void *ud, const uint8_t *data, size_t len)
 {
     kks_conn *c = ud;
     Kks__Envelope *env;
-    if (c->closing || c->shutting)
+    if (c->closing || c->shutting || c->refusing)
         return KKS_ECLOSED;
     env = kks__envelope__unpack(&arena_allocator, len, data);
     if (!env) {
@@ -529,6 +592,14 @@ static void on_timer(uv_timer_t *t)
     if (c->shutting) {
         kks_warn("peer did not take the end of the connection; closing", "peer", c->peer);
         conn_close(c, KKS_ETIMEDOUT);
+        return;
+    }
+    if (c->refusing) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", c->inflight);
+        kks_warn("closing a refused connection with requests still unanswered", "peer", c->peer,
+                 "requests", n);
+        conn_shutdown(c);
         return;
     }
     if (!c->ready) {
@@ -590,13 +661,13 @@ static void conn_pump(kks_conn *c)
             goto out;
         conn_handshake_done(c);
     }
-    while (!c->closing && !c->shutting) {
+    while (!c->closing && !c->shutting && !c->refusing) {
         uint8_t buf[16384];
         int r = SSL_read(c->ssl, buf, sizeof buf);
         if (r > 0) {
             int rc = kks_framer_feed(&c->fr, buf, (size_t)r, conn_on_frame, c);
             if (rc < 0) {
-                if (!c->closing && !c->shutting) {
+                if (!c->closing && !c->shutting && !c->refusing) {
                     kks_metric_add(KKS_M_PROTO_ERRORS, 1);
                     kks_warn("protocol error, closing", "peer", c->peer, "identity",
                              c->identity, "error", kks_strerror(rc));
@@ -665,6 +736,7 @@ static int server_on_ready(kks_conn *c, int rc)
     }
     if (c->role == KKS_ROLE_OPERATOR)
         c->fr.max = KKS_FRAME_MAX_BULK;
+    c->send_max = c->fr.max; /* what the peer may send, it may be sent */
     c->idle_ms = s->o.idle_ms ? s->o.idle_ms : DEFAULT_IDLE_MS;
     kks_debug("peer accepted", "peer", c->peer, "role", kks_role_name(c->role), "identity",
               c->identity);
@@ -768,6 +840,21 @@ Kks__Envelope *kks_conn_memory_take(kks_conn *c)
     return e;
 }
 
+/* Logs a reply that cannot go out as it is, with the request: id, body kind
+ * and size, never its content (no PAN, no PIN block). */
+static void reply_trouble(const kks_conn *c, uint64_t id, const Kks__Envelope *rep,
+                          const uint8_t *packed, size_t len, const char *what, int rc)
+{
+    char ids[24], size[24], cap[24];
+    int body = rep ? (int)rep->body_case : kks_envelope_peek(packed, len, NULL);
+    snprintf(ids, sizeof ids, "%" PRIu64, id);
+    snprintf(size, sizeof size, "%zu", rep ? kks__envelope__get_packed_size(rep) : len);
+    snprintf(cap, sizeof cap, "%zu", c->send_max);
+    kks_log(rc == KKS_ECLOSED ? KKS_LOG_WARN : KKS_LOG_ERROR, what, "peer", c->peer, "identity",
+            c->identity, "id", ids, "body", kks_envelope_kind(body), "size", size, "cap", cap,
+            "error", kks_strerror(rc), (char *)0);
+}
+
 static int conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_t *packed,
                       size_t len)
 {
@@ -781,11 +868,46 @@ static int conn_reply(kks_conn *c, uint64_t id, Kks__Envelope *rep, const uint8_
     kks_metric_add(KKS_M_INFLIGHT, -1);
     if (c->closing || c->shutting) {
         rc = KKS_ECLOSED;
+        reply_trouble(c, id, rep, packed, len, "reply not sent: the connection is closed", rc);
     } else {
         if (rep)
             rep->id = id;
         rc = conn_send_bytes(c, rep, packed, len);
-        conn_update_reading(c);
+        if (rc == KKS_ETOOBIG || rc == KKS_ENOMEM) {
+            /* Never vanish: the peer is told, and the log says which reply. */
+            Kks__Envelope er = KKS__ENVELOPE__INIT;
+            Kks__Error e = KKS__ERROR__INIT;
+            char msg[160];
+            reply_trouble(c, id, rep, packed, len,
+                          rc == KKS_ETOOBIG ? "reply larger than the peer's frame cap; answered "
+                                              "with an Error"
+                                            : "no memory to send a reply; answered with an Error",
+                          rc);
+            if (rc == KKS_ETOOBIG)
+                snprintf(msg, sizeof msg,
+                         "the reply was too large to send (%zu bytes; a frame may hold %zu); "
+                         "nothing of it was sent",
+                         rep ? kks__envelope__get_packed_size(rep) : len, c->send_max);
+            else
+                snprintf(msg, sizeof msg, "out of memory sending the reply");
+            e.code = rc;
+            e.message = msg;
+            er.id = id;
+            er.body_case = KKS__ENVELOPE__BODY_ERROR;
+            er.error = &e;
+            if (conn_send(c, &er) < 0 && !c->closing) {
+                kks_error("cannot send even an Error; closing so that the peer knows", "peer",
+                          c->peer);
+                conn_close(c, KKS_ENOMEM);
+            }
+        } else if (rc < 0) {
+            reply_trouble(c, id, rep, packed, len, "reply lost: the connection failed", rc);
+        }
+        if (!c->closing) {
+            conn_update_reading(c);
+            if (c->refusing && c->inflight == 0)
+                conn_shutdown(c); /* the last reply before the refusal closes */
+        }
     }
     if (s->draining && s->inflight == 0)
         server_finish_drain(s);
@@ -1179,8 +1301,11 @@ static void on_sweep(uv_timer_t *t)
         Kks__Ping ping = KKS__PING__INIT;
         env.body_case = KKS__ENVELOPE__BODY_PING;
         env.ping = &ping;
-        if (kks_client_call(cl, &env, cl->o.heartbeat_ms, on_heartbeat_reply, cl) == 0)
+        int rc = kks_client_call(cl, &env, cl->o.heartbeat_ms, on_heartbeat_reply, cl);
+        if (rc == 0)
             cl->heartbeat_out = 1;
+        else /* tried again at the next sweep */
+            kks_warn("heartbeat not sent", "peer", cl->addr, "error", kks_strerror(rc));
     }
 }
 
@@ -1232,7 +1357,7 @@ int kks_client_call(kks_client *cl, Kks__Envelope *req, unsigned timeout_ms, kks
         return KKS_ENOTCONN;
     req->id = ++cl->next_id;
     n = kks__envelope__get_packed_size(req);
-    if (n == 0 || n > KKS_FRAME_MAX_BULK)
+    if (n == 0 || n > (cl->o.max_frame ? cl->o.max_frame : KKS_FRAME_MAX_BULK))
         return KKS_ETOOBIG;
     if (!(buf = malloc(n + KKS_FRAME_HDR)))
         return KKS_ENOMEM;

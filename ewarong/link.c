@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kks_err.h"
+#include "kks_frame.h"
 #include "kks_rc.h"
 #include "terminal.h"
 
@@ -60,7 +61,9 @@ static int link_connect(term_link *l, unsigned timeout_ms)
 {
     /* The handshake limit is a little longer than ours, so that a silent address is
      * reported as "no connection within N ms" rather than a TLS failure. */
-    kks_client_opts o = {.expect_role = KKS_ROLE_SWITCH, .handshake_ms = timeout_ms + 500};
+    kks_client_opts o = {.expect_role = KKS_ROLE_SWITCH,
+                         .handshake_ms = timeout_ms + 500,
+                         .max_frame = KKS_FRAME_MAX}; /* the switch's cap for a terminal */
     int rc;
     if (l->cl && kks_client_is_up(l->cl))
         return 0;

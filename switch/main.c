@@ -13,6 +13,7 @@
 
 #include "kks_err.h"
 #include "kks_db.h"
+#include "kks_frame.h"
 #include "kks_pki.h"
 #include "kks_log.h"
 #include "kks_rc.h"
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
             .expect_role = KKS_ROLE_ISSUER,
             .reconnect = 1,
             .heartbeat_ms = LINK_HEARTBEAT_MS,
+            .max_frame = KKS_FRAME_MAX, /* the issuer's cap for a switch */
         };
         if ((rc = kks_client_new(s.d.loop, s.client_ctx, s.links[i].addr, &co, &s.links[i].cl)) < 0) {
             fprintf(stderr, "kks-switch: bad issuer address %s: %s\n", s.links[i].addr,

@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "e2e_util.h"
 #include "kks_db.h"
@@ -31,6 +34,13 @@ static char pan_a[20];
 static const char header[] =
     "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
     "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
+
+/* The tests that fill the disk or kill the switch need the hooks compiled in. */
+#ifdef KKS_TEST_HOOKS
+#define need_test_hooks() ((void)0)
+#else
+#define need_test_hooks() cr_skip_test("needs a build with KKS_TEST_HOOKS")
+#endif
 
 static int ctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4,
                const char *a5)
@@ -52,12 +62,12 @@ static int ctl(char **out, const char *a1, const char *a2, const char *a3, const
     return e2e_run(out, argv);
 }
 
-/* kks-terminal --json as EW against the current switch; args end with NULL. */
-static int terminal(char **out, const char *cmd, ...)
+/* argv of kks-terminal --json as EW against the current switch, then the
+ * command and its arguments (ap, up to a NULL). */
+static void terminal_argv(char **argv, int cap, const char *cmd, va_list ap)
 {
-    char *argv[32], state[400];
+    static char state[400];
     int n = 0;
-    va_list ap;
     snprintf(state, sizeof state, "%s/terminal-state", E.dir);
     argv[n++] = (char *)e2e_bin("kks-terminal");
     argv[n++] = "--id";
@@ -70,12 +80,31 @@ static int terminal(char **out, const char *cmd, ...)
     argv[n++] = state;
     argv[n++] = "--json";
     argv[n++] = (char *)cmd;
-    va_start(ap, cmd);
-    for (const char *a; n < 31 && (a = va_arg(ap, const char *));)
+    for (const char *a; n < cap - 1 && (a = va_arg(ap, const char *));)
         argv[n++] = (char *)a;
-    va_end(ap);
     argv[n] = NULL;
+}
+
+/* Runs kks-terminal to completion; args end with NULL. */
+static int terminal(char **out, const char *cmd, ...)
+{
+    char *argv[32];
+    va_list ap;
+    va_start(ap, cmd);
+    terminal_argv(argv, 32, cmd, ap);
+    va_end(ap);
     return e2e_run(out, argv);
+}
+
+/* Starts kks-terminal in the background, output to dir/NAME.log. */
+static pid_t terminal_spawn(const char *name, const char *cmd, ...)
+{
+    char *argv[32];
+    va_list ap;
+    va_start(ap, cmd);
+    terminal_argv(argv, 32, cmd, ap);
+    va_end(ap);
+    return e2e_spawn(name, argv);
 }
 
 static void write_file(const char *path, const char *s)
@@ -159,15 +188,31 @@ static void ledger_ok(void)
     free(out);
 }
 
-/* Restarts the switch on the same database with one variable set (NULL: none). */
+/* Starts the switch on the same database and listen address (port 0: any),
+ * with one variable set (NULL: none). */
+static void start_switch_at(const char *listen, const char *var, const char *value)
+{
+    char ready[400], db[400], lis[64];
+    static int n;
+    snprintf(lis, sizeof lis, "%s", listen);
+    snprintf(ready, sizeof ready, "%s/switch-%d.ready", E.dir, ++n);
+    snprintf(db, sizeof db, "%s/switch.db", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", lis, "--db", db, "--pki", E.pki,
+                    "--issuer", E.issuer_addr, "--ready-file", ready, NULL};
+    if (var)
+        setenv(var, value, 1);
+    E.switch_pid = e2e_spawn("switch", argv); /* appends to switch.log */
+    if (var)
+        unsetenv(var);
+    cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0,
+                 "switch did not start on %s", lis);
+}
+
+/* Stops the switch (SIGTERM) and starts it again on any port. */
 static void restart_switch(const char *var, const char *value)
 {
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
-    if (var)
-        setenv(var, value, 1);
-    e2e_start_switch();
-    if (var)
-        unsetenv(var);
+    start_switch_at("127.0.0.1:0", var, value);
 }
 
 /* The same for the issuer, on the same address (the switch reconnects to it). */
@@ -212,9 +257,7 @@ static void is_96(const char *out, const char *reason)
  * returns. */
 Test(durability, disk_full_at_commit_is_96_and_the_switch_recovers_when_space_returns)
 {
-#ifndef KKS_TEST_HOOKS
-    cr_skip_test("needs a build with KKS_TEST_HOOKS");
-#else
+    need_test_hooks();
     char *out = NULL;
     int64_t pkh, bpnt, pkh2, bpnt2;
     int ec;
@@ -248,7 +291,6 @@ Test(durability, disk_full_at_commit_is_96_and_the_switch_recovers_when_space_re
     cr_assert_eq(pkh2, pkh - 100000);
     cr_assert_eq(bpnt2, bpnt);
     ledger_ok();
-#endif
 }
 
 /* The database may not grow: a statement in the middle of the transaction
@@ -257,9 +299,7 @@ Test(durability, disk_full_at_commit_is_96_and_the_switch_recovers_when_space_re
  * needs a new page; that one is 96 and moved nothing. */
 Test(durability, a_database_that_may_not_grow_is_96_from_the_statement_that_needs_a_page)
 {
-#ifndef KKS_TEST_HOOKS
-    cr_skip_test("needs a build with KKS_TEST_HOOKS");
-#else
+    need_test_hooks();
     char *out = NULL;
     int64_t pkh, bpnt, pkh2, bpnt2, approved = 0;
     int ec = 0, i;
@@ -293,7 +333,6 @@ Test(durability, a_database_that_may_not_grow_is_96_from_the_statement_that_need
     wallets(&pkh2, &bpnt2);
     cr_assert_eq(pkh2, pkh - approved - 1000);
     ledger_ok();
-#endif
 }
 
 /* The issuer's disk is full: activation (a write at the issuer) is answered
@@ -301,9 +340,7 @@ Test(durability, a_database_that_may_not_grow_is_96_from_the_statement_that_need
  * was; the switch does not hang waiting. */
 Test(durability, issuer_disk_full_activation_is_96_through_the_switch)
 {
-#ifndef KKS_TEST_HOOKS
-    cr_skip_test("needs a build with KKS_TEST_HOOKS");
-#else
+    need_test_hooks();
     char *out = NULL;
     int ec = 0;
     restart_issuer("KKS_TEST_DISK_FREE", "0");
@@ -337,7 +374,6 @@ Test(durability, issuer_disk_full_activation_is_96_through_the_switch)
     cr_assert_eq(ec, 0, "activation once space returned: exit %d: %s", ec, out);
     free(out);
     ledger_ok();
-#endif
 }
 
 static long long file_size(const char *name)
@@ -405,7 +441,8 @@ Test(durability, the_wal_stays_bounded_and_the_database_file_holds_the_data)
 
     /* a short idle: the checkpointer's rounds are 200 ms */
     for (int i = 0; i < 30; i++) {
-        if (file_size("switch.db-wal") <= KKS_WAL_LIMIT && file_size("issuer.db-wal") <= KKS_WAL_LIMIT)
+        if (file_size("switch.db-wal") <= KKS_WAL_LIMIT &&
+            file_size("issuer.db-wal") <= KKS_WAL_LIMIT)
             break;
         usleep(100000);
     }
@@ -418,5 +455,88 @@ Test(durability, the_wal_stays_bounded_and_the_database_file_holds_the_data)
     cr_assert_leq(file_size("issuer.db-wal"), KKS_WAL_LIMIT, "issuer WAL after the idle");
     cr_assert_geq(file_size("switch.db"), credits * 50, "the credits are in switch.db");
     cr_assert_geq(file_size("issuer.db"), families * 100, "the enrolment is in issuer.db");
+    ledger_ok();
+}
+
+/* The family's PKH balance read from switch.db itself (the switch is down). */
+static int64_t pkh_in_switch_db(void)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    char p[400];
+    snprintf(p, sizeof p, "%s/switch.db", E.dir);
+    cr_assert_eq(sqlite3_open_v2(p, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT pkh FROM wallet WHERE kk = ?", -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int64(st, 1, strtoll(KK_A, NULL, 10));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* The switch is killed between the debit (committed) and the reply. */
+static void withdrawal_killed_after_commit(const char *stan, pid_t *term, int64_t pkh)
+{
+    restart_switch("KKS_FAULT", "exit-after-commit");
+    *term = terminal_spawn("terminal", "withdraw", "--pan", pan_a, "--pin", PIN_A, "--amount",
+                           "100000", "--stan", stan, "--timeout", "5000", NULL);
+    cr_assert_eq(e2e_wait_for(E.switch_pid, 30000), 128 + SIGKILL, "the fault point did not fire");
+    cr_assert(log_has("switch.log", "test hook: killed after COMMIT"));
+    cr_assert_eq(pkh_in_switch_db(), pkh - 100000, "the withdrawal was committed before the kill");
+}
+
+/* The terminal gets no reply, sends a reversal by itself and repeats it until
+ * the switch, restarted on the same database and address, acknowledges it:
+ * the wallet is back where it was. */
+Test(durability, killed_between_debit_and_reply_the_terminals_reversal_puts_the_money_back)
+{
+    need_test_hooks();
+    int64_t pkh, bpnt, pkh2, bpnt2;
+    char addr[64], p[400];
+    pid_t term;
+    activate();
+    wallets(&pkh, &bpnt);
+    withdrawal_killed_after_commit("4100", &term, pkh);
+    snprintf(addr, sizeof addr, "%s", E.switch_addr); /* where the terminal keeps trying */
+    start_switch_at(addr, NULL, NULL);
+    cr_assert_eq(e2e_wait_for(term, 130000), 3, "no reply: the terminal reports the lost switch");
+    snprintf(p, sizeof p, "%s/terminal.log", E.dir);
+    char *log = e2e_slurp(p);
+    cr_assert(log && strstr(log, "\"rc\":null"), "%s", log);
+    cr_assert(strstr(log, "\"reversal\":{\"status\":\"acknowledged\",\"moved\":true"), "%s",
+              log);
+    free(log);
+    wallets(&pkh2, &bpnt2);
+    cr_assert_eq(pkh2, pkh, "the reversal put the money back");
+    cr_assert_eq(bpnt2, bpnt);
+    ledger_ok();
+}
+
+/* The terminal is switched off before it can reverse; the operator sends the
+ * same transaction again (same STAN, same content) to the restarted switch:
+ * the first reply again, and the wallet debited exactly once. */
+Test(durability, killed_between_debit_and_reply_a_retry_of_the_same_stan_is_debited_once)
+{
+    need_test_hooks();
+    int64_t pkh, bpnt, pkh2, bpnt2;
+    char *out = NULL;
+    pid_t term;
+    activate();
+    wallets(&pkh, &bpnt);
+    withdrawal_killed_after_commit("4200", &term, pkh);
+    e2e_kill(term); /* before any reversal could reach a switch: none is up */
+    start_switch_at("127.0.0.1:0", NULL, NULL);
+    int ec = terminal(&out, "withdraw", "--pan", pan_a, "--pin", PIN_A, "--amount", "100000",
+                      "--stan", "4200", NULL);
+    cr_assert_eq(ec, 0, "the retry gets the first reply: exit %d: %s", ec, out);
+    cr_assert(strstr(out, "\"rc\":\"00\""), "%s", out);
+    cr_assert(strstr(out, "\"pkh\":1400000"), "%s", out);
+    free(out);
+    wallets(&pkh2, &bpnt2);
+    cr_assert_eq(pkh2, pkh - 100000, "debited exactly once");
+    cr_assert_eq(bpnt2, bpnt);
     ledger_ok();
 }

@@ -120,6 +120,11 @@ int e2e_wait(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int e2e_wait_for(pid_t pid, int timeout_ms)
+{
+    return wait_exit(pid, timeout_ms);
+}
+
 int e2e_stop(pid_t pid)
 {
     kill(pid, SIGTERM);

@@ -39,6 +39,8 @@ int e2e_run(char **out, char *const argv[]);
 int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap);
 /* Waits for a process the test started; its exit status, or 128+signal. */
 int e2e_wait(pid_t pid);
+/* The same, giving up after timeout_ms: -1 then (the process still runs). */
+int e2e_wait_for(pid_t pid, int timeout_ms);
 /* SIGTERM then wait; returns the exit status (or -1 / 128+signal). */
 int e2e_stop(pid_t pid);
 /* SIGKILL and reap. */

@@ -1,6 +1,8 @@
 /* Core pieces without processes: error table, JSON escaping, addresses,
- * terminal IDs, the PKI, and client/server over mutual TLS in one loop. */
+ * terminal IDs, the PKI, envelope peeking, and client/server over mutual TLS
+ * in one loop (frame caps per peer, replies flushed before a refusal). */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "kks_err.h"
+#include "kks_frame.h"
 #include "kks_log.h"
 #include "kks_net.h"
 #include "kks_pki.h"
@@ -69,17 +72,66 @@ Test(pki, terminal_ids)
 
 /* ---- one loop, one server, clients ---- */
 
+/* ---- envelopes, without sockets ---- */
+
+static size_t pack(Kks__Envelope *e, uint8_t *buf)
+{
+    cr_assert_leq(kks__envelope__get_packed_size(e), 256);
+    return kks__envelope__pack(e, buf);
+}
+
+Test(envelope, peek_finds_the_body_after_any_id)
+{
+    Kks__Envelope e = KKS__ENVELOPE__INIT;
+    Kks__TxnReply tr = KKS__TXN_REPLY__INIT;
+    uint8_t buf[256];
+    size_t n, off = 99;
+    tr.rc = "96";
+    e.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
+    e.txn_reply = &tr;
+    const uint64_t ids[] = {0, 1, 127, 128, 300, UINT64_MAX};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        e.id = ids[i];
+        n = pack(&e, buf);
+        cr_assert_eq(kks_envelope_peek(buf, n, &off), KKS__ENVELOPE__BODY_TXN_REPLY, "id %zu", i);
+        e.id = 7;
+        uint8_t other[256];
+        size_t m = pack(&e, other), off2;
+        kks_envelope_peek(other, m, &off2);
+        cr_assert_eq(n - off, m - off2, "the body is the same whatever the id");
+        cr_assert_eq(memcmp(buf + off, other + off2, n - off), 0);
+    }
+    cr_assert_str_eq(kks_envelope_kind(KKS__ENVELOPE__BODY_TXN_REPLY), "txn_reply");
+    cr_assert_str_eq(kks_envelope_kind(KKS__ENVELOPE__BODY_CREDIT_RESULT), "credit_result");
+    cr_assert_str_eq(kks_envelope_kind(0), "unknown");
+    cr_assert_str_eq(kks_envelope_kind(999), "unknown");
+}
+
+Test(envelope, peek_refuses_what_is_not_an_envelope)
+{
+    const uint8_t empty[1] = {0}, only_id[] = {0x08, 0x05}, cut_id[] = {0x08, 0x80},
+                  varint_body[] = {0x08, 0x01, 0x10, 0x01}, huge_field[] = {0xfa, 0xff, 0xff, 0x7f};
+    cr_assert_eq(kks_envelope_peek(empty, 0, NULL), 0);
+    cr_assert_eq(kks_envelope_peek(only_id, sizeof only_id, NULL), 0);
+    cr_assert_eq(kks_envelope_peek(cut_id, sizeof cut_id, NULL), 0);
+    cr_assert_eq(kks_envelope_peek(varint_body, sizeof varint_body, NULL), 0, "not a message");
+    cr_assert_eq(kks_envelope_peek(huge_field, sizeof huge_field, NULL), 0);
+}
+
 static char dir[64];
 static uv_loop_t loop;
-static SSL_CTX *server_ctx, *op_ctx;
+static SSL_CTX *server_ctx, *op_ctx, *sw_ctx;
 static kks_server *srv;
 static kks_conn *held_conn;
 static uint64_t held_id;
 
+/* Error body: held, answered by the test; CardRequest with op N: a Pong
+ * whose version is N bytes long; anything else: a Pong. */
 static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__Pong pong = KKS__PONG__INIT;
+    char *big = NULL;
     if (req->body_case == KKS__ENVELOPE__BODY_ERROR) { /* "hold": answer later */
         kks_conn_ref(c);
         held_conn = c;
@@ -89,9 +141,17 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
     pong.role = "issuer";
     pong.identity = (char *)kks_conn_identity(c);
     pong.version = "test";
+    if (req->body_case == KKS__ENVELOPE__BODY_CARD_REQUEST) {
+        size_t n = strtoul(req->card_request->op, NULL, 10);
+        cr_assert_not_null(big = malloc(n + 1));
+        memset(big, 'x', n);
+        big[n] = '\0';
+        pong.version = big;
+    }
     rep.body_case = KKS__ENVELOPE__BODY_PONG;
     rep.pong = &pong;
     kks_conn_reply(c, req->id, &rep);
+    free(big);
 }
 
 static void setup(void)
@@ -104,6 +164,7 @@ static void setup(void)
     cr_assert_eq(kks_pki_init(pki), KKS_EEXISTS);
     cr_assert_eq(kks_tls_ctx_from_pki(&server_ctx, 1, pki, "issuer"), 0);
     cr_assert_eq(kks_tls_ctx_from_pki(&op_ctx, 0, pki, "operator"), 0);
+    cr_assert_eq(kks_tls_ctx_from_pki(&sw_ctx, 0, pki, "switch"), 0);
     uv_loop_init(&loop);
     kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR | KKS_ROLE_SWITCH,
                          .on_request = on_request};
@@ -125,6 +186,7 @@ static void teardown(void)
     cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(op_ctx);
+    SSL_CTX_free(sw_ctx);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -344,4 +406,114 @@ Test(net, heartbeat_keeps_an_idle_link_open)
     cr_assert(kks_client_is_up(cl), "heartbeats should have kept the link busy");
     kks_client_free(cl);
     stop_server(s2);
+}
+
+/* ---- no reply dropped ---- */
+
+/* Asks the test server for a reply of about `size` bytes. */
+static int ask_for(kks_client *cl, size_t size, Kks__Envelope **rep)
+{
+    Kks__Envelope req = KKS__ENVELOPE__INIT;
+    Kks__CardRequest cr = KKS__CARD_REQUEST__INIT;
+    char op[24];
+    snprintf(op, sizeof op, "%zu", size);
+    cr.op = op;
+    req.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
+    req.card_request = &cr;
+    return kks_client_call_wait(cl, &req, 5000, rep);
+}
+
+static void expect_too_large(kks_client *cl, size_t size)
+{
+    Kks__Envelope *rep = NULL;
+    cr_assert_eq(ask_for(cl, size, &rep), 0, "a reply of %zu bytes vanished", size);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ERROR, "%zu bytes sent over the cap", size);
+    cr_assert_eq(rep->error->code, KKS_ETOOBIG);
+    cr_assert(strstr(rep->error->message, "the reply was too large to send"), "%s",
+              rep->error->message);
+    kks__envelope__free_unpacked(rep, NULL);
+}
+
+static void expect_pong(kks_client *cl, size_t size)
+{
+    Kks__Envelope *rep = NULL;
+    cr_assert_eq(ask_for(cl, size, &rep), 0);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_PONG);
+    cr_assert_eq(strlen(rep->pong->version), size);
+    kks__envelope__free_unpacked(rep, NULL);
+}
+
+/* A peer that is not an operator may be sent frames of 64 KiB (SPEC §5), an
+ * operator 1 MiB: a larger reply is answered with an Error saying so, never
+ * sent over the cap and never dropped. */
+Test(net, a_reply_over_the_peers_frame_cap_is_answered_with_an_error)
+{
+    kks_client *sw, *op;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    cr_assert_eq(kks_client_new(&loop, sw_ctx, kks_server_address(srv), &o, &sw), 0);
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(srv), &o, &op), 0);
+    expect_pong(sw, 60000);
+    expect_too_large(sw, 70000);
+    expect_pong(sw, 10); /* the connection goes on */
+    expect_pong(op, 70000);
+    expect_too_large(op, KKS_FRAME_MAX_BULK + 1000);
+    expect_pong(op, 10);
+    kks_client_free(sw);
+    kks_client_free(op);
+}
+
+struct outcome {
+    int done, status, body;
+};
+
+static void outcome_cb(int status, const Kks__Envelope *rep, void *ud)
+{
+    struct outcome *o = ud;
+    o->done = 1;
+    o->status = status;
+    o->body = rep ? (int)rep->body_case : 0;
+}
+
+/* A request read before a frame the server refuses is still answered: its
+ * reply (held here as a group commit or an issuer would hold it) goes out
+ * before the connection closes. */
+Test(net, replies_to_requests_read_before_a_protocol_error_are_not_dropped)
+{
+    kks_client *cl;
+    kks_client_opts o = {.expect_role = KKS_ROLE_ISSUER};
+    struct outcome first = {0}, bad = {0};
+    Kks__Envelope hold = KKS__ENVELOPE__INIT, big = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    Kks__CardRequest cr = KKS__CARD_REQUEST__INIT;
+    char *pad = malloc(KKS_FRAME_MAX + 100);
+    cr_assert_not_null(pad);
+    memset(pad, 'p', KKS_FRAME_MAX + 99);
+    pad[KKS_FRAME_MAX + 99] = '\0';
+    hold.body_case = KKS__ENVELOPE__BODY_ERROR; /* the test server holds it */
+    hold.error = &er;
+    cr.op = "1";
+    cr.police_report = pad; /* over the 64 KiB a switch may send */
+    big.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
+    big.card_request = &cr;
+    cr_assert_eq(kks_client_new(&loop, sw_ctx, kks_server_address(srv), &o, &cl), 0);
+    cr_assert_eq(kks_client_call(cl, &hold, 5000, outcome_cb, &first), 0);
+    cr_assert_eq(kks_client_call(cl, &big, 5000, outcome_cb, &bad), 0);
+    free(pad);
+    while (!held_conn)
+        uv_run(&loop, UV_RUN_ONCE);
+    run_for(200); /* the bad frame arrives and is refused meanwhile */
+    cr_assert_not(first.done, "answered before the server answered it");
+    Kks__Envelope late = ping_env();
+    late.body_case = KKS__ENVELOPE__BODY_PONG;
+    Kks__Pong pong = KKS__PONG__INIT;
+    late.pong = &pong;
+    kks_conn_reply(held_conn, held_id, &late);
+    kks_conn_unref(held_conn);
+    held_conn = NULL;
+    while (!first.done || !bad.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(first.status, 0, "the held reply was dropped: %s", kks_strerror(first.status));
+    cr_assert_eq(first.body, KKS__ENVELOPE__BODY_PONG);
+    cr_assert_eq(bad.status, KKS_ETOOBIG, "the refused request fails with the server's reason");
+    kks_client_free(cl);
 }
