@@ -175,15 +175,7 @@ int targs_amount_parse(const char *s, int64_t *out)
 
 int targs_stan_parse(const char *s, uint32_t *out)
 {
-    uint32_t v = 0;
-    if (!s || !all_digits(s, 1, 6))
-        return KKS_EINVAL;
-    for (; *s; s++)
-        v = v * 10 + (uint32_t)(*s - '0');
-    if (v < 1 || v > TERM_STAN_MAX)
-        return KKS_EINVAL;
-    *out = v;
-    return 0;
+    return kc_stan_parse(s, out);
 }
 
 int targs_items_parse(const char *s, term_item *items, size_t *n, char *why, size_t cap)

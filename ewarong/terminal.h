@@ -3,13 +3,14 @@
  *
  * Modules, each with its own prefix:
  *   args.c     targs_    the command line: options, per-command rules, local checks
- *   journal.c  journal_  the terminal's own state: STAN counter and transaction journal
  *   receipt.c  receipt_  slips for people (Bahasa Indonesia or English) and JSON
- *   link.c     link_     the connection to the switch, calls, the reversal loop
  *   cli.c      term_     one run of the program: arguments -> request -> output
+ * and from the client library (client/): kc_txn_ (requests), journal_ (the
+ * terminal's STAN counter and journal), link_ (the connection to the switch,
+ * calls, the reversal loop).
  *   main.c               main(): the real environment around term_cli()
  *
- * Only link.c and cli.c touch the network; everything else takes values in and
+ * Only link.c (client/) and cli.c touch the network; everything else takes values in and
  * gives text or files out, so tests/test_terminal.c drives it directly. */
 #ifndef KKS_TERMINAL_H
 #define KKS_TERMINAL_H
@@ -20,6 +21,8 @@
 
 #include <uv.h>
 
+#include "kc_journal.h"
+#include "kc_link.h"
 #include "kc_txn.h"
 #include "kks.pb-c.h"
 #include "kks_net.h"
@@ -62,6 +65,7 @@ enum term_lang { TERM_LANG_ID, TERM_LANG_EN };
 /* --------------------------------------------------------------- args.c */
 
 typedef kc_item term_item;
+typedef kc_link term_link;
 
 /* What the environment supplies when an option is not given. */
 typedef struct term_defaults {
@@ -116,53 +120,6 @@ int targs_items_parse(const char *s, term_item *items, size_t *n, char *why, siz
 /* Today's date in WIB as YYYY-MM-DD. */
 void targs_wib_date(time_t now, char out[11]);
 
-/* --------------------------------------------------------------- journal.c
- *
- * DIR/ID.stan   one line "YYYY-MM-DD N": the last STAN used on that date.
- * DIR/ID.journal one CSV line per transaction the terminal saw answered:
- *                local_date,stan,type,rc,amount,rrn,reversed
- *                (rc and rrn are empty for a money transaction that got no
- *                reply and was reversed by the terminal).
- * DIR/ID.lock   flock()ed while either file is read and rewritten, so two
- *               processes of one terminal never take the same STAN.
- * Files are rewritten as a temporary file + fsync + rename. */
-
-typedef struct journal_entry {
-    char date[11];
-    uint32_t stan;
-    char type[12];
-    char rc[3];
-    int64_t amount;
-    char rrn[13];
-    int reversed;
-} journal_entry;
-
-/* The next STAN for (id, date): 1 on a new date, else one past the larger of
- * the counter and any STAN journaled for the date; then saves it. Returns 0,
- * KKS_EIO, or KKS_EEXISTS when 999999 has been used. */
-int journal_stan_next(const char *dir, const char *id, const char *date, uint32_t *stan);
-/* Records that stan (given with --stan) was used, so that later automatic
- * STANs of the date come after it. Returns 0 or KKS_EIO. */
-int journal_stan_note(const char *dir, const char *id, const char *date, uint32_t stan);
-/* Adds e. If (date, stan) is journaled already the first line stays (the
- * switch repeats the first reply, or declines 94), except that a line with no
- * reply gets the reply's fields. Returns 0, KKS_EINVAL or KKS_EIO. */
-int journal_record(const char *dir, const char *id, const journal_entry *e);
-/* Sets reversed=1 on (date, stan); *found says whether it was journaled. */
-int journal_mark_reversed(const char *dir, const char *id, const char *date, uint32_t stan,
-                          int *found);
-/* Finds (date, stan). Returns 1 (found, *out set), 0 (not found) or KKS_EIO. */
-int journal_find(const char *dir, const char *id, const char *date, uint32_t stan,
-                 journal_entry *out);
-/* Count and sum of the date's approved (00) withdraw and purchase lines not
- * reversed. Returns 0, KKS_EIO, or KKS_EINVAL if the sum would overflow. */
-int journal_totals(const char *dir, const char *id, const char *date, uint32_t *count,
-                   int64_t *total);
-/* One line without the newline; 0 or KKS_EINVAL (a field would break the CSV). */
-int journal_format(const journal_entry *e, char *buf, size_t cap);
-/* Parses one line (with or without newline). 0 or KKS_EINVAL. */
-int journal_parse(const char *line, journal_entry *e);
-
 /* --------------------------------------------------------------- receipt.c */
 
 /* What the terminal knows about a transaction besides the switch's reply. */
@@ -209,46 +166,6 @@ void receipt_settle_json(FILE *f, const receipt_ctx *c, uint32_t count, int64_t 
                          const Kks__TerminalSettleReply *r);
 /* --json when the switch could not be reached or answered with an Error. */
 void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error);
-
-/* --------------------------------------------------------------- link.c */
-
-enum link_status {
-    LINK_OK,          /* a reply came (it may be an Error envelope) */
-    LINK_UNREACHABLE, /* no connection: the request was not sent */
-    LINK_LOST,        /* sent, but no reply in time or the connection dropped */
-    LINK_REFUSED,     /* the switch refused this terminal's identity */
-    LINK_INTERNAL,    /* could not build or send the request here */
-};
-
-typedef struct term_link {
-    uv_loop_t *loop;
-    SSL_CTX *ctx;
-    const char *addr;
-    kks_client *cl;
-    uv_timer_t timer;
-    int fired, timer_closed;
-    char why[256]; /* what went wrong last, for people */
-} term_link;
-
-/* Repetition of the automatic reversal (SPEC §7): first_ms doubling up to
- * max_ms between attempts, for at most total_ms. */
-typedef struct link_retry {
-    unsigned first_ms, max_ms, total_ms;
-} link_retry;
-
-void link_init(term_link *l, uv_loop_t *loop, SSL_CTX *ctx, const char *addr);
-/* Connects if needed (waiting at most timeout_ms), sends req and waits at
- * most timeout_ms for its reply. On LINK_OK *rep must be freed with
- * kks__envelope__free_unpacked. */
-enum link_status link_call(term_link *l, Kks__Envelope *req, unsigned timeout_ms,
-                           Kks__Envelope **rep);
-/* Sends the reversal, over a new connection when needed, until the switch
- * acknowledges it (rc 00) or r->total_ms pass. Returns LINK_OK (acknowledged;
- * *moved set), LINK_LOST (still pending) or LINK_REFUSED. */
-enum link_status link_reverse(term_link *l, const Kks__ReversalRequest *rev, unsigned timeout_ms,
-                              const link_retry *r, int *moved, unsigned *attempts);
-/* Closes the connection and the timer and lets the loop finish with them. */
-void link_close(term_link *l);
 
 /* --------------------------------------------------------------- cli.c */
 

@@ -19,7 +19,16 @@
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_registry.h"
-#include "terminal.h"
+#include "kc_journal.h"
+
+int kc_stan_parse(const char *s, uint32_t *out)
+{
+    int64_t v;
+    if (!s || strlen(s) > 6 || kks_parse_digits(s, 1, KC_STAN_MAX, &v) < 0)
+        return KKS_EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
 
 #define LINE_MAX_LEN 256
 
@@ -173,7 +182,7 @@ int journal_parse(const char *line, journal_entry *e)
         return KKS_EINVAL;
     if (field(f[0], len[0], e->date, sizeof e->date) < 0 || kks_ymd_parse(e->date, &y, &m, &d))
         return KKS_EINVAL;
-    if (field(f[1], len[1], num, sizeof num) < 0 || targs_stan_parse(num, &e->stan) < 0)
+    if (field(f[1], len[1], num, sizeof num) < 0 || kc_stan_parse(num, &e->stan) < 0)
         return KKS_EINVAL;
     if (field(f[2], len[2], e->type, sizeof e->type) < 0 || len[2] == 0)
         return KKS_EINVAL;
@@ -522,7 +531,7 @@ static int stan_read(const char *path, char date[11], uint32_t *last)
     }
     fclose(f);
     if (sscanf(line, "%15s %15s", d, num) != 2 || kks_ymd_parse(d, &y, &m, &dd) < 0 ||
-        targs_stan_parse(num, last) < 0) {
+        kc_stan_parse(num, last) < 0) {
         kks_error("the terminal's STAN file is damaged: fix or remove it", "file", path);
         return KKS_EIO;
     }
@@ -574,7 +583,7 @@ static int stan_update(const char *dir, const char *id, const char *date, uint32
             *stan = want;
             if (want > last || strcmp(fdate, date) != 0)
                 rc = stan_write(path, date, want > last ? want : last);
-        } else if (last >= TERM_STAN_MAX) {
+        } else if (last >= KC_STAN_MAX) {
             rc = KKS_EEXISTS;
         } else {
             *stan = last + 1;

@@ -19,21 +19,21 @@
 #include "kks_err.h"
 #include "kks_frame.h"
 #include "kks_rc.h"
-#include "terminal.h"
+#include "kc_link.h"
 
 static void on_tick(uv_timer_t *t)
 {
-    term_link *l = t->data;
+    kc_link *l = t->data;
     l->fired = 1;
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    term_link *l = h->data;
+    kc_link *l = h->data;
     l->timer_closed = 1;
 }
 
-void link_init(term_link *l, uv_loop_t *loop, SSL_CTX *ctx, const char *addr)
+void link_init(kc_link *l, uv_loop_t *loop, SSL_CTX *ctx, const char *addr)
 {
     memset(l, 0, sizeof *l);
     l->loop = loop;
@@ -45,7 +45,7 @@ void link_init(term_link *l, uv_loop_t *loop, SSL_CTX *ctx, const char *addr)
 
 /* Runs the loop until the timer fires (or, with until_up, the link is up or
  * has failed). */
-static void wait_timer(term_link *l, unsigned ms, int until_up)
+static void wait_timer(kc_link *l, unsigned ms, int until_up)
 {
     l->fired = 0;
     uv_timer_start(&l->timer, on_tick, ms, 0);
@@ -57,7 +57,7 @@ static void wait_timer(term_link *l, unsigned ms, int until_up)
     uv_timer_stop(&l->timer);
 }
 
-static int link_connect(term_link *l, unsigned timeout_ms)
+static int link_connect(kc_link *l, unsigned timeout_ms)
 {
     /* The handshake limit is a little longer than ours, so that a silent address is
      * reported as "no connection within N ms" rather than a TLS failure. */
@@ -84,7 +84,7 @@ static int link_connect(term_link *l, unsigned timeout_ms)
     return KKS_ETIMEDOUT;
 }
 
-enum link_status link_call(term_link *l, Kks__Envelope *req, unsigned timeout_ms,
+enum link_status link_call(kc_link *l, Kks__Envelope *req, unsigned timeout_ms,
                            Kks__Envelope **rep)
 {
     int rc;
@@ -110,7 +110,7 @@ enum link_status link_call(term_link *l, Kks__Envelope *req, unsigned timeout_ms
     }
 }
 
-enum link_status link_reverse(term_link *l, const Kks__ReversalRequest *rev, unsigned timeout_ms,
+enum link_status link_reverse(kc_link *l, const Kks__ReversalRequest *rev, unsigned timeout_ms,
                               const link_retry *r, int *moved, unsigned *attempts)
 {
     uint64_t start = uv_hrtime() / 1000000, now;
@@ -167,7 +167,7 @@ enum link_status link_reverse(term_link *l, const Kks__ReversalRequest *rev, uns
     }
 }
 
-void link_close(term_link *l)
+void link_close(kc_link *l)
 {
     kks_client_free(l->cl);
     l->cl = NULL;
