@@ -1,0 +1,43 @@
+/* JSON for machines: kksctl and kks-terminal --json, the settlement file and the
+ * log lines all go through jansson (Debian's libjansson-dev), one library for the
+ * whole tree instead of printf and a hand-made escaper in each place.
+ *
+ * Why jansson: it escapes every string and checks that it is UTF-8 (a registry
+ * name with a stray Latin-1 byte must not make the output invalid JSON: see
+ * kks_json_str); objects keep their keys in insertion order (JSON_PRESERVE_ORDER),
+ * so scripts and tests see a stable line; json_dumpf writes straight to a FILE,
+ * so a large array is not built up a second time as a string; and json_loads
+ * parses strictly with line and column in its errors, for tests and for the
+ * scenario runner reading replies.
+ *
+ * Build values with jansson's own API (json_pack, json_object_set_new, ...);
+ * these helpers add what every caller needs on top of it. Reference counts are
+ * jansson's: the _new and "o" forms steal the reference they are given. */
+#ifndef KKS_JSON_H
+#define KKS_JSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdio.h>
+
+/* Compact (no spaces after ',' and ':'), keys in the order they were added. */
+#define KKS_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+/* A new JSON string for s, or JSON null for NULL. Bytes that are not UTF-8 are
+ * each replaced by U+FFFD, so the result always dumps as valid JSON. NULL only
+ * when out of memory. */
+json_t *kks_json_str(const char *s);
+
+/* A new object with fields of a protobuf-c message, in the order of spec: field
+ * names separated by spaces, each either "name" or "key=name" to write it under
+ * another key. Strings become strings (unset: ""), integers integers, bools
+ * bools; a name that is not a singular field of one of those types is a bug
+ * (assert). NULL only when out of memory. */
+json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec);
+
+/* Writes v compact on one line, then "\n", to f, and drops the reference to v
+ * (v NULL, as left by a failed json_pack, writes nothing). Returns 0, KKS_ENOMEM
+ * for v NULL, or KKS_EIO when the write failed. */
+int kks_json_print(FILE *f, json_t *v);
+
+#endif
