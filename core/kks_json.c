@@ -121,6 +121,24 @@ json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec)
     return o;
 }
 
+int kks_json_set(json_t **o, const char *key, json_t *v)
+{
+    if (json_object_set_new(*o, key, v) == 0)
+        return 0;
+    json_decref(*o);
+    *o = NULL;
+    return KKS_ENOMEM;
+}
+
+int kks_json_append(json_t **a, json_t *v)
+{
+    if (json_array_append_new(*a, v) == 0)
+        return 0;
+    json_decref(*a);
+    *a = NULL;
+    return KKS_ENOMEM;
+}
+
 int kks_json_print(FILE *f, json_t *v)
 {
     int rc;

@@ -35,6 +35,13 @@ json_t *kks_json_str(const char *s);
  * (assert). NULL only when out of memory. */
 json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec);
 
+/* (*o)[key] = v and *a += v, stealing v. On failure (out of memory, or v NULL
+ * from a failed build) they drop the whole *o or *a and leave NULL there, so a
+ * later kks_json_print reports the failure instead of printing half an object.
+ * Return 0 or KKS_ENOMEM. */
+int kks_json_set(json_t **o, const char *key, json_t *v);
+int kks_json_append(json_t **a, json_t *v);
+
 /* Writes v compact on one line, then "\n", to f, and drops the reference to v
  * (v NULL, as left by a failed json_pack, writes nothing). Returns 0, KKS_ENOMEM
  * for v NULL, or KKS_EIO when the write failed. */

@@ -106,7 +106,8 @@ Test(json, object_from_a_protobuf_message)
     s.count = -2;
     s.total = -150000;
     out = printed(kks_json_pb(&s.base, "kind name count total"));
-    cr_assert_str_eq(out, "{\"kind\":\"merchant\",\"name\":\"Warung \\\"Bu\\\" Sri\\n\xEF\xBF\xBD\","
+    cr_assert_str_eq(out, "{\"kind\":\"merchant\","
+                          "\"name\":\"Warung \\\"Bu\\\" Sri\\n\xEF\xBF\xBD\","
                           "\"count\":-2,\"total\":-150000}\n");
     json_decref(parsed(out));
     free(out);
@@ -114,6 +115,12 @@ Test(json, object_from_a_protobuf_message)
 
 Test(json, print_reports_a_failed_build)
 {
+    json_t *o = json_object(), *a = json_array();
+    cr_assert_eq(kks_json_set(&o, "v", NULL), KKS_ENOMEM);
+    cr_assert_null(o, "the object is dropped, not printed without the key");
+    cr_assert_eq(kks_json_set(&o, "w", json_true()), KKS_ENOMEM, "and stays dropped");
+    cr_assert_eq(kks_json_append(&a, NULL), KKS_ENOMEM);
+    cr_assert_null(a);
     cr_assert_eq(kks_json_print(stdout, NULL), KKS_ENOMEM);
     /* json_pack fails as a whole on a NULL value, so a half-built object never prints */
     cr_assert_null(json_pack("{s:o}", "v", (json_t *)NULL));
