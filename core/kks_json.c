@@ -93,11 +93,10 @@ static json_t *pb_value(const ProtobufCMessage *m, const ProtobufCFieldDescripto
     }
 }
 
-json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec)
+int kks_json_set_pb(json_t **o, const ProtobufCMessage *m, const char *spec)
 {
-    json_t *o = json_object();
     const char *p = spec;
-    while (o && *p) {
+    while (*o && *p) {
         char tok[128], *eq;
         const char *key, *name;
         size_t n = strcspn(p, " ");
@@ -113,11 +112,15 @@ json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec)
         }
         f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
         assert(f && f->label != PROTOBUF_C_LABEL_REPEATED);
-        if (json_object_set_new(o, key, pb_value(m, f)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
+        kks_json_set(o, key, pb_value(m, f));
     }
+    return *o ? 0 : KKS_ENOMEM;
+}
+
+json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec)
+{
+    json_t *o = json_object();
+    kks_json_set_pb(&o, m, spec);
     return o;
 }
 

@@ -28,11 +28,13 @@
  * when out of memory. */
 json_t *kks_json_str(const char *s);
 
-/* A new object with fields of a protobuf-c message, in the order of spec: field
- * names separated by spaces, each either "name" or "key=name" to write it under
+/* Adds fields of a protobuf-c message to *o, in the order of spec: field names
+ * separated by spaces, each either "name" or "key=name" to write it under
  * another key. Strings become strings (unset: ""), integers integers, bools
  * bools; a name that is not a singular field of one of those types is a bug
- * (assert). NULL only when out of memory. */
+ * (assert). On failure drops *o as kks_json_set does. Returns 0 or KKS_ENOMEM. */
+int kks_json_set_pb(json_t **o, const ProtobufCMessage *m, const char *spec);
+/* A new object with those fields; NULL only when out of memory. */
 json_t *kks_json_pb(const ProtobufCMessage *m, const char *spec);
 
 /* (*o)[key] = v and *a += v, stealing v. On failure (out of memory, or v NULL
