@@ -7,11 +7,11 @@
 
 #include "kks_err.h"
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or 0 when the byte at s does not
- * start one. s is NUL-terminated, so reading continuation bytes stops at the end. */
-static size_t utf8_len(const unsigned char *s)
+/* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. The NUL
+ * at the end is not a continuation byte, so reading stops there. */
+size_t kks_utf8_len(const char *str)
 {
+    const unsigned char *s = (const unsigned char *)str;
     unsigned char c = s[0];
     size_t n;
     unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
@@ -52,8 +52,8 @@ json_t *kks_json_str(const char *s)
     /* Not UTF-8 (or out of memory): each stray byte becomes U+FFFD (3 bytes). */
     if (!(o = fixed = malloc(strlen(s) * 3 + 1)))
         return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_len(p);
+    for (const char *p = s; *p;) {
+        size_t n = kks_utf8_len(p);
         if (n) {
             memcpy(o, p, n);
             o += n;

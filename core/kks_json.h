@@ -23,6 +23,10 @@
 /* Compact (no spaces after ',' and ':'), keys in the order they were added. */
 #define KKS_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
+/* Length of the well-formed UTF-8 sequence (RFC 3629) that starts at s, or 0
+ * when the byte at s does not start one. s is NUL-terminated. */
+size_t kks_utf8_len(const char *s);
+
 /* A new JSON string for s, or JSON null for NULL. Bytes that are not UTF-8 are
  * each replaced by U+FFFD, so the result always dumps as valid JSON. NULL only
  * when out of memory. */
