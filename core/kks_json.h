@@ -1,6 +1,7 @@
-/* JSON for machines: kksctl and kks-terminal --json, the settlement file and the
- * log lines all go through jansson (Debian's libjansson-dev), one library for the
- * whole tree instead of printf and a hand-made escaper in each place.
+/* JSON for machines: kksctl and kks-terminal --json and the settlement file go
+ * through jansson (Debian's libjansson-dev), one library for the whole tree
+ * instead of printf and a hand-made escaper in each place. The one exception is
+ * the log writer, core/log.c, which says why (jansson costs 4x per log line).
  *
  * Why jansson: it escapes every string and checks that it is UTF-8 (a registry
  * name with a stray Latin-1 byte must not make the output invalid JSON: see
