@@ -38,6 +38,9 @@ static void pause_ms(uv_loop_t *loop, unsigned ms)
     int fired = 0;
     uv_timer_init(loop, &t);
     t.data = &fired;
+    /* from now: a timer due at once would run before the poll, which would
+     * then wait for other events with no timer left to wake it */
+    uv_update_time(loop);
     uv_timer_start(&t, on_tick, ms, 0);
     while (!fired)
         uv_run(loop, UV_RUN_ONCE);

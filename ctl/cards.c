@@ -18,14 +18,6 @@ static int rc_exit(const char *rc)
     return strcmp(rc, KKS_RC_APPROVED) == 0 ? EXIT_OK : EXIT_DECLINED;
 }
 
-static void print_rc_json(const char *rc, const char *reason)
-{
-    printf("\"rc\":");
-    ctl_json_str(rc);
-    printf(",\"reason\":");
-    ctl_json_str(reason);
-}
-
 /* Fetches every line of a batch and writes the print file atomically. */
 static int write_print_file(ctl *c, uint64_t batch, const char *out)
 {
@@ -120,11 +112,10 @@ int cmd_print(ctl *c, int argc, char **argv)
         ec = write_print_file(c, r->batch, out);
     }
     if (c->json) {
-        printf("{");
-        print_rc_json(r->rc, r->reason);
-        printf(",\"batch\":%llu,\"cards\":%u,\"file\":", (unsigned long long)r->batch, r->cards);
-        ctl_json_str(ec == EXIT_OK ? out : "");
-        printf("}\n");
+        json_t *j = kks_json_pb(&r->base, "rc reason batch cards");
+        kks_json_set(&j, "file", kks_json_str(ec == EXIT_OK ? out : ""));
+        if (ctl_json_print(j) != EXIT_OK && ec == EXIT_OK)
+            ec = EXIT_INTERNAL;
     } else if (rc_exit(r->rc) == EXIT_OK) {
         printf("print batch %llu: %u cards of %s; print file %s\n", (unsigned long long)r->batch,
                r->cards, bank, ec == EXIT_OK ? out : "(not written)");
@@ -179,62 +170,39 @@ int cmd_handover(ctl *c, int argc, char **argv)
     if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__HandoverReply *r = rep->handover_reply;
+    ec = rc_exit(r->rc);
     if (c->json) {
-        printf("{");
-        print_rc_json(r->rc, r->reason);
-        printf(",\"cards\":%u}\n", r->cards);
+        if (ctl_json_print(kks_json_pb(&r->base, "rc reason cards")) != EXIT_OK)
+            ec = EXIT_INTERNAL;
     } else {
         printf("%s (%s)\n", r->reason, r->rc);
     }
-    ec = rc_exit(r->rc);
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
 }
 
-static void show_card(ctl *c, const Kks__CardReply *r)
+/* Shows the reply; returns EXIT_OK, or EXIT_INTERNAL when --json could not be written. */
+static int show_card(ctl *c, const Kks__CardReply *r)
 {
     const Kks__Card *k = r->card;
     if (c->json) {
-        printf("{");
-        print_rc_json(r->rc, r->reason);
+        json_t *o = kks_json_pb(&r->base, "rc reason");
         if (k) {
-            printf(",\"card\":{\"pan\":");
-            ctl_json_str(k->pan);
-            printf(",\"kk\":");
-            ctl_json_str(k->kk);
-            printf(",\"name\":");
-            ctl_json_str(k->name);
-            printf(",\"bank\":");
-            ctl_json_str(k->bank);
-            printf(",\"state\":");
-            ctl_json_str(k->state);
-            printf(",\"expiry\":");
-            ctl_json_str(k->expiry);
-            printf(",\"batch\":%llu,\"replaces\":", (unsigned long long)k->batch);
-            ctl_json_str(k->replaces);
-            printf(",\"replaced_by\":");
-            ctl_json_str(k->replaced_by);
-            printf(",\"history\":[");
-            for (size_t i = 0; i < k->n_history; i++) {
-                const Kks__CardEvent *e = k->history[i];
-                const char *keys[] = {"at", "event", "from", "to", "actor", "site", "detail"};
-                const char *vals[] = {e->at,    e->event, e->from_state, e->to_state,
-                                      e->actor, e->site,  e->detail};
-                printf("%s{", i ? "," : "");
-                for (int f = 0; f < 7; f++) {
-                    printf("%s\"%s\":", f ? "," : "", keys[f]);
-                    ctl_json_str(vals[f]);
-                }
-                printf("}");
-            }
-            printf("]}");
+            json_t *card = kks_json_pb(&k->base, "pan kk name bank state expiry batch replaces "
+                                                 "replaced_by");
+            json_t *hist = json_array();
+            for (size_t i = 0; hist && i < k->n_history; i++)
+                kks_json_append(&hist, kks_json_pb(&k->history[i]->base,
+                                                   "at event from=from_state to=to_state actor "
+                                                   "site detail"));
+            kks_json_set(&card, "history", hist);
+            kks_json_set(&o, "card", card);
         }
-        printf("}\n");
-        return;
+        return ctl_json_print(o);
     }
     printf("%s (%s)\n", r->reason, r->rc);
     if (!k)
-        return;
+        return EXIT_OK;
     printf("card      %s\nholder    %s\nKK        %s\nbank      %s\nstate     %s\n"
            "valid thru %.2s/%.2s\n",
            k->pan, k->name, k->kk, k->bank, k->state, k->expiry + 5, k->expiry + 2);
@@ -253,6 +221,7 @@ static void show_card(ctl *c, const Kks__CardReply *r)
                *e->from_state ? " -> " : "", e->to_state, e->actor, *e->site ? " at " : "",
                e->site, *e->detail ? "; " : "", e->detail);
     }
+    return EXIT_OK;
 }
 
 int cmd_card(ctl *c, int argc, char **argv)
@@ -303,8 +272,9 @@ int cmd_card(ctl *c, int argc, char **argv)
     req.card_request = &cr;
     if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
         return ec;
-    show_card(c, rep->card_reply);
     ec = rc_exit(rep->card_reply->rc);
+    if (show_card(c, rep->card_reply) != EXIT_OK)
+        ec = EXIT_INTERNAL;
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
 }

@@ -30,10 +30,7 @@ typedef struct row {
     uint32_t line;
 } row;
 
-typedef struct rej {
-    uint32_t line;
-    char *reason;
-} rej;
+typedef ctl_rej rej;
 
 typedef struct run {
     ctl *c;
@@ -359,17 +356,13 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     if (r.nrej)
         qsort(r.rejs, r.nrej, sizeof *r.rejs, cmp_rej);
     if (c->json) {
-        printf("{\"program\":\"%s\",\"period\":", r.program);
-        ctl_json_str(r.period);
-        printf(",\"rows\":%zu,\"credited\":%" PRIu64 ",\"already_credited\":%" PRIu64
-               ",\"rupiah\":%" PRId64 ",\"rejected\":[",
-               total_rows, r.credited, r.already, r.rupiah);
-        for (size_t i = 0; i < r.nrej; i++) {
-            printf("%s{\"line\":%u,\"reason\":", i ? "," : "", r.rejs[i].line);
-            ctl_json_str(r.rejs[i].reason);
-            printf("}");
-        }
-        printf("]}\n");
+        json_t *j = json_pack("{s:o,s:o,s:I,s:I,s:I,s:I}", "program", kks_json_str(r.program),
+                              "period", kks_json_str(r.period), "rows", (json_int_t)total_rows,
+                              "credited", (json_int_t)r.credited, "already_credited",
+                              (json_int_t)r.already, "rupiah", (json_int_t)r.rupiah);
+        kks_json_set(&j, "rejected", ctl_rejected_json(r.rejs, r.nrej));
+        if ((ec = ctl_json_print(j)) != EXIT_OK)
+            goto done;
     } else {
         print_money(r.rupiah, money, sizeof money);
         double el = (double)(uv_hrtime() - r.started) / 1e9;
@@ -417,12 +410,11 @@ int cmd_ledger(ctl *c, int argc, char **argv)
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__LedgerCheckReply *r = rep->ledger_check_reply;
+    ec = r->ok ? EXIT_OK : EXIT_DECLINED;
     if (c->json) {
-        printf("{\"ok\":%s,\"violation\":", r->ok ? "true" : "false");
-        ctl_json_str(r->violation);
-        printf(",\"accounts\":%" PRId64 ",\"transfers\":%" PRId64 ",\"wallets_total\":%" PRId64
-               ",\"funding_total\":%" PRId64 "}\n",
-               r->accounts, r->transfers, r->wallets_total, r->funding_total);
+        if (ctl_json_print(kks_json_pb(&r->base, "ok violation accounts transfers wallets_total "
+                                                 "funding_total")) != EXIT_OK)
+            ec = EXIT_INTERNAL;
     } else {
         print_money(r->wallets_total, a, sizeof a);
         print_money(r->funding_total, b, sizeof b);
@@ -433,7 +425,6 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         else
             printf("LEDGER VIOLATION: %s\n", r->violation);
     }
-    ec = r->ok ? EXIT_OK : EXIT_DECLINED;
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
 }
@@ -469,26 +460,17 @@ int cmd_account(ctl *c, int argc, char **argv)
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__AccountReply *r = rep->account_reply;
+    ec = strcmp(r->rc, KKS_RC_APPROVED) == 0 ? EXIT_OK : EXIT_DECLINED;
     if (c->json) {
-        printf("{\"rc\":\"%s\",\"reason\":", r->rc);
-        ctl_json_str(r->reason);
-        printf(",\"kk\":");
-        ctl_json_str(r->kk);
-        printf(",\"balances\":{\"pkh\":%" PRId64 ",\"bpnt\":%" PRId64 "},\"movements\":[", r->pkh,
-               r->bpnt);
-        for (size_t i = 0; i < r->n_movements; i++) {
-            const Kks__Movement *m = r->movements[i];
-            printf("%s{\"at\":", i ? "," : "");
-            ctl_json_str(m->at);
-            printf(",\"wallet\":");
-            ctl_json_str(m->wallet);
-            printf(",\"amount\":%" PRId64 ",\"kind\":", m->amount);
-            ctl_json_str(m->kind);
-            printf(",\"ref\":");
-            ctl_json_str(m->ref);
-            printf("}");
-        }
-        printf("]}\n");
+        json_t *j = kks_json_pb(&r->base, "rc reason kk"), *moves = json_array();
+        kks_json_set(&j, "balances", json_pack("{s:I,s:I}", "pkh", (json_int_t)r->pkh, "bpnt",
+                                               (json_int_t)r->bpnt));
+        for (size_t i = 0; moves && i < r->n_movements; i++)
+            kks_json_append(&moves, kks_json_pb(&r->movements[i]->base,
+                                                "at wallet amount kind ref"));
+        kks_json_set(&j, "movements", moves);
+        if (ctl_json_print(j) != EXIT_OK)
+            ec = EXIT_INTERNAL;
     } else if (strcmp(r->rc, KKS_RC_APPROVED) != 0) {
         printf("%s (%s)\n", r->reason, r->rc);
     } else {
@@ -504,7 +486,6 @@ int cmd_account(ctl *c, int argc, char **argv)
             printf("  %s  %-4s %14s  %-10s %s\n", when, m->wallet, m1, m->kind, m->ref);
         }
     }
-    ec = strcmp(r->rc, KKS_RC_APPROVED) == 0 ? EXIT_OK : EXIT_DECLINED;
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
 }
@@ -545,52 +526,41 @@ int cmd_settle(ctl *c, int argc, char **argv)
     /* one pair of files per batch: settlement-DATE-bN.csv and .json */
     snprintf(csvp, sizeof csvp, "%s/settlement-%s-b%u.csv", dir, date, r->batch);
     snprintf(jsonp, sizeof jsonp, "%s/settlement-%s-b%u.json", dir, date, r->batch);
+    /* The JSON of the batch: the file's content, and --json's output. */
+    json_t *j = json_pack("{s:o,s:I,s:b}", "date", kks_json_str(date), "batch",
+                          (json_int_t)r->batch, "already", r->batch == 0 || r->already);
+    json_t *lines = json_array();
+    for (size_t i = 0; lines && i < r->n_lines && r->batch > 0; i++)
+        kks_json_append(&lines, kks_json_pb(&r->lines[i]->base, "kind id name count total"));
+    kks_json_set(&j, "lines", lines);
     /* CSV and JSON, each written to a temporary file and renamed */
     for (int pass = 0; pass < 2 && ec == EXIT_OK && r->batch > 0; pass++) {
         const char *final = pass ? jsonp : csvp;
         snprintf(tmp, sizeof tmp, "%s.tmp", final);
         FILE *f = fopen(tmp, "w");
+        int bad = 0;
         if (!f) {
             fprintf(stderr, "kksctl: cannot write %s\n", tmp);
             ec = EXIT_USAGE;
             break;
         }
-        if (!pass)
+        if (pass) {
+            bad = kks_json_print(f, json_incref(j)) < 0;
+        } else {
             fprintf(f, "date,batch,kind,id,name,count,total\n");
-        else
-            fprintf(f, "{\"date\":\"%s\",\"batch\":%u,\"already\":%s,\"lines\":[", date,
-                    r->batch, r->already ? "true" : "false");
-        for (size_t i = 0; i < r->n_lines; i++) {
-            const Kks__SettleLine *l = r->lines[i];
-            char name[256];
-            if (!pass) {
+            for (size_t i = 0; i < r->n_lines; i++) {
+                const Kks__SettleLine *l = r->lines[i];
                 fprintf(f, "%s,%u,%s,%s,\"%s\",%d,%" PRId64 "\n", date, r->batch, l->kind,
                         l->id, l->name, l->count, l->total);
-            } else {
-                kks_json_escape(name, sizeof name, l->name);
-                fprintf(f, "%s{\"kind\":\"%s\",\"id\":\"%s\",\"name\":%s,\"count\":%d,"
-                           "\"total\":%" PRId64 "}",
-                        i ? "," : "", l->kind, l->id, name, l->count, l->total);
             }
         }
-        if (pass)
-            fprintf(f, "]}\n");
-        if (fclose(f) != 0 || rename(tmp, final) != 0) {
+        if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
             ec = EXIT_INTERNAL;
             unlink(tmp);
         }
     }
-    if (ec == EXIT_OK && c->json && r->batch == 0) {
-        printf("{\"date\":\"%s\",\"batch\":0,\"already\":true,\"lines\":[]}\n", date);
-    } else if (ec == EXIT_OK && c->json) {
-        FILE *f = fopen(jsonp, "r");
-        if (f) {
-            char buf[4096];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-                fwrite(buf, 1, n, stdout);
-            fclose(f);
-        }
+    if (ec == EXIT_OK && c->json) {
+        ec = ctl_json_print(json_incref(j));
     } else if (ec == EXIT_OK) {
         int64_t sum = 0;
         printf("settlement %s: %s\n", date, r->reason);
@@ -604,6 +574,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
         if (r->batch > 0)
             printf("  total %s; files %s and %s\n", money, csvp, jsonp);
     }
+    json_decref(j);
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
 }

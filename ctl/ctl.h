@@ -2,6 +2,7 @@
 #ifndef KKS_CTL_H
 #define KKS_CTL_H
 
+#include "kks_json.h"
 #include "kks_net.h"
 
 /* Exit codes (SPEC §9). */
@@ -28,8 +29,18 @@ kks_client *ctl_peer(ctl *c, unsigned role, int *exit_code);
 int ctl_request(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep);
 /* Prints a UTC "YYYY-MM-DDTHH:MM:SSZ" as WIB (UTC+7) for people. */
 void ctl_wib(const char *utc, char out[32]);
-/* Writes s as a JSON string (with quotes) on stdout. */
-void ctl_json_str(const char *s);
+/* Prints v (built with core/kks_json.h; stolen) on one line on stdout. EXIT_OK,
+ * or EXIT_INTERNAL after saying why on stderr (v NULL: out of memory). */
+int ctl_json_print(json_t *v);
+
+/* A row of an input file that was not taken, and why. */
+typedef struct ctl_rej {
+    uint32_t line;
+    char *reason;
+} ctl_rej;
+
+/* [{"line":N,"reason":"..."}, ...] for --json; NULL only when out of memory. */
+json_t *ctl_rejected_json(const ctl_rej *rejs, size_t n);
 
 /* Connects to addr as the operator, expecting a server of role. Prints why
  * and returns NULL when the PKI cannot be read (see *exit_code). */

@@ -25,10 +25,7 @@
 #define BATCH_BYTES (600u * 1024u) /* well under the 1 MiB frame cap */
 #define IN_FLIGHT 16
 
-typedef struct rej {
-    unsigned line;
-    char *reason;
-} rej;
+typedef ctl_rej rej;
 
 /* A family to open an account for. */
 typedef struct acct_row {
@@ -328,28 +325,22 @@ static long long check_structure(const char *path, FILE *f)
     return rows;
 }
 
-static void print_summary(run *r)
+/* Prints the summary; returns EXIT_OK or EXIT_INTERNAL (--json not written). */
+static int print_summary(run *r)
 {
     if (r->nrej)
         qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
     if (r->c->json) {
-        printf("{\"rows\":%llu,\"enrolled\":%llu,\"unchanged\":%llu,",
-               (unsigned long long)r->rows, (unsigned long long)r->enrolled,
-               (unsigned long long)r->unchanged);
-        if (r->accounts_done)
-            printf("\"accounts\":{\"opened\":%llu,\"updated\":%llu,\"unchanged\":%llu},",
-                   (unsigned long long)r->opened, (unsigned long long)r->updated,
-                   (unsigned long long)r->acct_unchanged);
-        else
-            printf("\"accounts\":null,");
-        printf("\"rejected\":[");
-        for (size_t i = 0; i < r->nrej; i++) {
-            printf("%s{\"line\":%u,\"reason\":", i ? "," : "", r->rejs[i].line);
-            ctl_json_str(r->rejs[i].reason);
-            printf("}");
-        }
-        printf("]}\n");
-        return;
+        json_t *o = json_pack("{s:I,s:I,s:I}", "rows", (json_int_t)r->rows, "enrolled",
+                              (json_int_t)r->enrolled, "unchanged", (json_int_t)r->unchanged);
+        kks_json_set(&o, "accounts",
+                     r->accounts_done
+                         ? json_pack("{s:I,s:I,s:I}", "opened", (json_int_t)r->opened, "updated",
+                                     (json_int_t)r->updated, "unchanged",
+                                     (json_int_t)r->acct_unchanged)
+                         : json_null());
+        kks_json_set(&o, "rejected", ctl_rejected_json(r->rejs, r->nrej));
+        return ctl_json_print(o);
     }
     if (r->verify)
         printf("rows %llu, enrolled at the issuer %llu, rejected %zu\n",
@@ -369,6 +360,7 @@ static void print_summary(run *r)
         printf("  line %u: %s\n", r->rejs[i].line, r->rejs[i].reason);
     if (r->nrej > 100)
         printf("  ... and %zu more (use --json for all)\n", r->nrej - 100);
+    return EXIT_OK;
 }
 
 static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
@@ -482,8 +474,9 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
                 (unsigned long long)r.done_rows);
         ec = r.failed;
     } else {
-        print_summary(&r);
-        ec = r.nrej ? EXIT_DECLINED : EXIT_OK;
+        ec = print_summary(&r);
+        if (ec == EXIT_OK && r.nrej)
+            ec = EXIT_DECLINED;
     }
     for (size_t i = 0; i < r.nrej; i++)
         free(r.rejs[i].reason);

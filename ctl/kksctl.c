@@ -116,11 +116,22 @@ void ctl_wib(const char *utc, char out[32])
     strftime(out, 32, "%Y-%m-%d %H:%M WIB", &tm);
 }
 
-void ctl_json_str(const char *s)
+int ctl_json_print(json_t *v)
 {
-    char buf[1024];
-    kks_json_escape(buf, sizeof buf, s ? s : "");
-    fputs(buf, stdout);
+    int rc = kks_json_print(stdout, v);
+    if (rc == 0)
+        return EXIT_OK;
+    fprintf(stderr, "kksctl: cannot write the JSON output: %s\n", kks_strerror(rc));
+    return EXIT_INTERNAL;
+}
+
+json_t *ctl_rejected_json(const ctl_rej *rejs, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        kks_json_append(&a, json_pack("{s:I,s:o}", "line", (json_int_t)rejs[i].line, "reason",
+                                      kks_json_str(rejs[i].reason)));
+    return a;
 }
 
 static int cmd_pki_init(int argc, char **argv)

@@ -6,39 +6,41 @@
 
 #include "ctl.h"
 #include "kks_err.h"
-#include "kks_log.h"
 
 #define PING_TIMEOUT_MS 5000
 
-static void json_str(const char *key, const char *v, int comma)
+/* The BINs routed over a link, joined with commas; returns the length. */
+static size_t join_bins(const Kks__Link *l, char bins[256])
 {
-    char buf[512];
-    kks_json_escape(buf, sizeof buf, v ? v : "");
-    printf("\"%s\":%s%s", key, buf, comma ? "," : "");
+    size_t n = 0;
+    bins[0] = '\0';
+    for (size_t b = 0; b < l->n_bins && n < 256; b++)
+        n += (size_t)snprintf(bins + n, 256 - n, "%s%s", b ? "," : "", l->bins[b]);
+    return n;
 }
 
-static void print_links(const Kks__Pong *p, int json)
+/* The switch's issuer links as JSON, bins joined as on screen. */
+static json_t *links_json(const Kks__Pong *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < p->n_links; i++) {
+        const Kks__Link *l = p->links[i];
+        char bins[256];
+        json_t *o = kks_json_pb(&l->base, "address");
+        join_bins(l, bins);
+        kks_json_set(&o, "bins", kks_json_str(bins));
+        kks_json_set_pb(&o, &l->base, "default=is_default up role identity version rtt_us error");
+        kks_json_append(&a, o);
+    }
+    return a;
+}
+
+static void print_links(const Kks__Pong *p)
 {
     for (size_t i = 0; i < p->n_links; i++) {
         const Kks__Link *l = p->links[i];
-        char bins[256] = "";
-        size_t n = 0;
-        for (size_t b = 0; b < l->n_bins && n < sizeof bins; b++)
-            n += (size_t)snprintf(bins + n, sizeof bins - n, "%s%s", b ? "," : "", l->bins[b]);
-        if (json) {
-            printf("%s{", i ? "," : "");
-            json_str("address", l->address, 1);
-            json_str("bins", bins, 1);
-            printf("\"default\":%s,\"up\":%s,", l->is_default ? "true" : "false",
-                   l->up ? "true" : "false");
-            json_str("role", l->role, 1);
-            json_str("identity", l->identity, 1);
-            json_str("version", l->version, 1);
-            printf("\"rtt_us\":%u,", l->rtt_us);
-            json_str("error", l->error, 0);
-            printf("}");
-            continue;
-        }
+        char bins[256];
+        size_t n = join_bins(l, bins);
         printf("  issuer link %s (%s%s%s): ", l->address, l->is_default ? "default route" : "",
                l->is_default && n ? ", BIN " : (n ? "BIN " : ""), bins);
         if (l->up)
@@ -49,8 +51,9 @@ static void print_links(const Kks__Pong *p, int json)
     }
 }
 
-/* Pings one peer; returns the exit code for it. */
-static int ping_one(ctl *c, const char *what, const char *addr, unsigned role, int first)
+/* Pings one peer; returns the exit code for it. With --json, appends the
+ * peer's object to *peers instead of printing. */
+static int ping_one(ctl *c, const char *what, const char *addr, unsigned role, json_t **peers)
 {
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep = NULL;
     Kks__Ping ping = KKS__PING__INIT;
@@ -64,27 +67,20 @@ static int ping_one(ctl *c, const char *what, const char *addr, unsigned role, i
     if (rc == 0 && rep->body_case != KKS__ENVELOPE__BODY_PONG)
         rc = KKS_EUNEXPECTED;
     if (c->json) {
-        printf("%s{", first ? "" : ",");
-        json_str("peer", what, 1);
-        json_str("address", addr, 1);
+        json_t *o = json_pack("{s:o,s:o,s:b}", "peer", kks_json_str(what), "address",
+                              kks_json_str(addr), "ok", rc == 0);
         if (rc == 0) {
-            printf("\"ok\":true,");
-            json_str("role", rep->pong->role, 1);
-            json_str("identity", rep->pong->identity, 1);
-            json_str("version", rep->pong->version, 1);
-            printf("\"links\":[");
-            print_links(rep->pong, 1);
-            printf("]}");
+            kks_json_set_pb(&o, &rep->pong->base, "role identity version");
+            kks_json_set(&o, "links", links_json(rep->pong));
         } else {
             const char *why = kks_client_last_error(cl);
-            printf("\"ok\":false,");
-            json_str("error", *why ? why : kks_strerror(rc), 0);
-            printf("}");
+            kks_json_set(&o, "error", kks_json_str(*why ? why : kks_strerror(rc)));
         }
+        kks_json_append(peers, o);
     } else if (rc == 0) {
         printf("%-7s %s: %s \"%s\" version %s\n", what, addr, rep->pong->role,
                rep->pong->identity, rep->pong->version);
-        print_links(rep->pong, 0);
+        print_links(rep->pong);
     } else {
         const char *why = kks_client_last_error(cl);
         printf("%-7s %s: UNREACHABLE: %s\n", what, addr, *why ? why : kks_strerror(rc));
@@ -108,7 +104,8 @@ int cmd_ping(ctl *c, int argc, char **argv)
         {"pki", required_argument, 0, 'p'},    {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
-    int o, ec = EXIT_OK, n = 0, r;
+    int o, ec = EXIT_OK, r;
+    json_t *peers;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
@@ -125,17 +122,20 @@ int cmd_ping(ctl *c, int argc, char **argv)
         fputs("usage: kksctl ping [--switch A] [--issuer A]: give at least one peer\n", stderr);
         return EXIT_USAGE;
     }
-    if (c->json)
-        printf("{\"peers\":[");
+    peers = json_array();
     if (c->sw) {
-        r = ping_one(c, "switch", c->sw, KKS_ROLE_SWITCH, n++ == 0);
+        r = ping_one(c, "switch", c->sw, KKS_ROLE_SWITCH, &peers);
         ec = r > ec ? r : ec;
     }
     if (c->issuer) {
-        r = ping_one(c, "issuer", c->issuer, KKS_ROLE_ISSUER, n++ == 0);
+        r = ping_one(c, "issuer", c->issuer, KKS_ROLE_ISSUER, &peers);
         ec = r > ec ? r : ec;
     }
-    if (c->json)
-        printf("]}\n");
+    if (c->json) {
+        r = ctl_json_print(json_pack("{s:o}", "peers", peers));
+        ec = r > ec ? r : ec;
+    } else {
+        json_decref(peers);
+    }
     return ec;
 }

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kks_log.h"
+#include "kks_err.h"
+#include "kks_json.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
 #include "kks_money.h"
@@ -509,63 +510,12 @@ void receipt_settle(FILE *f, const receipt_ctx *c, uint32_t count, int64_t total
 
 /* ------------------------------------------------------------------ JSON */
 
-typedef struct js {
-    FILE *f;
-    int n; /* members written at the current level */
-} js;
-
-static void jkey(js *j, const char *k)
+/* Prints the object on one line; says on stderr when it could not. */
+static void jprint(FILE *f, json_t *o)
 {
-    fprintf(j->f, "%s\"%s\":", j->n++ ? "," : "", k);
-}
-
-static void jstr(js *j, const char *k, const char *v)
-{
-    char buf[1024];
-    jkey(j, k);
-    if (!v) {
-        fputs("null", j->f);
-        return;
-    }
-    kks_json_escape(buf, sizeof buf, v);
-    fputs(buf, j->f);
-}
-
-static void jint(js *j, const char *k, int64_t v)
-{
-    jkey(j, k);
-    fprintf(j->f, "%" PRId64, v);
-}
-
-static void jbool(js *j, const char *k, int v)
-{
-    jkey(j, k);
-    fputs(v ? "true" : "false", j->f);
-}
-
-static void jnull(js *j, const char *k)
-{
-    jkey(j, k);
-    fputs("null", j->f);
-}
-
-static void jcommon(js *j, const receipt_ctx *c, const char *type)
-{
-    char when[32];
-    struct tm tm;
-    time_t t = c->now + TERM_WIB_OFFSET;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S+07:00", &tm);
-    jstr(j, "type", type);
-    jstr(j, "terminal", c->terminal);
-    jstr(j, "local_date", c->date);
-    jstr(j, "time", when);
-    jint(j, "stan", c->stan);
-    if (c->pan && *c->pan) {
-        char m[20];
-        kks_pan_mask(c->pan, m);
-        jstr(j, "pan", m);
-    }
+    int rc = kks_json_print(f, o);
+    if (rc < 0)
+        fprintf(stderr, "kks-terminal: cannot write the JSON reply: %s\n", kks_strerror(rc));
 }
 
 static const char *nonempty(const char *s)
@@ -573,140 +523,125 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
+static const char *orempty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* type, terminal, local_date, time, stan and the masked PAN, when there is one. */
+static json_t *jcommon(const receipt_ctx *c, const char *type)
+{
+    char when[32];
+    struct tm tm;
+    json_t *o;
+    time_t t = c->now + TERM_WIB_OFFSET;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S+07:00", &tm);
+    o = json_pack("{s:o,s:o,s:o,s:s,s:I}", "type", kks_json_str(type), "terminal",
+                  kks_json_str(c->terminal), "local_date", kks_json_str(c->date), "time", when,
+                  "stan", (json_int_t)c->stan);
+    if (c->pan && *c->pan) {
+        char m[20];
+        kks_pan_mask(c->pan, m);
+        kks_json_set(&o, "pan", kks_json_str(m));
+    }
+    return o;
+}
+
 void receipt_txn_json(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
 {
-    js j = {f, 0};
     const char *type = c->type;
     const char *wallet = nonempty(r->wallet) ? r->wallet : nonempty(c->wallet);
     int ok = r->rc && strcmp(r->rc, "00") == 0;
-    fputc('{', f);
-    jcommon(&j, c, type);
-    jstr(&j, "rc", r->rc ? r->rc : "");
-    jstr(&j, "reason", r->reason ? r->reason : "");
-    jstr(&j, "message", receipt_rc_text(r->rc, c->lang));
-    jbool(&j, "approved", ok);
-    jstr(&j, "rrn", nonempty(r->rrn));
+    json_t *o = jcommon(c, type);
+    kks_json_set(&o, "rc", kks_json_str(orempty(r->rc)));
+    kks_json_set(&o, "reason", kks_json_str(orempty(r->reason)));
+    kks_json_set(&o, "message", kks_json_str(receipt_rc_text(r->rc, c->lang)));
+    kks_json_set(&o, "approved", json_boolean(ok));
+    kks_json_set(&o, "rrn", kks_json_str(nonempty(r->rrn)));
     if (ok)
-        jstr(&j, "auth_code", nonempty(r->auth_code));
+        kks_json_set(&o, "auth_code", kks_json_str(nonempty(r->auth_code)));
     if (strcmp(type, "withdraw") == 0 || strcmp(type, "purchase") == 0) {
-        jint(&j, "amount", ok || r->amount ? r->amount : c->amount);
-        jstr(&j, "wallet", wallet);
+        kks_json_set(&o, "amount", json_integer(ok || r->amount ? r->amount : c->amount));
+        kks_json_set(&o, "wallet", kks_json_str(wallet));
     }
-    if (ok && r->has_balances) {
-        jkey(&j, "balances");
-        fprintf(f, "{\"pkh\":%" PRId64 ",\"bpnt\":%" PRId64 "}", r->pkh, r->bpnt);
-    } else if (ok) {
-        jnull(&j, "balances");
-    }
+    if (ok && r->has_balances)
+        kks_json_set(&o, "balances", json_pack("{s:I,s:I}", "pkh", (json_int_t)r->pkh, "bpnt",
+                                               (json_int_t)r->bpnt));
+    else if (ok)
+        kks_json_set(&o, "balances", json_null());
     if (strcmp(type, "purchase") == 0 || r->n_items) {
-        jkey(&j, "items");
-        fputc('[', f);
-        for (size_t i = 0; i < r->n_items; i++) {
-            const Kks__ItemLine *it = r->items[i];
-            js o = {f, 0};
-            fputs(i ? ",{" : "{", f);
-            jstr(&o, "sku", it->sku ? it->sku : "");
-            jstr(&o, "name", it->name ? it->name : "");
-            jstr(&o, "category", it->category ? it->category : "");
-            jint(&o, "qty", it->qty);
-            jint(&o, "unit_price", it->unit_price);
-            jint(&o, "total", it->total);
-            fputc('}', f);
-        }
-        fputc(']', f);
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < r->n_items; i++)
+            kks_json_append(&a, kks_json_pb(&r->items[i]->base,
+                                            "sku name category qty unit_price total"));
+        kks_json_set(&o, "items", a);
     }
     if (strcmp(type, "statement") == 0) {
-        jkey(&j, "statement");
-        fputc('[', f);
-        for (size_t i = 0; i < r->n_statement; i++) {
-            const Kks__StatementLine *s = r->statement[i];
-            js o = {f, 0};
-            fputs(i ? ",{" : "{", f);
-            jstr(&o, "at", s->at ? s->at : "");
-            jstr(&o, "wallet", s->wallet ? s->wallet : "");
-            jint(&o, "amount", s->amount);
-            jstr(&o, "kind", s->kind ? s->kind : "");
-            jstr(&o, "ref", s->ref ? s->ref : "");
-            fputc('}', f);
-        }
-        fputc(']', f);
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < r->n_statement; i++)
+            kks_json_append(&a, kks_json_pb(&r->statement[i]->base, "at wallet amount kind ref"));
+        kks_json_set(&o, "statement", a);
     }
-    fputs("}\n", f);
+    jprint(f, o);
 }
 
-/* Opens the object for a request the switch did not answer with a reply:
- * the common fields, no response code, not approved. */
-static void junanswered(js *j, const receipt_ctx *c)
+/* The object for a request the switch did not answer with a reply: the common
+ * fields, no response code, not approved. */
+static json_t *junanswered(const receipt_ctx *c)
 {
-    fputc('{', j->f);
-    jcommon(j, c, c->type);
-    jnull(j, "rc");
-    jnull(j, "reason");
-    jnull(j, "rrn");
-    jbool(j, "approved", 0);
+    json_t *o = jcommon(c, c->type);
+    kks_json_set(&o, "rc", json_null());
+    kks_json_set(&o, "reason", json_null());
+    kks_json_set(&o, "rrn", json_null());
+    kks_json_set(&o, "approved", json_false());
+    return o;
 }
 
 void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n)
 {
-    js j = {f, 0};
-    junanswered(&j, c);
+    json_t *o = junanswered(c);
     if (strcmp(c->type, "withdraw") == 0)
-        jint(&j, "amount", c->amount);
-    jstr(&j, "error", n->why ? n->why : "no reply");
-    jkey(&j, "reversal");
-    {
-        js o = {f, 0};
-        fputc('{', f);
-        jstr(&o, "status", n->acked ? "acknowledged" : n->refused ? "refused" : "pending");
-        jbool(&o, "moved", n->acked && n->moved);
-        jint(&o, "attempts", n->attempts);
-        fputc('}', f);
-    }
-    fputs("}\n", f);
+        kks_json_set(&o, "amount", json_integer(c->amount));
+    kks_json_set(&o, "error", kks_json_str(n->why ? n->why : "no reply"));
+    kks_json_set(&o, "reversal",
+                 json_pack("{s:s,s:b,s:I}", "status",
+                           n->acked ? "acknowledged" : n->refused ? "refused" : "pending",
+                           "moved", n->acked && n->moved, "attempts", (json_int_t)n->attempts));
+    jprint(f, o);
 }
 
 void receipt_reversal_json(FILE *f, const receipt_ctx *c, const Kks__ReversalReply *r,
                            const char *rrn)
 {
-    js j = {f, 0};
-    fputc('{', f);
-    jcommon(&j, c, "reversal");
-    jstr(&j, "rc", r->rc ? r->rc : "");
-    jstr(&j, "reason", r->reason ? r->reason : "");
-    jstr(&j, "message", receipt_rc_text(r->rc, c->lang));
-    jbool(&j, "approved", r->rc && strcmp(r->rc, "00") == 0);
-    jstr(&j, "rrn", nonempty(rrn));
-    jbool(&j, "moved", r->moved);
-    fputs("}\n", f);
+    json_t *o = jcommon(c, "reversal");
+    kks_json_set(&o, "rc", kks_json_str(orempty(r->rc)));
+    kks_json_set(&o, "reason", kks_json_str(orempty(r->reason)));
+    kks_json_set(&o, "message", kks_json_str(receipt_rc_text(r->rc, c->lang)));
+    kks_json_set(&o, "approved", json_boolean(r->rc && strcmp(r->rc, "00") == 0));
+    kks_json_set(&o, "rrn", kks_json_str(nonempty(rrn)));
+    kks_json_set(&o, "moved", json_boolean(r->moved));
+    jprint(f, o);
 }
 
 void receipt_settle_json(FILE *f, const receipt_ctx *c, uint32_t count, int64_t total,
                          const Kks__TerminalSettleReply *r)
 {
-    js j = {f, 0};
     int ok = r->rc && strcmp(r->rc, "00") == 0;
-    fputc('{', f);
-    jstr(&j, "type", "settle");
-    jstr(&j, "terminal", c->terminal);
-    jstr(&j, "date", c->date);
-    jstr(&j, "rc", r->rc ? r->rc : "");
-    jstr(&j, "reason", r->reason ? r->reason : "");
-    jstr(&j, "message", receipt_rc_text(r->rc, c->lang));
-    jbool(&j, "match", ok && r->match);
-    jkey(&j, "terminal_totals");
-    fprintf(f, "{\"count\":%u,\"total\":%" PRId64 "}", count, total);
-    jkey(&j, "switch_totals");
-    if (ok)
-        fprintf(f, "{\"count\":%u,\"total\":%" PRId64 "}", r->count, r->total);
-    else
-        fputs("null", f);
-    fputs("}\n", f);
+    jprint(f, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:{s:I,s:I},s:o}", "type", "settle",
+                        "terminal", kks_json_str(c->terminal), "date", kks_json_str(c->date), "rc",
+                        kks_json_str(orempty(r->rc)), "reason", kks_json_str(orempty(r->reason)),
+                        "message", kks_json_str(receipt_rc_text(r->rc, c->lang)), "match",
+                        ok && r->match, "terminal_totals", "count", (json_int_t)count, "total",
+                        (json_int_t)total, "switch_totals",
+                        ok ? json_pack("{s:I,s:I}", "count", (json_int_t)r->count, "total",
+                                       (json_int_t)r->total)
+                           : json_null()));
 }
 
 void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error)
 {
-    js j = {f, 0};
-    junanswered(&j, c);
-    jstr(&j, "error", error);
-    fputs("}\n", f);
+    json_t *o = junanswered(c);
+    kks_json_set(&o, "error", kks_json_str(error));
+    jprint(f, o);
 }

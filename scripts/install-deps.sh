@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, only those missing.
 # Runs apt-get through sudo when not root. Idempotent and quiet when all is there.
 set -eu
-pkgs="libssl-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
+pkgs="libssl-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev
 libcriterion-dev pkg-config cmake make gcc"
 [ "${KKS_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang"
 missing=""

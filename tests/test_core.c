@@ -1,4 +1,4 @@
-/* Core pieces without processes: error table, JSON escaping, addresses,
+/* Core pieces without processes: error table, log lines, addresses,
  * terminal IDs, the PKI, envelope peeking, and client/server over mutual TLS
  * in one loop (frame caps per peer, replies flushed before a refusal). */
 #include <criterion/criterion.h>
@@ -11,6 +11,7 @@
 
 #include "kks_err.h"
 #include "kks_frame.h"
+#include "kks_json.h"
 #include "kks_log.h"
 #include "kks_net.h"
 #include "kks_pki.h"
@@ -26,19 +27,78 @@ Test(err, every_code_has_a_message_and_name)
     cr_assert_str_eq(kks_strerror(-999), "unknown error");
 }
 
-Test(log, json_escape_quotes_controls_and_bounds)
+/* What kks_log writes on stderr during fn(). */
+static char *log_of(void (*fn)(void))
 {
-    char buf[64];
-    kks_json_escape(buf, sizeof buf, "a\"b\\c\nd\x01");
-    cr_assert_str_eq(buf, "\"a\\\"b\\\\c\\nd\\u0001\"");
-    char small[8];
-    size_t n = kks_json_escape(small, sizeof small, "abcdefghijkl");
-    cr_assert_eq(n, strlen(small));
-    cr_assert_eq(small[0], '"');
-    cr_assert_eq(small[n - 1], '"', "truncated output still closes the string");
-    n = kks_json_escape(small, sizeof small, "\"\"\"\"\"\"");
-    cr_assert_eq(small[n - 1], '"');
-    cr_assert_lt(n, sizeof small);
+    static char buf[16384];
+    FILE *f = tmpfile();
+    int saved = dup(2);
+    size_t n;
+    cr_assert(f && saved >= 0);
+    dup2(fileno(f), 2);
+    fn();
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* One line, parsed strictly; fails the test with jansson's line and column. */
+static json_t *log_line(const char *text)
+{
+    json_error_t err;
+    json_t *v;
+    cr_assert_eq(strchr(text, '\n'), text + strlen(text) - 1, "one line: %s", text);
+    v = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    cr_assert_not_null(v, "%s at %d:%d in %s", err.text, err.line, err.column, text);
+    return v;
+}
+
+static void log_awkward(void)
+{
+    kks_log_init("kks-test");
+    kks_info("a\"b\\c\nd\x01", "name", "Jos\xE9 \xC3\xA9", "ctl", "\t\x7f/", "gone", NULL);
+}
+
+static char long_value[5000];
+
+static void log_long(void)
+{
+    kks_warn("long", "a", long_value, "b", "never written");
+}
+
+Test(log, lines_are_json_with_every_string_escaped)
+{
+    const char *out = log_of(log_awkward);
+    json_t *v = log_line(out);
+    cr_assert(strstr(out, "\"level\":\"info\",\"component\":\"kks-test\",\"msg\":"
+                          "\"a\\\"b\\\\c\\nd\\u0001\",\"name\":"), "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "msg")), "a\"b\\c\nd\x01");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "name")), "Jos\xEF\xBF\xBD \xC3\xA9",
+                     "the stray Latin-1 byte is U+FFFD, the real UTF-8 kept");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "ctl")), "\t\x7f/");
+    cr_assert(json_is_null(json_object_get(v, "gone")));
+    json_decref(v);
+}
+
+Test(log, a_long_line_is_cut_between_characters_and_closed)
+{
+    /* 2-byte characters, so a cut at a byte count would split one */
+    for (size_t i = 0; i + 2 < sizeof long_value; i += 2)
+        memcpy(long_value + i, "\xC3\xA9", 2);
+    kks_log_init("kks-test");
+    const char *out = log_of(log_long);
+    json_t *v = log_line(out); /* json_loads refuses a split character */
+    const char *a = json_string_value(json_object_get(v, "a"));
+    cr_assert_leq(strlen(out), 4096);
+    cr_assert_not_null(a);
+    cr_assert_gt(strlen(a), 3000);
+    cr_assert_eq(strncmp(a, long_value, strlen(a)), 0, "a prefix of the value");
+    cr_assert_null(json_object_get(v, "b"), "no room left for the next field");
+    json_decref(v);
 }
 
 Test(addr, parse_forms)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kks_err.h"
+#include "kks_json.h"
 #include "kks_log.h"
 #include "kks_pin.h"
 #include "kks_pki.h"
@@ -589,6 +590,33 @@ Test(json, no_reply_settle_reversal_error)
     s = cap_close(&cp);
     cr_assert(strstr(s, "\"rc\":null"));
     cr_assert(strstr(s, "\"error\":\"switch 127.0.0.1:1: connection refused\""));
+    free(s);
+}
+
+/* Text from the switch is not trusted to be UTF-8: the line stays valid JSON and
+ * parses back with every field. */
+Test(json, reply_with_bad_bytes_parses_back)
+{
+    receipt_ctx c = ctx_for("purchase", TERM_LANG_ID);
+    Kks__TxnReply r = reply("purchase", "00");
+    Kks__ItemLine bad = item_egg, *its[] = {&bad};
+    json_error_t err;
+    json_t *v;
+    char *s;
+    bad.name = "Telur \xE9\x01 \"1 kg\"";
+    r.reason = "ok\xFF";
+    r.items = its;
+    r.n_items = 1;
+    s = render(&c, &r, 1);
+    v = json_loads(s, JSON_REJECT_DUPLICATES, &err);
+    cr_assert_not_null(v, "%s at %d:%d: %s", err.text, err.line, err.column, s);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "reason")), "ok\xEF\xBF\xBD");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(v, "items"), 0), "name")),
+                     "Telur \xEF\xBF\xBD\x01 \"1 kg\"");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(v, "balances"), "bpnt")),
+                 235000);
+    json_decref(v);
     free(s);
 }
 
