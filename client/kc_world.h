@@ -76,6 +76,9 @@ int kc_world_terminal(kc_world *w, const char *id);
  * (0..255), or a negative KKS_E* when it could not run. */
 int kc_world_ctl(kc_world *w, const char *const *args, char **out, char **err);
 
+/* Runs the loop for about ms: whatever lives on it keeps being served. */
+void kc_pause(uv_loop_t *loop, unsigned ms);
+
 /* Runs a program to completion on loop, capturing its output the same way. */
 int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err);
 

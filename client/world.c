@@ -31,8 +31,7 @@ static void on_closed_timer(uv_handle_t *h)
 {
 }
 
-/* Runs the loop for about ms (other handles keep being served). */
-static void pause_ms(uv_loop_t *loop, unsigned ms)
+void kc_pause(uv_loop_t *loop, unsigned ms)
 {
     uv_timer_t t;
     int fired = 0;
@@ -109,7 +108,7 @@ static int reap(uv_loop_t *loop, kc_proc *p, int sig, unsigned wait_ms)
     if (p->running)
         uv_process_kill(&p->h, sig);
     while (p->running) {
-        pause_ms(loop, 20);
+        kc_pause(loop, 20);
         waited += 20;
         if (waited == wait_ms && p->running)
             uv_process_kill(&p->h, SIGKILL);
@@ -202,7 +201,7 @@ static int start_daemon(kc_world *w, enum kc_daemon which, const char *listen)
             return 0;
         if (!w->proc[which].running)
             break;
-        pause_ms(w->loop, 20);
+        kc_pause(w->loop, 20);
     }
     reap(w->loop, &w->proc[which], SIGKILL, 1000);
     log_tail(log, tail, sizeof tail);

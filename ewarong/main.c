@@ -3,9 +3,11 @@
  * loop, stdout and stderr); everything else is term_cli() in cli.c, which the
  * tests run against a switch of their own. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kks_log.h"
+#include "scenario/scenario.h"
 #include "terminal.h"
 
 int main(int argc, char **argv)
@@ -25,6 +27,8 @@ int main(int argc, char **argv)
 
     kks_log_init("kks-terminal");
     kks_log_set_level(KKS_LOG_ERROR);
+    if (argc > 1 && strcmp(argv[1], "run") == 0) /* QA scenarios */
+        return sc_cli(argc - 1, argv + 1, stdout, stderr);
     rc = term_cli(&env, argc, argv);
     uv_run(env.loop, UV_RUN_DEFAULT); /* let closing handles finish */
     uv_loop_close(env.loop);

@@ -3,8 +3,9 @@
 # Runs apt-get through sudo when not root. Idempotent and quiet when all is there.
 set -eu
 pkgs="libssl-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev
+libyaml-dev libxml2-dev
 libcriterion-dev pkg-config cmake make gcc"
-[ "${KKS_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang"
+[ "${KKS_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
