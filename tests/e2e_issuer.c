@@ -475,3 +475,62 @@ Test(issuer, pin_lifecycle_and_wrong_state_codes)
             cr_assert_not(e2e_file_has(p, pins[k]), "PIN %s found in %s", pins[k], files[f]);
     }
 }
+
+/* Collective account opening: enrolled without a switch, a family has no
+ * account and cannot be credited; kksctl accounts open gives it one (and only
+ * to families the issuer enrolled, with the programmes of their row). */
+Test(issuer, accounts_open_for_an_extract_enrolled_earlier)
+{
+    char *out = NULL, path[400], man[400];
+    e2e_start_issuer();
+    e2e_start_switch();
+    cr_assert_eq(ctl(&out, "enroll", SEEDS, 0, 0, 0, 0), 0, "%s", out);
+    cr_assert(strstr(out, "\"accounts\":null"), "no switch given: no accounts: %s", out);
+    free(out);
+    /* a BPNT manifest of the seeds: every row refused, no account */
+    snprintf(man, sizeof man, "%s/bpnt.csv", E.dir);
+    char *margv[] = {(char *)e2e_bin("kksctl"), "manifest", "--program", "bpnt", "--period",
+                     "2026-11", "--registry", SEEDS, NULL};
+    cr_assert_eq(e2e_run(&out, margv), 0);
+    FILE *f = fopen(man, "w");
+    fputs(out, f);
+    fclose(f);
+    long families = -1;
+    for (const char *p = out; (p = strchr(p, '\n')); p++)
+        families++;
+    free(out);
+    char *run[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--switch", E.switch_addr,
+                   "--json", "credit-run", man, NULL};
+    cr_assert_eq(e2e_run(&out, run), 1, "%s", out);
+    cr_assert(strstr(out, "\"credited\":0"), "%s", out);
+    cr_assert(strstr(out, "no account at the switch"), "%s", out);
+    free(out);
+
+    /* accounts open: an extra family the issuer never enrolled is rejected */
+    snprintf(path, sizeof path, "%s/with-stranger.csv", E.dir);
+    char *seeds = e2e_slurp(SEEDS);
+    f = fopen(path, "w");
+    fputs(seeds, f);
+    fputs("1271051502109999,1271056304909999,Orang Asing,1990-04-23,P,Jl. A,Lalang,"
+          "Medan Sunggal,1271,1,BNI,0,0,1,0,0,0,0,1\n", f);
+    fclose(f);
+    free(seeds);
+    char *open_[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--issuer", E.issuer_addr,
+                     "--switch", E.switch_addr, "--json", "accounts", "open", path, NULL};
+    cr_assert_eq(e2e_run(&out, open_), 1, "%s", out);
+    cr_assert(strstr(out, "\"opened\":240"), "%s", out);
+    cr_assert(strstr(out, "is not enrolled at the issuer"), "%s", out);
+    free(out);
+    cr_assert_eq(e2e_run(&out, open_), 1, "again: nothing new: %s", out);
+    cr_assert(strstr(out, "\"opened\":0,\"updated\":0,\"unchanged\":240"), "%s", out);
+    free(out);
+    cr_assert_eq(e2e_run(&out, run), 0, "%s", out);
+    cr_assert_eq(json_num(out, "credited"), families, "%s", out);
+    free(out);
+    /* without a switch, accounts open is a usage error */
+    char *noswitch[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--issuer", E.issuer_addr,
+                        "accounts", "open", path, NULL};
+    cr_assert_eq(e2e_run(&out, noswitch), 2, "%s", out);
+    free(out);
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
