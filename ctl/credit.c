@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "kks_csv.h"
+#include "kc_op.h"
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_money.h"
@@ -238,31 +239,24 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
 
 static int send_batch(run *r, kks_client *cl, size_t from, size_t n)
 {
-    static Kks__CreditRow rows[BATCH];
-    static Kks__CreditRow *prow[BATCH];
-    Kks__Envelope env = KKS__ENVELOPE__INIT;
-    Kks__CreditBatch cb = KKS__CREDIT_BATCH__INIT;
+    Kks__Envelope env;
+    kc_credits cb;
     struct batch *b = malloc(sizeof *b);
     int rc;
-    if (!b)
+    if (!b || kc_credits_init(&cb, r->program, r->period, n) < 0) {
+        free(b);
         return KKS_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        kks__credit_row__init(&rows[i]);
-        rows[i].line = r->rows[from + i].line;
-        rows[i].kk = r->rows[from + i].kk;
-        rows[i].amount = r->rows[from + i].amount;
-        prow[i] = &rows[i];
     }
-    cb.program = r->program;
-    cb.period = r->period;
-    cb.n_rows = n;
-    cb.rows = prow;
-    env.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
-    env.credit_batch = &cb;
+    for (size_t i = 0; i < n; i++)
+        kc_credits_add(&cb, r->rows[from + i].line, r->rows[from + i].kk,
+                       r->rows[from + i].amount);
+    kc_credits_envelope(&cb, &env);
     b->r = r;
     b->from = from;
     b->n = n;
-    if ((rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, b)) < 0) {
+    rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, b); /* packed: cb may go */
+    kc_credits_free(&cb);
+    if (rc < 0) {
         free(b);
         return rc;
     }
@@ -405,8 +399,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         fputs("usage: kksctl ledger check [--switch A] [--json]\n", stderr);
         return EXIT_USAGE;
     }
-    req.body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK;
-    req.ledger_check = &lc;
+    kc_op_ledger_check(&req, &lc);
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__LedgerCheckReply *r = rep->ledger_check_reply;
@@ -454,9 +447,7 @@ int cmd_account(ctl *c, int argc, char **argv)
         fprintf(stderr, "%s\n", use);
         return EXIT_USAGE;
     }
-    ar.kk = argv[optind + 1];
-    req.body_case = KKS__ENVELOPE__BODY_ACCOUNT_REQUEST;
-    req.account_request = &ar;
+    kc_op_account(&req, &ar, argv[optind + 1], ar.limit);
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__AccountReply *r = rep->account_reply;
@@ -517,9 +508,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
         fprintf(stderr, "%s\n", use);
         return EXIT_USAGE;
     }
-    sr.date = (char *)date;
-    req.body_case = KKS__ENVELOPE__BODY_SETTLE;
-    req.settle = &sr;
+    kc_op_settle(&req, &sr, date);
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__SettleReply *r = rep->settle_reply;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "kc_op.h"
 #include "kks_csv.h"
 #include "kks_err.h"
 #include "kks_registry.h"
@@ -226,23 +227,19 @@ static void on_accounts(int status, const Kks__Envelope *rep, void *ud)
 /* Opens the accounts of the families the issuer accepted, in batches. */
 static void open_accounts(run *r, kks_client *sw)
 {
-    static Kks__AccountRow rows[ACCOUNT_BATCH];
-    static Kks__AccountRow *prow[ACCOUNT_BATCH];
+    kc_accounts ab;
+    if (kc_accounts_init(&ab, ACCOUNT_BATCH) < 0) {
+        r->failed = EXIT_INTERNAL;
+        return;
+    }
     for (size_t at = 0; at < r->nacct && !r->failed; at += ACCOUNT_BATCH) {
         size_t n = r->nacct - at < ACCOUNT_BATCH ? r->nacct - at : ACCOUNT_BATCH;
-        Kks__Envelope env = KKS__ENVELOPE__INIT;
-        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
-        for (size_t i = 0; i < n; i++) {
-            kks__account_row__init(&rows[i]);
-            rows[i].line = r->accts[at + i].line;
-            rows[i].kk = r->accts[at + i].kk;
-            rows[i].programs = r->accts[at + i].programs;
-            prow[i] = &rows[i];
-        }
-        ao.n_rows = n;
-        ao.rows = prow;
-        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
-        env.accounts_open = &ao;
+        Kks__Envelope env;
+        kc_accounts_clear(&ab);
+        for (size_t i = 0; i < n; i++)
+            kc_accounts_add(&ab, r->accts[at + i].line, r->accts[at + i].kk,
+                            r->accts[at + i].programs);
+        kc_accounts_envelope(&ab, &env);
         while (r->inflight >= IN_FLIGHT && !r->failed)
             uv_run(r->c->loop, UV_RUN_ONCE);
         if (kks_client_call(sw, &env, CTL_TIMEOUT_MS, on_accounts, r) < 0) {
@@ -252,6 +249,7 @@ static void open_accounts(run *r, kks_client *sw)
         }
         r->inflight++;
     }
+    kc_accounts_free(&ab);
     while (r->inflight > 0)
         uv_run(r->c->loop, UV_RUN_ONCE);
     r->accounts_done = !r->failed;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "e2e_util.h"
+#include "kc_op.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -346,33 +347,24 @@ Kks__Envelope *e2e_recv(SSL *ssl)
 void e2e_open_accounts(const uint64_t *kks, size_t n, unsigned programs)
 {
     SSL *ssl = e2e_tls_dial(E.switch_addr, E.pki, "operator");
+    kc_accounts ab;
     cr_assert_not_null(ssl);
-    for (size_t at = 0; at < n; at += 400) {
+    cr_assert_eq(kc_accounts_init(&ab, 400), 0);
+    for (size_t at = 0; at < n; at += 400) { /* 400 rows: under e2e_send's 8 KiB */
         size_t m = n - at < 400 ? n - at : 400;
-        Kks__AccountRow *rows = calloc(m, sizeof *rows), **p = calloc(m, sizeof *p);
-        for (size_t i = 0; i < m; i++) {
-            kks__account_row__init(&rows[i]);
-            rows[i].line = (uint32_t)(at + i + 2);
-            rows[i].kk = kks[at + i];
-            rows[i].programs = programs;
-            p[i] = &rows[i];
-        }
-        Kks__Envelope env = KKS__ENVELOPE__INIT;
-        Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
-        ao.n_rows = m;
-        ao.rows = p;
+        Kks__Envelope env;
+        kc_accounts_clear(&ab);
+        for (size_t i = 0; i < m; i++)
+            kc_accounts_add(&ab, (uint32_t)(at + i + 2), kks[at + i], programs);
+        kc_accounts_envelope(&ab, &env);
         env.id = 1;
-        env.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
-        env.accounts_open = &ao;
         cr_assert_eq(e2e_send(ssl, &env), 0);
         Kks__Envelope *rep = e2e_recv(ssl);
         cr_assert_not_null(rep);
         cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
         cr_assert_eq(rep->accounts_open_result->n_rejected, 0);
         kks__envelope__free_unpacked(rep, NULL);
-        free(rows);
-        free(p);
     }
+    kc_accounts_free(&ab);
     e2e_tls_close(ssl);
 }
-

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "kc_op.h"
 #include "kc_txn.h"
 #include "kks_err.h"
 #include "kks_pin.h"
@@ -98,36 +99,25 @@ static Kks__Envelope *call(kks_conn *c, Kks__Envelope *req)
 
 static void setup_family(void)
 {
-    Kks__Envelope req = KKS__ENVELOPE__INIT;
-    Kks__AccountsOpen ao = KKS__ACCOUNTS_OPEN__INIT;
-    Kks__AccountRow row = KKS__ACCOUNT_ROW__INIT, *prow = &row;
-    row.line = 2;
-    row.kk = 1271051502100101ull;
-    row.programs = 3;
-    ao.n_rows = 1;
-    ao.rows = &prow;
-    req.body_case = KKS__ENVELOPE__BODY_ACCOUNTS_OPEN;
-    req.accounts_open = &ao;
+    Kks__Envelope req;
+    kc_accounts ab;
+    cr_assert_eq(kc_accounts_init(&ab, 1), 0);
+    kc_accounts_add(&ab, 2, 1271051502100101ull, 3);
+    kc_accounts_envelope(&ab, &req);
     Kks__Envelope *rep = call(op, &req);
+    kc_accounts_free(&ab);
     cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT);
     cr_assert_eq(rep->accounts_open_result->opened, 1);
     kks__envelope__free_unpacked(rep, NULL);
     const char *progs[] = {"pkh", "bpnt"}, *pers[] = {"2026-T4", "2026-10..12"};
     int64_t amounts[] = {1500000, 600000};
     for (int i = 0; i < 2; i++) {
-        Kks__CreditBatch cb = KKS__CREDIT_BATCH__INIT;
-        Kks__CreditRow cr = KKS__CREDIT_ROW__INIT, *pcr = &cr;
-        cr.line = 2;
-        cr.kk = 1271051502100101ull;
-        cr.amount = amounts[i];
-        cb.program = (char *)progs[i];
-        cb.period = (char *)pers[i];
-        cb.n_rows = 1;
-        cb.rows = &pcr;
-        Kks__Envelope e = KKS__ENVELOPE__INIT;
-        e.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
-        e.credit_batch = &cb;
-        rep = call(op, &e);
+        kc_credits cb;
+        cr_assert_eq(kc_credits_init(&cb, progs[i], pers[i], 1), 0);
+        kc_credits_add(&cb, 2, 1271051502100101ull, amounts[i]);
+        kc_credits_envelope(&cb, &req);
+        rep = call(op, &req);
+        kc_credits_free(&cb);
         cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_CREDIT_RESULT);
         cr_assert_eq(rep->credit_result->credited, 1);
         kks__envelope__free_unpacked(rep, NULL);
@@ -252,11 +242,9 @@ Test(txn, issuer_down_is_91_and_nothing_moves_then_reversal_once)
 Test(txn, roles_are_enforced_and_settlement_runs_in_batches)
 {
     setup_family();
-    Kks__Envelope req = KKS__ENVELOPE__INIT;
-    Kks__SettleRequest sr = KKS__SETTLE_REQUEST__INIT;
-    sr.date = DAY;
-    req.body_case = KKS__ENVELOPE__BODY_SETTLE;
-    req.settle = &sr;
+    Kks__Envelope req;
+    Kks__SettleRequest sr;
+    kc_op_settle(&req, &sr, DAY);
     Kks__Envelope *r = call(ew, &req);
     cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_ERROR, "terminals do not settle the day");
     kks__envelope__free_unpacked(r, NULL);
