@@ -96,6 +96,7 @@ static const char usage_common[] =
     "  --timeout MS        how long to wait for each reply (default 10000)\n"
     "  --help              this text; COMMAND --help for one command\n"
     "\n"
+    "QA scenarios: kks-terminal run FILE|DIR... [--junit FILE] [-j N] (run --help).\n"
     "PINs are six digits and leave the terminal only as ISO 9564 format-4 PIN blocks.\n"
     "A withdrawal or purchase that gets no reply in time is reversed automatically\n"
     "(repeated for up to 120 s) and exits 3.\n"
@@ -105,7 +106,7 @@ static const char usage_common[] =
 
 const char *targs_usage(enum term_cmd cmd)
 {
-    static char buf[4096];
+    static char buf[8192];
     size_t n = 0;
     if (cmd == TERM_CMD_NONE) {
         n = (size_t)snprintf(buf, sizeof buf, "%s\nCommands:\n", usage_head);
