@@ -48,18 +48,27 @@ typedef struct run {
     uint64_t interval_ns; /* between progress lines */
 } run;
 
+/* Keeps a rejected row; out of memory fails the run (a rejection is never lost
+ * in silence). */
 static void add_rej(run *r, uint32_t line, const char *reason)
 {
+    char *copy;
     if (r->nrej == r->caprej) {
         size_t nc = r->caprej ? r->caprej * 2 : 64;
         rej *n = realloc(r->rejs, nc * sizeof *n);
-        if (!n)
+        if (!n) {
+            r->failed = EXIT_INTERNAL;
             return;
+        }
         r->rejs = n;
         r->caprej = nc;
     }
+    if (!(copy = strdup(reason))) {
+        r->failed = EXIT_INTERNAL;
+        return;
+    }
     r->rejs[r->nrej].line = line;
-    r->rejs[r->nrej].reason = strdup(reason);
+    r->rejs[r->nrej].reason = copy;
     r->nrej++;
 }
 
@@ -481,6 +490,18 @@ int cmd_account(ctl *c, int argc, char **argv)
     return ec;
 }
 
+/* A CSV field in quotes, quotes inside doubled. */
+static void csv_quoted(FILE *f, const char *v)
+{
+    fputc('"', f);
+    for (; v && *v; v++) {
+        if (*v == '"')
+            fputc('"', f);
+        fputc(*v, f);
+    }
+    fputc('"', f);
+}
+
 int cmd_settle(ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -508,10 +529,13 @@ int cmd_settle(ctl *c, int argc, char **argv)
         fprintf(stderr, "%s\n", use);
         return EXIT_USAGE;
     }
+    /* a day with more payables than one batch holds is settled in several */
+    for (int more = 1; more && ec == EXIT_OK;) {
     kc_op_settle(&req, &sr, date);
     if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
         return ec;
     const Kks__SettleReply *r = rep->settle_reply;
+    more = r->more;
     /* one pair of files per batch: settlement-DATE-bN.csv and .json */
     snprintf(csvp, sizeof csvp, "%s/settlement-%s-b%u.csv", dir, date, r->batch);
     snprintf(jsonp, sizeof jsonp, "%s/settlement-%s-b%u.json", dir, date, r->batch);
@@ -539,8 +563,11 @@ int cmd_settle(ctl *c, int argc, char **argv)
             fprintf(f, "date,batch,kind,id,name,count,total\n");
             for (size_t i = 0; i < r->n_lines; i++) {
                 const Kks__SettleLine *l = r->lines[i];
-                fprintf(f, "%s,%u,%s,%s,\"%s\",%d,%" PRId64 "\n", date, r->batch, l->kind,
-                        l->id, l->name, l->count, l->total);
+                fprintf(f, "%s,%u,%s,", date, r->batch, l->kind);
+                csv_quoted(f, l->id);
+                fputc(',', f);
+                csv_quoted(f, l->name);
+                fprintf(f, ",%d,%" PRId64 "\n", l->count, l->total);
             }
         }
         if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
@@ -565,5 +592,6 @@ int cmd_settle(ctl *c, int argc, char **argv)
     }
     json_decref(j);
     kks__envelope__free_unpacked(rep, NULL);
+    }
     return ec;
 }

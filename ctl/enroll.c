@@ -195,7 +195,7 @@ static acct_row row_account(const Kks__EnrollRow *row)
         return a;
     a.kk = strtoull(row->fields[0], NULL, 10);
     for (int i = 11; i < 18; i++)
-        if (strcmp(row->fields[i], "0") != 0 && row->fields[i][0])
+        if (strtol(row->fields[i], NULL, 10) > 0)
             a.programs |= 1;
     if (strcmp(row->fields[18], "1") == 0)
         a.programs |= 2;
@@ -222,6 +222,11 @@ static void on_accounts(int status, const Kks__Envelope *rep, void *ud)
     r->acct_unchanged += res->unchanged;
     for (size_t i = 0; i < res->n_rejected; i++)
         add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
+    if (res->next_kk) { /* only for thousands of refused rows, which kksctl never sends */
+        fprintf(stderr, "kksctl: switch: a batch of accounts was only partly processed\n");
+        if (!r->failed)
+            r->failed = EXIT_INTERNAL;
+    }
 }
 
 /* Opens the accounts of the families the issuer accepted, in batches. */
@@ -434,10 +439,17 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
             kks__enroll_row__init(row);
             row->line = (unsigned)csv.line;
             row->n_fields = (size_t)csv.nfields;
-            row->fields = malloc(sizeof(char *) * (size_t)csv.nfields);
-            for (int i = 0; row->fields && i < csv.nfields; i++) {
-                row->fields[i] = strdup(csv.fields[i]);
+            row->fields = calloc((size_t)csv.nfields, sizeof(char *));
+            int oom = !row->fields;
+            if (oom)
+                row->n_fields = 0;
+            for (size_t i = 0; i < row->n_fields; i++) {
+                oom |= !(row->fields[i] = strdup(csv.fields[i]));
                 bytes += strlen(csv.fields[i]) + 3;
+            }
+            if (oom) {
+                fprintf(stderr, "kksctl: out of memory\n");
+                r.failed = EXIT_INTERNAL; /* nothing more is sent; what was, stays */
             }
             n++;
         }

@@ -70,15 +70,26 @@ static int cmp_row(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-static void months_text(int first, int last, char *out, size_t cap)
+/* "bpnt 2026-02, 2026-04..2026-05 already paid (under bpnt 2026-01..03, bpnt
+ * 2026-04..06): not applied": exactly the months paid before. */
+static void overlap_text(const char *program, const ledger_credit_out *o, char *out, size_t cap)
 {
-    char a[8], b[8];
-    kks_month_format(first, a);
-    kks_month_format(last, b);
-    if (first == last)
-        snprintf(out, cap, "%s", a);
-    else
-        snprintf(out, cap, "%s..%s", a, b);
+    char months[160] = "", labels[160] = "";
+    int n = o->noverlap < LEDGER_OVERLAPS_MAX ? o->noverlap : LEDGER_OVERLAPS_MAX;
+    for (int i = 0; i < n; i++) {
+        char a[8], b[8];
+        size_t m = strlen(months), l = strlen(labels);
+        kks_month_format(o->overlap[i].first, a);
+        kks_month_format(o->overlap[i].last, b);
+        if (o->overlap[i].first == o->overlap[i].last)
+            snprintf(months + m, sizeof months - m, "%s%s", i ? ", " : "", a);
+        else
+            snprintf(months + m, sizeof months - m, "%s%s..%s", i ? ", " : "", a, b);
+        snprintf(labels + l, sizeof labels - l, "%s%s %s", i ? ", " : "", program,
+                 o->overlap[i].label);
+    }
+    snprintf(out, cap, "%s %s%s already paid (under %s): not applied", program, months,
+             o->noverlap > n ? " and more" : "", labels);
 }
 
 enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
@@ -122,9 +133,10 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     for (size_t i = 0; i < b->n_rows; i++) {
         const Kks__CreditRow *r = rows[i];
         int rc;
-        char months[24];
-        if (rj.bytes > REJECT_BUDGET && rows[i - 1]->kk != r->kk) {
-            res.next_kk = r->kk; /* the rest another time: the reply must fit */
+        /* the rest another time: the reply must fit (at a family's first row,
+         * or anywhere for a sender that repeats one family very many times) */
+        if (rj.bytes > REJECT_BUDGET && (rows[i - 1]->kk != r->kk || rj.bytes > 2 * REJECT_BUDGET)) {
+            res.next_kk = r->kk;
             break;
         }
         why[0] = '\0';
@@ -154,9 +166,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
                      ": not applied",
                      out.existing, b->program, per.label, r->amount);
         } else if (rc == LEDGER_OVERLAP) {
-            months_text(out.first, out.last, months, sizeof months);
-            snprintf(why, sizeof why, "%s %s already paid (under %s %s): not applied", b->program,
-                     months, b->program, out.label);
+            overlap_text(b->program, &out, why, sizeof why);
         } else if (rc == LEDGER_NO_ACCOUNT) {
             snprintf(why, sizeof why,
                      "no account at the switch for KK %016" PRIu64
@@ -205,6 +215,10 @@ enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw
     for (size_t i = 0; i < a->n_rows; i++) {
         const Kks__AccountRow *r = a->rows[i];
         int rc;
+        if (rj.bytes > REJECT_BUDGET) { /* the reply must fit: the rest another time */
+            res.next_kk = r->kk;
+            break;
+        }
         why[0] = '\0';
         if (r->kk < KK_MIN || r->kk > KK_MAX)
             snprintf(why, sizeof why, "KK must be 16 digits");

@@ -38,10 +38,13 @@ const char *const ledger_schema[] = {
     " count INTEGER NOT NULL, total INTEGER NOT NULL, at TEXT NOT NULL,"
     " PRIMARY KEY(date, kind, id));",
     /* 3: accounts with programmes; credits as ranges of months (a month is paid
-     * once whatever the label); the journal keeps the switch's business date
-     * and each money transaction's settlement batch; settlements are numbered
-     * within a day. Credits of an older database that overlap make this
-     * migration fail, naming nothing half done: the database stays at 2. */
+     * once whatever the label); the journal keeps the switch's business date,
+     * each money transaction's settlement batch and, for a reversal, its own
+     * business date and the batch that nets it; settlements are numbered
+     * within a day. An older database whose credits overlap (a month paid
+     * twice under two labels) is refused: the migration fails whole, the
+     * database stays at 2, and the constraint's name says why. What version 2
+     * settled (its transfers keyed settle:DATE:KIND:ID) counts as batch 1. */
     "ALTER TABLE wallet ADD COLUMN programs INTEGER NOT NULL DEFAULT 3;"
     "ALTER TABLE wallet ADD COLUMN pkh_last INTEGER NOT NULL DEFAULT -1;"
     "ALTER TABLE wallet ADD COLUMN bpnt_last INTEGER NOT NULL DEFAULT -1;"
@@ -61,6 +64,11 @@ const char *const ledger_schema[] = {
     "  WHEN length(f.period) = 11 THEN CAST(substr(f.period, 10, 2) AS INTEGER) - 1"
     "  ELSE CAST(substr(f.period, 6, 2) AS INTEGER) - 1 END,"
     " c.funding, c.amount, c.at FROM credit c JOIN funding f ON f.id = c.funding;"
+    "CREATE TEMP TABLE upgrade_check(n INTEGER, CONSTRAINT \"credits of one family overlap"
+    " under two labels (a month paid twice): resolve them before upgrading\" CHECK (n = 0));"
+    "INSERT INTO upgrade_check SELECT count(*) FROM (SELECT first, lag(last) OVER"
+    " (PARTITION BY kk, program ORDER BY first) AS prev FROM credit3) WHERE prev >= first;"
+    "DROP TABLE upgrade_check;"
     "DROP TABLE credit;"
     "ALTER TABLE credit3 RENAME TO credit;"
     "UPDATE wallet SET pkh_last = coalesce((SELECT max(last) FROM credit c"
@@ -69,18 +77,35 @@ const char *const ledger_schema[] = {
     "ALTER TABLE txn ADD COLUMN bdate TEXT;"
     "ALTER TABLE txn ADD COLUMN settle_batch INTEGER;"
     "ALTER TABLE txn ADD COLUMN rev_batch INTEGER;"
+    "ALTER TABLE txn ADD COLUMN rev_bdate TEXT;"
     "UPDATE txn SET bdate = local_date;"
+    "UPDATE txn SET rev_bdate = coalesce((SELECT date(t.at, '+7 hours') FROM transfer t"
+    " WHERE t.key = 'rev:' || txn.terminal || ':' || txn.local_date || ':'"
+    " || printf('%06d', txn.stan)), bdate) WHERE reversed = 1;"
+    "CREATE TEMP TABLE v2settle AS SELECT substr(key, 8, 10) AS date,"
+    " substr(key, 19, instr(substr(key, 19), ':') - 1) AS kind,"
+    " substr(key, 19 + instr(substr(key, 19), ':')) AS id, amount, at FROM transfer"
+    " WHERE key LIKE 'settle:%';"
+    "UPDATE txn SET settle_batch = 1 WHERE rc = '00' AND to_kind IS NOT NULL AND EXISTS"
+    " (SELECT 1 FROM v2settle s WHERE s.date = txn.bdate AND s.kind = txn.to_kind"
+    " AND s.id = txn.to_owner AND s.at >= txn.at);"
+    /* reversed before that settlement: left out of it, nothing to net later */
+    "UPDATE txn SET rev_batch = 1 WHERE settle_batch = 1 AND reversed = 1 AND EXISTS"
+    " (SELECT 1 FROM transfer t JOIN v2settle s ON s.date = txn.bdate AND s.kind = txn.to_kind"
+    " AND s.id = txn.to_owner WHERE t.key = 'rev:' || txn.terminal || ':' || txn.local_date"
+    " || ':' || printf('%06d', txn.stan) AND t.at <= s.at);"
     "DROP INDEX txn_card_day;"
     "DROP INDEX txn_day;"
     "CREATE INDEX txn_card_bday ON txn(pan_ref, bdate) WHERE type = 'withdraw';"
     "CREATE INDEX txn_bday ON txn(bdate) WHERE rc = '00' AND to_kind IS NOT NULL;"
+    "CREATE INDEX txn_rev_bday ON txn(rev_bdate) WHERE rev_batch IS NULL;"
     "CREATE TABLE settlement3(date TEXT NOT NULL, batch INTEGER NOT NULL, kind TEXT NOT NULL,"
     " id TEXT NOT NULL, count INTEGER NOT NULL, total INTEGER NOT NULL, at TEXT NOT NULL,"
     " PRIMARY KEY (date, batch, kind, id));"
-    "INSERT INTO settlement3 SELECT date, 1, kind, id, count, total, at FROM settlement;"
-    "UPDATE txn SET settle_batch = 1 WHERE rc = '00' AND to_kind IS NOT NULL AND EXISTS"
-    " (SELECT 1 FROM settlement s WHERE s.date = txn.bdate AND s.kind = txn.to_kind"
-    " AND s.id = txn.to_owner AND s.at >= txn.at);"
+    "INSERT INTO settlement3 SELECT s.date, 1, s.kind, s.id, (SELECT count(*) FROM txn"
+    " WHERE txn.bdate = s.date AND txn.to_kind = s.kind AND txn.to_owner = s.id"
+    " AND txn.settle_batch = 1 AND txn.rev_batch IS NULL), s.amount, s.at FROM v2settle s;"
+    "DROP TABLE v2settle;"
     "DROP TABLE settlement;"
     "ALTER TABLE settlement3 RENAME TO settlement;",
 };
@@ -285,8 +310,7 @@ static int wallet_credit(ledger *l, const ledger_credit_in *in, int fast)
 int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
 {
     sqlite3_stmt *s;
-    int r, programs, noverlap = 0;
-    int64_t first_funding = 0;
+    int r, programs;
     memset(out, 0, sizeof *out);
     if (in->amount <= 0 || in->first > in->last ||
         (in->program != LEDGER_PKH && in->program != LEDGER_BPNT))
@@ -306,6 +330,7 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
     sqlite3_bind_int64(s, 1, (int64_t)in->kk);
     sqlite3_bind_int(s, 2, (int)in->program);
     sqlite3_bind_int(s, 3, in->last);
+    int64_t funding[LEDGER_OVERLAPS_MAX];
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         int f = sqlite3_column_int(s, 0), la = sqlite3_column_int(s, 1);
         if (la < in->first)
@@ -313,23 +338,43 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
         if (f == in->first && la == in->last) { /* the same months: a rerun */
             out->existing = sqlite3_column_int64(s, 3);
             sqlite3_reset(s);
+            out->noverlap = 0;
             return out->existing == in->amount ? LEDGER_ALREADY : LEDGER_OTHER_AMOUNT;
         }
-        /* walking down: the last one seen is the earliest overlap */
-        out->first = f > in->first ? f : in->first;
-        if (noverlap++ == 0)
-            out->last = la < in->last ? la : in->last;
-        first_funding = sqlite3_column_int64(s, 2);
+        /* walking down, latest first: keep the earliest LEDGER_OVERLAPS_MAX */
+        if (out->noverlap == LEDGER_OVERLAPS_MAX) {
+            memmove(&out->overlap[0], &out->overlap[1],
+                    (LEDGER_OVERLAPS_MAX - 1) * sizeof out->overlap[0]);
+            memmove(&funding[0], &funding[1], (LEDGER_OVERLAPS_MAX - 1) * sizeof funding[0]);
+        }
+        int k = out->noverlap < LEDGER_OVERLAPS_MAX ? out->noverlap : LEDGER_OVERLAPS_MAX - 1;
+        out->overlap[k].first = f > in->first ? f : in->first;
+        out->overlap[k].last = la < in->last ? la : in->last;
+        funding[k] = sqlite3_column_int64(s, 2);
+        out->noverlap++;
     }
     sqlite3_reset(s);
     if (r != SQLITE_ROW && r != SQLITE_DONE)
         return KKS_EDB;
-    if (noverlap) {
-        s = stmt(l, ST_FUNDING_PERIOD);
-        sqlite3_bind_int64(s, 1, first_funding);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            snprintf(out->label, sizeof out->label, "%s", (const char *)sqlite3_column_text(s, 0));
-        sqlite3_reset(s);
+    if (out->noverlap) {
+        int n = out->noverlap < LEDGER_OVERLAPS_MAX ? out->noverlap : LEDGER_OVERLAPS_MAX;
+        /* collected latest first: put the earliest first, with their labels */
+        for (int a = 0, b = n - 1; a < b; a++, b--) {
+            __typeof__(out->overlap[0]) t = out->overlap[a];
+            int64_t tf = funding[a];
+            out->overlap[a] = out->overlap[b];
+            out->overlap[b] = t;
+            funding[a] = funding[b];
+            funding[b] = tf;
+        }
+        for (int i = 0; i < n; i++) {
+            s = stmt(l, ST_FUNDING_PERIOD);
+            sqlite3_bind_int64(s, 1, funding[i]);
+            if (sqlite3_step(s) == SQLITE_ROW)
+                snprintf(out->overlap[i].label, sizeof out->overlap[i].label, "%s",
+                         (const char *)sqlite3_column_text(s, 0));
+            sqlite3_reset(s);
+        }
         return LEDGER_OVERLAP;
     }
     /* months before the last paid ones, free: a late payment of a gap */

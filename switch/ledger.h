@@ -75,10 +75,18 @@ typedef struct ledger_credit_in {
     const char *at;
 } ledger_credit_in;
 
+#define LEDGER_OVERLAPS_MAX 4
+
 typedef struct ledger_credit_out {
-    int64_t existing;    /* LEDGER_ALREADY / LEDGER_OTHER_AMOUNT: what was paid */
-    int first, last;     /* LEDGER_OVERLAP: the first overlapping credit's months within ours */
-    char label[24];      /* and its funding account's period label */
+    int64_t existing; /* LEDGER_ALREADY / LEDGER_OTHER_AMOUNT: what was paid */
+    /* LEDGER_OVERLAP: the credits paid before that cover some of our months,
+     * earliest first (at most LEDGER_OVERLAPS_MAX named; noverlap counts all):
+     * the months of ours each one covers, and its period label */
+    struct {
+        int first, last;
+        char label[24];
+    } overlap[LEDGER_OVERLAPS_MAX];
+    int noverlap;
 } ledger_credit_out;
 
 /* Credits one family for a range of months, unless any of them was paid

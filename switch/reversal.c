@@ -73,7 +73,9 @@ enum sw_verdict reversal_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw
             goto db_fail;
         moved = r == 0;
     }
-    if (txnlog_set_reversed(s->log, orig.rowid) < 0)
+    char bdate[11];
+    sw_business_date(s, bdate);
+    if (txnlog_set_reversed(s->log, orig.rowid, bdate) < 0)
         goto db_fail;
     kks_info("reversal", "terminal", req->terminal, "moved", moved ? "yes" : "no");
     return answer(o, KKS_RC_APPROVED, moved ? "reversed; the money is back" : "reversed; nothing had moved",

@@ -5,8 +5,10 @@
  *       net moves to "settled" (back, if reversals of settled transactions
  *       outweigh), the transactions are marked with N+1, the lines recorded
  *   settle(D), nothing new --> "already": batch N's figures again, nothing moves
- * So every approved transaction is settled exactly once, and a purchase made
- * after a day was settled is settled by the day's next batch. A terminal's own
+ * A reversal of a transaction already settled is netted in a batch of the
+ * reversal's own business day. So every approved transaction is settled
+ * once, and a purchase made after a day was settled is settled by the day's
+ * next batch. A terminal's own
  * totals (of its local date) are compared with the switch's. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,7 +21,9 @@
 #include "kks_registry.h"
 #include "switch.h"
 
-#define MAX_LINES 4096 /* payables in one batch: the reply stays far under the frame cap */
+/* Payables in one batch: the reply stays far under the operators' frame cap.
+ * A day with more is settled in as many batches (the reply says "more"). */
+#define MAX_LINES 4096
 
 enum sw_verdict terminal_settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_out *o)
 {
@@ -93,7 +97,7 @@ enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_o
     Kks__SettleLine *sl = NULL, **pl = NULL;
     char at[21], bdate[11], reason[160];
     enum sw_verdict v = SW_UNDO;
-    int y, m, d, n, last, batch;
+    int y, m, d, n, last, batch, more = 0;
 
     sw_business_date(s, bdate);
     if (kks_ymd_parse(r->date, &y, &m, &d) < 0) {
@@ -115,12 +119,8 @@ enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_o
     }
     kks_utc_now(at);
     if ((last = txnlog_settle_last(s->log, r->date)) < 0 ||
-        (n = txnlog_settle_pending(s->log, r->date, lines, MAX_LINES)) == KKS_EDB)
+        (n = txnlog_settle_pending(s->log, r->date, lines, MAX_LINES, &more)) < 0)
         goto db_fail;
-    if (n == KKS_ETOOBIG) {
-        sw_out_error(o, KKS_ETOOBIG, "more than 4096 payables in one batch; nothing settled");
-        goto out;
-    }
     if (n == 0) { /* nothing new: the last batch's figures, nothing moves */
         batch = last;
         if (last > 0 && (n = txnlog_settle_lines(s->log, r->date, last, lines, MAX_LINES)) < 0)
@@ -138,8 +138,14 @@ enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_o
                 goto db_fail;
         if (txnlog_settle_commit(s->log, r->date, batch, lines, n, at) < 0)
             goto db_fail;
-        snprintf(reason, sizeof reason, "settled as batch %d: payables moved to settled", batch);
-        kks_info("settled", "date", r->date, "batch", (snprintf(at, sizeof at, "%d", batch), at));
+        snprintf(reason, sizeof reason,
+                 more ? "settled as batch %d: payables moved to settled; more to settle in the "
+                        "next batch"
+                      : "settled as batch %d: payables moved to settled",
+                 batch);
+        char num[16];
+        snprintf(num, sizeof num, "%d", batch);
+        kks_info("settled", "date", r->date, "batch", num);
         v = SW_KEEP;
     }
     for (int i = 0; i < n; i++) {
@@ -158,6 +164,7 @@ enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_o
     sr.batch = (uint32_t)batch;
     sr.n_lines = (size_t)n;
     sr.lines = pl;
+    sr.more = more;
     rep.body_case = KKS__ENVELOPE__BODY_SETTLE_REPLY;
     rep.settle_reply = &sr;
     if (sw_out_set(o, &rep) < 0)

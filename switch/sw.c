@@ -185,12 +185,13 @@ int sw_begin(sw *s)
     return kks_group_begin(s->group);
 }
 
-void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
+int sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
 {
+    int rc = 0;
     if (v == SW_LATER) {
         free(o->buf);
         o->buf = NULL;
-        return;
+        return 0;
     }
     if (v == SW_UNDO)
         kks_group_abort(s->group);
@@ -198,8 +199,9 @@ void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
         if (v == SW_KEEP) /* nothing to hold the writes' reply: keep nothing */
             kks_group_abort(s->group);
         kks_conn_reply_error(c, id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        rc = KKS_ENOMEM;
     } else if (v == SW_KEEP) {
-        kks_group_defer_packed(s->group, c, id, o->buf, o->len, o->rows, o->budget_ms);
+        rc = kks_group_defer_packed(s->group, c, id, o->buf, o->len, o->rows, o->budget_ms);
     } else {
         /* a read may have seen writes of requests not yet committed: it goes
          * out with them, after the COMMIT (at once when none is open) */
@@ -207,6 +209,7 @@ void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
     }
     free(o->buf);
     o->buf = NULL;
+    return rc;
 }
 
 static enum sw_verdict ping_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)

@@ -1,8 +1,8 @@
 /* kks-switch internals shared by its files.
  *
  * Each request is handled by a function that takes the decoded request and
- * leaves its reply, packed, in an sw_out, with a verdict; dispatch() in
- * main.c opens the request's savepoint before and, from the verdict, keeps
+ * leaves its reply, packed, in an sw_out, with a verdict; sw_dispatch() in
+ * sw.c opens the request's savepoint before and, from the verdict, keeps
  * its writes (the reply waits for the COMMIT), undoes them, or answers at
  * once. A transaction that must ask an issuer first answers later, through
  * the same two steps (sw_begin, sw_complete). Handlers do no I/O of their own:
@@ -90,9 +90,11 @@ int sw_out_error(sw_out *o, int code, const char *msg);
 /* Opens a request's savepoint. 0 or KKS_EDB. */
 int sw_begin(sw *s);
 /* Ends a request begun with sw_begin (or none, for SW_READ) and sends o's reply
- * to (c, id) as the verdict says; frees o's buffer. */
-void sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o);
-/* The request dispatcher (main.c); request bodies from peers of the wrong role
+ * to (c, id) as the verdict says; frees o's buffer. Returns 0, or a negative
+ * KKS_E* when the reply could not be held (then (c, id) got an Error and, for
+ * SW_KEEP, the request's writes were undone or failed with their group). */
+int sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o);
+/* The request dispatcher (sw.c); request bodies from peers of the wrong role
  * are refused. */
 void sw_dispatch(sw *s, kks_conn *c, const Kks__Envelope *req);
 /* sw_dispatch as a kks_request_cb (ud: the sw). */

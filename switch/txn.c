@@ -147,12 +147,17 @@ static void ctx_free(txn_ctx *t)
     free(t);
 }
 
-/* A decline that needs no journal row and moves nothing. */
-static enum sw_verdict quick(sw_out *o, const Kks__TxnRequest *req, const char *rc,
+/* A decline that needs no journal row and moves nothing (it still has its RRN). */
+static enum sw_verdict quick(sw *s, sw_out *o, const Kks__TxnRequest *req, const char *rc,
                              const char *reason)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__TxnReply tr = KKS__TXN_REPLY__INIT;
+    char bdate[11], rrn[24];
+    sw_business_date(s, bdate);
+    make_rrn(s, bdate, rrn);
+    tr.rrn = rrn;
+    tr.business_date = bdate;
     tr.rc = (char *)rc;
     tr.reason = (char *)reason;
     tr.stan = req->stan;
@@ -265,9 +270,16 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
     }
     o.rows = 1;
     o.budget_ms = TXN_COMMIT_BUDGET_MS;
-    for (int i = 0; i < t->nwaiters; i++) /* duplicates: the same reply, after the same COMMIT */
-        kks_group_hold(s->group, t->waiters[i].c, t->waiters[i].id, &rep);
-    sw_complete(s, t->c, t->id, SW_KEEP, &o);
+    if (sw_complete(s, t->c, t->id, SW_KEEP, &o) == 0) {
+        /* duplicates: the same reply, after the same COMMIT */
+        for (int i = 0; i < t->nwaiters; i++)
+            kks_group_hold(s->group, t->waiters[i].c, t->waiters[i].id, &rep);
+    } else {
+        /* the writes were undone: nothing to report but a failure */
+        for (int i = 0; i < t->nwaiters; i++)
+            kks_conn_reply_error(t->waiters[i].c, t->waiters[i].id, KKS_ENOMEM,
+                                 "out of memory; nothing moved; send the request again");
+    }
     ctx_free(t);
     return;
 
@@ -288,7 +300,7 @@ failed:
     rep.txn_reply = &tr;
     sw_out_set(&o, &rep);
     for (int i = 0; i < t->nwaiters; i++)
-        kks_conn_reply_packed(t->waiters[i].c, t->waiters[i].id, o.buf, o.len);
+        kks_conn_reply(t->waiters[i].c, t->waiters[i].id, &rep);
     sw_complete(s, t->c, t->id, begun ? SW_UNDO : SW_READ, &o);
     ctx_free(t);
 }
@@ -329,6 +341,11 @@ static void on_issuer(int status, const Kks__Envelope *rep, void *ud)
         t->kk = strtoull(pr->kk, NULL, 10);
     if (strcmp(pr->rc, KKS_RC_APPROVED) != 0) {
         decline(t, pr->rc, "%s", pr->reason);
+        return;
+    }
+    if (!t->kk && !is(t, "activate") && !is(t, "pin_change")) {
+        /* no family, no wallet: never a misleading "insufficient balance" */
+        decline(t, KKS_RC_SYSTEM, "the issuer named no family for this card; nothing moved");
         return;
     }
     if (is(t, "withdraw") &&
@@ -419,10 +436,10 @@ static int seen_before(sw *s, kks_conn *c, uint64_t id, const Kks__TxnRequest *r
             strcmp(p->local_date, req->local_date) != 0)
             continue;
         if (memcmp(p->digest, digest, 32) != 0)
-            return quick(o, req, KKS_RC_DUPLICATE,
+            return quick(s, o, req, KKS_RC_DUPLICATE,
                          "this STAN is in use today for another transaction");
         if (p->nwaiters == MAX_WAITERS)
-            return quick(o, req, KKS_RC_INOPERATIVE,
+            return quick(s, o, req, KKS_RC_INOPERATIVE,
                          "the same transaction is still in progress; send it again");
         kks_conn_ref(c);
         p->waiters[p->nwaiters].c = c;
@@ -432,7 +449,7 @@ static int seen_before(sw *s, kks_conn *c, uint64_t id, const Kks__TxnRequest *r
     }
     r = txnlog_find(s->log, req->terminal, req->local_date, req->stan, seen, &old, &oldlen);
     if (r < 0)
-        return quick(o, req, KKS_RC_SYSTEM, "system malfunction; nothing moved");
+        return quick(s, o, req, KKS_RC_SYSTEM, "system malfunction; nothing moved");
     if (r == TXNLOG_REVERSED_FIRST)
         return -2;
     if (r != TXNLOG_FOUND)
@@ -441,7 +458,7 @@ static int seen_before(sw *s, kks_conn *c, uint64_t id, const Kks__TxnRequest *r
         Kks__TxnReply *tr = kks__txn_reply__unpack(NULL, oldlen, old);
         free(old);
         if (!tr)
-            return quick(o, req, KKS_RC_SYSTEM, "system malfunction; nothing moved");
+            return quick(s, o, req, KKS_RC_SYSTEM, "system malfunction; nothing moved");
         Kks__Envelope rep = KKS__ENVELOPE__INIT;
         rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
         rep.txn_reply = tr;
@@ -452,7 +469,7 @@ static int seen_before(sw *s, kks_conn *c, uint64_t id, const Kks__TxnRequest *r
         return SW_LATER;
     }
     free(old);
-    return quick(o, req, KKS_RC_DUPLICATE,
+    return quick(s, o, req, KKS_RC_DUPLICATE,
                  "this STAN was already used today for another transaction");
 }
 

@@ -12,16 +12,22 @@
 
 enum {
     ST_FIND, ST_INSERT, ST_WITHDRAWN, ST_ORIG, ST_MARK, ST_SET_REV, ST_TERM_TOTALS,
-    ST_SETTLE_PENDING, ST_SETTLE_LAST, ST_SETTLE_MARK, ST_SETTLE_REC, ST_SETTLE_LINES, ST_MAX_ID,
+    ST_SETTLE_PENDING, ST_SETTLE_LAST, ST_SETTLE_MARK, ST_SETTLE_MARK_REV, ST_SETTLE_REC,
+    ST_SETTLE_LINES, ST_MAX_ID,
     ST__COUNT
 };
 
-/* A money transaction of a day that a settlement batch has yet to take: new
- * (not settled), or reversed after it was settled. Shared by the pending view
- * and the marking, so that what is reported is exactly what is marked. */
-#define SETTLE_OPEN                                                                                \
-    " WHERE bdate = ?1 AND rc = '00' AND to_kind IS NOT NULL"                             \
-    " AND (settle_batch IS NULL OR (reversed = 1 AND rev_batch IS NULL))"
+/* What a settlement batch of business day ?1 takes: the day's money
+ * transactions not settled yet (a reversed one nets to nothing and is closed),
+ * and reversals made on that day of transactions settled before (negative).
+ * The pending view and the marking share these conditions, so that what is
+ * reported is exactly what is marked; ?3/?4 bound a batch to the payables up
+ * to (kind, owner) in the view's order (kind descending, owner ascending). */
+#define SETTLE_NEW " WHERE bdate = ?1 AND rc = '00' AND to_kind IS NOT NULL AND settle_batch IS NULL"
+#define SETTLE_REV                                                                                 \
+    " WHERE rev_bdate = ?1 AND rev_batch IS NULL AND reversed = 1 AND settle_batch IS NOT NULL"   \
+    " AND rc = '00' AND to_kind IS NOT NULL"
+#define SETTLE_UPTO " AND (to_kind > ?3 OR (to_kind = ?3 AND to_owner <= ?4))"
 
 static const char *const sql[ST__COUNT] = {
     "SELECT digest, reply FROM txn WHERE terminal = ? AND local_date = ? AND stan = ?",
@@ -38,16 +44,19 @@ static const char *const sql[ST__COUNT] = {
     " WHERE terminal = ? AND local_date = ? AND stan = ?",
     "INSERT INTO txn(terminal, local_date, stan, type, reversed, at, rc)"
     " VALUES (?, ?, ?, 'reversal_mark', 1, ?, '')",
-    "UPDATE txn SET reversed = 1 WHERE id = ?",
+    "UPDATE txn SET reversed = 1, rev_bdate = ?2 WHERE id = ?1",
     "SELECT count(*), coalesce(sum(amount), 0) FROM txn WHERE terminal = ?"
     " AND local_date = ? AND rc = '00' AND type IN ('withdraw', 'purchase') AND reversed = 0",
-    "SELECT to_kind, to_owner,"
-    " sum(CASE WHEN reversed = 0 THEN 1 WHEN settle_batch IS NOT NULL THEN -1 ELSE 0 END),"
-    " sum(CASE WHEN reversed = 0 THEN amount WHEN settle_batch IS NOT NULL THEN -amount"
-    " ELSE 0 END) FROM txn" SETTLE_OPEN " GROUP BY to_kind, to_owner ORDER BY to_kind DESC, to_owner",
+    "SELECT to_kind, to_owner, sum(n), sum(a) FROM ("
+    " SELECT to_kind, to_owner, 1 - reversed AS n, CASE WHEN reversed = 0 THEN amount ELSE 0 END"
+    " AS a FROM txn" SETTLE_NEW
+    " UNION ALL SELECT to_kind, to_owner, -1, -amount FROM txn" SETTLE_REV ")"
+    " GROUP BY to_kind, to_owner HAVING sum(n) != 0 OR sum(a) != 0"
+    " ORDER BY to_kind DESC, to_owner",
     "SELECT coalesce(max(batch), 0) FROM settlement WHERE date = ?",
-    "UPDATE txn SET settle_batch = coalesce(settle_batch, ?2),"
-    " rev_batch = CASE WHEN reversed = 1 THEN ?2 ELSE rev_batch END" SETTLE_OPEN,
+    "UPDATE txn SET settle_batch = ?2, rev_batch = CASE WHEN reversed = 1 THEN ?2 ELSE NULL END"
+    SETTLE_NEW SETTLE_UPTO,
+    "UPDATE txn SET rev_batch = ?2" SETTLE_REV SETTLE_UPTO,
     "INSERT INTO settlement(date, batch, kind, id, count, total, at) VALUES (?,?,?,?,?,?,?)",
     "SELECT kind, id, count, total FROM settlement WHERE date = ? AND batch = ?"
     " ORDER BY kind DESC, id",
@@ -244,10 +253,11 @@ int txnlog_mark_reversed_first(txnlog *j, const char *terminal, const char *loca
     return done(s);
 }
 
-int txnlog_set_reversed(txnlog *j, int64_t rowid)
+int txnlog_set_reversed(txnlog *j, int64_t rowid, const char *bdate)
 {
     sqlite3_stmt *s = stmt(j, ST_SET_REV);
     sqlite3_bind_int64(s, 1, rowid);
+    sqlite3_bind_text(s, 2, bdate, -1, SQLITE_STATIC);
     return done(s);
 }
 
@@ -267,13 +277,16 @@ int txnlog_terminal_totals(txnlog *j, const char *terminal, const char *local_da
     return r == SQLITE_ROW ? 0 : KKS_EDB;
 }
 
-static int settle_read(sqlite3_stmt *s, txnlog_settle_line *out, int cap)
+/* Reads up to cap lines; *more says whether the view had more. */
+static int settle_read(sqlite3_stmt *s, txnlog_settle_line *out, int cap, int *more)
 {
     int n = 0, r;
+    *more = 0;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         if (n == cap) {
-            sqlite3_reset(s);
-            return KKS_ETOOBIG;
+            *more = 1;
+            r = SQLITE_DONE;
+            break;
         }
         txnlog_settle_line *l = &out[n++];
         text(l->kind, sizeof l->kind, s, 0);
@@ -285,11 +298,12 @@ static int settle_read(sqlite3_stmt *s, txnlog_settle_line *out, int cap)
     return r == SQLITE_DONE ? n : KKS_EDB;
 }
 
-int txnlog_settle_pending(txnlog *j, const char *date, txnlog_settle_line *out, int cap)
+int txnlog_settle_pending(txnlog *j, const char *date, txnlog_settle_line *out, int cap,
+                          int *more)
 {
     sqlite3_stmt *s = stmt(j, ST_SETTLE_PENDING);
     sqlite3_bind_text(s, 1, date, -1, SQLITE_STATIC);
-    return settle_read(s, out, cap);
+    return settle_read(s, out, cap, more);
 }
 
 int txnlog_settle_last(txnlog *j, const char *date)
@@ -307,11 +321,18 @@ int txnlog_settle_last(txnlog *j, const char *date)
 int txnlog_settle_commit(txnlog *j, const char *date, int batch, const txnlog_settle_line *lines,
                          int n, const char *at)
 {
-    sqlite3_stmt *s = stmt(j, ST_SETTLE_MARK);
-    sqlite3_bind_text(s, 1, date, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, batch);
-    if (done(s) < 0)
-        return KKS_EDB;
+    sqlite3_stmt *s;
+    if (n == 0)
+        return 0;
+    for (int k = ST_SETTLE_MARK; k <= ST_SETTLE_MARK_REV; k++) {
+        s = stmt(j, k);
+        sqlite3_bind_text(s, 1, date, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, batch);
+        sqlite3_bind_text(s, 3, lines[n - 1].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, lines[n - 1].id, -1, SQLITE_STATIC);
+        if (done(s) < 0)
+            return KKS_EDB;
+    }
     for (int i = 0; i < n; i++) {
         s = stmt(j, ST_SETTLE_REC);
         sqlite3_bind_text(s, 1, date, -1, SQLITE_STATIC);
@@ -330,9 +351,10 @@ int txnlog_settle_commit(txnlog *j, const char *date, int batch, const txnlog_se
 int txnlog_settle_lines(txnlog *j, const char *date, int batch, txnlog_settle_line *out, int cap)
 {
     sqlite3_stmt *s = stmt(j, ST_SETTLE_LINES);
+    int more;
     sqlite3_bind_text(s, 1, date, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, batch);
-    return settle_read(s, out, cap);
+    return settle_read(s, out, cap, &more);
 }
 
 int64_t txnlog_max_id(txnlog *j)

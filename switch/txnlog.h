@@ -58,12 +58,16 @@ typedef struct txnlog_orig {
 /* 0 none, 1 found, KKS_EDB. */
 int txnlog_original(txnlog *j, const char *terminal, const char *local_date, uint32_t stan,
                     txnlog_orig *out);
-/* Leaves a mark for an identity never seen, so that a late original is declined. */
+/* Leaves a mark for an identity never seen, so that a late original is
+ * declined. 0 or KKS_EDB. */
 int txnlog_mark_reversed_first(txnlog *j, const char *terminal, const char *local_date,
                                uint32_t stan, const char *at);
-int txnlog_set_reversed(txnlog *j, int64_t rowid);
+/* Marks a transaction reversed on business date bdate (the day its netting
+ * is settled, when it was settled before). 0 or KKS_EDB. */
+int txnlog_set_reversed(txnlog *j, int64_t rowid, const char *bdate);
 
-/* A terminal's approved, not reversed money transactions of its local date. */
+/* A terminal's approved, not reversed money transactions of its local date.
+ * 0 or KKS_EDB. */
 int txnlog_terminal_totals(txnlog *j, const char *terminal, const char *local_date,
                            uint32_t *count, int64_t *total);
 
@@ -75,14 +79,18 @@ typedef struct txnlog_settle_line {
     int64_t total;  /* may be negative: reversals of transactions settled before */
 } txnlog_settle_line;
 
-/* What arrived for business date `date` since its last batch, per payable, at
- * most cap lines (ordered: merchants, then ATM banks). Returns the count, or
- * KKS_ETOOBIG when there are more than cap, or KKS_EDB. */
-int txnlog_settle_pending(txnlog *j, const char *date, txnlog_settle_line *out, int cap);
+/* What a batch of business date `date` would settle, per payable (ordered:
+ * merchants, then ATM banks): the day's transactions not settled yet, and the
+ * day's reversals of transactions settled before. At most cap lines; *more is
+ * set when there are more (the next batch takes them). Returns the count or
+ * KKS_EDB. */
+int txnlog_settle_pending(txnlog *j, const char *date, txnlog_settle_line *out, int cap,
+                          int *more);
 /* The last batch number of the date (0: none yet), or KKS_EDB. */
 int txnlog_settle_last(txnlog *j, const char *date);
-/* Marks what txnlog_settle_pending returned as settled in batch and records
- * the lines. 0 or KKS_EDB. */
+/* Marks what txnlog_settle_pending returned (lines, in its order: the batch
+ * stops at the last line's payable) as settled in batch and records the
+ * lines. 0 or KKS_EDB. */
 int txnlog_settle_commit(txnlog *j, const char *date, int batch, const txnlog_settle_line *lines,
                          int n, const char *at);
 /* The lines of a batch already recorded (a repeated view). Count or KKS_EDB. */

@@ -357,7 +357,7 @@ Test(auth, purchases_withdrawals_and_balances)
     free(out);
     char csv[500];
     snprintf(csv, sizeof csv, "%s/settlement-%s-b1.csv", dir, DAY);
-    cr_assert(e2e_file_has(csv, "1,merchant,M-127101-0001"), "CSV written, naming its batch");
+    cr_assert(e2e_file_has(csv, "1,merchant,\"M-127101-0001\""), "CSV written, naming its batch");
 
     /* A purchase after the day was settled is settled by the day's next batch,
      * and then no payable holds anything. */

@@ -2,6 +2,7 @@
  * credits as ranges of months, transfers, the invariants, settlement batches. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "kks_db.h"
@@ -81,10 +82,11 @@ Test(ledger, each_month_is_paid_once_whatever_the_label)
                  LEDGER_OTHER_AMOUNT);
     cr_assert_eq(o.existing, 600000);
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 2), M(2026, 2), 200000, &o), LEDGER_OVERLAP);
-    cr_assert(o.first == M(2026, 2) && o.last == M(2026, 2), "%d..%d", o.first, o.last);
-    cr_assert_str_eq(o.label, "24312..24314"); /* the funding label of the paid months */
+    cr_assert_eq(o.noverlap, 1);
+    cr_assert(o.overlap[0].first == M(2026, 2) && o.overlap[0].last == M(2026, 2));
+    cr_assert_str_eq(o.overlap[0].label, "24312..24314"); /* the paid months' funding label */
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 3), M(2026, 5), 600000, &o), LEDGER_OVERLAP);
-    cr_assert(o.first == M(2026, 3) && o.last == M(2026, 3));
+    cr_assert(o.overlap[0].first == M(2026, 3) && o.overlap[0].last == M(2026, 3));
     /* after the last paid month: the fast path; then across a year end */
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 6), M(2026, 6), 200000, &o), 0);
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 12), M(2027, 2), 600000, &o), 0);
@@ -92,12 +94,20 @@ Test(ledger, each_month_is_paid_once_whatever_the_label)
     /* a gap paid late, and one that would straddle paid months */
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 4), M(2026, 5), 400000, &o), 0);
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 7), M(2027, 3), 1800000, &o), LEDGER_OVERLAP);
-    cr_assert(o.first == M(2026, 12) && o.last == M(2027, 2), "%d..%d", o.first, o.last);
+    cr_assert_eq(o.noverlap, 1);
+    cr_assert(o.overlap[0].first == M(2026, 12) && o.overlap[0].last == M(2027, 2));
+    /* two separate paid ranges inside ours: each named, the gap between them not */
+    cr_assert_eq(credit(kk, LEDGER_PKH, M(2027, 4), M(2027, 4), 750000, &o), 0);
+    cr_assert_eq(credit(kk, LEDGER_PKH, M(2027, 6), M(2027, 6), 750000, &o), 0);
+    cr_assert_eq(credit(kk, LEDGER_PKH, M(2027, 4), M(2027, 6), 750000, &o), LEDGER_OVERLAP);
+    cr_assert_eq(o.noverlap, 2);
+    cr_assert(o.overlap[0].first == M(2027, 4) && o.overlap[0].last == M(2027, 4));
+    cr_assert(o.overlap[1].first == M(2027, 6) && o.overlap[1].last == M(2027, 6));
     /* PKH is another programme: the same months are free there */
     cr_assert_eq(credit(kk, LEDGER_PKH, M(2026, 1), M(2026, 3), 750000, &o), 0);
     int64_t pkh, bpnt;
     cr_assert_eq(ledger_wallet(L, kk, &pkh, &bpnt), 0);
-    cr_assert_eq(pkh, 750000);
+    cr_assert_eq(pkh, 3 * 750000);
     cr_assert_eq(bpnt, 600000 + 200000 + 600000 + 400000);
     check_ok();
 }
@@ -154,27 +164,45 @@ static void journal(const char *terminal, uint32_t stan, const char *to, int64_t
 Test(ledger, settlement_batches_take_what_arrived_since)
 {
     txnlog_settle_line l[8];
+    txnlog_orig o;
+    int more;
     journal("EW-1", 1, "M1", 100000);
     journal("EW-1", 2, "M1", 50000);
     journal("EW-2", 1, "M2", 70000);
     cr_assert_eq(txnlog_settle_last(J, "2026-11-24"), 0);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8), 2);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8, &more), 2);
     cr_assert(strcmp(l[0].id, "M1") == 0 && l[0].count == 2 && l[0].total == 150000);
+    cr_assert_not(more);
     cr_assert_eq(txnlog_settle_commit(J, "2026-11-24", 1, l, 2, AT), 0);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8), 0, "nothing new");
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8, &more), 0, "nothing new");
     cr_assert_eq(txnlog_settle_last(J, "2026-11-24"), 1);
-    /* a purchase after the batch, and a reversal of a settled one */
+    /* a purchase after the batch; a reversal, the next day, of a settled one */
     journal("EW-1", 3, "M1", 30000);
-    txnlog_orig o;
     cr_assert_eq(txnlog_original(J, "EW-2", "2026-11-24", 1, &o), 1);
-    cr_assert_eq(txnlog_set_reversed(J, o.rowid), 0);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8), 2);
+    cr_assert_eq(txnlog_set_reversed(J, o.rowid, "2026-11-25"), 0);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8, &more), 1);
     cr_assert(strcmp(l[0].id, "M1") == 0 && l[0].count == 1 && l[0].total == 30000);
-    cr_assert(strcmp(l[1].id, "M2") == 0 && l[1].count == -1 && l[1].total == -70000);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 1), KKS_ETOOBIG);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8), 2);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-25", l, 8, &more), 1,
+                 "the reversal is netted on its own day");
+    cr_assert(strcmp(l[0].id, "M2") == 0 && l[0].count == -1 && l[0].total == -70000);
+    cr_assert_eq(txnlog_settle_commit(J, "2026-11-25", 1, l, 1, AT), 0);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-25", l, 8, &more), 0);
+    /* reversed before it was settled: nets to nothing, no line */
+    journal("EW-5", 1, "M5", 10000);
+    cr_assert_eq(txnlog_original(J, "EW-5", "2026-11-24", 1, &o), 1);
+    cr_assert_eq(txnlog_set_reversed(J, o.rowid, "2026-11-24"), 0);
+    /* more payables than a batch takes: the batch stops at its last line's payable */
+    journal("EW-3", 1, "M3", 1000);
+    journal("EW-4", 1, "M4", 2000);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 2, &more), 2);
+    cr_assert(more, "M4 waits");
+    cr_assert(strcmp(l[0].id, "M1") == 0 && strcmp(l[1].id, "M3") == 0);
     cr_assert_eq(txnlog_settle_commit(J, "2026-11-24", 2, l, 2, AT), 0);
-    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8), 0);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8, &more), 1);
+    cr_assert(strcmp(l[0].id, "M4") == 0 && !more);
+    cr_assert_eq(txnlog_settle_commit(J, "2026-11-24", 3, l, 1, AT), 0);
+    cr_assert_eq(txnlog_settle_pending(J, "2026-11-24", l, 8, &more), 0,
+                 "M5's purchase and reversal closed with nothing to settle");
     cr_assert_eq(txnlog_settle_lines(J, "2026-11-24", 2, l, 8), 2);
     /* the same identity cannot be journaled twice: money never moves without its row */
     uint8_t digest[32] = {0};
@@ -183,4 +211,77 @@ Test(ledger, settlement_batches_take_what_arrived_since)
                         .rc = "00", .at = AT, .stan = 1, .digest = digest,
                         .reply = (const uint8_t *)"r", .reply_len = 1};
     cr_assert_eq(txnlog_insert(J, &again), KKS_EDB);
+}
+
+/* A version-2 database (before accounts, month ranges and batches). */
+static void v2_db(const char *path, const char *data)
+{
+    sqlite3 *d;
+    unlink(path);
+    cr_assert_eq(kks_db_open(path, ledger_schema, 2, &d), 0);
+    cr_assert_eq(kks_db_exec(d, data), 0);
+    kks_db_close(d);
+}
+
+Test(migration, credits_paid_twice_under_two_labels_refuse_the_upgrade)
+{
+    char path[] = "/tmp/kks-mig-XXXXXX";
+    int fd = mkstemp(path);
+    sqlite3 *d;
+    close(fd);
+    v2_db(path, "INSERT INTO funding(id, program, period, balance) VALUES"
+                " (1, 'bpnt', '2026-10..12', -600000), (2, 'bpnt', '2026-11', -200000);"
+                "INSERT INTO wallet(kk, bpnt, opened_at) VALUES (1271051502100101, 800000, 'x');"
+                "INSERT INTO credit VALUES (1271051502100101, 1, 600000, 'x'),"
+                " (1271051502100101, 2, 200000, 'x');");
+    cr_assert_lt(kks_db_open(path, ledger_schema, ledger_schema_versions, &d), 0,
+                 "an upgrade would hide a month paid twice");
+    /* and it stays at version 2, whole */
+    cr_assert_eq(kks_db_open(path, ledger_schema, 2, &d), 0);
+    kks_db_close(d);
+    unlink(path);
+}
+
+Test(migration, what_version_2_settled_stays_settled)
+{
+    char path[] = "/tmp/kks-mig-XXXXXX";
+    int fd = mkstemp(path);
+    sqlite3 *d;
+    ledger *l;
+    txnlog *j;
+    txnlog_settle_line lines[4];
+    int more;
+    close(fd);
+    v2_db(path,
+          "INSERT INTO funding(id, program, period, balance) VALUES (1, 'bpnt', '2026-11', -200000);"
+          "INSERT INTO wallet(kk, bpnt, opened_at) VALUES (1271051502100101, 50000, 'x');"
+          "INSERT INTO credit VALUES (1271051502100101, 1, 200000, '2026-11-01T00:00:00Z');"
+          /* a purchase, settled by version 2, then one after the settlement */
+          "INSERT INTO txn(terminal, local_date, stan, type, rc, amount, wallet, to_kind, to_owner,"
+          " at, reply) VALUES ('EW-1', '2026-11-20', 1, 'purchase', '00', 100000, 'bpnt',"
+          " 'merchant', 'M1', '2026-11-20T03:00:00Z', x'00'),"
+          " ('EW-1', '2026-11-20', 2, 'purchase', '00', 50000, 'bpnt', 'merchant', 'M1',"
+          " '2026-11-20T09:00:00Z', x'00');"
+          "INSERT INTO transfer(key, from_kind, from_owner, to_kind, to_owner, amount, kind, at)"
+          " VALUES ('txn:EW-1:2026-11-20:000001', 'bpnt', '1271051502100101', 'merchant', 'M1',"
+          " 100000, 'purchase', '2026-11-20T03:00:00Z'),"
+          " ('txn:EW-1:2026-11-20:000002', 'bpnt', '1271051502100101', 'merchant', 'M1',"
+          " 50000, 'purchase', '2026-11-20T09:00:00Z'),"
+          " ('settle:2026-11-20:merchant:M1', 'merchant', 'M1', 'settled', 'merchant:M1',"
+          " 100000, 'settlement', '2026-11-20T05:00:00Z');"
+          "INSERT INTO account VALUES ('merchant', 'M1', 50000), ('settled', 'merchant:M1', 100000);");
+    cr_assert_eq(kks_db_open(path, ledger_schema, ledger_schema_versions, &d), 0);
+    cr_assert_eq(ledger_new(d, &l), 0);
+    cr_assert_eq(txnlog_new(d, key, &j), 0);
+    cr_assert_eq(txnlog_settle_last(j, "2026-11-20"), 1, "version 2's settlement is batch 1");
+    cr_assert_eq(txnlog_settle_pending(j, "2026-11-20", lines, 4, &more), 1);
+    cr_assert_eq(lines[0].count, 1, "only the purchase after it waits");
+    cr_assert_eq(lines[0].total, 50000);
+    char why[256];
+    int64_t a, t, w, f;
+    cr_assert_eq(ledger_check(l, why, sizeof why, &a, &t, &w, &f), 0, "%s", why);
+    txnlog_free(j);
+    ledger_free(l);
+    kks_db_close(d);
+    unlink(path);
 }
