@@ -32,7 +32,7 @@ typedef struct kc_proc {
     int running, closed;
     int64_t status;
     int signal;
-    char log[KC_PATH_MAX];
+    char log[KC_PATH_MAX + 32];
 } kc_proc;
 
 typedef struct kc_world_opts {

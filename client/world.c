@@ -157,7 +157,7 @@ static int ready_addr(const char *path, char *addr, size_t cap)
     if (n == 0 || buf[n - 1] != '\n')
         return 0; /* written atomically, but be sure */
     buf[n - 1] = '\0';
-    snprintf(addr, cap, "%s", buf);
+    snprintf(addr, cap, "%.*s", (int)(cap - 1), buf);
     return 1;
 }
 
@@ -244,7 +244,9 @@ static int own_dir(char *out, size_t cap)
     if (!(slash = strrchr(exe, '/')))
         return KKS_EIO;
     *slash = '\0';
-    snprintf(out, cap, "%s", exe);
+    if (strlen(exe) >= cap)
+        return KKS_EIO; /* a path this long would be cut: refuse it */
+    memcpy(out, exe, strlen(exe) + 1);
     return 0;
 }
 

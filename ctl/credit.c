@@ -514,7 +514,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
     Kks__SettleRequest sr = KKS__SETTLE_REQUEST__INIT;
     const char *date = NULL, *dir = ".";
     char csvp[4200], jsonp[4200], tmp[4300], money[48];
-    int o, ec, y, m, d;
+    int o, ec = EXIT_OK, y, m, d;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'd': date = optarg; break;
@@ -531,67 +531,67 @@ int cmd_settle(ctl *c, int argc, char **argv)
     }
     /* a day with more payables than one batch holds is settled in several */
     for (int more = 1; more && ec == EXIT_OK;) {
-    kc_op_settle(&req, &sr, date);
-    if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
-        return ec;
-    const Kks__SettleReply *r = rep->settle_reply;
-    more = r->more;
-    /* one pair of files per batch: settlement-DATE-bN.csv and .json */
-    snprintf(csvp, sizeof csvp, "%s/settlement-%s-b%u.csv", dir, date, r->batch);
-    snprintf(jsonp, sizeof jsonp, "%s/settlement-%s-b%u.json", dir, date, r->batch);
-    /* The JSON of the batch: the file's content, and --json's output. */
-    json_t *j = json_pack("{s:o,s:I,s:b}", "date", kks_json_str(date), "batch",
-                          (json_int_t)r->batch, "already", r->batch == 0 || r->already);
-    json_t *lines = json_array();
-    for (size_t i = 0; lines && i < r->n_lines && r->batch > 0; i++)
-        kks_json_append(&lines, kks_json_pb(&r->lines[i]->base, "kind id name count total"));
-    kks_json_set(&j, "lines", lines);
-    /* CSV and JSON, each written to a temporary file and renamed */
-    for (int pass = 0; pass < 2 && ec == EXIT_OK && r->batch > 0; pass++) {
-        const char *final = pass ? jsonp : csvp;
-        snprintf(tmp, sizeof tmp, "%s.tmp", final);
-        FILE *f = fopen(tmp, "w");
-        int bad = 0;
-        if (!f) {
-            fprintf(stderr, "kksctl: cannot write %s\n", tmp);
-            ec = EXIT_USAGE;
-            break;
-        }
-        if (pass) {
-            bad = kks_json_print(f, json_incref(j)) < 0;
-        } else {
-            fprintf(f, "date,batch,kind,id,name,count,total\n");
-            for (size_t i = 0; i < r->n_lines; i++) {
-                const Kks__SettleLine *l = r->lines[i];
-                fprintf(f, "%s,%u,%s,", date, r->batch, l->kind);
-                csv_quoted(f, l->id);
-                fputc(',', f);
-                csv_quoted(f, l->name);
-                fprintf(f, ",%d,%" PRId64 "\n", l->count, l->total);
+        kc_op_settle(&req, &sr, date);
+        if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
+            return ec;
+        const Kks__SettleReply *r = rep->settle_reply;
+        more = r->more;
+        /* one pair of files per batch: settlement-DATE-bN.csv and .json */
+        snprintf(csvp, sizeof csvp, "%s/settlement-%s-b%u.csv", dir, date, r->batch);
+        snprintf(jsonp, sizeof jsonp, "%s/settlement-%s-b%u.json", dir, date, r->batch);
+        /* The JSON of the batch: the file's content, and --json's output. */
+        json_t *j = json_pack("{s:o,s:I,s:b}", "date", kks_json_str(date), "batch",
+                              (json_int_t)r->batch, "already", r->batch == 0 || r->already);
+        json_t *lines = json_array();
+        for (size_t i = 0; lines && i < r->n_lines && r->batch > 0; i++)
+            kks_json_append(&lines, kks_json_pb(&r->lines[i]->base, "kind id name count total"));
+        kks_json_set(&j, "lines", lines);
+        /* CSV and JSON, each written to a temporary file and renamed */
+        for (int pass = 0; pass < 2 && ec == EXIT_OK && r->batch > 0; pass++) {
+            const char *final = pass ? jsonp : csvp;
+            snprintf(tmp, sizeof tmp, "%s.tmp", final);
+            FILE *f = fopen(tmp, "w");
+            int bad = 0;
+            if (!f) {
+                fprintf(stderr, "kksctl: cannot write %s\n", tmp);
+                ec = EXIT_USAGE;
+                break;
+            }
+            if (pass) {
+                bad = kks_json_print(f, json_incref(j)) < 0;
+            } else {
+                fprintf(f, "date,batch,kind,id,name,count,total\n");
+                for (size_t i = 0; i < r->n_lines; i++) {
+                    const Kks__SettleLine *l = r->lines[i];
+                    fprintf(f, "%s,%u,%s,", date, r->batch, l->kind);
+                    csv_quoted(f, l->id);
+                    fputc(',', f);
+                    csv_quoted(f, l->name);
+                    fprintf(f, ",%d,%" PRId64 "\n", l->count, l->total);
+                }
+            }
+            if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
+                ec = EXIT_INTERNAL;
+                unlink(tmp);
             }
         }
-        if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
-            ec = EXIT_INTERNAL;
-            unlink(tmp);
+        if (ec == EXIT_OK && c->json) {
+            ec = ctl_json_print(json_incref(j));
+        } else if (ec == EXIT_OK) {
+            int64_t sum = 0;
+            printf("settlement %s: %s\n", date, r->reason);
+            for (size_t i = 0; i < r->n_lines; i++) {
+                const Kks__SettleLine *l = r->lines[i];
+                print_money(l->total, money, sizeof money);
+                printf("  %-8s %-16s %-28s %5d  %s\n", l->kind, l->id, l->name, l->count, money);
+                sum += l->total;
+            }
+            print_money(sum, money, sizeof money);
+            if (r->batch > 0)
+                printf("  total %s; files %s and %s\n", money, csvp, jsonp);
         }
-    }
-    if (ec == EXIT_OK && c->json) {
-        ec = ctl_json_print(json_incref(j));
-    } else if (ec == EXIT_OK) {
-        int64_t sum = 0;
-        printf("settlement %s: %s\n", date, r->reason);
-        for (size_t i = 0; i < r->n_lines; i++) {
-            const Kks__SettleLine *l = r->lines[i];
-            print_money(l->total, money, sizeof money);
-            printf("  %-8s %-16s %-28s %5d  %s\n", l->kind, l->id, l->name, l->count, money);
-            sum += l->total;
-        }
-        print_money(sum, money, sizeof money);
-        if (r->batch > 0)
-            printf("  total %s; files %s and %s\n", money, csvp, jsonp);
-    }
-    json_decref(j);
-    kks__envelope__free_unpacked(rep, NULL);
+        json_decref(j);
+        kks__envelope__free_unpacked(rep, NULL);
     }
     return ec;
 }

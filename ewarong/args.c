@@ -184,7 +184,7 @@ int targs_items_parse(const char *s, term_item *items, size_t *n, char *why, siz
     char w[200];
     int rc = kc_items_parse(s, items, n, w, sizeof w);
     if (rc < 0)
-        snprintf(why, cap, "--%s", w); /* "--items: ..." as typed */
+        snprintf(why, cap, "--%.150s", w); /* "--items: ..." as typed */
     return rc;
 }
 
