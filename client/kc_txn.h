@@ -5,8 +5,9 @@
  * items); kc_txn_build() turns it into a Kks__TxnRequest whose PIN blocks are
  * ISO 9564 format 4 under the terminal's PIN key (TPK). The clear PINs stay in
  * the caller's kc_txn: wipe them with kc_txn_wipe() once built. The request
- * points into the kc_txn_req (and the kc_txn's strings): keep both alive until
- * it is sent. */
+ * points into the kc_txn_req and at the strings the kc_txn borrowed (terminal,
+ * date, type, PAN, NIK, wallet): keep those alive until it is sent; the kc_txn
+ * itself may go. */
 #ifndef KC_TXN_H
 #define KC_TXN_H
 
@@ -40,11 +41,13 @@ typedef struct kc_txn {
     size_t n_items;
 } kc_txn;
 
-/* A built request and the storage it points into. */
+/* A built request and the storage it points into: the PIN blocks and the
+ * items are copied here; the other strings stay the kc_txn's (borrowed). */
 typedef struct kc_txn_req {
     Kks__TxnRequest req;
     uint8_t pin_block[KKS_PINBLOCK_LEN], new_pin_block[KKS_PINBLOCK_LEN];
     Kks__Item items[KC_MAX_ITEMS], *pitems[KC_MAX_ITEMS];
+    char skus[KC_MAX_ITEMS][KC_SKU_MAX + 1];
 } kc_txn_req;
 
 /* Builds out from t with the terminal's TPK. Returns 0, KKS_EINVAL (a PIN

@@ -37,7 +37,9 @@ int kc_txn_build(const kc_txn *t, const uint8_t tpk[16], kc_txn_req *out)
     }
     for (size_t i = 0; i < t->n_items; i++) {
         kks__item__init(&out->items[i]);
-        out->items[i].sku = (char *)t->items[i].sku;
+        memcpy(out->skus[i], t->items[i].sku, sizeof out->skus[i]);
+        out->skus[i][KC_SKU_MAX] = '\0';
+        out->items[i].sku = out->skus[i];
         out->items[i].qty = t->items[i].qty;
         out->pitems[i] = &out->items[i];
     }

@@ -88,7 +88,7 @@ static void overlap_text(const char *program, const ledger_credit_out *o, char *
         snprintf(labels + l, sizeof labels - l, "%s%s %s", i ? ", " : "", program,
                  o->overlap[i].label);
     }
-    snprintf(out, cap, "%s %s%s already paid (under %s): not applied", program, months,
+    snprintf(out, cap, "%.8s %.80s%s already paid (under %.90s): not applied", program, months,
              o->noverlap > n ? " and more" : "", labels);
 }
 
@@ -100,7 +100,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     Kks__CreditRow **rows = NULL;
     struct rejects rj = {0};
     enum sw_verdict v = SW_UNDO;
-    char why[200], at[21], perr[160];
+    char why[320], at[21], perr[160];
     kks_period per;
     ledger_credit_in in;
     ledger_credit_out out;
