@@ -851,6 +851,11 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
         double secs = (double)(s1.tv_sec - s0.tv_sec) + (double)(s1.tv_nsec - s0.tv_nsec) / 1e9;
         fprintf(out, "  %-4s %3zu %-28s %s (%.2f s)\n", ok ? "ok" : "FAIL", i + 1, label, sum,
                 secs);
+        if (t->verbose) {
+            char *js = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fprintf(out, "       reply: %s\n", js ? js : "?");
+            free(js);
+        }
         if (!ok) {
             char *js = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
             fprintf(out, "       line %d: %s\n", st->line, c->why);

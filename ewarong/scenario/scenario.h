@@ -102,6 +102,7 @@ typedef struct sc_target {
     const char *bin_dir;           /* kks-issuer, kks-switch, kksctl; NULL: beside us */
     const char *seeds;
     int keep;                      /* keep each world's directory */
+    int verbose;                   /* print each step's whole reply (JSON) */
 } sc_target;
 
 typedef struct sc_result {
