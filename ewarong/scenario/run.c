@@ -363,13 +363,17 @@ static json_t *operator_step(runctx *c, const sc_step *st)
             const char *argv[] = {exe, margs[0], margs[1], margs[2], margs[3], margs[4], margs[5],
                                   margs[6], NULL};
             int ec = kc_run(&c->loop, argv, &out, &err);
-            FILE *f = ec == 0 ? fopen(path, "w") : NULL;
+            /* exit 1: rows of the registry were skipped as invalid (enrolment
+             * refused them too); the manifest of the others is still good */
+            int usable = (ec == 0 || ec == 1) && out && strncmp(out, "program,", 8) == 0;
+            FILE *f = usable ? fopen(path, "w") : NULL;
             if (f) {
                 fputs(out, f);
                 fclose(f);
             }
             if (!f) {
-                json_t *r = program_reply(ec == 0 ? 4 : ec, NULL, err);
+                json_t *r = program_reply(ec == 0 || ec == 1 ? 4 : ec, NULL, err);
+                json_object_set_new(r, "step", json_string("kksctl manifest"));
                 free(out);
                 free(err);
                 return r;
@@ -655,8 +659,11 @@ static int holds(runctx *c, json_t *reply, const char *key, const char *want)
     } else {
         text_of(v, got, sizeof got);
     }
-    if (strcmp(key, "reason") == 0 || strcmp(key, "violation") == 0 ||
-        strcmp(key, "stderr") == 0) {
+    /* words are matched, not compared: reason, violation, stderr, error, also
+     * at the end of a path (rejected.0.reason) */
+    const char *last = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+    if (strcmp(last, "reason") == 0 || strcmp(last, "violation") == 0 ||
+        strcmp(last, "stderr") == 0 || strcmp(last, "error") == 0) {
         size_t wl = strlen(want);
         if (wl >= 2 && want[0] == '/' && want[wl - 1] == '/') {
             regex_t re;
