@@ -253,6 +253,7 @@ static const char *const kind_names[SC_STEP_KINDS] = {
     [SC_SETTLE_TERMINAL] = "settle-terminal",
     [SC_FAULT] = "fault",
     [SC_SLEEP] = "sleep",
+    [SC_TODAY] = "today",
 };
 
 const char *sc_step_name(enum sc_step_kind k)
@@ -278,8 +279,10 @@ static const char *const *step_keys(enum sc_step_kind k)
     static const char *const pin_change[] = {TXN_KEYS, "!new_pin", NULL};
     static const char *const reverse[] = {"!terminal", "!stan", "date", NULL};
     static const char *const settle_term[] = {"!terminal", "date", NULL};
-    static const char *const fault[] = {"issuer", "switch", "link", "terminal-link", NULL};
+    static const char *const fault[] = {"issuer", "switch", "link", "terminal-link", "after",
+                                        NULL};
     static const char *const sleep_[] = {"seconds", NULL};
+    static const char *const today[] = {"!date", NULL};
     switch (k) {
     case SC_PRINT: return print;
     case SC_HANDOVER: return handover;
@@ -297,6 +300,7 @@ static const char *const *step_keys(enum sc_step_kind k)
     case SC_SETTLE_TERMINAL: return settle_term;
     case SC_FAULT: return fault;
     case SC_SLEEP: return sleep_;
+    case SC_TODAY: return today;
     default: return none;
     }
 }
@@ -417,7 +421,90 @@ static int check_family(loader *l, const sc_node *f, kk_set *kks)
     return 0;
 }
 
-static int check_params(loader *l, sc_step *st, const kk_set *kks)
+/* A duration: 2, 2s, 1.5s, 500ms (at most an hour). */
+int sc_duration_ms(const char *s, unsigned *ms)
+{
+    char *end;
+    double v;
+    if (!s || !*s || *s == ' ')
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0 && v <= 3600))
+        return -1;
+    while (*end == ' ')
+        end++;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        *ms = (unsigned)(v * 1000);
+    else if (strcmp(end, "ms") == 0)
+        *ms = (unsigned)v;
+    else
+        return -1;
+    return 0;
+}
+
+static int check_duration(loader *l, const sc_node *v, const char *name)
+{
+    unsigned ms;
+    if (v->kind != SC_SCALAR || sc_duration_ms(v->scalar, &ms) < 0)
+        return fail(l, v->line, v->col, "%s: a duration (2, 2s, 1.5s, 500ms; at most 3600s)",
+                    name);
+    return 0;
+}
+
+/* The KKs of a credit manifest: 16-digit numbers (or $saved), one or a list. */
+static int check_kks(loader *l, const sc_node *v)
+{
+    if (v->kind == SC_SCALAR) {
+        if (v->scalar[0] != '$' && !kks_digits(v->scalar, 16))
+            return fail(l, v->line, v->col, "credit: families are KK numbers, 16 digits in "
+                                            "quotes (\"1271...\")");
+        return 0;
+    }
+    if (v->n == 0)
+        return fail(l, v->line, v->col, "credit: families is a list of at least one KK");
+    for (size_t i = 0; i < v->n; i++)
+        if (v->items[i]->kind != SC_SCALAR)
+            return fail(l, v->items[i]->line, v->items[i]->col,
+                        "credit: families are KK numbers, not maps");
+        else if (check_kks(l, v->items[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* fault: exactly one of issuer, switch, link, terminal-link, with a value it
+ * takes; after: only for the links (a daemon fault waits for the daemon). */
+static int check_fault(loader *l, const sc_step *st)
+{
+    const sc_node *p = st->params, *key = NULL, *val = NULL;
+    unsigned ms;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->keys[i]->scalar, "after") == 0)
+            continue;
+        if (key)
+            return fail(l, p->keys[i]->line, p->keys[i]->col,
+                        "fault: one fault per step ('%.40s' is a second)", p->keys[i]->scalar);
+        key = p->keys[i];
+        val = p->items[i];
+    }
+    if (!key)
+        return fail(l, st->line, st->col, "fault: one of issuer, switch, link, terminal-link");
+    if (key->scalar[0] == 'i' || key->scalar[0] == 's') {
+        if (strcmp(val->scalar, "down") && strcmp(val->scalar, "up") && strcmp(val->scalar, "kill"))
+            return fail(l, val->line, val->col, "fault: %s: down, up or kill", key->scalar);
+        if (sc_get(p, "after"))
+            return fail(l, sc_get(p, "after")->line, sc_get(p, "after")->col,
+                        "fault: after is for link and terminal-link only");
+        return 0;
+    }
+    if (strcmp(val->scalar, "ok") && strcmp(val->scalar, "drop") && strcmp(val->scalar, "cut") &&
+        (strncmp(val->scalar, "slow ", 5) || sc_duration_ms(val->scalar + 5, &ms) < 0))
+        return fail(l, val->line, val->col, "fault: %s: slow DURATION, drop, cut or ok",
+                    key->scalar);
+    return 0;
+}
+
+static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node *families)
 {
     const sc_node *p = st->params;
     const char *const *keys = step_keys(st->kind);
@@ -426,7 +513,9 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
         return fail(l, st->line, st->col,
                     "complaint: the complaints desk is not in this version of the simulator");
     if (st->kind == SC_SLEEP && p->kind == SC_SCALAR)
-        return 0; /* sleep: 2s */
+        return check_duration(l, p, "sleep"); /* sleep: 2s */
+    if (st->kind == SC_TODAY && p->kind == SC_SCALAR) /* today: 2031-12-01 */
+        return is_date(p->scalar) ? 0 : fail(l, p->line, p->col, "today: a date YYYY-MM-DD");
     if (p->kind != SC_MAP)
         return fail(l, p->line, p->col, "%s: give its parameters as a map ({} for none)", name);
     for (size_t i = 0; i < p->n; i++) {
@@ -448,6 +537,11 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
                         name, v->scalar);
         if (strcmp(k, "date") == 0 && v->scalar[0] != '$' && !is_date(v->scalar))
             return fail(l, v->line, v->col, "%s: date must be YYYY-MM-DD", name);
+        if ((strcmp(k, "after") == 0 || strcmp(k, "seconds") == 0) &&
+            check_duration(l, v, name) < 0)
+            return -1;
+        if (strcmp(k, "families") == 0 && check_kks(l, v) < 0)
+            return -1;
     }
     for (int j = 0; keys[j]; j++)
         if (keys[j][0] == '!' && !sc_get(p, keys[j] + 1))
@@ -457,8 +551,23 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
         return fail(l, st->line, st->col, "%s: give family (a KK of the scenario) or pan", name);
     if (st->kind >= SC_ACTIVATE && st->kind <= SC_STATEMENT && !sc_get(p, "pin"))
         return fail(l, st->line, st->col, "%s: 'pin' is required", name);
-    if (st->kind == SC_FAULT && p->n != 1)
-        return fail(l, st->line, st->col, "fault: one of issuer, switch, link, terminal-link");
+    if (st->kind == SC_FAULT)
+        return check_fault(l, st);
+    if (st->kind == SC_CARD) {
+        const sc_node *a = sc_get(p, "action");
+        static const char *const actions[] = {"show", "lost", "stolen", "replace", "unblock",
+                                              NULL};
+        for (int j = 0; actions[j]; j++)
+            if (strcmp(a->scalar, actions[j]) == 0)
+                return 0;
+        return fail(l, a->line, a->col,
+                    "card: action is show, lost, stolen, replace or unblock (not '%.40s')",
+                    a->scalar);
+    }
+    if (st->kind == SC_CREDIT && sc_get(p, "amount") && !sc_get(p, "families") && !families)
+        return fail(l, st->line, st->col,
+                    "credit: with amount, give families (the KKs to credit): the scenario's "
+                    "registry file is not read here");
     return 0;
 }
 
@@ -584,7 +693,7 @@ static int check_scenario(loader *l, sc_scenario *s)
             static const sc_node empty = {.kind = SC_MAP}; /* "- ledger-check:" alone */
             st->params = &empty;
         }
-        if (check_params(l, st, &kks) < 0 || check_refs(l, st->params, saved, nsaved) < 0 ||
+        if (check_params(l, st, &kks, s->families) < 0 || check_refs(l, st->params, saved, nsaved) < 0 ||
             check_refs(l, st->expect, saved, nsaved) < 0)
             goto out;
         for (size_t k = 0; st->save && k < st->save->n; k++) {

@@ -55,7 +55,7 @@ enum sc_step_kind {
     SC_LEDGER_CHECK, SC_ACCOUNT, SC_COMPLAINT,
     SC_ACTIVATE, SC_BALANCE, SC_WITHDRAW, SC_PURCHASE, SC_PIN_CHANGE, SC_STATEMENT, SC_REVERSE,
     SC_SETTLE_TERMINAL,
-    SC_FAULT, SC_SLEEP,
+    SC_FAULT, SC_SLEEP, SC_TODAY,
     SC_STEP_KINDS
 };
 
@@ -90,6 +90,10 @@ int sc_load_file(const char *path, sc_scenario *out, char *err, size_t cap);
 int sc_load_mem(const char *path, const char *data, size_t len, sc_scenario *out, char *err,
                 size_t cap);
 void sc_free(sc_scenario *s);
+
+/* A duration as written in a file (2, 2s, 1.5s, 500ms; at most an hour) in
+ * milliseconds. 0 or -1. */
+int sc_duration_ms(const char *s, unsigned *ms);
 
 /* A map's value for key, or NULL. */
 const sc_node *sc_get(const sc_node *map, const char *key);
