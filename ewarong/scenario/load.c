@@ -16,6 +16,8 @@
 
 typedef struct loader {
     const char *path;
+    const char *data; /* the whole input, for positions given as an offset */
+    size_t len;
     char *err;
     size_t cap;
     size_t nodes;
@@ -35,6 +37,29 @@ __attribute__((format(printf, 4, 5))) static int fail(loader *l, int line, int c
     snprintf(l->err, l->cap, "%s:%d:%d: %s", l->path, line, col, msg);
     l->failed = 1;
     return -1;
+}
+
+/* libyaml's own error, where it happened. A reader error (a NUL or other
+ * control byte, bad UTF-8) comes as a byte offset, not a mark: counted here
+ * into line and column (characters, as libyaml counts them). */
+static int yaml_fail(loader *l, const yaml_parser_t *p)
+{
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    const char *what = p->problem ? p->problem : "YAML syntax error";
+    if (p->error == YAML_READER_ERROR) {
+        size_t off = p->problem_offset < l->len ? p->problem_offset : l->len;
+        line = col = 1;
+        for (size_t i = 0; i < off; i++) {
+            unsigned char ch = (unsigned char)l->data[i];
+            if (ch == '\n')
+                line++, col = 1;
+            else if ((ch & 0xC0) != 0x80) /* not a UTF-8 continuation byte */
+                col++;
+        }
+        if (p->problem_value >= 0)
+            return fail(l, line, col, "%s (byte 0x%02X)", what, (unsigned)p->problem_value & 0xFFu);
+    }
+    return fail(l, line, col, "%s", what);
 }
 
 static void node_free(sc_node *n)
@@ -136,8 +161,7 @@ static sc_node *parse_node(loader *l, yaml_parser_t *p, yaml_event_t *e, int dep
             yaml_event_t c;
             sc_node *key = NULL, *val;
             if (!yaml_parser_parse(p, &c)) {
-                fail(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
-                     p->problem ? p->problem : "YAML syntax error");
+                yaml_fail(l, p);
                 break;
             }
             if (c.type == YAML_SEQUENCE_END_EVENT || c.type == YAML_MAPPING_END_EVENT) {
@@ -164,8 +188,7 @@ static sc_node *parse_node(loader *l, yaml_parser_t *p, yaml_event_t *e, int dep
                 if (!key)
                     break;
                 if (!yaml_parser_parse(p, &c)) {
-                    fail(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
-                         p->problem ? p->problem : "YAML syntax error");
+                    yaml_fail(l, p);
                     node_free(key);
                     break;
                 }
@@ -200,8 +223,7 @@ static sc_node *parse_document(loader *l, const char *data, size_t len)
     yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
     while (!l->failed) {
         if (!yaml_parser_parse(&p, &e)) {
-            fail(l, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s",
-                 p.problem ? p.problem : "YAML syntax error");
+            yaml_fail(l, &p);
             break;
         }
         if (e.type == YAML_STREAM_END_EVENT) {
@@ -722,7 +744,7 @@ out:
 int sc_load_mem(const char *path, const char *data, size_t len, sc_scenario *out, char *err,
                 size_t cap)
 {
-    loader l = {.path = path, .err = err, .cap = cap};
+    loader l = {.path = path, .data = data, .len = len, .err = err, .cap = cap};
     memset(out, 0, sizeof *out);
     if (len > SC_FILE_MAX)
         return fail(&l, 1, 1, "larger than %u bytes", SC_FILE_MAX);
