@@ -260,6 +260,31 @@ Test(load, duplicate_keys)
             "key 'ok' given twice");
 }
 
+Test(load, a_registry_is_a_regular_file)
+{
+    char dir[64], fifo[128], text[400];
+    snprintf(dir, sizeof dir, "/tmp/kks-scfifo-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/registry.csv", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    /* a FIFO would wait for a writer for ever: refused at once */
+    snprintf(text, sizeof text, "name: t\nregistry: %s\nsteps:\n  - enroll: {}\n", fifo);
+    refused(text, 2, 11, "not a regular file");
+    refused("name: t\nregistry: /dev/zero\nsteps:\n  - enroll: {}\n", 2, 11,
+            "not a regular file");
+    refused("name: t\nregistry: no-such.csv\nsteps:\n  - enroll: {}\n", 2, 11,
+            "registry no-such.csv: No such file");
+    unlink(fifo);
+    rmdir(dir);
+    /* the library's own registry, relative to the scenario's file */
+    sc_scenario s;
+    snprintf(text, sizeof text, "%s/seeds/scenarios/credit-run-survives-switch-restart.yaml",
+             KKS_SOURCE_DIR);
+    cr_assert_eq(sc_load_file(text, &s, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(s.registry, "seeds/scenarios/../dtsen-medan.csv"), "%s", s.registry);
+    sc_free(&s);
+}
+
 Test(load, cannot_open)
 {
     sc_scenario s;

@@ -5,10 +5,12 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -380,10 +382,18 @@ static int kk_known(const kk_set *k, const char *kk)
 static int registry_kks(loader *l, const sc_node *at, const char *path, kk_set *out)
 {
     char line[4096];
-    FILE *f = fopen(path, "r");
+    struct stat st;
     size_t lineno = 0;
-    if (!f)
+    /* a regular file only: opening a FIFO or a terminal named here would
+     * wait for a writer before anything runs (O_NONBLOCK: not even that) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = NULL;
+    if (fd < 0)
         return fail(l, at->line, at->col, "registry %.200s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+        close(fd);
+        return fail(l, at->line, at->col, "registry %.200s: not a regular file", path);
+    }
     while (fgets(line, sizeof line, f)) {
         if (++lineno == 1)
             continue; /* the header; kksctl enroll checks the rest */
