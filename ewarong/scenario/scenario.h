@@ -3,9 +3,10 @@
  * A scenario is a YAML file (libyaml) that names a world (business date,
  * families), then steps: operator actions (through kksctl), terminal
  * transactions (through this program's own one-shot path, in process), faults
- * (daemons down, up or killed; links slowed, dropped or cut by fault proxies)
- * and sleeps. Each step may expect reply fields and save values for later
- * steps ($name).
+ * (daemons down, up or killed; links slowed, dropped or cut by fault proxies,
+ * at once or a given time later), sleeps, and time passing (today: both
+ * daemons restart with a new business date). Each step may expect reply
+ * fields and save values for later steps ($name).
  *
  *   load.c   sc_load    YAML -> node tree (line, column) -> sc_scenario;
  *                       every error names file, line, column and the key
