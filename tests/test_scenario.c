@@ -120,6 +120,8 @@ Test(load, unknown_step_kind)
     refused(HEAD "  - enroll: {}\n    print: {bank: BNI}\n", 9, 5, "one step kind per step");
     refused(HEAD "  - expect: {rc: \"00\"}\n", 8, 5, "a step needs its kind");
     refused(HEAD "  - complaint: {kind: data}\n", 8, 5, "not in this version");
+    refused(HEAD "  - handover: {batch: last, docs: [ktp, kk, undangan]}\n", 8, 29,
+            "handover: docs (the documents seen) is not in this version");
 }
 
 Test(load, wrong_type)
