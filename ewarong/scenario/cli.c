@@ -22,13 +22,14 @@
 #define MAX_FILES 2000
 
 static const char usage[] =
-    "usage: kks-terminal run FILE|DIR... [--junit FILE] [-j N] [--keep]\n"
+    "usage: kks-terminal run FILE|DIR... [--junit FILE] [-j N] [--keep] [--verbose]\n"
     "                        [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n"
     "Runs QA scenarios (YAML). Each scenario gets a private issuer and switch on\n"
     "127.0.0.1 unless --switch, --issuer and --pki name running ones.\n"
     "  --junit FILE  write JUnit XML (one testsuite per file, one testcase per scenario)\n"
     "  -j N          run N scenarios at once (default 1)\n"
     "  --keep        keep each scenario's directory (logs, databases) in $TMPDIR\n"
+    "  --verbose     print each step's whole reply (JSON) under its line\n"
     "Exit 0 all passed, 1 one failed, 2 a file cannot be read (file:line:column).\n";
 
 static int cmp_str(const void *a, const void *b)
@@ -69,11 +70,14 @@ static int collect(const char *path, char **files, size_t *n, FILE *err, int dep
         fprintf(err, "kks-terminal: %s: %s\n", path, strerror(errno));
         return -1;
     }
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/') /* seeds/scenarios/ names seeds/scenarios/x.yaml */
+        plen--;
     while ((e = readdir(d)) && k < MAX_FILES) {
         char sub[4200];
         if (e->d_name[0] == '.')
             continue;
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        snprintf(sub, sizeof sub, "%.*s/%s", (int)plen, path, e->d_name);
         if (stat(sub, &st) == 0 && (S_ISDIR(st.st_mode) || ends_yaml(e->d_name)))
             names[k++] = strdup(sub);
     }
@@ -149,6 +153,7 @@ int sc_cli(int argc, char **argv, FILE *out, FILE *err)
         {"junit", required_argument, 0, 'J'}, {"switch", required_argument, 0, 's'},
         {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
         {"keep", no_argument, 0, 'k'},         {"seeds", required_argument, 0, 'S'},
+        {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     const char *junit = NULL;
@@ -167,6 +172,7 @@ int sc_cli(int argc, char **argv, FILE *out, FILE *err)
         case 'i': t.issuer = optarg; break;
         case 'p': t.pki = optarg; break;
         case 'k': t.keep = 1; break;
+        case 'v': t.verbose = 1; break;
         case 'S': t.seeds = optarg; break;
         case 'j': {
             char *end;

@@ -5,10 +5,12 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -16,6 +18,8 @@
 
 typedef struct loader {
     const char *path;
+    const char *data; /* the whole input, for positions given as an offset */
+    size_t len;
     char *err;
     size_t cap;
     size_t nodes;
@@ -35,6 +39,29 @@ __attribute__((format(printf, 4, 5))) static int fail(loader *l, int line, int c
     snprintf(l->err, l->cap, "%s:%d:%d: %s", l->path, line, col, msg);
     l->failed = 1;
     return -1;
+}
+
+/* libyaml's own error, where it happened. A reader error (a NUL or other
+ * control byte, bad UTF-8) comes as a byte offset, not a mark: counted here
+ * into line and column (characters, as libyaml counts them). */
+static int yaml_fail(loader *l, const yaml_parser_t *p)
+{
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    const char *what = p->problem ? p->problem : "YAML syntax error";
+    if (p->error == YAML_READER_ERROR) {
+        size_t off = p->problem_offset < l->len ? p->problem_offset : l->len;
+        line = col = 1;
+        for (size_t i = 0; i < off; i++) {
+            unsigned char ch = (unsigned char)l->data[i];
+            if (ch == '\n')
+                line++, col = 1;
+            else if ((ch & 0xC0) != 0x80) /* not a UTF-8 continuation byte */
+                col++;
+        }
+        if (p->problem_value >= 0)
+            return fail(l, line, col, "%s (byte 0x%02X)", what, (unsigned)p->problem_value & 0xFFu);
+    }
+    return fail(l, line, col, "%s", what);
 }
 
 static void node_free(sc_node *n)
@@ -136,8 +163,7 @@ static sc_node *parse_node(loader *l, yaml_parser_t *p, yaml_event_t *e, int dep
             yaml_event_t c;
             sc_node *key = NULL, *val;
             if (!yaml_parser_parse(p, &c)) {
-                fail(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
-                     p->problem ? p->problem : "YAML syntax error");
+                yaml_fail(l, p);
                 break;
             }
             if (c.type == YAML_SEQUENCE_END_EVENT || c.type == YAML_MAPPING_END_EVENT) {
@@ -164,8 +190,7 @@ static sc_node *parse_node(loader *l, yaml_parser_t *p, yaml_event_t *e, int dep
                 if (!key)
                     break;
                 if (!yaml_parser_parse(p, &c)) {
-                    fail(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
-                         p->problem ? p->problem : "YAML syntax error");
+                    yaml_fail(l, p);
                     node_free(key);
                     break;
                 }
@@ -200,8 +225,7 @@ static sc_node *parse_document(loader *l, const char *data, size_t len)
     yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
     while (!l->failed) {
         if (!yaml_parser_parse(&p, &e)) {
-            fail(l, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s",
-                 p.problem ? p.problem : "YAML syntax error");
+            yaml_fail(l, &p);
             break;
         }
         if (e.type == YAML_STREAM_END_EVENT) {
@@ -253,6 +277,7 @@ static const char *const kind_names[SC_STEP_KINDS] = {
     [SC_SETTLE_TERMINAL] = "settle-terminal",
     [SC_FAULT] = "fault",
     [SC_SLEEP] = "sleep",
+    [SC_TODAY] = "today",
 };
 
 const char *sc_step_name(enum sc_step_kind k)
@@ -278,8 +303,10 @@ static const char *const *step_keys(enum sc_step_kind k)
     static const char *const pin_change[] = {TXN_KEYS, "!new_pin", NULL};
     static const char *const reverse[] = {"!terminal", "!stan", "date", NULL};
     static const char *const settle_term[] = {"!terminal", "date", NULL};
-    static const char *const fault[] = {"issuer", "switch", "link", "terminal-link", NULL};
+    static const char *const fault[] = {"issuer", "switch", "link", "terminal-link", "after",
+                                        NULL};
     static const char *const sleep_[] = {"seconds", NULL};
+    static const char *const today[] = {"!date", NULL};
     switch (k) {
     case SC_PRINT: return print;
     case SC_HANDOVER: return handover;
@@ -297,6 +324,7 @@ static const char *const *step_keys(enum sc_step_kind k)
     case SC_SETTLE_TERMINAL: return settle_term;
     case SC_FAULT: return fault;
     case SC_SLEEP: return sleep_;
+    case SC_TODAY: return today;
     default: return none;
     }
 }
@@ -354,10 +382,18 @@ static int kk_known(const kk_set *k, const char *kk)
 static int registry_kks(loader *l, const sc_node *at, const char *path, kk_set *out)
 {
     char line[4096];
-    FILE *f = fopen(path, "r");
+    struct stat st;
     size_t lineno = 0;
-    if (!f)
+    /* a regular file only: opening a FIFO or a terminal named here would
+     * wait for a writer before anything runs (O_NONBLOCK: not even that) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = NULL;
+    if (fd < 0)
         return fail(l, at->line, at->col, "registry %.200s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+        close(fd);
+        return fail(l, at->line, at->col, "registry %.200s: not a regular file", path);
+    }
     while (fgets(line, sizeof line, f)) {
         if (++lineno == 1)
             continue; /* the header; kksctl enroll checks the rest */
@@ -417,7 +453,90 @@ static int check_family(loader *l, const sc_node *f, kk_set *kks)
     return 0;
 }
 
-static int check_params(loader *l, sc_step *st, const kk_set *kks)
+/* A duration: 2, 2s, 1.5s, 500ms (at most an hour). */
+int sc_duration_ms(const char *s, unsigned *ms)
+{
+    char *end;
+    double v;
+    if (!s || !*s || *s == ' ')
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0 && v <= 3600))
+        return -1;
+    while (*end == ' ')
+        end++;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        *ms = (unsigned)(v * 1000);
+    else if (strcmp(end, "ms") == 0)
+        *ms = (unsigned)v;
+    else
+        return -1;
+    return 0;
+}
+
+static int check_duration(loader *l, const sc_node *v, const char *name)
+{
+    unsigned ms;
+    if (v->kind != SC_SCALAR || sc_duration_ms(v->scalar, &ms) < 0)
+        return fail(l, v->line, v->col, "%s: a duration (2, 2s, 1.5s, 500ms; at most 3600s)",
+                    name);
+    return 0;
+}
+
+/* The KKs of a credit manifest: 16-digit numbers (or $saved), one or a list. */
+static int check_kks(loader *l, const sc_node *v)
+{
+    if (v->kind == SC_SCALAR) {
+        if (v->scalar[0] != '$' && !kks_digits(v->scalar, 16))
+            return fail(l, v->line, v->col, "credit: families are KK numbers, 16 digits in "
+                                            "quotes (\"1271...\")");
+        return 0;
+    }
+    if (v->n == 0)
+        return fail(l, v->line, v->col, "credit: families is a list of at least one KK");
+    for (size_t i = 0; i < v->n; i++)
+        if (v->items[i]->kind != SC_SCALAR)
+            return fail(l, v->items[i]->line, v->items[i]->col,
+                        "credit: families are KK numbers, not maps");
+        else if (check_kks(l, v->items[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* fault: exactly one of issuer, switch, link, terminal-link, with a value it
+ * takes; after: only for the links (a daemon fault waits for the daemon). */
+static int check_fault(loader *l, const sc_step *st)
+{
+    const sc_node *p = st->params, *key = NULL, *val = NULL;
+    unsigned ms;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->keys[i]->scalar, "after") == 0)
+            continue;
+        if (key)
+            return fail(l, p->keys[i]->line, p->keys[i]->col,
+                        "fault: one fault per step ('%.40s' is a second)", p->keys[i]->scalar);
+        key = p->keys[i];
+        val = p->items[i];
+    }
+    if (!key)
+        return fail(l, st->line, st->col, "fault: one of issuer, switch, link, terminal-link");
+    if (key->scalar[0] == 'i' || key->scalar[0] == 's') {
+        if (strcmp(val->scalar, "down") && strcmp(val->scalar, "up") && strcmp(val->scalar, "kill"))
+            return fail(l, val->line, val->col, "fault: %s: down, up or kill", key->scalar);
+        if (sc_get(p, "after"))
+            return fail(l, sc_get(p, "after")->line, sc_get(p, "after")->col,
+                        "fault: after is for link and terminal-link only");
+        return 0;
+    }
+    if (strcmp(val->scalar, "ok") && strcmp(val->scalar, "drop") && strcmp(val->scalar, "cut") &&
+        (strncmp(val->scalar, "slow ", 5) || sc_duration_ms(val->scalar + 5, &ms) < 0))
+        return fail(l, val->line, val->col, "fault: %s: slow DURATION, drop, cut or ok",
+                    key->scalar);
+    return 0;
+}
+
+static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node *families)
 {
     const sc_node *p = st->params;
     const char *const *keys = step_keys(st->kind);
@@ -426,7 +545,9 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
         return fail(l, st->line, st->col,
                     "complaint: the complaints desk is not in this version of the simulator");
     if (st->kind == SC_SLEEP && p->kind == SC_SCALAR)
-        return 0; /* sleep: 2s */
+        return check_duration(l, p, "sleep"); /* sleep: 2s */
+    if (st->kind == SC_TODAY && p->kind == SC_SCALAR) /* today: 2031-12-01 */
+        return is_date(p->scalar) ? 0 : fail(l, p->line, p->col, "today: a date YYYY-MM-DD");
     if (p->kind != SC_MAP)
         return fail(l, p->line, p->col, "%s: give its parameters as a map ({} for none)", name);
     for (size_t i = 0; i < p->n; i++) {
@@ -434,6 +555,10 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
         int ok = 0;
         for (int j = 0; keys[j]; j++)
             ok |= strcmp(k, keys[j] + (keys[j][0] == '!')) == 0;
+        if (ok && strcmp(k, "docs") == 0) /* accepted by the format, not run yet */
+            return fail(l, p->keys[i]->line, p->keys[i]->col,
+                        "%s: docs (the documents seen) is not in this version of the simulator",
+                        name);
         if (!ok)
             return fail(l, p->keys[i]->line, p->keys[i]->col, "%s: unknown key '%.40s'", name, k);
         const sc_node *v = p->items[i];
@@ -448,6 +573,11 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
                         name, v->scalar);
         if (strcmp(k, "date") == 0 && v->scalar[0] != '$' && !is_date(v->scalar))
             return fail(l, v->line, v->col, "%s: date must be YYYY-MM-DD", name);
+        if ((strcmp(k, "after") == 0 || strcmp(k, "seconds") == 0) &&
+            check_duration(l, v, name) < 0)
+            return -1;
+        if (strcmp(k, "families") == 0 && check_kks(l, v) < 0)
+            return -1;
     }
     for (int j = 0; keys[j]; j++)
         if (keys[j][0] == '!' && !sc_get(p, keys[j] + 1))
@@ -457,8 +587,23 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks)
         return fail(l, st->line, st->col, "%s: give family (a KK of the scenario) or pan", name);
     if (st->kind >= SC_ACTIVATE && st->kind <= SC_STATEMENT && !sc_get(p, "pin"))
         return fail(l, st->line, st->col, "%s: 'pin' is required", name);
-    if (st->kind == SC_FAULT && p->n != 1)
-        return fail(l, st->line, st->col, "fault: one of issuer, switch, link, terminal-link");
+    if (st->kind == SC_FAULT)
+        return check_fault(l, st);
+    if (st->kind == SC_CARD) {
+        const sc_node *a = sc_get(p, "action");
+        static const char *const actions[] = {"show", "lost", "stolen", "replace", "unblock",
+                                              NULL};
+        for (int j = 0; actions[j]; j++)
+            if (strcmp(a->scalar, actions[j]) == 0)
+                return 0;
+        return fail(l, a->line, a->col,
+                    "card: action is show, lost, stolen, replace or unblock (not '%.40s')",
+                    a->scalar);
+    }
+    if (st->kind == SC_CREDIT && sc_get(p, "amount") && !sc_get(p, "families") && !families)
+        return fail(l, st->line, st->col,
+                    "credit: with amount, give families (the KKs to credit): the scenario's "
+                    "registry file is not read here");
     return 0;
 }
 
@@ -584,7 +729,7 @@ static int check_scenario(loader *l, sc_scenario *s)
             static const sc_node empty = {.kind = SC_MAP}; /* "- ledger-check:" alone */
             st->params = &empty;
         }
-        if (check_params(l, st, &kks) < 0 || check_refs(l, st->params, saved, nsaved) < 0 ||
+        if (check_params(l, st, &kks, s->families) < 0 || check_refs(l, st->params, saved, nsaved) < 0 ||
             check_refs(l, st->expect, saved, nsaved) < 0)
             goto out;
         for (size_t k = 0; st->save && k < st->save->n; k++) {
@@ -613,7 +758,7 @@ out:
 int sc_load_mem(const char *path, const char *data, size_t len, sc_scenario *out, char *err,
                 size_t cap)
 {
-    loader l = {.path = path, .err = err, .cap = cap};
+    loader l = {.path = path, .data = data, .len = len, .err = err, .cap = cap};
     memset(out, 0, sizeof *out);
     if (len > SC_FILE_MAX)
         return fail(&l, 1, 1, "larger than %u bytes", SC_FILE_MAX);

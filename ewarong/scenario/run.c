@@ -29,6 +29,9 @@
 #define MAX_VARS 64
 #define MAX_CARDS 1100
 #define LINK_UP_WAIT_MS 15000
+#define MAX_LATER 32
+
+typedef struct later later;
 
 typedef struct card_map {
     char kk[17];
@@ -55,6 +58,8 @@ typedef struct runctx {
     card_map cards[MAX_CARDS];
     int ncards;
     long long last_batch;
+    later *later[MAX_LATER]; /* link faults set by a timer (fault: {after: ...}) */
+    int nlater;
     char why[1024];
 } runctx;
 
@@ -349,9 +354,12 @@ static json_t *operator_step(runctx *c, const sc_step *st)
             }
             fprintf(f, "program,period,kk,amount\n");
             const sc_node *list = fams ? fams : c->s->families;
-            for (size_t i = 0; list && i < list->n; i++) {
-                const sc_node *it = list->items[i];
+            for (size_t i = 0; list && i < (list->kind == SC_SCALAR ? 1 : list->n); i++) {
+                /* the loader made sure: KK scalars, or the scenario's families (maps) */
+                const sc_node *it = list->kind == SC_SCALAR ? list : list->items[i];
                 const char *kk = it->kind == SC_MAP ? sc_get(it, "kk")->scalar : it->scalar;
+                if (kk[0] == '$')
+                    kk = var(c, kk + 1) ? var(c, kk + 1) : "";
                 fprintf(f, "%s,%s,%s,%s\n", program, period, kk, amount ? amount : "0");
             }
             fclose(f);
@@ -363,13 +371,17 @@ static json_t *operator_step(runctx *c, const sc_step *st)
             const char *argv[] = {exe, margs[0], margs[1], margs[2], margs[3], margs[4], margs[5],
                                   margs[6], NULL};
             int ec = kc_run(&c->loop, argv, &out, &err);
-            FILE *f = ec == 0 ? fopen(path, "w") : NULL;
+            /* exit 1: rows of the registry were skipped as invalid (enrolment
+             * refused them too); the manifest of the others is still good */
+            int usable = (ec == 0 || ec == 1) && out && strncmp(out, "program,", 8) == 0;
+            FILE *f = usable ? fopen(path, "w") : NULL;
             if (f) {
                 fputs(out, f);
                 fclose(f);
             }
             if (!f) {
-                json_t *r = program_reply(ec == 0 ? 4 : ec, NULL, err);
+                json_t *r = program_reply(ec == 0 || ec == 1 ? 4 : ec, NULL, err);
+                json_object_set_new(r, "step", json_string("kksctl manifest"));
                 free(out);
                 free(err);
                 return r;
@@ -516,26 +528,32 @@ static void wait_link_up(runctx *c)
     }
 }
 
-static int parse_ms(const char *s, unsigned *ms)
+/* A link fault given with after: set by a timer on the loop, so that it
+ * happens while the next steps run (a reply lost in the middle of one). */
+struct later {
+    uv_timer_t timer;
+    kks_proxy *px;
+    enum kks_proxy_mode mode;
+    unsigned delay_ms;
+};
+
+static void later_fire(uv_timer_t *t)
 {
-    char *end;
-    double v = strtod(s, &end);
-    while (*end == ' ')
-        end++;
-    if (end == s || v < 0 || v > 3600)
-        return -1;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        *ms = (unsigned)(v * 1000);
-    else if (strcmp(end, "ms") == 0 && v <= 3600000)
-        *ms = (unsigned)v;
-    else
-        return -1;
-    return 0;
+    later *f = t->data;
+    kks_proxy_set(f->px, f->mode, f->delay_ms);
 }
 
 static json_t *fault_step(runctx *c, const sc_step *st)
 {
-    const char *key = st->params->keys[0]->scalar, *v = st->params->items[0]->scalar;
+    const sc_node *p = st->params;
+    const char *key = NULL, *v = NULL, *after = param(c, st, "after");
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->keys[i]->scalar, "after") != 0)
+            key = p->keys[i]->scalar, v = p->items[i]->scalar;
+    if (!key) {
+        say(c, "fault: one of issuer, switch, link, terminal-link");
+        return NULL;
+    }
     if (strcmp(key, "issuer") == 0 || strcmp(key, "switch") == 0) {
         enum kc_daemon d = key[0] == 'i' ? KC_ISSUER : KC_SWITCH;
         enum kc_action a = strcmp(v, "down") == 0 ? KC_DOWN
@@ -559,31 +577,78 @@ static json_t *fault_step(runctx *c, const sc_step *st)
         return json_pack("{s:i}", "exit", 0);
     }
     kks_proxy *px = strcmp(key, "link") == 0 ? c->issuer_px : c->switch_px;
-    unsigned ms = 0;
-    int rc;
+    enum kks_proxy_mode mode;
+    unsigned ms = 0, after_ms = 0;
     if (!px) {
         say(c, "fault: %s needs the scenario's own world", key);
         return NULL;
     }
     if (strcmp(v, "ok") == 0)
-        rc = kks_proxy_set(px, KKS_PROXY_PASS, 0);
+        mode = KKS_PROXY_PASS;
     else if (strcmp(v, "drop") == 0)
-        rc = kks_proxy_set(px, KKS_PROXY_DROP, 0);
+        mode = KKS_PROXY_DROP;
     else if (strcmp(v, "cut") == 0)
-        rc = kks_proxy_set(px, KKS_PROXY_CUT, 0);
-    else if (strncmp(v, "slow ", 5) == 0 && parse_ms(v + 5, &ms) == 0)
-        rc = kks_proxy_set(px, KKS_PROXY_DELAY, ms);
+        mode = KKS_PROXY_CUT;
+    else if (strncmp(v, "slow ", 5) == 0 && sc_duration_ms(v + 5, &ms) == 0)
+        mode = KKS_PROXY_DELAY;
     else {
         say(c, "fault: %s: slow DURATION, drop, cut or ok", key);
         return NULL;
     }
+    if (after && sc_duration_ms(after, &after_ms) < 0) {
+        say(c, "fault: after: a duration (2s, 500ms)");
+        return NULL;
+    }
+    if (after) {
+        later *f;
+        if (c->nlater == MAX_LATER || !(f = calloc(1, sizeof *f))) {
+            say(c, "fault: at most %d faults with after in a scenario", MAX_LATER);
+            return NULL;
+        }
+        f->px = px;
+        f->mode = mode;
+        f->delay_ms = ms;
+        uv_timer_init(&c->loop, &f->timer);
+        f->timer.data = f;
+        uv_timer_start(&f->timer, later_fire, after_ms, 0);
+        c->later[c->nlater++] = f;
+        return json_pack("{s:i,s:i}", "exit", 0, "after_ms", (int)after_ms);
+    }
+    int rc = kks_proxy_set(px, mode, ms);
     if (rc < 0) {
         say(c, "fault: %s: %s", key, kks_strerror(rc));
         return NULL;
     }
-    if (strcmp(v, "ok") == 0 && px == c->issuer_px)
+    if (mode == KKS_PROXY_PASS && px == c->issuer_px)
         wait_link_up(c);
     return json_pack("{s:i}", "exit", 0);
+}
+
+/* today: time passes. Both daemons restart with the new business date (the
+ * issuer judges expiry by it, the switch limits and periods), and the
+ * terminals date what they send by it. */
+static json_t *today_step(runctx *c, const sc_step *st)
+{
+    const sc_node *p = st->params;
+    const char *v = p->kind == SC_SCALAR ? p->scalar : param(c, st, "date");
+    if (!c->world) {
+        say(c, "today: needs the scenario's own world (the daemons of --switch keep their date)");
+        return NULL;
+    }
+    if (!v || strlen(v) != 10) {
+        say(c, "today: a date YYYY-MM-DD");
+        return NULL;
+    }
+    memcpy(c->today, v, 11);
+    c->w.o.today = c->today;
+    for (int d = KC_ISSUER; d <= KC_SWITCH; d++)
+        if (kc_world_daemon(&c->w, (enum kc_daemon)d, KC_DOWN) < 0 ||
+            kc_world_daemon(&c->w, (enum kc_daemon)d, KC_UP) < 0) {
+            say(c, "%s", c->w.why);
+            return NULL;
+        }
+    wait_link_up(c);
+    return json_pack("{s:i,s:s}", "exit", 0, "today", c->today);
 }
 
 static json_t *sleep_step(runctx *c, const sc_step *st)
@@ -591,7 +656,7 @@ static json_t *sleep_step(runctx *c, const sc_step *st)
     const sc_node *p = st->params;
     const char *v = p->kind == SC_SCALAR ? p->scalar : param(c, st, "seconds");
     unsigned ms;
-    if (!v || parse_ms(v, &ms) < 0) {
+    if (!v || sc_duration_ms(v, &ms) < 0) {
         say(c, "sleep: a duration (2, 2s, 500ms)");
         return NULL;
     }
@@ -655,8 +720,11 @@ static int holds(runctx *c, json_t *reply, const char *key, const char *want)
     } else {
         text_of(v, got, sizeof got);
     }
-    if (strcmp(key, "reason") == 0 || strcmp(key, "violation") == 0 ||
-        strcmp(key, "stderr") == 0) {
+    /* words are matched, not compared: reason, violation, stderr, error, also
+     * at the end of a path (rejected.0.reason) */
+    const char *last = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+    if (strcmp(last, "reason") == 0 || strcmp(last, "violation") == 0 ||
+        strcmp(last, "stderr") == 0 || strcmp(last, "error") == 0) {
         size_t wl = strlen(want);
         if (wl >= 2 && want[0] == '/' && want[wl - 1] == '/') {
             regex_t re;
@@ -694,12 +762,18 @@ static void step_label(const runctx *c, const sc_step *st, char *out, size_t cap
             n = sc_get(st->params, "bank");
         if (!n)
             n = sc_get(st->params, "action");
-        if (!n && st->kind == SC_FAULT)
-            n = st->params->items[0];
+        size_t f = 0; /* a fault's own key, not after */
+        while (st->kind == SC_FAULT && f + 1 < st->params->n &&
+               strcmp(st->params->keys[f]->scalar, "after") == 0)
+            f++;
+        if (!n && st->kind == SC_FAULT && st->params->n)
+            n = st->params->items[f];
         if (n && n->kind == SC_SCALAR)
             t = n->scalar;
-        if (st->kind == SC_FAULT)
-            snprintf(out, cap, "fault %s %s", st->params->keys[0]->scalar, t ? t : "");
+        if (st->kind == SC_FAULT && st->params->n)
+            snprintf(out, cap, "fault %s %s%s%s", st->params->keys[f]->scalar, t ? t : "",
+                     sc_get(st->params, "after") ? " after " : "",
+                     sc_get(st->params, "after") ? sc_get(st->params, "after")->scalar : "");
         else if (st->kind == SC_CREDIT)
             snprintf(out, cap, "credit %s %s", sc_get(st->params, "program")->scalar,
                      sc_get(st->params, "period")->scalar);
@@ -770,6 +844,11 @@ static int world_up(runctx *c)
     return write_registry(c);
 }
 
+static void later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
 {
     runctx *c = calloc(1, sizeof *c);
@@ -807,6 +886,8 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
             reply = fault_step(c, st);
         else if (st->kind == SC_SLEEP)
             reply = sleep_step(c, st);
+        else if (st->kind == SC_TODAY)
+            reply = today_step(c, st);
         else if (st->kind >= SC_ACTIVATE && st->kind <= SC_SETTLE_TERMINAL)
             reply = terminal_step(c, st);
         else
@@ -851,6 +932,11 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
         double secs = (double)(s1.tv_sec - s0.tv_sec) + (double)(s1.tv_nsec - s0.tv_nsec) / 1e9;
         fprintf(out, "  %-4s %3zu %-28s %s (%.2f s)\n", ok ? "ok" : "FAIL", i + 1, label, sum,
                 secs);
+        if (t->verbose) {
+            char *js = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fprintf(out, "       reply: %s\n", js ? js : "?");
+            free(js);
+        }
         if (!ok) {
             char *js = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
             fprintf(out, "       line %d: %s\n", st->line, c->why);
@@ -869,6 +955,10 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
     }
     r->passed = r->failed_step < 0 && !r->failure;
 done:
+    for (int i = 0; i < c->nlater; i++) {
+        uv_timer_stop(&c->later[i]->timer);
+        uv_close((uv_handle_t *)&c->later[i]->timer, later_closed);
+    }
     kks_proxy_free(c->issuer_px);
     kks_proxy_free(c->switch_px);
     if (c->world && kc_world_stop(&c->w) < 0 && r->passed) {

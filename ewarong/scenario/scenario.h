@@ -3,9 +3,10 @@
  * A scenario is a YAML file (libyaml) that names a world (business date,
  * families), then steps: operator actions (through kksctl), terminal
  * transactions (through this program's own one-shot path, in process), faults
- * (daemons down, up or killed; links slowed, dropped or cut by fault proxies)
- * and sleeps. Each step may expect reply fields and save values for later
- * steps ($name).
+ * (daemons down, up or killed; links slowed, dropped or cut by fault proxies,
+ * at once or a given time later), sleeps, and time passing (today: both
+ * daemons restart with a new business date). Each step may expect reply
+ * fields and save values for later steps ($name).
  *
  *   load.c   sc_load    YAML -> node tree (line, column) -> sc_scenario;
  *                       every error names file, line, column and the key
@@ -55,7 +56,7 @@ enum sc_step_kind {
     SC_LEDGER_CHECK, SC_ACCOUNT, SC_COMPLAINT,
     SC_ACTIVATE, SC_BALANCE, SC_WITHDRAW, SC_PURCHASE, SC_PIN_CHANGE, SC_STATEMENT, SC_REVERSE,
     SC_SETTLE_TERMINAL,
-    SC_FAULT, SC_SLEEP,
+    SC_FAULT, SC_SLEEP, SC_TODAY,
     SC_STEP_KINDS
 };
 
@@ -91,6 +92,10 @@ int sc_load_mem(const char *path, const char *data, size_t len, sc_scenario *out
                 size_t cap);
 void sc_free(sc_scenario *s);
 
+/* A duration as written in a file (2, 2s, 1.5s, 500ms; at most an hour) in
+ * milliseconds. 0 or -1. */
+int sc_duration_ms(const char *s, unsigned *ms);
+
 /* A map's value for key, or NULL. */
 const sc_node *sc_get(const sc_node *map, const char *key);
 
@@ -102,6 +107,7 @@ typedef struct sc_target {
     const char *bin_dir;           /* kks-issuer, kks-switch, kksctl; NULL: beside us */
     const char *seeds;
     int keep;                      /* keep each world's directory */
+    int verbose;                   /* print each step's whole reply (JSON) */
 } sc_target;
 
 typedef struct sc_result {
