@@ -37,6 +37,7 @@ static const tr L_APPROVED = {"DISETUJUI", "APPROVED"};
 static const tr L_DECLINED = {"DITOLAK", "DECLINED"};
 static const tr L_RC = {"KODE RESPON", "RESPONSE CODE"};
 static const tr L_NOTE = {"KETERANGAN", "DETAIL"};
+static const tr L_REFUSED = {"BARANG DITOLAK", "REFUSED ITEM"};
 static const tr L_AMOUNT = {"JUMLAH", "AMOUNT"};
 static const tr L_TOTAL = {"TOTAL", "TOTAL"};
 static const tr L_PAID_FROM = {"DIBAYAR DARI", "PAID FROM"};
@@ -367,9 +368,12 @@ static void statement(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
     }
 }
 
-/* Prints the outcome block: DISETUJUI, or DITOLAK with code, meaning and the
- * switch's own words when they add something. */
-static void outcome(FILE *f, const receipt_ctx *c, const char *rc, const char *reason)
+/* Prints the outcome block: DISETUJUI, or DITOLAK with code, its meaning in
+ * the receipt's language, the item refused, and, on an English receipt, the
+ * switch's own words when they add something (they are English: an Indonesian
+ * receipt never shows them). */
+static void outcome(FILE *f, const receipt_ctx *c, const char *rc, const char *reason,
+                    const char *refused_sku)
 {
     char code[8];
     clean(code, sizeof code, rc);
@@ -380,7 +384,13 @@ static void outcome(FILE *f, const receipt_ctx *c, const char *rc, const char *r
     center(f, TX(c->lang, L_DECLINED));
     kv(f, TX(c->lang, L_RC), code);
     wrap(f, receipt_rc_text(code, c->lang));
-    if (reason && *reason && strcasecmp(reason, kks_rc_meaning(code)) != 0) {
+    if (refused_sku && *refused_sku) {
+        char sku[24];
+        clean(sku, sizeof sku, refused_sku);
+        kv(f, TX(c->lang, L_REFUSED), sku);
+    }
+    if (c->lang == TERM_LANG_EN && reason && *reason &&
+        strcasecmp(reason, kks_rc_meaning(code)) != 0) {
         char line[600];
         snprintf(line, sizeof line, "%s: %s", TX(c->lang, L_NOTE), reason);
         wrap(f, line);
@@ -403,7 +413,7 @@ void receipt_txn(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
         kv(f, TX(c->lang, L_AUTH), buf);
     }
     rule(f, '-');
-    outcome(f, c, r->rc ? r->rc : "", r->reason);
+    outcome(f, c, r->rc ? r->rc : "", r->reason, r->refused_sku);
     if (r->n_items) {
         rule(f, '-');
         items(f, c, r);
@@ -475,7 +485,7 @@ void receipt_reversal(FILE *f, const receipt_ctx *c, const Kks__ReversalReply *r
         center(f, TX(c->lang, L_ACK));
         wrap(f, r->moved ? TX(c->lang, L_MOVED) : TX(c->lang, L_NOT_MOVED));
     } else {
-        outcome(f, c, r->rc ? r->rc : "", r->reason);
+        outcome(f, c, r->rc ? r->rc : "", r->reason, NULL);
     }
     foot(f, c);
 }
@@ -498,7 +508,7 @@ void receipt_settle(FILE *f, const receipt_ctx *c, uint32_t count, int64_t total
     }
     rule(f, '-');
     if (!ok)
-        outcome(f, c, r->rc ? r->rc : "", r->reason);
+        outcome(f, c, r->rc ? r->rc : "", r->reason, NULL);
     else if (r->match)
         center(f, TX(c->lang, L_MATCH));
     else {
@@ -557,6 +567,8 @@ void receipt_txn_json(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r)
     kks_json_set(&o, "rc", kks_json_str(orempty(r->rc)));
     kks_json_set(&o, "reason", kks_json_str(orempty(r->reason)));
     kks_json_set(&o, "message", kks_json_str(receipt_rc_text(r->rc, c->lang)));
+    if (nonempty(r->refused_sku))
+        kks_json_set(&o, "refused_sku", kks_json_str(r->refused_sku));
     kks_json_set(&o, "approved", json_boolean(ok));
     kks_json_set(&o, "rrn", kks_json_str(nonempty(r->rrn)));
     if (ok)

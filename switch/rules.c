@@ -161,9 +161,11 @@ const char *rules_daily_limit(const txn_policy *p, int64_t already, int64_t amou
 
 const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind, int bpnt_wallet,
                            const char *const *skus, const uint32_t *qtys, size_t n,
-                           rules_line *lines, int64_t *total, char *why, size_t cap)
+                           rules_line *lines, int64_t *total, size_t *refused, char *why,
+                           size_t cap)
 {
     int64_t sum = 0;
+    *refused = n;
     if (kind != KKS_TERMINAL_EWARONG) {
         snprintf(why, cap, "purchases only at an e-warong");
         return KKS_RC_NOT_PERMITTED_TERMINAL;
@@ -176,6 +178,7 @@ const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind
         const kks_item *ci = kks_catalog_find(cat, skus[i]);
         if (!ci) {
             snprintf(why, cap, "unknown item %.20s", skus[i]);
+            *refused = i;
             return KKS_RC_INVALID_TXN;
         }
         if (qtys[i] == 0 || qtys[i] > 999) {
@@ -185,6 +188,7 @@ const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind
         if (bpnt_wallet && !kks_catalog_bpnt_allowed(cat, ci)) {
             snprintf(why, cap, "%s (%s) may not be bought with BPNT; only staple food", ci->name,
                      ci->sku);
+            *refused = i;
             return KKS_RC_NOT_PERMITTED_CARD;
         }
         lines[i].item = ci;

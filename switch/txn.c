@@ -61,6 +61,7 @@ struct txn_ctx {
     char merchant[64], bank[16];
     Kks__ItemLine lines[RULES_MAX_ITEMS]; /* purchase lines, priced */
     size_t nlines;
+    char refused_sku[24]; /* the item a purchase was declined for */
     uint64_t kk; /* the issuer's answer */
 };
 
@@ -221,6 +222,7 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
     tr.type = t->type;
     tr.wallet = t->wallet;
     tr.business_date = t->bdate;
+    tr.refused_sku = t->refused_sku;
     tr.amount = money ? t->amount : 0;
     for (size_t i = 0; i < t->nlines; i++)
         plines[i] = &t->lines[i];
@@ -511,9 +513,13 @@ static int check_request(txn_ctx *t, const Kks__TxnRequest *req)
             skus[i] = req->items[i]->sku;
             qtys[i] = req->items[i]->qty;
         }
+        size_t refused;
         if ((rc = rules_purchase(&s->txp, &s->catalog, t->kind, strcmp(t->wallet, "bpnt") == 0,
-                                 skus, qtys, n, lines, &t->amount, why, sizeof why)))
+                                 skus, qtys, n, lines, &t->amount, &refused, why, sizeof why))) {
+            if (refused < n)
+                copy(t->refused_sku, sizeof t->refused_sku, skus[refused]);
             goto declined;
+        }
         for (size_t i = 0; i < n; i++) {
             Kks__ItemLine *l = &t->lines[i];
             kks__item_line__init(l);

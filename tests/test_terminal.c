@@ -291,12 +291,16 @@ Test(receipt, decline_shows_code_explanation_and_the_switch_reason)
     Kks__TxnReply r = reply("purchase", "57");
     char *id, *en;
     r.reason = "item MYK-GRG-1L (minyak goreng) is not allowed for BPNT in 2026-11";
+    r.refused_sku = "MYK-GRG-1L";
     id = render(&c, &r, 0);
     sample("purchase declined 57 (id)", id);
     cr_assert(strstr(id, "DITOLAK"));
     cr_assert(strstr(id, "KODE RESPON  : 57"), "%s", id);
     cr_assert(strstr(flat(id), "Transaksi tidak diizinkan untuk kartu ini"));
-    cr_assert(strstr(flat(id), "MYK-GRG-1L (minyak goreng) is not allowed"), "the switch's words");
+    cr_assert(strstr(id, "BARANG DITOLAK: MYK-GRG-1L") || strstr(id, "BARANG DITOLAK : MYK-GRG-1L"),
+              "the refused item, in Bahasa Indonesia: %s", id);
+    cr_assert_null(strstr(flat(id), "is not allowed"),
+                   "the switch's English words never on an Indonesian receipt: %s", id);
     cr_assert_null(strstr(id, "A1B2C3"));
     cr_assert_null(strstr(id, "Saldo PKH"), "no balances on a decline");
     assert_width(id);
@@ -305,6 +309,8 @@ Test(receipt, decline_shows_code_explanation_and_the_switch_reason)
     sample("purchase declined 57 (en)", en);
     cr_assert(strstr(en, "DECLINED"));
     cr_assert(strstr(flat(en), "Transaction not permitted for this card"));
+    cr_assert(strstr(en, "REFUSED ITEM"), "%s", en);
+    cr_assert(strstr(flat(en), "MYK-GRG-1L (minyak goreng) is not allowed"), "the switch's words");
     free(id);
     free(en);
 
