@@ -1118,6 +1118,44 @@ int sc_world_fault(sc_world *w, const char *what)
     return say(c, "unknown fault %s", what);
 }
 
+/* A proxy mode set after ms, by a timer on the world's loop. */
+static int later_set(runctx *c, kks_proxy *px, enum kks_proxy_mode mode, unsigned delay_ms,
+                     unsigned after_ms)
+{
+    later *f = NULL;
+    for (int i = 0; i < c->nlater; i++) /* a timer that has fired is free again */
+        if (!uv_is_active((uv_handle_t *)&c->later[i]->timer))
+            f = c->later[i];
+    if (!f) {
+        if (c->nlater == MAX_LATER || !(f = calloc(1, sizeof *f)))
+            return say(c, "too many pending faults");
+        uv_timer_init(&c->loop, &f->timer);
+        f->timer.data = f;
+        c->later[c->nlater++] = f;
+    }
+    f->px = px;
+    f->mode = mode;
+    f->delay_ms = delay_ms;
+    uv_timer_start(&f->timer, later_fire, after_ms, 0);
+    return 0;
+}
+
+int sc_world_reply_lost(sc_world *w, unsigned timeout_ms)
+{
+    runctx *c = &w->c;
+    if (!c->switch_px || !c->issuer_px)
+        return say(c, "faults need the embedded world");
+    /* the issuer answers late, so that the request is surely sent before the
+     * terminal's link starts swallowing replies; the link heals before the
+     * terminal's reversal gives up */
+    kks_proxy_set(c->issuer_px, KKS_PROXY_DELAY, 1500);
+    if (later_set(c, c->switch_px, KKS_PROXY_DROP, 0, 700) < 0 ||
+        later_set(c, c->switch_px, KKS_PROXY_PASS, 0, timeout_ms + 500) < 0 ||
+        later_set(c, c->issuer_px, KKS_PROXY_PASS, 0, timeout_ms) < 0)
+        return -1;
+    return 0;
+}
+
 json_t *sc_world_ctl(sc_world *w, const char *const *args)
 {
     return kksctl(&w->c, args);

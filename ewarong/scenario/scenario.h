@@ -144,6 +144,10 @@ json_t *sc_world_terminal(sc_world *w, const char *id, const char *const *args, 
                           unsigned reversal_ms);
 /* issuer-down, issuer-up, link-drop (in front of the switch), link-ok. 0 or -1. */
 int sc_world_fault(sc_world *w, const char *what);
+/* The next transaction's reply is lost: the issuer link is slowed and the
+ * terminals' link swallows replies while the request is out, then heals before
+ * timeout_ms + 500 ms, so that the automatic reversal gets through. 0 or -1. */
+int sc_world_reply_lost(sc_world *w, unsigned timeout_ms);
 /* kksctl --json ARGS against the world. */
 json_t *sc_world_ctl(sc_world *w, const char *const *args);
 /* Runs the world's loop for about ms. */

@@ -84,8 +84,19 @@ static int check_step(const char *path, const sc_node *n, tl_step *st, char *err
                                                 : fam;
     if (ok && !one_of(v, ok))
         return fail(path, e->items[0], err, cap, "%s: %s is not a value this key takes", k, v);
-    if (!ok && (strlen(v) != 2 || v[0] < '0' || v[0] > '9' || v[1] < '0' || v[1] > '9'))
-        return fail(path, e->items[0], err, cap, "rc must be two digits, quoted (\"00\")");
+    if (!ok && strcmp(v, "none") != 0 &&
+        (strlen(v) != 2 || v[0] < '0' || v[0] > '9' || v[1] < '0' || v[1] > '9'))
+        return fail(path, e->items[0], err, cap,
+                    "rc must be two digits, quoted (\"00\"), or none (no reply)");
+    const sc_node *fn = sc_get(n, "fault");
+    if (fn) {
+        static const char *const faults[] = {"issuer-down", "link-timeout", NULL};
+        if (fn->kind != SC_SCALAR || !one_of(fn->scalar, faults))
+            return fail(path, fn, err, cap, "fault: issuer-down or link-timeout");
+        if (st->kind != TL_MENU)
+            return fail(path, fn, err, cap, "fault goes on a menu step (it starts a transaction)");
+        st->fault = fn->scalar;
+    }
     if (text(path, n, "guide", 1, &st->guide, err, cap) < 0 ||
         text(path, n, "hint", 0, &st->hint, err, cap) < 0 ||
         text(path, n, "wrong", 0, &st->wrong, err, cap) < 0)

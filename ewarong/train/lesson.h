@@ -10,6 +10,9 @@
  *       guide: {id: ..., en: ...}        # required
  *       hint: {id: ..., en: ...}         # optional
  *       wrong: {id: ..., en: ...}        # optional: said on a mistake
+ *       fault: link-timeout              # menu steps: the transaction meets it
+ *                                        # (issuer-down | link-timeout)
+ *   (rc: "none" expects no reply at all)
  *   explain: {"55": {id: ..., en: ...}}  # response codes in plain words
  *
  * Every error names the file, line, column and reason. Strings point into the
@@ -35,6 +38,7 @@ typedef struct tl_step {
     enum tl_kind kind;
     const char *value; /* menu: activate...; card/nik: family; pin: strong|wrong|right|any... */
     tl_text guide, hint, wrong;
+    const char *fault; /* menu steps: issuer-down | link-timeout for this transaction */
     int line;
 } tl_step;
 

@@ -48,7 +48,7 @@
 #define RCPT_W 34
 #define TRAINER_PIN_DEFAULT "9999"
 #define TXN_TIMEOUT_MS 4000
-#define REVERSAL_MS 2000
+#define REVERSAL_MS 8000
 
 /* ---- the one table of words ---- */
 
@@ -61,7 +61,7 @@ enum {
     W_TRAINER_PIN, W_TRAINER, W_T1, W_T2, W_T0, W_T_SET, W_T_WRONG_PIN, W_LESSON_KEYS,
     W_NOT_NOW, W_DONE, W_TOO_SMALL, W_BAD_KEY, W_PIN_MISMATCH, W_FAULT_CAUSE, W_FREE_MODE,
     W_SCENE, W_STEP, W_WRONG_CARD, W_WRONG_NIK, W_WEAK_PIN, W_WRONG_PIN, W_RIGHT_PIN,
-    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_COUNT
+    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_COUNT
 };
 
 static const char *const words[W_COUNT][2] = {
@@ -96,8 +96,16 @@ static const char *const words[W_COUNT][2] = {
     [W_APPROVED] = {"DISETUJUI", "APPROVED"},
     [W_DECLINED] = {"DITOLAK", "DECLINED"},
     [W_NO_REPLY] = {"GANGGUAN KOMUNIKASI", "COMMUNICATION ERROR"},
-    [W_NO_REPLY_WHY] = {"Tidak ada jawaban; transaksi dibatalkan otomatis, saldo tidak terpotong.",
-                        "No reply; the transaction was reversed automatically, nothing charged."},
+    [W_NO_REPLY_WHY] = {"Tidak ada jawaban dari bank. Coba lagi sebentar lagi.",
+                        "No reply from the bank. Try again in a moment."},
+    [W_REV_DONE] = {"Tidak ada jawaban; transaksi dibatalkan otomatis (reversal diterima): "
+                    "saldo penerima tidak terpotong.",
+                    "No reply; the transaction was reversed automatically (reversal accepted): "
+                    "the recipient was not charged."},
+    [W_REV_PENDING] = {"Tidak ada jawaban; pembatalan otomatis belum diterima, terminal "
+                       "mengulanginya. Cek saldo sebelum mengulang transaksi.",
+                       "No reply; the automatic reversal is not acknowledged yet and will be "
+                       "repeated. Check the balance before repeating the transaction."},
     [W_CONTINUE] = {"Enter = lanjut", "Enter = continue"},
     [W_RECEIPT] = {"STRUK", "RECEIPT"},
     [W_NO_RECEIPT] = {"(belum ada struk)", "(no receipt yet)"},
@@ -136,6 +144,7 @@ static const char *const words[W_COUNT][2] = {
     [W_WRONG_PIN] = {"Pelajaran ini meminta PIN yang salah.", "This lesson asks for a wrong PIN."},
     [W_RIGHT_PIN] = {"Itu bukan PIN penerima.", "That is not the recipient's PIN."},
     [W_QUIT_HINT] = {"Esc = kembali", "Esc = back"},
+    [W_REFUSED] = {"Barang ditolak", "Refused item"},
 };
 
 enum scr {
@@ -188,6 +197,8 @@ typedef struct app {
 } app;
 
 #define W(a, k) (words[k][(a)->lang])
+
+static const char *noreply_text(const app *a);
 
 /* ---- the record ---- */
 
@@ -320,6 +331,8 @@ static int check(app *a, enum tl_kind kind, const char *value)
         rec_event(a, "mistake", value && secret_screen(a) ? "*" : value);
         return 0;
     }
+    if (st->fault) /* the lesson's own fault, for the transaction this step starts */
+        a->fault = strcmp(st->fault, "issuer-down") == 0 ? F_ISSUER_DOWN : F_LINK_DROP;
     a->sc.correct++;
     a->step++;
     a->msg[0] = '\0';
@@ -409,8 +422,18 @@ static void draw_device(app *a, int y, int x)
         put(r++, cx, cw, W(a, W_MENU));
         attroff(A_BOLD);
         r++;
-        for (int i = 0; i < 6; i++)
-            put(r++, cx + 2, cw - 2, W(a, W_M1 + i));
+        if (a->atm) { /* side buttons: three on each side of the screen */
+            for (int i = 0; i < 3; i++) {
+                mvaddstr(r + 2 * i, x - 1, "=");
+                put(r + 2 * i, cx, cw / 2, W(a, W_M1 + i));
+                mvaddstr(r + 2 * i, x + w, "=");
+                const char *t = W(a, W_M4 + i);
+                int tl = (int)strlen(t) < cw / 2 ? (int)strlen(t) : cw / 2;
+                put(r + 2 * i, cx + cw - tl, tl, t);
+            }
+        } else
+            for (int i = 0; i < 6; i++)
+                put(r++, cx + 2, cw - 2, W(a, W_M1 + i));
         break;
     case S_CARD:
     case S_NIK:
@@ -467,8 +490,13 @@ static void draw_device(app *a, int y, int x)
             snprintf(buf, sizeof buf, "%s %s", W(a, W_RC), a->rc);
             put(r++, cx, cw, buf);
             r += wrap(r, cx, cw, 3, receipt_rc_text(a->rc, (enum term_lang)a->lang));
+            const char *sku = json_string_value(json_object_get(a->reply, "refused_sku"));
+            if (sku) {
+                snprintf(buf, sizeof buf, "%s: %.20s", W(a, W_REFUSED), sku);
+                put(r++, cx, cw, buf);
+            }
         } else
-            r += wrap(r, cx, cw, 4, W(a, W_NO_REPLY_WHY));
+            r += wrap(r, cx, cw, 6, noreply_text(a));
         put(y + DEV_H - 3, cx, cw, W(a, W_CONTINUE));
         break;
     }
@@ -525,14 +553,14 @@ static void draw_lesson(app *a, int y, int x, int w, int h)
     long secs = (long)(time(NULL) - a->sc.start);
     int r = y;
     if (a->lesson) {
-        attron(A_BOLD);
-        snprintf(buf, sizeof buf, "%s", tl_str(&a->lesson->title, a->lang));
-        put(r, x, w, buf);
-        attroff(A_BOLD);
         snprintf(buf, sizeof buf, "%s %d  %s %d  %s %d  %s %02ld:%02ld", W(a, W_CORRECT),
                  a->sc.correct, W(a, W_MISTAKES), a->sc.mistakes, W(a, W_HINTS), a->sc.hints,
                  W(a, W_TIME), secs / 60, secs % 60);
-        put(r++, x + w - (int)strlen(buf), (int)strlen(buf), buf);
+        int sl = (int)strlen(buf);
+        put(r, x + w - sl, sl, buf);
+        attron(A_BOLD);
+        put(r++, x, w - sl - 2, tl_str(&a->lesson->title, a->lang));
+        attroff(A_BOLD);
         r += wrap(r, x, w, 2, tl_str(&a->lesson->scene, a->lang));
         if (st) {
             snprintf(buf, sizeof buf, "%s %zu/%zu: ", W(a, W_STEP), a->step + 1,
@@ -572,14 +600,24 @@ static void draw(app *a)
     put(0, 1, Wd - 2, W(a, W_BANNER));
     put(0, Wd - 12, 11, "[ LATIHAN ]");
     attroff(A_REVERSE);
-    draw_device(a, 1, 1);
-    draw_receipt(a, 1, 1 + DEV_W + 1);
+    draw_device(a, 1, 2);
+    draw_receipt(a, 1, 2 + DEV_W + 2);
     mvhline(DEV_H + 1, 0, ACS_HLINE, Wd);
     draw_lesson(a, DEV_H + 2, 1, Wd - 2, H - DEV_H - 2);
     refresh();
 }
 
 /* ---- transactions ---- */
+
+/* What a transaction with no reply means, from its automatic reversal. */
+static const char *noreply_text(const app *a)
+{
+    const char *st =
+        json_string_value(json_object_get(json_object_get(a->reply, "reversal"), "status"));
+    if (!st)
+        return W(a, W_NO_REPLY_WHY);
+    return strcmp(st, "acknowledged") == 0 ? W(a, W_REV_DONE) : W(a, W_REV_PENDING);
+}
 
 static void receipt_line(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void receipt_line(app *a, const char *fmt, ...)
@@ -617,6 +655,9 @@ static void make_receipt(app *a)
         receipt_line(a, "%.*s", n, t);
         t += n;
     }
+    const char *sku = json_string_value(json_object_get(a->reply, "refused_sku"));
+    if (sku)
+        receipt_line(a, "%s: %.18s", W(a, W_REFUSED), sku);
     if (json_is_object(b)) {
         receipt_rupiah(json_integer_value(json_object_get(b, "pkh")), (enum term_lang)a->lang, v,
                        sizeof v);
@@ -625,6 +666,19 @@ static void make_receipt(app *a)
                        sizeof v);
         receipt_line(a, "%-12s %s", W(a, W_BAL_BPNT), v);
     }
+}
+
+/* The transaction did not answer as the lesson expects: the trainee does it
+ * again from its menu step, whose steps no longer count as done. */
+static void rewind_lesson(app *a)
+{
+    size_t m = a->step;
+    while (m > 0 && a->lesson->steps[m].kind != TL_MENU)
+        m--;
+    a->sc.correct -= (int)(a->step - m);
+    if (a->sc.correct < 0)
+        a->sc.correct = 0;
+    a->step = m;
 }
 
 static void send_txn(app *a)
@@ -650,14 +704,12 @@ static void send_txn(app *a)
     a->fault_used = a->fault != F_NONE;
     if (a->fault == F_ISSUER_DOWN)
         sc_world_fault(a->world, "issuer-down");
-    else if (a->fault == F_LINK_DROP)
-        sc_world_fault(a->world, "link-drop");
+    else if (a->fault == F_LINK_DROP) /* the reply is lost; the reversal gets through */
+        sc_world_reply_lost(a->world, TXN_TIMEOUT_MS);
     json_decref(a->reply);
     a->reply = sc_world_terminal(a->world, id, args, TXN_TIMEOUT_MS, REVERSAL_MS);
     if (a->fault == F_ISSUER_DOWN)
         sc_world_fault(a->world, "issuer-up");
-    else if (a->fault == F_LINK_DROP)
-        sc_world_fault(a->world, "link-ok");
     if (a->fault != F_NONE)
         rec_event(a, "fault-met", fault_names[a->fault]);
     a->fault = F_NONE;
@@ -682,18 +734,24 @@ static void send_txn(app *a)
     const tl_step *st = cur_step(a);
     const tl_text *ex = a->lesson ? tl_explain(a->lesson, a->rc) : NULL;
     const char *plain = a->rc[0] ? receipt_rc_text(a->rc, (enum term_lang)a->lang)
-                                 : W(a, W_NO_REPLY_WHY);
-    if (st && st->kind == TL_RC && strcmp(st->value, a->rc) == 0) {
+                                 : noreply_text(a);
+    int as_expected = st && st->kind == TL_RC &&
+                      (strcmp(st->value, a->rc) == 0 || (!a->rc[0] && !strcmp(st->value, "none")));
+    if (as_expected) {
         a->sc.correct++;
         a->step++;
-        feedback(a, "%s %s: %s", a->rc, plain, ex ? tl_str(ex, a->lang) : "");
-    } else if (st && st->kind == TL_RC && a->fault_used) {
-        feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, W(a, W_FAULT_CAUSE));
-    } else if (st && st->kind == TL_RC) {
-        a->sc.mistakes++;
         feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, ex ? tl_str(ex, a->lang) : "");
+    } else if (st && st->kind == TL_RC) {
+        if (a->fault_used)
+            feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, W(a, W_FAULT_CAUSE));
+        else {
+            a->sc.mistakes++;
+            feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain,
+                     ex ? tl_str(ex, a->lang) : "");
+        }
+        rewind_lesson(a);
     } else
-        feedback(a, "%s %s%s%s", a->rc[0] ? a->rc : "--", plain, ex ? ": " : "",
+        feedback(a, "%s %s%s%s", a->rc[0] ? a->rc : "--", plain, ex ? " " : "",
                  ex ? tl_str(ex, a->lang) : "");
 }
 
