@@ -61,7 +61,7 @@ enum {
     W_TRAINER_PIN, W_TRAINER, W_T1, W_T2, W_T0, W_T_SET, W_T_WRONG_PIN, W_LESSON_KEYS,
     W_NOT_NOW, W_DONE, W_TOO_SMALL, W_BAD_KEY, W_PIN_MISMATCH, W_FAULT_CAUSE, W_FREE_MODE,
     W_SCENE, W_STEP, W_WRONG_CARD, W_WRONG_NIK, W_WEAK_PIN, W_WRONG_PIN, W_RIGHT_PIN,
-    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_COUNT
+    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_BAD_LESSONS, W_COUNT
 };
 
 static const char *const words[W_COUNT][2] = {
@@ -145,6 +145,7 @@ static const char *const words[W_COUNT][2] = {
     [W_RIGHT_PIN] = {"Itu bukan PIN penerima.", "That is not the recipient's PIN."},
     [W_QUIT_HINT] = {"Esc = kembali", "Esc = back"},
     [W_REFUSED] = {"Barang ditolak", "Refused item"},
+    [W_BAD_LESSONS] = {"Pelajaran yang tidak bisa dimuat:", "Lessons that could not be loaded:"},
 };
 
 enum scr {
@@ -574,6 +575,22 @@ static void draw_lesson(app *a, int y, int x, int w, int h)
             put(r++, x, w, W(a, W_DONE));
     } else if (a->scr != S_LESSONS)
         put(r++, x, w, W(a, W_FREE_MODE));
+    else if (a->lesson_errs[0]) { /* each bad file: name, line, column, reason */
+        const char *p = a->lesson_errs;
+        attron(A_BOLD);
+        put(r++, x, w, W(a, W_BAD_LESSONS));
+        attroff(A_BOLD);
+        while (*p && r < y + h - 2) {
+            const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p), *base = p;
+            for (const char *q = p; q < end && *q != ':'; q++)
+                if (*q == '/')
+                    base = q + 1;
+            char line[300];
+            snprintf(line, sizeof line, "%.*s", (int)(end - base), base);
+            r += wrap(r, x, w, 2, line);
+            p = nl ? nl + 1 : end;
+        }
+    }
     if (a->msg[0] && r < y + h - 1) {
         attron(A_BOLD);
         r += wrap(r, x, w, y + h - 1 - r, a->msg);
