@@ -1046,6 +1046,11 @@ const char *sc_world_card(sc_world *w, const char *kk)
     return pan_of(&w->c, kk);
 }
 
+const char *sc_world_dir(sc_world *w)
+{
+    return w->c.dir;
+}
+
 const char *sc_world_today(sc_world *w)
 {
     return w->c.today;
@@ -1158,7 +1163,11 @@ int sc_world_reply_lost(sc_world *w, unsigned timeout_ms)
 
 json_t *sc_world_ctl(sc_world *w, const char *const *args)
 {
-    return kksctl(&w->c, args);
+    json_t *r = kksctl(&w->c, args);
+    json_t *card = json_object_get(r, "card");
+    remember_card(&w->c, json_string_value(json_object_get(card, "kk")),
+                  json_string_value(json_object_get(card, "pan")));
+    return r;
 }
 
 void sc_world_pause(sc_world *w, unsigned ms)

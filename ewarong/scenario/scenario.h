@@ -135,6 +135,8 @@ sc_world *sc_world_open(const sc_scenario *s, const sc_target *t, FILE *out, sc_
 void sc_world_close(sc_world *w);
 /* The PAN of a family's latest card, or NULL. */
 const char *sc_world_card(sc_world *w, const char *kk);
+/* The world's own directory (its files, logs, the terminals' state). */
+const char *sc_world_dir(sc_world *w);
 /* The business date, YYYY-MM-DD. */
 const char *sc_world_today(sc_world *w);
 /* Runs one kks-terminal command (args: "balance", "--pan", ...) as terminal id
@@ -148,7 +150,8 @@ int sc_world_fault(sc_world *w, const char *what);
  * terminals' link swallows replies while the request is out, then heals before
  * timeout_ms + 500 ms, so that the automatic reversal gets through. 0 or -1. */
 int sc_world_reply_lost(sc_world *w, unsigned timeout_ms);
-/* kksctl --json ARGS against the world. */
+/* kksctl --json ARGS against the world; a card in the reply becomes its
+ * family's latest (sc_world_card). */
 json_t *sc_world_ctl(sc_world *w, const char *const *args);
 /* Runs the world's loop for about ms. */
 void sc_world_pause(sc_world *w, unsigned ms);

@@ -54,7 +54,9 @@ static int one_of(const char *v, const char *const *set)
 
 static int check_step(const char *path, const sc_node *n, tl_step *st, char *err, size_t cap)
 {
-    static const char *const kinds[] = {"menu", "card", "nik", "pin", "pin_again", "rc", NULL};
+    static const char *const kinds[] = {"menu", "card", "nik", "pin", "pin_again", "rc", "bank",
+                                        NULL};
+    static const char *const banks[] = {"lost", "replace", NULL};
     static const char *const menus[] = {"activate", "balance", "purchase", "withdraw",
                                         "pin_change", "statement", NULL};
     static const char *const pins[] = {"strong", "wrong", "right", "any", NULL};
@@ -66,7 +68,7 @@ static int check_step(const char *path, const sc_node *n, tl_step *st, char *err
     e = sc_get(n, "expect");
     if (!e || e->kind != SC_MAP || e->n != 1 || e->items[0]->kind != SC_SCALAR)
         return fail(path, e ? e : n, err, cap,
-                    "expect must be one key: menu, card, nik, pin, pin_again or rc");
+                    "expect must be one key: menu, card, nik, pin, pin_again, rc or bank");
     st->line = n->line;
     const char *k = e->keys[0]->scalar, *v = e->items[0]->scalar;
     int i;
@@ -74,12 +76,13 @@ static int check_step(const char *path, const sc_node *n, tl_step *st, char *err
         ;
     if (!kinds[i])
         return fail(path, e->keys[0], err, cap,
-                    "unknown expect %s (menu, card, nik, pin, pin_again, rc)", k);
+                    "unknown expect %s (menu, card, nik, pin, pin_again, rc, bank)", k);
     st->kind = (enum tl_kind)i;
     st->value = v;
     const char *const *ok = st->kind == TL_MENU ? menus
                           : st->kind == TL_PIN  ? pins
                           : st->kind == TL_PIN_AGAIN ? same
+                          : st->kind == TL_BANK ? banks
                           : st->kind == TL_RC  ? NULL
                                                 : fam;
     if (ok && !one_of(v, ok))
@@ -131,8 +134,10 @@ static int check(const char *path, tl_lesson *l, char *err, size_t cap)
     for (size_t i = 0; i < n->n; i++) {
         if (check_step(path, n->items[i], &l->steps[i], err, cap) < 0)
             return -1;
-        if ((l->steps[i].kind == TL_CARD || l->steps[i].kind == TL_NIK) && !l->family)
-            return fail(path, n->items[i], err, cap, "a card or nik step needs the lesson's family");
+        if ((l->steps[i].kind == TL_CARD || l->steps[i].kind == TL_NIK ||
+             l->steps[i].kind == TL_BANK) &&
+            !l->family)
+            return fail(path, n->items[i], err, cap, "a card, nik or bank step needs the lesson's family");
     }
     l->nsteps = n->n;
     if ((n = sc_get(r, "explain"))) {

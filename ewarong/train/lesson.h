@@ -6,7 +6,9 @@
  *   pin: "135792"                        # the card's PIN, when it has one
  *   scene: {id: ..., en: ...}            # what the recipient brings and says
  *   steps:                               # at least one
- *     - expect: {menu: activate}         # menu | card | nik | pin | pin_again | rc
+ *     - expect: {menu: activate}         # menu | card | nik | pin | pin_again | rc | bank
+ *                                        # bank: lost | replace is done by the bank
+ *                                        # itself when the step comes (no key)
  *       guide: {id: ..., en: ...}        # required
  *       hint: {id: ..., en: ...}         # optional
  *       wrong: {id: ..., en: ...}        # optional: said on a mistake
@@ -28,7 +30,7 @@
 #define TL_EXPLAIN_MAX 32
 #define TL_LESSONS_MAX 32
 
-enum tl_kind { TL_MENU, TL_CARD, TL_NIK, TL_PIN, TL_PIN_AGAIN, TL_RC };
+enum tl_kind { TL_MENU, TL_CARD, TL_NIK, TL_PIN, TL_PIN_AGAIN, TL_RC, TL_BANK };
 
 typedef struct tl_text {
     const char *t[2]; /* [0] Bahasa Indonesia, [1] English; NULL when absent */

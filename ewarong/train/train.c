@@ -286,6 +286,48 @@ static const char *family_nik(app *a)
     return "";
 }
 
+/* Bank steps come to pass by themselves: the bank blocks a lost card, or
+ * issues and hands over its replacement (a new card, waiting for activation). */
+static void bank_steps(app *a)
+{
+    const tl_step *st;
+    while ((st = a->lesson && a->step < a->lesson->nsteps ? &a->lesson->steps[a->step] : NULL) &&
+           st->kind == TL_BANK) {
+        char pan[40];
+        const char *cur = sc_world_card(a->world, a->lesson->family);
+        snprintf(pan, sizeof pan, "%s", cur ? cur : "");
+        const char *args[] = {"card", st->value, pan, "--police-report", "LP/LATIHAN/2026",
+                              "--site", "Kantor Cabang (latihan)", NULL};
+        json_t *r = sc_world_ctl(a->world, args);
+        char rcb[4];
+        const char *rcs = json_string_value(json_object_get(r, "rc"));
+        snprintf(rcb, sizeof rcb, "%s", rcs ? rcs : "");
+        const char *rc = rcb[0] ? rcb : NULL;
+        rec_event(a, "bank", st->value);
+        json_decref(r);
+        if (strcmp(st->value, "replace") == 0 && sc_world_card(a->world, a->lesson->family) &&
+            strcmp(sc_world_card(a->world, a->lesson->family), pan) != 0) {
+            /* the new card is printed, then handed over: it waits for activation */
+            char out[1200];
+            const char *bank = "BNI";
+            for (size_t i = 0; a->families && i < a->families->n; i++) {
+                const sc_node *f = a->families->items[i], *kk = sc_get(f, "kk");
+                if (kk && strcmp(kk->scalar, a->lesson->family) == 0 && sc_get(f, "bank"))
+                    bank = sc_get(f, "bank")->scalar;
+            }
+            snprintf(pan, sizeof pan, "%s", sc_world_card(a->world, a->lesson->family));
+            snprintf(out, sizeof out, "%s/print-replacement-%s.csv", sc_world_dir(a->world), pan);
+            const char *p[] = {"print", "--bank", bank, "--out", out, NULL};
+            json_decref(sc_world_ctl(a->world, p));
+            const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)", NULL};
+            json_decref(sc_world_ctl(a->world, h));
+        }
+        feedback(a, "%s%s%s", tl_str(&st->guide, a->lang), rc && strcmp(rc, "00") ? " rc " : "",
+                 rc && strcmp(rc, "00") ? rc : "");
+        a->step++;
+    }
+}
+
 /* The trainee did kind with value: 1 when it may go on. */
 static int check(app *a, enum tl_kind kind, const char *value)
 {
@@ -337,6 +379,7 @@ static int check(app *a, enum tl_kind kind, const char *value)
     a->sc.correct++;
     a->step++;
     a->msg[0] = '\0';
+    bank_steps(a);
     return 1;
 }
 
@@ -758,6 +801,14 @@ static void send_txn(app *a)
         a->sc.correct++;
         a->step++;
         feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, ex ? tl_str(ex, a->lang) : "");
+        if (cur_step(a) && cur_step(a)->kind == TL_BANK) { /* say both */
+            char said[sizeof a->msg];
+            snprintf(said, sizeof said, "%s", a->msg);
+            bank_steps(a);
+            char both[sizeof a->msg];
+            snprintf(both, sizeof both, "%.150s %.140s", said, a->msg);
+            snprintf(a->msg, sizeof a->msg, "%s", both);
+        }
     } else if (st && st->kind == TL_RC) {
         if (a->fault_used)
             feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, W(a, W_FAULT_CAUSE));
@@ -791,6 +842,7 @@ static void start_lesson(app *a, const tl_lesson *l)
     a->nreceipt = 0;
     rec_event(a, "lesson-start", l ? l->name : "free");
     go(a, S_MENU);
+    bank_steps(a);
 }
 
 static void end_lesson(app *a)
