@@ -61,7 +61,7 @@ enum {
     W_TRAINER_PIN, W_TRAINER, W_T1, W_T2, W_T0, W_T_SET, W_T_WRONG_PIN, W_LESSON_KEYS,
     W_NOT_NOW, W_DONE, W_TOO_SMALL, W_BAD_KEY, W_PIN_MISMATCH, W_FAULT_CAUSE, W_FREE_MODE,
     W_SCENE, W_STEP, W_WRONG_CARD, W_WRONG_NIK, W_WEAK_PIN, W_WRONG_PIN, W_RIGHT_PIN,
-    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_BAD_LESSONS, W_COUNT
+    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_BAD_LESSONS, W_T3, W_T4, W_T5, W_T6, W_COUNT
 };
 
 static const char *const words[W_COUNT][2] = {
@@ -122,6 +122,10 @@ static const char *const words[W_COUNT][2] = {
     [W_TRAINER] = {"MENU PELATIH: transaksi berikut", "TRAINER MENU: next transaction"},
     [W_T1] = {"1 Bank penerbit mati", "1 Issuer down"},
     [W_T2] = {"2 Jaringan timeout", "2 Network timeout"},
+    [W_T3] = {"3 NIK salah (aktivasi)", "3 Wrong NIK (activation)"},
+    [W_T4] = {"4 PIN lemah (aktivasi)", "4 Weak PIN (activation)"},
+    [W_T5] = {"5 Kartu terblokir", "5 Card blocked"},
+    [W_T6] = {"6 Kartu dilaporkan hilang", "6 Card reported lost"},
     [W_T0] = {"0 Tanpa gangguan", "0 No fault"},
     [W_T_SET] = {"Gangguan dipasang untuk transaksi berikut", "Fault set for the next transaction"},
     [W_T_WRONG_PIN] = {"PIN pelatih salah", "Wrong trainer PIN"},
@@ -156,8 +160,9 @@ static const char *const screen_names[] = {
     "lessons", "menu", "card", "nik", "pin", "pin_again", "amount", "items", "new_pin", "busy",
     "result", "score", "trainer_pin", "trainer"};
 
-enum fault { F_NONE, F_ISSUER_DOWN, F_LINK_DROP };
-static const char *const fault_names[] = {"none", "issuer-down", "link-drop"};
+enum fault { F_NONE, F_ISSUER_DOWN, F_LINK_DROP, F_WRONG_NIK, F_WEAK_PIN, F_BLOCKED, F_LOST };
+static const char *const fault_names[] = {"none",     "issuer-down", "link-timeout", "wrong-nik",
+                                          "weak-pin", "card-blocked", "card-lost"};
 
 static const char *const txn_types[] = {"activate", "balance", "purchase",
                                         "withdraw", "pin_change", "statement"};
@@ -569,6 +574,10 @@ static void draw_device(app *a, int y, int x)
         r++;
         put(r++, cx, cw, W(a, W_T1));
         put(r++, cx, cw, W(a, W_T2));
+        put(r++, cx, cw, W(a, W_T3));
+        put(r++, cx, cw, W(a, W_T4));
+        put(r++, cx, cw, W(a, W_T5));
+        put(r++, cx, cw, W(a, W_T6));
         put(r++, cx, cw, W(a, W_T0));
         break;
     }
@@ -766,6 +775,21 @@ static void send_txn(app *a)
         sc_world_fault(a->world, "issuer-down");
     else if (a->fault == F_LINK_DROP) /* the reply is lost; the reversal gets through */
         sc_world_reply_lost(a->world, TXN_TIMEOUT_MS);
+    else if (a->fault == F_WRONG_NIK && a->txn == 0) /* one digit of the NIK mistyped */
+        a->nik[15] = a->nik[15] == '9' ? '0' : (char)(a->nik[15] + 1);
+    else if (a->fault == F_WEAK_PIN && (a->txn == 0 || a->txn == 4)) {
+        snprintf(a->txn == 0 ? a->pin : a->pin2, sizeof a->pin, "123456");
+        if (a->txn == 0)
+            snprintf(a->pin2, sizeof a->pin2, "123456");
+    } else if (a->fault == F_BLOCKED) { /* three wrong PINs from somewhere else */
+        for (int i = 0; i < 3; i++) {
+            const char *b[] = {"balance", "--pan", a->pan, "--pin", i ? "000000" : "000001", NULL};
+            json_decref(sc_world_terminal(a->world, a->id, b, TXN_TIMEOUT_MS, REVERSAL_MS));
+        }
+    } else if (a->fault == F_LOST) {
+        const char *l[] = {"card", "lost", a->pan, "--police-report", "LP/LATIHAN/2026", NULL};
+        json_decref(sc_world_ctl(a->world, l));
+    }
     json_decref(a->reply);
     a->reply = sc_world_terminal(a->world, id, args, TXN_TIMEOUT_MS, REVERSAL_MS);
     if (a->fault == F_ISSUER_DOWN)
@@ -1037,8 +1061,8 @@ static void key(app *a, int ch)
             end_lesson(a);
         return;
     case S_TRAINER:
-        if (ch == '1' || ch == '2' || ch == '0') {
-            a->fault = ch == '1' ? F_ISSUER_DOWN : ch == '2' ? F_LINK_DROP : F_NONE;
+        if (ch >= '0' && ch <= '6') {
+            a->fault = (enum fault)(ch - '0');
             rec_event(a, "fault-set", fault_names[a->fault]);
             go(a, a->back);
             snprintf(a->dev_msg, sizeof a->dev_msg, "%s", W(a, W_T_SET));
