@@ -153,6 +153,12 @@ $T resize-window -t $S -x 60 -y 20 2>/dev/null && {
     wait_for "DAFTAR PELAJARAN"
 }
 
+STEP="session debrief"
+keys Escape
+wait_for "HASIL SESI LATIHAN"
+wait_for "aktivasi"
+wait_for "pin-salah"
+screen > "$WORK/session.txt"
 STEP="quit"
 keys Escape
 wait_for "EXITED 0" 30
@@ -169,4 +175,5 @@ grep -q '135792\|111111' "$R" && fail "a PIN reached the record"
 echo "--- main menu ---"; cat "$WORK/menu.txt"
 echo "--- a lesson step ---"; cat "$WORK/step.txt"
 echo "--- score ---"; cat "$WORK/score2.txt"
+echo "--- session ---"; cat "$WORK/session.txt"
 echo PASS

@@ -9,25 +9,23 @@
 
 #include "lesson.h"
 
-static const char good[] =
-    "name: demo\n"
-    "title: {id: Demo, en: Demo}\n"
-    "family: \"1271102108080001\"\n"
-    "scene: {id: Adegan, en: Scene}\n"
-    "steps:\n"
-    "  - expect: {menu: balance}\n"
-    "    guide: {id: Pilih 2, en: Choose 2}\n"
-    "  - expect: {rc: \"00\"}\n"
-    "    guide: {id: Baca, en: Read}\n"
-    "explain:\n"
-    "  \"00\": {id: Berhasil, en: Done}\n";
+static const char good[] = "name: demo\n"
+                           "title: {id: Demo, en: Demo}\n"
+                           "family: \"1271102108080001\"\n"
+                           "scene: {id: Adegan, en: Scene}\n"
+                           "steps:\n"
+                           "  - expect: {menu: balance}\n"
+                           "    guide: {id: Pilih 2, en: Choose 2}\n"
+                           "  - expect: {rc: \"00\"}\n"
+                           "    guide: {id: Baca, en: Read}\n"
+                           "explain:\n"
+                           "  \"00\": {id: Berhasil, en: Done}\n";
 
 static int load(const char *text, char *err, size_t cap)
 {
     tl_lesson l;
     int rc = tl_load_mem("x.yaml", text, strlen(text), &l, err, cap);
-    if (rc == 0)
-        tl_free(&l);
+    if (rc == 0) tl_free(&l);
     return rc;
 }
 
@@ -67,7 +65,8 @@ Test(lesson, broken_files_are_named_with_line_and_reason)
     static const struct bad cases[] = {
         {"", "x.yaml:1:1:"},
         {"- a\n- b\n", "a lesson is a map"},
-        {"name: x\ntitle: {id: A}\nscene: {id: a, en: b}\nsteps: []\n", "x.yaml:2:8: title needs both"},
+        {"name: x\ntitle: {id: A}\nscene: {id: a, en: b}\nsteps: []\n",
+         "x.yaml:2:8: title needs both"},
         {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps: []\n", "x.yaml:4:8: steps"},
         {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - expect: {fly: away}\n"
          "    guide: {id: a, en: b}\n",
@@ -75,7 +74,8 @@ Test(lesson, broken_files_are_named_with_line_and_reason)
         {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - expect: {rc: 5}\n"
          "    guide: {id: a, en: b}\n",
          "rc must be two digits"},
-        {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - expect: {card: family}\n"
+        {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - expect: {card: "
+         "family}\n"
          "    guide: {id: a, en: b}\n",
          "needs the lesson's family"},
         {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - expect: {menu: x}\n",
@@ -86,7 +86,8 @@ Test(lesson, broken_files_are_named_with_line_and_reason)
         {"name: [a, b]\n", "name is required"},
         {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nfamily: 12\nsteps: []\n",
          "family must be a 16-digit KK"},
-        {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - guide: {id: a, en: b}\n",
+        {"name: x\ntitle: {id: A, en: B}\nscene: {id: a, en: b}\nsteps:\n  - guide: {id: a, en: "
+         "b}\n",
          "expect must be one key"},
         {"&a [*a]\n", "x.yaml:"},
     };

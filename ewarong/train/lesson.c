@@ -32,8 +32,7 @@ static int text(const char *path, const sc_node *map, const char *key, int need,
 {
     const sc_node *n = sc_get(map, key);
     out->t[0] = out->t[1] = NULL;
-    if (!n)
-        return need ? fail(path, map, err, cap, "%s is required ({id: ..., en: ...})", key) : 0;
+    if (!n) return need ? fail(path, map, err, cap, "%s is required ({id: ..., en: ...})", key) : 0;
     if (n->kind != SC_MAP)
         return fail(path, n, err, cap, "%s must be a map {id: ..., en: ...}", key);
     out->t[0] = scalar(n, "id");
@@ -47,17 +46,16 @@ static int text(const char *path, const sc_node *map, const char *key, int need,
 static int one_of(const char *v, const char *const *set)
 {
     for (; *set; set++)
-        if (strcmp(v, *set) == 0)
-            return 1;
+        if (strcmp(v, *set) == 0) return 1;
     return 0;
 }
 
 static int check_step(const char *path, const sc_node *n, tl_step *st, char *err, size_t cap)
 {
-    static const char *const kinds[] = {"menu", "card", "nik", "pin", "pin_again", "rc", "bank",
-                                        NULL};
+    static const char *const kinds[] = {"menu",      "card", "nik",  "pin",
+                                        "pin_again", "rc",   "bank", NULL};
     static const char *const banks[] = {"lost", "replace", NULL};
-    static const char *const menus[] = {"activate", "balance", "purchase", "withdraw",
+    static const char *const menus[] = {"activate",   "balance",   "purchase", "withdraw",
                                         "pin_change", "statement", NULL};
     static const char *const pins[] = {"strong", "wrong", "right", "any", NULL};
     static const char *const fam[] = {"family", NULL};
@@ -79,12 +77,12 @@ static int check_step(const char *path, const sc_node *n, tl_step *st, char *err
                     "unknown expect %s (menu, card, nik, pin, pin_again, rc, bank)", k);
     st->kind = (enum tl_kind)i;
     st->value = v;
-    const char *const *ok = st->kind == TL_MENU ? menus
-                          : st->kind == TL_PIN  ? pins
-                          : st->kind == TL_PIN_AGAIN ? same
-                          : st->kind == TL_BANK ? banks
-                          : st->kind == TL_RC  ? NULL
-                                                : fam;
+    const char *const *ok = st->kind == TL_MENU        ? menus
+                            : st->kind == TL_PIN       ? pins
+                            : st->kind == TL_PIN_AGAIN ? same
+                            : st->kind == TL_BANK      ? banks
+                            : st->kind == TL_RC        ? NULL
+                                                       : fam;
     if (ok && !one_of(v, ok))
         return fail(path, e->items[0], err, cap, "%s: %s is not a value this key takes", k, v);
     if (!ok && strcmp(v, "none") != 0 &&
@@ -129,15 +127,14 @@ static int check(const char *path, tl_lesson *l, char *err, size_t cap)
     n = sc_get(r, "steps");
     if (!n || n->kind != SC_SEQ || n->n == 0)
         return fail(path, n ? n : r, err, cap, "steps must be a list of at least one step");
-    if (n->n > TL_STEPS_MAX)
-        return fail(path, n, err, cap, "at most %d steps", TL_STEPS_MAX);
+    if (n->n > TL_STEPS_MAX) return fail(path, n, err, cap, "at most %d steps", TL_STEPS_MAX);
     for (size_t i = 0; i < n->n; i++) {
-        if (check_step(path, n->items[i], &l->steps[i], err, cap) < 0)
-            return -1;
+        if (check_step(path, n->items[i], &l->steps[i], err, cap) < 0) return -1;
         if ((l->steps[i].kind == TL_CARD || l->steps[i].kind == TL_NIK ||
              l->steps[i].kind == TL_BANK) &&
             !l->family)
-            return fail(path, n->items[i], err, cap, "a card, nik or bank step needs the lesson's family");
+            return fail(path, n->items[i], err, cap,
+                        "a card, nik or bank step needs the lesson's family");
     }
     l->nsteps = n->n;
     if ((n = sc_get(r, "explain"))) {
@@ -165,8 +162,7 @@ int tl_load_mem(const char *path, const char *data, size_t len, tl_lesson *out, 
                 size_t cap)
 {
     memset(out, 0, sizeof *out);
-    if (!(out->root = sc_tree_mem(path, data, len, err, cap)))
-        return -1;
+    if (!(out->root = sc_tree_mem(path, data, len, err, cap))) return -1;
     if (check(path, out, err, cap) < 0) {
         tl_free(out);
         return -1;
@@ -181,8 +177,7 @@ int tl_load_file(const char *path, tl_lesson *out, char *err, size_t cap)
     size_t n;
     int rc;
     memset(out, 0, sizeof *out);
-    if (!f)
-        return fail(path, NULL, err, cap, "cannot open: %s", strerror(errno));
+    if (!f) return fail(path, NULL, err, cap, "cannot open: %s", strerror(errno));
     if (!(buf = malloc(SC_FILE_MAX + 1))) {
         fclose(f);
         return fail(path, NULL, err, cap, "out of memory");
@@ -211,8 +206,7 @@ size_t tl_load_dir(const char *dir, tl_lesson *out, size_t max, char *errs, size
     struct dirent *e;
     char *names[TL_LESSONS_MAX * 2];
     size_t nn = 0, got = 0, used = 0;
-    if (errs && cap)
-        errs[0] = '\0';
+    if (errs && cap) errs[0] = '\0';
     if (!d) {
         snprintf(errs, cap, "%s: cannot open: %s\n", dir, strerror(errno));
         return 0;
@@ -242,16 +236,14 @@ size_t tl_load_dir(const char *dir, tl_lesson *out, size_t max, char *errs, size
 
 const char *tl_str(const tl_text *t, int lang)
 {
-    if (t->t[lang])
-        return t->t[lang];
+    if (t->t[lang]) return t->t[lang];
     return t->t[!lang] ? t->t[!lang] : "";
 }
 
 const tl_text *tl_explain(const tl_lesson *l, const char *rc)
 {
     for (size_t i = 0; rc && i < l->nexplain; i++)
-        if (strcmp(l->explain[i].rc, rc) == 0)
-            return &l->explain[i].text;
+        if (strcmp(l->explain[i].rc, rc) == 0) return &l->explain[i].text;
     return NULL;
 }
 
@@ -259,8 +251,7 @@ int tl_pin_trivial(const char *pin)
 {
     size_t n = strlen(pin);
     int same = 1, up = 1, down = 1;
-    if (n != 6 || strspn(pin, "0123456789") != n)
-        return 1;
+    if (n != 6 || strspn(pin, "0123456789") != n) return 1;
     for (size_t i = 1; i < n; i++) {
         same &= pin[i] == pin[0];
         up &= pin[i] == pin[i - 1] + 1;

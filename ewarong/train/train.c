@@ -53,15 +53,85 @@
 /* ---- the one table of words ---- */
 
 enum {
-    W_BANNER, W_DEVICE_EW, W_DEVICE_ATM, W_WATERMARK, W_LESSONS, W_FREE, W_CHOOSE_LESSON,
-    W_MENU, W_M1, W_M2, W_M3, W_M4, W_M5, W_M6, W_INSERT, W_INSERT_HELP, W_NIK, W_PIN, W_PIN_NEW,
-    W_PIN_AGAIN, W_PIN_OLD, W_AMOUNT, W_ITEMS, W_ITEMS_HELP, W_BUSY, W_OK_CANCEL, W_APPROVED,
-    W_DECLINED, W_NO_REPLY, W_NO_REPLY_WHY, W_CONTINUE, W_RECEIPT, W_NO_RECEIPT, W_BAL_PKH,
-    W_BAL_BPNT, W_RC, W_SCORE, W_CORRECT, W_MISTAKES, W_HINTS, W_TIME, W_SCORE_BACK,
-    W_TRAINER_PIN, W_TRAINER, W_T1, W_T2, W_T0, W_T_SET, W_T_WRONG_PIN, W_LESSON_KEYS,
-    W_NOT_NOW, W_DONE, W_TOO_SMALL, W_BAD_KEY, W_PIN_MISMATCH, W_FAULT_CAUSE, W_FREE_MODE,
-    W_SCENE, W_STEP, W_WRONG_CARD, W_WRONG_NIK, W_WEAK_PIN, W_WRONG_PIN, W_RIGHT_PIN,
-    W_QUIT_HINT, W_AMOUNT_NOTE, W_TOO_SMALL_FIX, W_REV_DONE, W_REV_PENDING, W_REFUSED, W_BAD_LESSONS, W_T3, W_T4, W_T5, W_T6, W_COUNT
+    W_BANNER,
+    W_DEVICE_EW,
+    W_DEVICE_ATM,
+    W_WATERMARK,
+    W_LESSONS,
+    W_FREE,
+    W_CHOOSE_LESSON,
+    W_MENU,
+    W_M1,
+    W_M2,
+    W_M3,
+    W_M4,
+    W_M5,
+    W_M6,
+    W_INSERT,
+    W_INSERT_HELP,
+    W_NIK,
+    W_PIN,
+    W_PIN_NEW,
+    W_PIN_AGAIN,
+    W_PIN_OLD,
+    W_AMOUNT,
+    W_ITEMS,
+    W_ITEMS_HELP,
+    W_BUSY,
+    W_OK_CANCEL,
+    W_APPROVED,
+    W_DECLINED,
+    W_NO_REPLY,
+    W_NO_REPLY_WHY,
+    W_CONTINUE,
+    W_RECEIPT,
+    W_NO_RECEIPT,
+    W_BAL_PKH,
+    W_BAL_BPNT,
+    W_RC,
+    W_SCORE,
+    W_CORRECT,
+    W_MISTAKES,
+    W_HINTS,
+    W_TIME,
+    W_SCORE_BACK,
+    W_TRAINER_PIN,
+    W_TRAINER,
+    W_T1,
+    W_T2,
+    W_T0,
+    W_SESSION,
+    W_SESSION_BACK,
+    W_SESSION_COLS,
+    W_T_SET,
+    W_T_WRONG_PIN,
+    W_LESSON_KEYS,
+    W_NOT_NOW,
+    W_DONE,
+    W_TOO_SMALL,
+    W_BAD_KEY,
+    W_PIN_MISMATCH,
+    W_FAULT_CAUSE,
+    W_FREE_MODE,
+    W_SCENE,
+    W_STEP,
+    W_WRONG_CARD,
+    W_WRONG_NIK,
+    W_WEAK_PIN,
+    W_WRONG_PIN,
+    W_RIGHT_PIN,
+    W_QUIT_HINT,
+    W_AMOUNT_NOTE,
+    W_TOO_SMALL_FIX,
+    W_REV_DONE,
+    W_REV_PENDING,
+    W_REFUSED,
+    W_BAD_LESSONS,
+    W_T3,
+    W_T4,
+    W_T5,
+    W_T6,
+    W_COUNT
 };
 
 static const char *const words[W_COUNT][2] = {
@@ -127,6 +197,10 @@ static const char *const words[W_COUNT][2] = {
     [W_T5] = {"5 Kartu terblokir", "5 Card blocked"},
     [W_T6] = {"6 Kartu dilaporkan hilang", "6 Card reported lost"},
     [W_T0] = {"0 Tanpa gangguan", "0 No fault"},
+    [W_SESSION] = {"HASIL SESI LATIHAN", "TRAINING SESSION RESULT"},
+    [W_SESSION_COLS] = {"pelajaran     selesai benar/salah/petunjuk",
+                        "lesson        done correct/mistakes/hints"},
+    [W_SESSION_BACK] = {"Esc = keluar, Enter = kembali", "Esc = quit, Enter = back"},
     [W_T_SET] = {"Gangguan dipasang untuk transaksi berikut", "Fault set for the next transaction"},
     [W_T_WRONG_PIN] = {"PIN pelatih salah", "Wrong trainer PIN"},
     [W_LESSON_KEYS] = {"? = petunjuk   F9 = pelatih", "? = hint   F9 = trainer"},
@@ -144,7 +218,8 @@ static const char *const words[W_COUNT][2] = {
     [W_WRONG_CARD] = {"Itu bukan kartu penerima dalam pelajaran ini.",
                       "That is not the recipient's card in this lesson."},
     [W_WRONG_NIK] = {"NIK tidak sama dengan KTP penerima.", "The NIK does not match the KTP."},
-    [W_WEAK_PIN] = {"PIN mudah ditebak. Pilih yang lain.", "The PIN is easy to guess. Pick another."},
+    [W_WEAK_PIN] = {"PIN mudah ditebak. Pilih yang lain.",
+                    "The PIN is easy to guess. Pick another."},
     [W_WRONG_PIN] = {"Pelajaran ini meminta PIN yang salah.", "This lesson asks for a wrong PIN."},
     [W_RIGHT_PIN] = {"Itu bukan PIN penerima.", "That is not the recipient's PIN."},
     [W_QUIT_HINT] = {"Esc = kembali", "Esc = back"},
@@ -153,20 +228,33 @@ static const char *const words[W_COUNT][2] = {
 };
 
 enum scr {
-    S_LESSONS, S_MENU, S_CARD, S_NIK, S_PIN, S_PIN_AGAIN, S_AMOUNT, S_ITEMS, S_NEW_PIN, S_BUSY,
-    S_RESULT, S_SCORE, S_TRAINER_PIN, S_TRAINER
+    S_LESSONS,
+    S_MENU,
+    S_CARD,
+    S_NIK,
+    S_PIN,
+    S_PIN_AGAIN,
+    S_AMOUNT,
+    S_ITEMS,
+    S_NEW_PIN,
+    S_BUSY,
+    S_RESULT,
+    S_SCORE,
+    S_TRAINER_PIN,
+    S_TRAINER,
+    S_SESSION
 };
 static const char *const screen_names[] = {
-    "lessons", "menu", "card", "nik", "pin", "pin_again", "amount", "items", "new_pin", "busy",
-    "result", "score", "trainer_pin", "trainer"};
+    "lessons", "menu", "card",   "nik",   "pin",         "pin_again", "amount", "items",
+    "new_pin", "busy", "result", "score", "trainer_pin", "trainer",   "session"};
 
 enum fault { F_NONE, F_ISSUER_DOWN, F_LINK_DROP, F_WRONG_NIK, F_WEAK_PIN, F_BLOCKED, F_LOST };
-static const char *const fault_names[] = {"none",     "issuer-down", "link-timeout", "wrong-nik",
+static const char *const fault_names[] = {"none",     "issuer-down",  "link-timeout", "wrong-nik",
                                           "weak-pin", "card-blocked", "card-lost"};
 
-static const char *const txn_types[] = {"activate", "balance", "purchase",
+static const char *const txn_types[] = {"activate", "balance",    "purchase",
                                         "withdraw", "pin_change", "statement"};
-static const char *const txn_cmds[] = {"activate", "balance", "purchase",
+static const char *const txn_cmds[] = {"activate", "balance",    "purchase",
                                        "withdraw", "pin-change", "statement"};
 
 typedef struct score {
@@ -186,7 +274,7 @@ typedef struct app {
     size_t step;             /* the lesson's current step */
     score sc;
     enum scr scr, back; /* back: where the trainer's screens return */
-    int txn;               /* index into txn_types */
+    int txn;            /* index into txn_types */
     char input[40];
     char pan[40], nik[40], pin[40], pin2[40], amount[40], items[64];
     enum fault fault;
@@ -253,9 +341,8 @@ static void score_json(app *a, json_t **out)
 static void record_write(app *a)
 {
     json_t *lessons = json_deep_copy(a->rec_done), *cur;
-    if (!a->record)
-        return;
-    if (a->scr != S_LESSONS) {
+    if (!a->record) return;
+    if (a->scr != S_LESSONS && a->scr != S_SESSION) {
         score_json(a, &cur);
         json_array_append_new(lessons, cur);
     }
@@ -285,8 +372,7 @@ static const char *family_nik(app *a)
 {
     for (size_t i = 0; a->families && i < a->families->n; i++) {
         const sc_node *f = a->families->items[i], *kk = sc_get(f, "kk"), *nik = sc_get(f, "nik");
-        if (kk && nik && strcmp(kk->scalar, a->lesson->family) == 0)
-            return nik->scalar;
+        if (kk && nik && strcmp(kk->scalar, a->lesson->family) == 0) return nik->scalar;
     }
     return "";
 }
@@ -301,8 +387,14 @@ static void bank_steps(app *a)
         char pan[40];
         const char *cur = sc_world_card(a->world, a->lesson->family);
         snprintf(pan, sizeof pan, "%s", cur ? cur : "");
-        const char *args[] = {"card", st->value, pan, "--police-report", "LP/LATIHAN/2026",
-                              "--site", "Kantor Cabang (latihan)", NULL};
+        const char *args[] = {"card",
+                              st->value,
+                              pan,
+                              "--police-report",
+                              "LP/LATIHAN/2026",
+                              "--site",
+                              "Kantor Cabang (latihan)",
+                              NULL};
         json_t *r = sc_world_ctl(a->world, args);
         char rcb[4];
         const char *rcs = json_string_value(json_object_get(r, "rc"));
@@ -339,8 +431,7 @@ static int check(app *a, enum tl_kind kind, const char *value)
     const tl_step *st = cur_step(a);
     int ok = 1;
     const char *why = NULL;
-    if (!st)
-        return 1;
+    if (!st) return 1;
     if (st->kind != kind) {
         a->sc.mistakes++;
         feedback(a, "%s %s", W(a, W_NOT_NOW), tl_str(&st->guide, a->lang));
@@ -373,9 +464,10 @@ static int check(app *a, enum tl_kind kind, const char *value)
     }
     if (!ok) {
         a->sc.mistakes++;
-        feedback(a, "%s", st->wrong.t[0] ? tl_str(&st->wrong, a->lang)
-                          : why      ? why
-                                     : tl_str(&st->guide, a->lang));
+        feedback(a, "%s",
+                 st->wrong.t[0] ? tl_str(&st->wrong, a->lang)
+                 : why          ? why
+                                : tl_str(&st->guide, a->lang));
         rec_event(a, "mistake", value && secret_screen(a) ? "*" : value);
         return 0;
     }
@@ -392,8 +484,7 @@ static int check(app *a, enum tl_kind kind, const char *value)
 
 static void put(int y, int x, int maxw, const char *s)
 {
-    if (maxw <= 0)
-        return;
+    if (maxw <= 0) return;
     mvaddnstr(y, x, s, maxw);
 }
 
@@ -407,8 +498,7 @@ static int wrap(int y, int x, int w, int maxrows, const char *s)
             n = w;
             while (n > 0 && s[n] != ' ')
                 n--;
-            if (n == 0)
-                n = w;
+            if (n == 0) n = w;
         }
         mvaddnstr(y + rows, x, s, n);
         s += n;
@@ -439,8 +529,7 @@ static void box_at(int y, int x, int h, int w, const char *title)
 static void masked(char *out, size_t cap, const char *in)
 {
     size_t n = strlen(in);
-    if (n + 1 > cap)
-        n = cap - 1;
+    if (n + 1 > cap) n = cap - 1;
     memset(out, '*', n);
     out[n] = '\0';
 }
@@ -492,27 +581,24 @@ static void draw_device(app *a, int y, int x)
     case S_AMOUNT:
     case S_ITEMS:
     case S_TRAINER_PIN: {
-        int k = a->scr == S_CARD      ? W_INSERT
-              : a->scr == S_NIK       ? W_NIK
-              : a->scr == S_AMOUNT    ? W_AMOUNT
-              : a->scr == S_ITEMS     ? W_ITEMS
-              : a->scr == S_TRAINER_PIN ? W_TRAINER_PIN
-              : a->scr == S_NEW_PIN   ? W_PIN_NEW
-              : a->scr == S_PIN_AGAIN ? W_PIN_AGAIN
-              : a->txn == 0           ? W_PIN_NEW
-              : a->txn == 4           ? W_PIN_OLD
-                                      : W_PIN;
+        int k = a->scr == S_CARD          ? W_INSERT
+                : a->scr == S_NIK         ? W_NIK
+                : a->scr == S_AMOUNT      ? W_AMOUNT
+                : a->scr == S_ITEMS       ? W_ITEMS
+                : a->scr == S_TRAINER_PIN ? W_TRAINER_PIN
+                : a->scr == S_NEW_PIN     ? W_PIN_NEW
+                : a->scr == S_PIN_AGAIN   ? W_PIN_AGAIN
+                : a->txn == 0             ? W_PIN_NEW
+                : a->txn == 4             ? W_PIN_OLD
+                                          : W_PIN;
         attron(A_BOLD);
         put(r++, cx, cw, W(a, W_M1 + a->txn) + 2);
         attroff(A_BOLD);
         r++;
         put(r++, cx, cw, W(a, k));
-        if (a->scr == S_CARD)
-            r += wrap(r, cx, cw, 2, W(a, W_INSERT_HELP));
-        if (a->scr == S_ITEMS)
-            r += wrap(r, cx, cw, 2, W(a, W_ITEMS_HELP));
-        if (a->scr == S_AMOUNT)
-            put(r++, cx, cw, W(a, W_AMOUNT_NOTE));
+        if (a->scr == S_CARD) r += wrap(r, cx, cw, 2, W(a, W_INSERT_HELP));
+        if (a->scr == S_ITEMS) r += wrap(r, cx, cw, 2, W(a, W_ITEMS_HELP));
+        if (a->scr == S_AMOUNT) put(r++, cx, cw, W(a, W_AMOUNT_NOTE));
         r++;
         if (secret_screen(a))
             masked(buf, sizeof buf, a->input);
@@ -531,9 +617,10 @@ static void draw_device(app *a, int y, int x)
         attron(A_BOLD);
         put(r++, cx, cw, W(a, W_M1 + a->txn) + 2);
         r++;
-        put(r++, cx, cw, a->rc[0] == '\0' ? W(a, W_NO_REPLY)
-                         : strcmp(a->rc, "00") == 0 ? W(a, W_APPROVED)
-                                                    : W(a, W_DECLINED));
+        put(r++, cx, cw,
+            a->rc[0] == '\0'           ? W(a, W_NO_REPLY)
+            : strcmp(a->rc, "00") == 0 ? W(a, W_APPROVED)
+                                       : W(a, W_DECLINED));
         attroff(A_BOLD);
         if (a->rc[0]) {
             snprintf(buf, sizeof buf, "%s %s", W(a, W_RC), a->rc);
@@ -567,6 +654,35 @@ static void draw_device(app *a, int y, int x)
         put(y + DEV_H - 3, cx, cw, W(a, W_SCORE_BACK));
         break;
     }
+    case S_SESSION: {
+        size_t i;
+        json_t *l;
+        int tc = 0, tm = 0, th = 0;
+        attron(A_BOLD);
+        put(r++, cx, cw, W(a, W_SESSION));
+        attroff(A_BOLD);
+        r++;
+        put(r++, cx, cw, W(a, W_SESSION_COLS));
+        json_array_foreach(a->rec_done, i, l)
+        {
+            int c = (int)json_integer_value(json_object_get(l, "correct"));
+            int m = (int)json_integer_value(json_object_get(l, "mistakes"));
+            int h = (int)json_integer_value(json_object_get(l, "hints"));
+            tc += c, tm += m, th += h;
+            if (r < y + DEV_H - 6) {
+                snprintf(buf, sizeof buf, "%-16.16s %s %2d/%d/%d",
+                         json_string_value(json_object_get(l, "lesson")),
+                         json_is_true(json_object_get(l, "complete")) ? "ok" : "--", c, m, h);
+                put(r++, cx, cw, buf);
+            }
+        }
+        r++;
+        snprintf(buf, sizeof buf, "%s %d, %s %d, %s %d", W(a, W_CORRECT), tc, W(a, W_MISTAKES), tm,
+                 W(a, W_HINTS), th);
+        r += wrap(r, cx, cw, 2, buf);
+        put(y + DEV_H - 3, cx, cw, W(a, W_SESSION_BACK));
+        break;
+    }
     case S_TRAINER:
         attron(A_BOLD);
         r += wrap(r, cx, cw, 2, W(a, W_TRAINER));
@@ -581,9 +697,8 @@ static void draw_device(app *a, int y, int x)
         put(r++, cx, cw, W(a, W_T0));
         break;
     }
-    if (a->dev_msg[0])
-        wrap(y + DEV_H - 5, cx, cw, 2, a->dev_msg);
-    if (a->scr != S_LESSONS && a->scr != S_SCORE && a->scr != S_RESULT)
+    if (a->dev_msg[0]) wrap(y + DEV_H - 5, cx, cw, 2, a->dev_msg);
+    if (a->scr != S_LESSONS && a->scr != S_SCORE && a->scr != S_RESULT && a->scr != S_SESSION)
         put(y + DEV_H - 2, cx, cw, W(a, W_OK_CANCEL));
 }
 
@@ -616,16 +731,15 @@ static void draw_lesson(app *a, int y, int x, int w, int h)
         attroff(A_BOLD);
         r += wrap(r, x, w, 2, tl_str(&a->lesson->scene, a->lang));
         if (st) {
-            snprintf(buf, sizeof buf, "%s %zu/%zu: ", W(a, W_STEP), a->step + 1,
-                     a->lesson->nsteps);
+            snprintf(buf, sizeof buf, "%s %zu/%zu: ", W(a, W_STEP), a->step + 1, a->lesson->nsteps);
             attron(A_BOLD);
             put(r, x, w, buf);
             attroff(A_BOLD);
-            r += wrap(r, x + (int)strlen(buf), w - (int)strlen(buf), 2,
-                      tl_str(&st->guide, a->lang));
+            r +=
+                wrap(r, x + (int)strlen(buf), w - (int)strlen(buf), 2, tl_str(&st->guide, a->lang));
         } else if (a->scr != S_SCORE)
             put(r++, x, w, W(a, W_DONE));
-    } else if (a->scr != S_LESSONS)
+    } else if (a->scr != S_LESSONS && a->scr != S_SESSION)
         put(r++, x, w, W(a, W_FREE_MODE));
     else if (a->lesson_errs[0]) { /* each bad file: name, line, column, reason */
         const char *p = a->lesson_errs;
@@ -635,8 +749,7 @@ static void draw_lesson(app *a, int y, int x, int w, int h)
         while (*p && r < y + h - 2) {
             const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p), *base = p;
             for (const char *q = p; q < end && *q != ':'; q++)
-                if (*q == '/')
-                    base = q + 1;
+                if (*q == '/') base = q + 1;
             char line[300];
             snprintf(line, sizeof line, "%.*s", (int)(end - base), base);
             r += wrap(r, x, w, 2, line);
@@ -683,8 +796,7 @@ static const char *noreply_text(const app *a)
 {
     const char *st =
         json_string_value(json_object_get(json_object_get(a->reply, "reversal"), "status"));
-    if (!st)
-        return W(a, W_NO_REPLY_WHY);
+    if (!st) return W(a, W_NO_REPLY_WHY);
     return strcmp(st, "acknowledged") == 0 ? W(a, W_REV_DONE) : W(a, W_REV_PENDING);
 }
 
@@ -692,8 +804,7 @@ static void receipt_line(app *a, const char *fmt, ...) __attribute__((format(pri
 static void receipt_line(app *a, const char *fmt, ...)
 {
     va_list ap;
-    if (a->nreceipt >= 16)
-        return;
+    if (a->nreceipt >= 16) return;
     va_start(ap, fmt);
     vsnprintf(a->receipt[a->nreceipt++], RCPT_W, fmt, ap);
     va_end(ap);
@@ -708,9 +819,10 @@ static void make_receipt(app *a)
     receipt_line(a, "TERMINAL %s", a->id);
     receipt_line(a, "STAN %06lld",
                  (long long)json_integer_value(json_object_get(a->reply, "stan")));
-    snprintf(m, sizeof m, "%s", json_string_value(json_object_get(a->reply, "pan"))
-                                    ? json_string_value(json_object_get(a->reply, "pan"))
-                                    : "-");
+    snprintf(m, sizeof m, "%s",
+             json_string_value(json_object_get(a->reply, "pan"))
+                 ? json_string_value(json_object_get(a->reply, "pan"))
+                 : "-");
     receipt_line(a, "%s", m);
     if (!a->rc[0]) {
         receipt_line(a, "%s", W(a, W_NO_REPLY));
@@ -725,8 +837,7 @@ static void make_receipt(app *a)
         t += n;
     }
     const char *sku = json_string_value(json_object_get(a->reply, "refused_sku"));
-    if (sku)
-        receipt_line(a, "%s: %.18s", W(a, W_REFUSED), sku);
+    if (sku) receipt_line(a, "%s: %.18s", W(a, W_REFUSED), sku);
     if (json_is_object(b)) {
         receipt_rupiah(json_integer_value(json_object_get(b, "pkh")), (enum term_lang)a->lang, v,
                        sizeof v);
@@ -745,8 +856,7 @@ static void rewind_lesson(app *a)
     while (m > 0 && a->lesson->steps[m].kind != TL_MENU)
         m--;
     a->sc.correct -= (int)(a->step - m);
-    if (a->sc.correct < 0)
-        a->sc.correct = 0;
+    if (a->sc.correct < 0) a->sc.correct = 0;
     a->step = m;
 }
 
@@ -761,12 +871,9 @@ static void send_txn(app *a)
     args[n++] = "--pin", args[n++] = a->pin;
     if (a->txn == 0)
         args[n++] = "--nik", args[n++] = a->nik, args[n++] = "--pin-again", args[n++] = a->pin2;
-    if (a->txn == 3)
-        args[n++] = "--amount", args[n++] = a->amount;
-    if (a->txn == 2)
-        args[n++] = "--items", args[n++] = a->items;
-    if (a->txn == 4)
-        args[n++] = "--new-pin", args[n++] = a->pin2;
+    if (a->txn == 3) args[n++] = "--amount", args[n++] = a->amount;
+    if (a->txn == 2) args[n++] = "--items", args[n++] = a->items;
+    if (a->txn == 4) args[n++] = "--new-pin", args[n++] = a->pin2;
     args[n] = NULL;
     a->scr = S_BUSY;
     draw(a);
@@ -779,8 +886,7 @@ static void send_txn(app *a)
         a->nik[15] = a->nik[15] == '9' ? '0' : (char)(a->nik[15] + 1);
     else if (a->fault == F_WEAK_PIN && (a->txn == 0 || a->txn == 4)) {
         snprintf(a->txn == 0 ? a->pin : a->pin2, sizeof a->pin, "123456");
-        if (a->txn == 0)
-            snprintf(a->pin2, sizeof a->pin2, "123456");
+        if (a->txn == 0) snprintf(a->pin2, sizeof a->pin2, "123456");
     } else if (a->fault == F_BLOCKED) { /* three wrong PINs from somewhere else */
         for (int i = 0; i < 3; i++) {
             const char *b[] = {"balance", "--pan", a->pan, "--pin", i ? "000000" : "000001", NULL};
@@ -792,10 +898,8 @@ static void send_txn(app *a)
     }
     json_decref(a->reply);
     a->reply = sc_world_terminal(a->world, id, args, TXN_TIMEOUT_MS, REVERSAL_MS);
-    if (a->fault == F_ISSUER_DOWN)
-        sc_world_fault(a->world, "issuer-up");
-    if (a->fault != F_NONE)
-        rec_event(a, "fault-met", fault_names[a->fault]);
+    if (a->fault == F_ISSUER_DOWN) sc_world_fault(a->world, "issuer-up");
+    if (a->fault != F_NONE) rec_event(a, "fault-met", fault_names[a->fault]);
     a->fault = F_NONE;
     memset(a->pin, 0, sizeof a->pin);
     memset(a->pin2, 0, sizeof a->pin2);
@@ -817,8 +921,8 @@ static void send_txn(app *a)
     /* the lesson reads the response code */
     const tl_step *st = cur_step(a);
     const tl_text *ex = a->lesson ? tl_explain(a->lesson, a->rc) : NULL;
-    const char *plain = a->rc[0] ? receipt_rc_text(a->rc, (enum term_lang)a->lang)
-                                 : noreply_text(a);
+    const char *plain =
+        a->rc[0] ? receipt_rc_text(a->rc, (enum term_lang)a->lang) : noreply_text(a);
     int as_expected = st && st->kind == TL_RC &&
                       (strcmp(st->value, a->rc) == 0 || (!a->rc[0] && !strcmp(st->value, "none")));
     if (as_expected) {
@@ -838,8 +942,7 @@ static void send_txn(app *a)
             feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, W(a, W_FAULT_CAUSE));
         else {
             a->sc.mistakes++;
-            feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain,
-                     ex ? tl_str(ex, a->lang) : "");
+            feedback(a, "%s %s %s", a->rc[0] ? a->rc : "--", plain, ex ? tl_str(ex, a->lang) : "");
         }
         rewind_lesson(a);
     } else
@@ -973,12 +1076,10 @@ static void enter(app *a)
         size_t used = 0;
         a->items[0] = '\0';
         for (size_t i = 0; i < n; i++) {
-            if (in[i] < '1' || in[i] > '3')
-                continue;
+            if (in[i] < '1' || in[i] > '3') continue;
             int w = snprintf(a->items + used, sizeof a->items - used, "%s%s:1", used ? "," : "",
                              skus[in[i] - '1']);
-            if (w < 0 || (size_t)w >= sizeof a->items - used)
-                break;
+            if (w < 0 || (size_t)w >= sizeof a->items - used) break;
             used += (size_t)w;
         }
         if (!used) {
@@ -1007,10 +1108,8 @@ static void key(app *a, int ch)
 {
     char kn[24];
     keyname_of(a, ch, kn, sizeof kn);
-    if (ch != KEY_RESIZE && ch != ERR)
-        rec_event(a, "key", kn);
-    if (ch == KEY_RESIZE || ch == ERR)
-        return;
+    if (ch != KEY_RESIZE && ch != ERR) rec_event(a, "key", kn);
+    if (ch == KEY_RESIZE || ch == ERR) return;
     if ((ch == KEY_F(9) || ch == 20) && a->scr != S_TRAINER_PIN && a->scr != S_TRAINER) {
         a->back = a->scr;
         go(a, S_TRAINER_PIN);
@@ -1028,7 +1127,9 @@ static void key(app *a, int ch)
     int bksp = ch == KEY_BACKSPACE || ch == 127 || ch == 8;
     switch (a->scr) {
     case S_LESSONS:
-        if (esc || ch == 'q')
+        if ((esc || ch == 'q') && json_array_size(a->rec_done))
+            go(a, S_SESSION); /* the session's debrief before leaving */
+        else if (esc || ch == 'q')
             a->quit = 1;
         else if (ch == '0')
             start_lesson(a, NULL);
@@ -1040,8 +1141,7 @@ static void key(app *a, int ch)
     case S_MENU:
         if (ch >= '1' && ch <= '6') {
             a->txn = ch - '1';
-            if (!check(a, TL_MENU, txn_types[a->txn]))
-                return;
+            if (!check(a, TL_MENU, txn_types[a->txn])) return;
             go(a, S_CARD);
         } else if (esc)
             end_lesson(a);
@@ -1057,8 +1157,13 @@ static void key(app *a, int ch)
         }
         return;
     case S_SCORE:
-        if (enter_key || esc)
-            end_lesson(a);
+        if (enter_key || esc) end_lesson(a);
+        return;
+    case S_SESSION:
+        if (esc || ch == 'q')
+            a->quit = 1;
+        else if (enter_key)
+            go(a, S_LESSONS);
         return;
     case S_TRAINER:
         if (ch >= '0' && ch <= '6') {
@@ -1077,13 +1182,15 @@ static void key(app *a, int ch)
             go(a, a->scr == S_TRAINER_PIN ? a->back : S_MENU);
         } else if (bksp) {
             size_t n = strlen(a->input);
-            if (n)
-                a->input[n - 1] = '\0';
+            if (n) a->input[n - 1] = '\0';
         } else if (enter_key)
             enter(a);
         else if ((ch >= '0' && ch <= '9') || (ch == '*' && a->scr == S_CARD)) {
             size_t n = strlen(a->input);
-            size_t max = a->scr == S_CARD ? 19 : a->scr == S_NIK ? 16 : a->scr == S_AMOUNT ? 12 : 12;
+            size_t max = a->scr == S_CARD     ? 19
+                         : a->scr == S_NIK    ? 16
+                         : a->scr == S_AMOUNT ? 12
+                                              : 12;
             if (n < max) {
                 a->input[n] = (char)ch;
                 a->input[n + 1] = '\0';
@@ -1111,15 +1218,13 @@ int train_cli(int argc, char **argv)
     const char *sw = NULL, *issuer = NULL, *pki = NULL, *want = NULL;
     char lessons_dir[1024], world_file[1024];
     int rc = 0;
-    if (!a)
-        return TERM_EXIT_INTERNAL;
+    if (!a) return TERM_EXIT_INTERNAL;
     snprintf(lessons_dir, sizeof lessons_dir, "%s/lessons", KKS_DEFAULT_SEEDS);
     snprintf(world_file, sizeof world_file, "%s/training/world.yaml", KKS_DEFAULT_SEEDS);
     a->trainer_pin = TRAINER_PIN_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(o, "train") == 0)
-            continue;
+        if (strcmp(o, "train") == 0) continue;
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             free(a);
             return usage(stdout, 0);
@@ -1166,15 +1271,14 @@ int train_cli(int argc, char **argv)
         free(a);
         return TERM_EXIT_USAGE;
     }
-    a->nlessons = tl_load_dir(lessons_dir, a->lessons, TL_LESSONS_MAX, a->lesson_errs,
-                              sizeof a->lesson_errs);
+    a->nlessons =
+        tl_load_dir(lessons_dir, a->lessons, TL_LESSONS_MAX, a->lesson_errs, sizeof a->lesson_errs);
     if (a->lesson_errs[0])
         fprintf(stderr, "kks-terminal train: lessons that did not load:\n%s", a->lesson_errs);
     const tl_lesson *start = NULL;
     if (want) {
         for (size_t i = 0; i < a->nlessons; i++)
-            if (strcmp(a->lessons[i].name, want) == 0)
-                start = &a->lessons[i];
+            if (strcmp(a->lessons[i].name, want) == 0) start = &a->lessons[i];
         if (!start) {
             fprintf(stderr, "kks-terminal train: no lesson named %s in %s\n", want, lessons_dir);
             rc = TERM_EXIT_USAGE;
@@ -1195,7 +1299,8 @@ int train_cli(int argc, char **argv)
     FILE *lf = open_memstream(&log, &loglen);
     sc_target t = {.sw = sw, .issuer = issuer, .pki = pki};
     sc_result r;
-    fprintf(stderr, "%s\n", a->lang ? "Starting the training world..." : "Menyiapkan dunia latihan...");
+    fprintf(stderr, "%s\n",
+            a->lang ? "Starting the training world..." : "Menyiapkan dunia latihan...");
     a->world = sc_world_open(&s, &t, lf, &r);
     fflush(lf);
     if (!a->world || !r.passed) {
@@ -1250,8 +1355,7 @@ int train_cli(int argc, char **argv)
             sc_world_pause(a->world, 40);
             continue;
         }
-        if (ch == KEY_RESIZE)
-            rec_event(a, "resize", "");
+        if (ch == KEY_RESIZE) rec_event(a, "resize", "");
         key(a, ch);
         drawn = 0;
         record_write(a); /* the record is always current: a killed session keeps it */
