@@ -198,8 +198,8 @@ static const char *const words[W_COUNT][2] = {
     [W_T6] = {"6 Kartu dilaporkan hilang", "6 Card reported lost"},
     [W_T0] = {"0 Tanpa gangguan", "0 No fault"},
     [W_SESSION] = {"HASIL SESI LATIHAN", "TRAINING SESSION RESULT"},
-    [W_SESSION_COLS] = {"pelajaran     selesai benar/salah/petunjuk",
-                        "lesson        done correct/mistakes/hints"},
+    [W_SESSION_COLS] = {"pelajaran       benar/salah/petunjuk",
+                        "lesson          correct/mistakes/hints"},
     [W_SESSION_BACK] = {"Esc = keluar, Enter = kembali", "Esc = quit, Enter = back"},
     [W_T_SET] = {"Gangguan dipasang untuk transaksi berikut", "Fault set for the next transaction"},
     [W_T_WRONG_PIN] = {"PIN pelatih salah", "Wrong trainer PIN"},
@@ -831,10 +831,18 @@ static void make_receipt(app *a)
     receipt_line(a, "%s: %s", W(a, W_RC), a->rc);
     receipt_line(a, "%s", strcmp(a->rc, "00") == 0 ? W(a, W_APPROVED) : W(a, W_DECLINED));
     const char *t = receipt_rc_text(a->rc, (enum term_lang)a->lang);
-    while (*t && a->nreceipt < 12) {
-        int n = (int)strlen(t) < RCPT_W - 5 ? (int)strlen(t) : RCPT_W - 5;
+    while (*t && a->nreceipt < 12) { /* wrapped at spaces */
+        int n = (int)strlen(t), w = RCPT_W - 5;
+        if (n > w) {
+            n = w;
+            while (n > 0 && t[n] != ' ')
+                n--;
+            if (n == 0) n = w;
+        }
         receipt_line(a, "%.*s", n, t);
         t += n;
+        while (*t == ' ')
+            t++;
     }
     const char *sku = json_string_value(json_object_get(a->reply, "refused_sku"));
     if (sku) receipt_line(a, "%s: %.18s", W(a, W_REFUSED), sku);
