@@ -340,8 +340,10 @@ static void score_json(app *a, json_t **out)
 
 static void record_write(app *a)
 {
-    json_t *lessons = json_deep_copy(a->rec_done), *cur;
-    if (!a->record) return;
+    json_t *lessons, *cur;
+    if (!a->record)
+        return;
+    lessons = json_deep_copy(a->rec_done);
     if (a->scr != S_LESSONS && a->scr != S_SESSION) {
         score_json(a, &cur);
         json_array_append_new(lessons, cur);
@@ -1220,6 +1222,15 @@ static int usage(FILE *f, int rc)
     return rc;
 }
 
+/* A closed window (SIGHUP), Ctrl-C or kill: leave the loop, so that the world
+ * is stopped and its directory removed as on Esc. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
 int train_cli(int argc, char **argv)
 {
     app *a = calloc(1, sizeof *a);
@@ -1336,6 +1347,13 @@ int train_cli(int argc, char **argv)
     json_object_set(a->rec, "events", a->rec_events);
     json_object_set(a->rec, "transactions", a->rec_txns);
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     setlocale(LC_ALL, "");
     set_escdelay(25);
     initscr();
@@ -1353,7 +1371,7 @@ int train_cli(int argc, char **argv)
     else
         go(a, S_LESSONS);
     time_t drawn = 0;
-    while (!a->quit) {
+    while (!a->quit && !stop_signal) {
         if (time(NULL) != drawn) {
             draw(a);
             drawn = time(NULL);
