@@ -97,6 +97,8 @@ static const char usage_common[] =
     "  --help              this text; COMMAND --help for one command\n"
     "\n"
     "QA scenarios: kks-terminal run FILE|DIR... [--junit FILE] [-j N] (run --help).\n"
+    "Trainers: kks-terminal --id ID train [--kind ewarong|atm] [--lesson NAME] [--record FILE]\n"
+    "  (full screen, lessons from seeds/lessons; train --help).\n"
     "PINs are six digits and leave the terminal only as ISO 9564 format-4 PIN blocks.\n"
     "A withdrawal or purchase that gets no reply in time is reversed automatically\n"
     "(repeated for up to 120 s) and exits 3.\n"

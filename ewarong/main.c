@@ -9,6 +9,7 @@
 #include "kks_log.h"
 #include "scenario/scenario.h"
 #include "terminal.h"
+#include "train/train.h"
 
 int main(int argc, char **argv)
 {
@@ -29,6 +30,10 @@ int main(int argc, char **argv)
     kks_log_set_level(KKS_LOG_ERROR);
     if (argc > 1 && strcmp(argv[1], "run") == 0) /* QA scenarios */
         return sc_cli(argc - 1, argv + 1, stdout, stderr);
+    /* trainers: "train" as the command, before or after --id ID */
+    if ((argc > 1 && strcmp(argv[1], "train") == 0) ||
+        (argc > 3 && strcmp(argv[1], "--id") == 0 && strcmp(argv[3], "train") == 0))
+        return train_cli(argc, argv);
     rc = term_cli(&env, argc, argv);
     uv_run(env.loop, UV_RUN_DEFAULT); /* let closing handles finish */
     uv_loop_close(env.loop);

@@ -771,6 +771,21 @@ int sc_load_mem(const char *path, const char *data, size_t len, sc_scenario *out
     return 0;
 }
 
+sc_node *sc_tree_mem(const char *path, const char *data, size_t len, char *err, size_t cap)
+{
+    loader l = {.path = path, .data = data, .len = len, .err = err, .cap = cap};
+    if (len > SC_FILE_MAX) {
+        fail(&l, 1, 1, "larger than %u bytes", SC_FILE_MAX);
+        return NULL;
+    }
+    return parse_document(&l, data, len);
+}
+
+void sc_tree_free(sc_node *n)
+{
+    node_free(n);
+}
+
 int sc_load_file(const char *path, sc_scenario *out, char *err, size_t cap)
 {
     FILE *f = fopen(path, "rb");

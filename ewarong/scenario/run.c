@@ -849,6 +849,11 @@ static void later_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* The steps of s in c's world, the world already up; fills r. */
+static void run_steps(runctx *c, const sc_scenario *s, const sc_target *t, FILE *out,
+                      sc_result *r);
+static void world_down(runctx *c, const sc_target *t, sc_result *r);
+
 void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
 {
     runctx *c = calloc(1, sizeof *c);
@@ -872,8 +877,17 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
     if (world_up(c) < 0) {
         r->failure = strdup(c->why);
         fprintf(out, "  FAIL  the world did not start: %s\n", c->why);
-        goto done;
-    }
+    } else
+        run_steps(c, s, t, out, r);
+    world_down(c, t, r);
+    free(c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static void run_steps(runctx *c, const sc_scenario *s, const sc_target *t, FILE *out,
+                      sc_result *r)
+{
     for (size_t i = 0; i < s->nsteps; i++) {
         const sc_step *st = &s->steps[i];
         char label[200], sum[300];
@@ -954,7 +968,10 @@ void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
         fflush(out);
     }
     r->passed = r->failed_step < 0 && !r->failure;
-done:
+}
+
+static void world_down(runctx *c, const sc_target *t, sc_result *r)
+{
     for (int i = 0; i < c->nlater; i++) {
         uv_timer_stop(&c->later[i]->timer);
         uv_close((uv_handle_t *)&c->later[i]->timer, later_closed);
@@ -964,7 +981,7 @@ done:
     if (c->world && kc_world_stop(&c->w) < 0 && r->passed) {
         r->passed = 0;
         r->failure = strdup("a daemon did not stop cleanly (exit status not 0)");
-        fprintf(out, "  FAIL  a daemon did not stop cleanly\n");
+        fprintf(c->out, "  FAIL  a daemon did not stop cleanly\n");
     } else if (!c->world && c->dir[0] && !t->keep) {
         const char *rm[] = {"/bin/rm", "-rf", c->dir, NULL};
         char *o = NULL, *e = NULL;
@@ -976,9 +993,186 @@ done:
     uv_loop_close(&c->loop);
     for (int i = 0; i < c->nvars; i++)
         free(c->vars[i].value);
-    free(c);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* ---- a world kept open (training mode) ---- */
+
+struct sc_world {
+    runctx c;
+    sc_target t;
+};
+
+sc_world *sc_world_open(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r)
+{
+    sc_world *w = calloc(1, sizeof *w);
+    memset(r, 0, sizeof *r);
+    r->failed_step = -1;
+    if (!w) {
+        r->failure = strdup("out of memory");
+        return NULL;
+    }
+    w->t = *t;
+    runctx *c = &w->c;
+    c->s = s;
+    c->t = &w->t;
+    c->out = out;
+    uv_loop_init(&c->loop);
+    if (s->today[0])
+        memcpy(c->today, s->today, 11);
+    else
+        targs_wib_date(time(NULL), c->today);
+    if (world_up(c) < 0) {
+        r->failure = strdup(c->why);
+        world_down(c, &w->t, r);
+        free(w);
+        return NULL;
+    }
+    run_steps(c, s, &w->t, out, r);
+    return w;
+}
+
+void sc_world_close(sc_world *w)
+{
+    sc_result r = {0};
+    if (!w)
+        return;
+    world_down(&w->c, &w->t, &r);
+    sc_result_free(&r);
+    free(w);
+}
+
+const char *sc_world_card(sc_world *w, const char *kk)
+{
+    return pan_of(&w->c, kk);
+}
+
+const char *sc_world_dir(sc_world *w)
+{
+    return w->c.dir;
+}
+
+const char *sc_world_today(sc_world *w)
+{
+    return w->c.today;
+}
+
+json_t *sc_world_terminal(sc_world *w, const char *id, const char *const *args, unsigned timeout_ms,
+                          unsigned reversal_ms)
+{
+    runctx *c = &w->c;
+    const char *argv[48];
+    char *out = NULL, *err = NULL, tmo[16];
+    size_t outlen = 0, errlen = 0;
+    int n = 0, ec;
+    if (kc_world_terminal(&c->w, id) < 0 && c->world)
+        return json_pack("{s:i,s:s}", "exit", 4, "stderr", c->w.why);
+    snprintf(tmo, sizeof tmo, "%u", timeout_ms);
+    argv[n++] = "kks-terminal";
+    argv[n++] = "--id", argv[n++] = id;
+    argv[n++] = "--switch", argv[n++] = c->front;
+    argv[n++] = "--pki", argv[n++] = c->pki;
+    argv[n++] = "--state", argv[n++] = c->state;
+    argv[n++] = "--json";
+    argv[n++] = "--timeout", argv[n++] = tmo;
+    argv[n++] = "--date", argv[n++] = c->today;
+    for (int i = 0; args[i] && n < 46; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    FILE *fo = open_memstream(&out, &outlen), *fe = open_memstream(&err, &errlen);
+    if (!fo || !fe) {
+        if (fo)
+            fclose(fo);
+        if (fe)
+            fclose(fe);
+        return NULL;
+    }
+    term_env env = {.loop = &c->loop, .out = fo, .err = fe, .defaults = {.now = time(NULL)},
+                    .retry = {.first_ms = 300, .max_ms = 1000, .total_ms = reversal_ms}};
+    char *copies[48];
+    for (int i = 0; i < n; i++)
+        copies[i] = strdup(argv[i]);
+    copies[n] = NULL;
+    ec = term_cli(&env, n, copies);
+    for (int i = 0; i < n; i++)
+        free(copies[i]);
+    fclose(fo);
+    fclose(fe);
+    json_t *r = program_reply(ec, out, err);
+    free(out);
+    free(err);
+    return r;
+}
+
+int sc_world_fault(sc_world *w, const char *what)
+{
+    runctx *c = &w->c;
+    if (!c->world)
+        return say(c, "faults need the embedded world");
+    if (strcmp(what, "issuer-down") == 0)
+        return kc_world_daemon(&c->w, KC_ISSUER, KC_DOWN) < 0 ? say(c, "%s", c->w.why) : 0;
+    if (strcmp(what, "issuer-up") == 0) {
+        if (kc_world_daemon(&c->w, KC_ISSUER, KC_UP) < 0)
+            return say(c, "%s", c->w.why);
+        wait_link_up(c);
+        return 0;
+    }
+    if (strcmp(what, "link-drop") == 0)
+        return kks_proxy_set(c->switch_px, KKS_PROXY_DROP, 0);
+    if (strcmp(what, "link-ok") == 0)
+        return kks_proxy_set(c->switch_px, KKS_PROXY_PASS, 0);
+    return say(c, "unknown fault %s", what);
+}
+
+/* A proxy mode set after ms, by a timer on the world's loop. */
+static int later_set(runctx *c, kks_proxy *px, enum kks_proxy_mode mode, unsigned delay_ms,
+                     unsigned after_ms)
+{
+    later *f = NULL;
+    for (int i = 0; i < c->nlater; i++) /* a timer that has fired is free again */
+        if (!uv_is_active((uv_handle_t *)&c->later[i]->timer))
+            f = c->later[i];
+    if (!f) {
+        if (c->nlater == MAX_LATER || !(f = calloc(1, sizeof *f)))
+            return say(c, "too many pending faults");
+        uv_timer_init(&c->loop, &f->timer);
+        f->timer.data = f;
+        c->later[c->nlater++] = f;
+    }
+    f->px = px;
+    f->mode = mode;
+    f->delay_ms = delay_ms;
+    uv_timer_start(&f->timer, later_fire, after_ms, 0);
+    return 0;
+}
+
+int sc_world_reply_lost(sc_world *w, unsigned timeout_ms)
+{
+    runctx *c = &w->c;
+    if (!c->switch_px || !c->issuer_px)
+        return say(c, "faults need the embedded world");
+    /* the issuer answers late, so that the request is surely sent before the
+     * terminal's link starts swallowing replies; the link heals before the
+     * terminal's reversal gives up */
+    kks_proxy_set(c->issuer_px, KKS_PROXY_DELAY, 1500);
+    if (later_set(c, c->switch_px, KKS_PROXY_DROP, 0, 700) < 0 ||
+        later_set(c, c->switch_px, KKS_PROXY_PASS, 0, timeout_ms + 500) < 0 ||
+        later_set(c, c->issuer_px, KKS_PROXY_PASS, 0, timeout_ms) < 0)
+        return -1;
+    return 0;
+}
+
+json_t *sc_world_ctl(sc_world *w, const char *const *args)
+{
+    json_t *r = kksctl(&w->c, args);
+    json_t *card = json_object_get(r, "card");
+    remember_card(&w->c, json_string_value(json_object_get(card, "kk")),
+                  json_string_value(json_object_get(card, "pan")));
+    return r;
+}
+
+void sc_world_pause(sc_world *w, unsigned ms)
+{
+    kc_pause(&w->c.loop, ms);
 }
 
 void sc_result_free(sc_result *r)

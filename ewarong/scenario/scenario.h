@@ -124,6 +124,45 @@ typedef struct sc_result {
 void sc_run(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r);
 void sc_result_free(sc_result *r);
 
+/* ---- a world kept open (kks-terminal train) ---- */
+
+typedef struct sc_world sc_world;
+
+/* Starts s's world as sc_run does and runs its steps (the setup), but leaves
+ * the world running. NULL when the world did not start (r->failure says why);
+ * otherwise r tells whether the steps passed. sc_world_close stops it. */
+sc_world *sc_world_open(const sc_scenario *s, const sc_target *t, FILE *out, sc_result *r);
+void sc_world_close(sc_world *w);
+/* The PAN of a family's latest card, or NULL. */
+const char *sc_world_card(sc_world *w, const char *kk);
+/* The world's own directory (its files, logs, the terminals' state). */
+const char *sc_world_dir(sc_world *w);
+/* The business date, YYYY-MM-DD. */
+const char *sc_world_today(sc_world *w);
+/* Runs one kks-terminal command (args: "balance", "--pan", ...) as terminal id
+ * against the world, --json, in process; its reply with "exit" (NULL: no memory).
+ * reversal_ms bounds the automatic reversal after a lost reply. */
+json_t *sc_world_terminal(sc_world *w, const char *id, const char *const *args, unsigned timeout_ms,
+                          unsigned reversal_ms);
+/* issuer-down, issuer-up, link-drop (in front of the switch), link-ok. 0 or -1. */
+int sc_world_fault(sc_world *w, const char *what);
+/* The next transaction's reply is lost: the issuer link is slowed and the
+ * terminals' link swallows replies while the request is out, then heals before
+ * timeout_ms + 500 ms, so that the automatic reversal gets through. 0 or -1. */
+int sc_world_reply_lost(sc_world *w, unsigned timeout_ms);
+/* kksctl --json ARGS against the world; a card in the reply becomes its
+ * family's latest (sc_world_card). */
+json_t *sc_world_ctl(sc_world *w, const char *const *args);
+/* Runs the world's loop for about ms. */
+void sc_world_pause(sc_world *w, unsigned ms);
+
+/* ---- the YAML tree alone (lessons) ---- */
+
+/* Parses one YAML document into a node tree (same bounds and messages as
+ * scenarios: "PATH:LINE:COL: reason"). NULL on error. */
+sc_node *sc_tree_mem(const char *path, const char *data, size_t len, char *err, size_t cap);
+void sc_tree_free(sc_node *n);
+
 /* ---- JUnit ---- */
 
 typedef struct sc_case {
