@@ -31,6 +31,7 @@ struct kks_group {
     unsigned max_rows;
     int open, in_request, work_this_iter, handles, closing;
     int committing; /* our own COMMIT is running: the commit hook lets it through */
+    int bare;       /* the current request began the transaction: it has no savepoint */
     unsigned rows;
     uint64_t deadline; /* commit by then: the earliest held reply's budget */
     struct held *held;
@@ -102,6 +103,7 @@ static void close_transaction(kks_group *g)
 {
     g->open = 0;
     g->in_request = 0;
+    g->bare = 0;
     g->rows = 0;
     uv_idle_stop(&g->idle);
 }
@@ -242,12 +244,22 @@ int kks_group_begin(kks_group *g)
     assert(!g->in_request);
     if (lost(g))
         group_fail(g, "the database rolled the transaction back");
+    if (g->open && g->rows >= g->max_rows)
+        group_commit(g); /* full: the next request begins a transaction of its own */
     if (!g->open) {
+        /* The first request of a transaction needs no savepoint: undoing it
+         * is rolling the transaction back. A savepoint costs a copy of every
+         * page the request changes (SQLite's sub-journal), which for a bulk
+         * request was a third of the switch's system time. */
         if (kks_db_exec(g->db, "BEGIN IMMEDIATE") < 0)
             return KKS_EDB;
         g->open = 1;
         g->deadline = UINT64_MAX;
         uv_idle_start(&g->idle, on_idle);
+        g->in_request = 1;
+        g->bare = 1;
+        g->work_this_iter = 1;
+        return 0;
     }
     if (kks_db_exec(g->db, "SAVEPOINT req") < 0) {
         /* With nothing else riding on the transaction, end it; if SQLite
@@ -265,6 +277,17 @@ void kks_group_abort(kks_group *g)
 {
     if (!g->in_request)
         return;
+    if (g->bare && g->nheld == 0 && !lost(g)) {
+        /* it began the transaction and nothing else rides on it */
+        kks_db_exec(g->db, "ROLLBACK");
+        close_transaction(g);
+        return;
+    }
+    if (g->bare) {
+        group_fail(g, lost(g) ? "the database rolled the transaction back"
+                              : "a request failed after replies were held in its transaction");
+        return;
+    }
     if (!lost(g) && kks_db_exec(g->db, "ROLLBACK TO req; RELEASE req") == 0) {
         g->in_request = 0;
         return;
@@ -321,13 +344,14 @@ int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, 
                     unsigned budget_ms)
 {
     assert(g->in_request);
-    if (lost(g) || kks_db_exec(g->db, "RELEASE req") < 0) {
+    if (lost(g) || (!g->bare && kks_db_exec(g->db, "RELEASE req") < 0)) {
         /* Its writes are not in the transaction any more, nor anyone's. */
         group_fail(g, "cannot release a request's savepoint");
         answer_failed(g, c, id, rep);
         return KKS_EDB;
     }
     g->in_request = 0;
+    g->bare = 0;
     if (hold(g, c, id, rep, 1) < 0)
         goto fail_mem;
     g->rows += rows;

@@ -328,7 +328,9 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
      * small window of pages is enough (and keeps the switch under 256 MiB). */
     if (kks_db_exec(s->db, "PRAGMA cache_size=-65536;") < 0 ||
         (rc = ledger_new(s->db, &s->ledger)) < 0 || (rc = txnlog_new(s->db, s->zpk, &s->log)) < 0 ||
-        kks_group_new(loop, s->db, 500000, &s->group) < 0 ||
+        /* max_rows: a credit or account batch (16,384 rows) is a transaction
+         * of its own, with no savepoint (kks_group.h) */
+        kks_group_new(loop, s->db, 16384, &s->group) < 0 ||
         (kks_group_set_failure(s->group, uncommitted_reply), 0) ||
         (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, &s->ckpt) < 0)) {
         snprintf(err, cap, "%s: cannot prepare the database (see the log)", dbpath);
