@@ -80,6 +80,49 @@ static int cmp_row(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
+/* Sorts rows by KK, rows of one KK in file order: a stable LSD radix sort on
+ * the KK (rows arrive in file order). qsort took 0.17 s of a 850k-row run, a
+ * tenth of it end to end; this takes a few hundredths. Returns 0 or
+ * KKS_ENOMEM (then the caller falls back to qsort). */
+static int sort_rows(row *rows, size_t n)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    size_t i, *count;
+    row *tmp, *src = rows, *dst;
+    int pass, passes = (54 + BITS - 1) / BITS; /* a KK is under 2^54 */
+    for (i = 1; i < n && rows[i - 1].kk <= rows[i].kk; i++)
+        ;
+    if (i >= n)
+        return 0; /* in order already */
+    if (!(tmp = malloc(n * sizeof *tmp)) || !(count = malloc(BUCKETS * sizeof *count))) {
+        free(tmp);
+        return KKS_ENOMEM;
+    }
+    dst = tmp;
+    for (pass = 0; pass < passes; pass++) {
+        unsigned shift = (unsigned)(pass * BITS);
+        size_t sum = 0;
+        memset(count, 0, BUCKETS * sizeof *count);
+        for (i = 0; i < n; i++)
+            count[(src[i].kk >> shift) & (BUCKETS - 1)]++;
+        for (i = 0; i < BUCKETS; i++) {
+            size_t c = count[i];
+            count[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            dst[count[(src[i].kk >> shift) & (BUCKETS - 1)]++] = src[i];
+        row *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != rows)
+        memcpy(rows, src, n * sizeof *rows);
+    free(count);
+    free(tmp);
+    return 0;
+}
+
 static int cmp_rej(const void *a, const void *b)
 {
     const rej *x = a, *y = b;
@@ -154,7 +197,10 @@ static int read_manifest(run *r, const char *path)
             r->rows = nr;
             r->caprows = nc;
         }
-        r->rows[r->nrows].kk = strtoull(csv.fields[2], NULL, 10);
+        uint64_t kk = 0;
+        for (const char *d = csv.fields[2]; *d; d++) /* 16 digits, checked above */
+            kk = kk * 10 + (uint64_t)(*d - '0');
+        r->rows[r->nrows].kk = kk;
         r->rows[r->nrows].amount = amount;
         r->rows[r->nrows].line = line;
         r->nrows++;
@@ -312,7 +358,8 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     if ((ec = read_manifest(&r, argv[optind])) != EXIT_OK)
         goto done;
     /* KK order: the switch's tables are keyed by KK, so in-order keys are appends. */
-    qsort(r.rows, r.nrows, sizeof *r.rows, cmp_row);
+    if (sort_rows(r.rows, r.nrows) < 0)
+        qsort(r.rows, r.nrows, sizeof *r.rows, cmp_row);
     size_t total_rows = r.nrows + r.nrej, w = 0;
     for (size_t i = 0; i < r.nrows; i++) {
         if (w > 0 && r.rows[w - 1].kk == r.rows[i].kk) {
