@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "kks_err.h"
@@ -314,22 +315,28 @@ struct kks_checkpointer {
     unsigned interval_ms;
     int64_t frame_bytes; /* a WAL frame: page + 24-byte header */
     int warned;
-    sqlite3 *db;     /* the thread's own connection */
-    sqlite3 *writer; /* the event loop's, whose commits wake the thread */
+    int64_t woken_at; /* WAL bytes when the writer last woke the thread */
+    char *wal_path;   /* the WAL file, whose size the WAL header does not tell */
+    sqlite3 *db;      /* the thread's own connection */
+    sqlite3 *writer;  /* the event loop's, whose commits wake the thread */
 };
 
 /* One round: copy what the WAL holds into the database without waiting for
  * anyone (PASSIVE: the writer goes on meanwhile; the copy and its fsyncs
  * happen here, not in the event loop). A PASSIVE checkpoint never makes the
- * WAL smaller, and the writer only starts it over when a transaction of its
- * own begins after everything was copied, which under load (commits back to
- * back) hardly ever happens: then, when all is copied and the WAL is over the
- * limit, a TRUNCATE checkpoint empties it. It needs the writer's lock: with
- * no busy handler it takes it only when the writer is between transactions,
- * and is tried again next round otherwise. */
+ * WAL file smaller, and the writer only starts it over when a transaction of
+ * its own begins after everything was copied, which under load (commits back
+ * to back) hardly ever happens: then, when all is copied and the WAL file is
+ * over the limit, a TRUNCATE checkpoint empties it. It needs the writer's
+ * lock: with no busy handler it takes it only when the writer is between
+ * transactions, and is tried again next round otherwise. The file, not the
+ * frames in use, is measured: after the writer started the WAL over, the file
+ * keeps its length (journal_size_limit is KKS_WAL_MAX, see
+ * kks_db_checkpointer_start) with few frames in use. */
 static void checkpoint_once(kks_checkpointer *c)
 {
     int log = -1, copied = -1;
+    struct stat st;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         if (!c->warned++)
@@ -338,7 +345,9 @@ static void checkpoint_once(kks_checkpointer *c)
         return;
     }
     c->warned = 0;
-    if (rc == SQLITE_OK && log > 0 && copied == log && log * c->frame_bytes > KKS_WAL_LIMIT)
+    if (rc == SQLITE_OK && log >= 0 && copied == log &&
+        (log * c->frame_bytes > KKS_WAL_LIMIT ||
+         (stat(c->wal_path, &st) == 0 && st.st_size > KKS_WAL_LIMIT)))
         sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
@@ -370,20 +379,30 @@ static void *checkpoint_main(void *arg)
 
 /* After each of the writer's commits (in the event loop, the write lock
  * released). Over KKS_WAL_LIMIT the thread is woken at once rather than at
- * its next round, so that it stays right behind the writer. Over KKS_WAL_MAX
- * the writer copies, itself, what the thread has not yet: only the commit it
- * just made, as a rule, and then its next transaction starts the WAL over
- * (SQLite does so when it begins with everything copied; journal_size_limit
- * then cuts the file back). Under a load that never leaves the writer idle
- * that is the only way the WAL can start over: it costs the loop one group's
- * copy and fsync, once every KKS_WAL_MAX bytes written. */
+ * its next round whenever another KKS_WAL_STEP has been written since it was
+ * last woken, so that it stays close behind the writer in rounds large
+ * enough to be worth their two fsyncs (woken at every commit of a bulk run,
+ * it did a round per 16,384-row batch), and after every commit once within
+ * KKS_WAL_STEP of KKS_WAL_MAX. Over KKS_WAL_MAX the writer copies,
+ * itself, what the thread has not yet: a few batches, as a rule, and then its
+ * next transaction starts the WAL over (SQLite does so when it begins with
+ * everything copied; the file is reused from its start, up to
+ * journal_size_limit). Under a load that never leaves the writer idle that
+ * is the only way the WAL can start over: it costs the loop that copy and
+ * its fsyncs once every KKS_WAL_MAX bytes written. */
 static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
     kks_checkpointer *c = ud;
     int64_t bytes = frames * c->frame_bytes;
     if (bytes > KKS_WAL_MAX) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (bytes > KKS_WAL_LIMIT) {
+        c->woken_at = 0;
+    } else if (bytes < c->woken_at) {
+        c->woken_at = 0; /* the WAL started over */
+    } else if (bytes > KKS_WAL_LIMIT &&
+               (bytes - c->woken_at >= KKS_WAL_STEP || bytes > KKS_WAL_MAX - KKS_WAL_STEP)) {
+        /* near the cap, after every commit: the writer's copy is then small */
+        c->woken_at = bytes;
         pthread_mutex_lock(&c->mu);
         c->wake = 1;
         pthread_cond_signal(&c->cv);
@@ -438,9 +457,14 @@ int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interv
     c->frame_bytes = sqlite3_column_int64(st, 0) + 24;
     sqlite3_finalize(st);
     st = NULL;
-    /* After the writer starts the WAL over, its next commit cuts the file
-     * back to the limit. */
-    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)KKS_WAL_LIMIT);
+    /* After the writer starts the WAL over, its next commit would cut the
+     * file back to journal_size_limit: at KKS_WAL_LIMIT that cost the event
+     * loop an ftruncate of a 64 MiB file (tens of ms) each time. The file is
+     * reused from its start instead, and emptied when the writer is idle
+     * (checkpoint_once). */
+    if (!(c->wal_path = sqlite3_mprintf("%s-wal", path)))
+        goto fail;
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)KKS_WAL_MAX);
     if (kks_db_exec(writer, limit) < 0)
         goto fail;
     c->interval_ms = interval_ms;
@@ -451,6 +475,7 @@ int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interv
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->cv);
         sqlite3_close(c->db);
+        sqlite3_free(c->wal_path);
         free(c);
         return KKS_ENOMEM;
     }
@@ -461,6 +486,7 @@ int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interv
 fail:
     sqlite3_finalize(st);
     sqlite3_close(c->db);
+    sqlite3_free(c->wal_path);
     free(c);
     return KKS_EDB;
 }
@@ -476,6 +502,7 @@ void kks_db_checkpointer_stop(kks_checkpointer *c)
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
     sqlite3_close(c->db);
+    sqlite3_free(c->wal_path);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
