@@ -124,12 +124,11 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
         }
     }
     kks_utc_now(at);
-    if (ledger_funding(s->ledger, b->program, per.label, &funding) < 0)
+    if (ledger_funding(s->ledger, b->program, per.label, &funding) < 0 ||
+        ledger_credit_batch(s->ledger, funding, at, &in.batch) < 0)
         goto db_fail;
     in.program = per.program == KKS_PROGRAM_PKH ? LEDGER_PKH : LEDGER_BPNT;
     kks_period_months(&per, &in.first, &in.last);
-    in.funding = funding;
-    in.at = at;
     for (size_t i = 0; i < b->n_rows; i++) {
         const Kks__CreditRow *r = rows[i];
         int rc;
@@ -181,7 +180,8 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
             goto out;
         }
     }
-    if (total && ledger_funding_add(s->ledger, funding, -total) < 0)
+    if (total ? ledger_funding_add(s->ledger, funding, -total) < 0
+              : ledger_credit_batch_drop(s->ledger, in.batch) < 0)
         goto db_fail;
     res.rupiah = total;
     res.n_rejected = rj.n;

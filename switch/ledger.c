@@ -108,11 +108,25 @@ const char *const ledger_schema[] = {
     "DROP TABLE v2settle;"
     "DROP TABLE settlement;"
     "ALTER TABLE settlement3 RENAME TO settlement;",
+    /* 4: a credit names its batch (one CreditBatch request: funding account and
+     * time) instead of carrying both: a credit row is 20 bytes smaller and its
+     * insert binds no text (5% of the credit path). */
+    "CREATE TABLE credit_batch(id INTEGER PRIMARY KEY, funding INTEGER NOT NULL,"
+    " at TEXT NOT NULL);"
+    "INSERT INTO credit_batch(funding, at) SELECT DISTINCT funding, at FROM credit"
+    " ORDER BY at, funding;"
+    "CREATE TABLE credit4(kk INTEGER NOT NULL, program INTEGER NOT NULL, first INTEGER NOT NULL,"
+    " last INTEGER NOT NULL, batch INTEGER NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
+    " PRIMARY KEY (kk, program, first)) WITHOUT ROWID;"
+    "INSERT INTO credit4 SELECT c.kk, c.program, c.first, c.last, b.id, c.amount FROM credit c"
+    " JOIN credit_batch b ON b.funding = c.funding AND b.at = c.at;"
+    "DROP TABLE credit;"
+    "ALTER TABLE credit4 RENAME TO credit;",
 };
 const int ledger_schema_versions = (int)(sizeof ledger_schema / sizeof ledger_schema[0]);
 
 enum {
-    ST_FUNDING_GET, ST_FUNDING_NEW, ST_FUNDING_ADD, ST_FUNDING_PERIOD,
+    ST_FUNDING_GET, ST_FUNDING_NEW, ST_FUNDING_ADD, ST_BATCH_PERIOD, ST_BATCH_NEW, ST_BATCH_DROP,
     ST_CREDIT_FAST_PKH, ST_CREDIT_FAST_BPNT, ST_CREDIT_SLOW_PKH, ST_CREDIT_SLOW_BPNT,
     ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
     ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS, ST__COUNT
@@ -122,7 +136,9 @@ static const char *const sql[ST__COUNT] = {
     "SELECT id FROM funding WHERE program = ? AND period = ?",
     "INSERT INTO funding(program, period) VALUES (?, ?)",
     "UPDATE funding SET balance = balance + ? WHERE id = ?",
-    "SELECT period FROM funding WHERE id = ?",
+    "SELECT f.period FROM credit_batch b JOIN funding f ON f.id = b.funding WHERE b.id = ?",
+    "INSERT INTO credit_batch(funding, at) VALUES (?, ?)",
+    "DELETE FROM credit_batch WHERE id = ?",
     /* the common case: months after everything paid so far, one statement */
     "UPDATE wallet SET pkh = pkh + ?1, pkh_last = ?2, room = NULL WHERE kk = ?3 AND programs & 1"
     " AND pkh_last < ?4",
@@ -133,12 +149,12 @@ static const char *const sql[ST__COUNT] = {
     "UPDATE wallet SET bpnt = bpnt + ?1, bpnt_last = max(bpnt_last, ?2), room = NULL WHERE kk = ?3",
     /* ON CONFLICT DO NOTHING: the caller has ruled a conflict out, and a statement
      * that cannot abort needs no statement journal (a third of the insert's cost) */
-    "INSERT INTO credit(kk, program, first, last, funding, amount, at) VALUES (?,?,?,?,?,?,?)"
+    "INSERT INTO credit(kk, program, first, last, batch, amount) VALUES (?,?,?,?,?,?)"
     " ON CONFLICT DO NOTHING",
     /* ranges of one family and programme never overlap, so they are ordered by
      * first and by last alike: walking down from the last one that starts by
      * our end finds every one that overlaps us */
-    "SELECT first, last, funding, amount FROM credit WHERE kk = ?1 AND program = ?2"
+    "SELECT first, last, batch, amount FROM credit WHERE kk = ?1 AND program = ?2"
     " AND first <= ?3 ORDER BY first DESC",
     "SELECT programs FROM wallet WHERE kk = ?",
     "INSERT INTO wallet(kk, programs, opened_at, room) VALUES (?1, ?2, ?3, zeroblob(12))"
@@ -151,9 +167,9 @@ static const char *const sql[ST__COUNT] = {
     "INSERT INTO account(kind, owner, balance) VALUES (?1, ?2, ?3)"
     " ON CONFLICT(kind, owner) DO UPDATE SET balance = balance + ?3",
     "SELECT at, w, amount, kind, ref FROM ("
-    " SELECT c.at, CASE c.program WHEN 1 THEN 'pkh' ELSE 'bpnt' END AS w, c.amount,"
+    " SELECT b.at, CASE c.program WHEN 1 THEN 'pkh' ELSE 'bpnt' END AS w, c.amount,"
     "  'credit' AS kind, f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"
-    "  JOIN funding f ON f.id = c.funding WHERE c.kk = ?1"
+    "  JOIN credit_batch b ON b.id = c.batch JOIN funding f ON f.id = b.funding WHERE c.kk = ?1"
     " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"
     "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"
     " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
@@ -262,6 +278,24 @@ int ledger_funding_add(ledger *l, int64_t funding, int64_t delta)
     return done(s);
 }
 
+int ledger_credit_batch(ledger *l, int64_t funding, const char *at, int64_t *batch)
+{
+    sqlite3_stmt *s = stmt(l, ST_BATCH_NEW);
+    sqlite3_bind_int64(s, 1, funding);
+    sqlite3_bind_text(s, 2, at, -1, SQLITE_STATIC);
+    if (done(s) < 0)
+        return KKS_EDB;
+    *batch = sqlite3_last_insert_rowid(l->db);
+    return 0;
+}
+
+int ledger_credit_batch_drop(ledger *l, int64_t batch)
+{
+    sqlite3_stmt *s = stmt(l, ST_BATCH_DROP);
+    sqlite3_bind_int64(s, 1, batch);
+    return done(s);
+}
+
 int ledger_programs(ledger *l, uint64_t kk)
 {
     sqlite3_stmt *s = stmt(l, ST_PROGRAMS);
@@ -282,9 +316,8 @@ static int credit_insert(ledger *l, const ledger_credit_in *in)
     sqlite3_bind_int(s, 2, (int)in->program);
     sqlite3_bind_int(s, 3, in->first);
     sqlite3_bind_int(s, 4, in->last);
-    sqlite3_bind_int64(s, 5, in->funding);
+    sqlite3_bind_int64(s, 5, in->batch);
     sqlite3_bind_int64(s, 6, in->amount);
-    sqlite3_bind_text(s, 7, in->at, -1, SQLITE_STATIC);
     if ((rc = done(s)) < 0)
         return rc;
     return sqlite3_changes(l->db) == 1 ? 0 : KKS_EDB; /* a conflict here is a broken invariant */
@@ -368,7 +401,7 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
             funding[b] = tf;
         }
         for (int i = 0; i < n; i++) {
-            s = stmt(l, ST_FUNDING_PERIOD);
+            s = stmt(l, ST_BATCH_PERIOD); /* funding[] holds batch ids */
             sqlite3_bind_int64(s, 1, funding[i]);
             if (sqlite3_step(s) == SQLITE_ROW)
                 snprintf(out->overlap[i].label, sizeof out->overlap[i].label, "%s",
@@ -538,7 +571,10 @@ int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int6
     static const char *const checks[] = {
         "SELECT 'negative wallet: family ' || kk || ': PKH ' || pkh || ', BPNT ' || bpnt"
         " FROM wallet WHERE pkh < 0 OR bpnt < 0 LIMIT 1",
-        "WITH c AS (SELECT funding, sum(amount) AS s FROM credit GROUP BY funding),"
+        "SELECT 'credit of family ' || kk || ' names batch ' || batch || ', which does not exist'"
+        " FROM credit WHERE batch NOT IN (SELECT id FROM credit_batch) LIMIT 1",
+        "WITH c AS (SELECT b.funding, sum(c.amount) AS s FROM credit c"
+        "   JOIN credit_batch b ON b.id = c.batch GROUP BY b.funding),"
         " t AS (SELECT owner, sum(d) AS s FROM (SELECT to_owner AS owner, amount AS d"
         "   FROM transfer WHERE to_kind = 'funding' UNION ALL SELECT from_owner, -amount"
         "   FROM transfer WHERE from_kind = 'funding') GROUP BY owner)"

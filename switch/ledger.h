@@ -8,8 +8,9 @@
  * bank's ATM cash, settled). Every movement is recorded in the same
  * transaction as the balances it changes:
  *   credit   funding -> a family's wallet, one row per family, programme and
- *            range of months; ranges of one family and programme never
- *            overlap, so a month is paid at most once whatever the labels
+ *            range of months, naming its batch (funding account and time);
+ *            ranges of one family and programme never overlap, so a month is
+ *            paid at most once whatever the labels
  *   transfer key TEXT: any account -> any account (purchases, withdrawals,
  *            reversals, settlement), once per key
  * Invariants (ledger_check): all balances sum to zero; no family wallet is
@@ -66,13 +67,18 @@ int ledger_funding(ledger *l, const char *program, const char *period, int64_t *
 /* Adds delta to a funding account's balance (a batch's total, once). */
 int ledger_funding_add(ledger *l, int64_t funding, int64_t delta);
 
+/* A credit batch: the credits of one request, from one funding account at
+ * one time (each credit row names its batch). Returns 0 or KKS_EDB. */
+int ledger_credit_batch(ledger *l, int64_t funding, const char *at, int64_t *batch);
+/* Drops a batch that credited nothing (a manifest run again). 0 or KKS_EDB. */
+int ledger_credit_batch_drop(ledger *l, int64_t batch);
+
 typedef struct ledger_credit_in {
     uint64_t kk;
     unsigned program;    /* LEDGER_PKH or LEDGER_BPNT */
     int first, last;     /* months, kks_period_months */
-    int64_t funding;     /* ledger_funding */
+    int64_t batch;       /* ledger_credit_batch, of the funding account of these months */
     int64_t amount;      /* > 0 */
-    const char *at;
 } ledger_credit_in;
 
 #define LEDGER_OVERLAPS_MAX 4

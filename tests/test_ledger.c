@@ -37,12 +37,13 @@ TestSuite(ledger, .init = open_db, .fini = close_db);
 static int credit(uint64_t kk, unsigned prog, int first, int last, int64_t amount,
                   ledger_credit_out *out)
 {
-    int64_t f;
+    int64_t f, b;
     char label[32];
     snprintf(label, sizeof label, "%d..%d", first, last);
     cr_assert_eq(ledger_funding(L, prog == LEDGER_PKH ? "pkh" : "bpnt", label, &f), 0);
+    cr_assert_eq(ledger_credit_batch(L, f, AT, &b), 0);
     ledger_credit_in in = {.kk = kk, .program = prog, .first = first, .last = last,
-                           .funding = f, .amount = amount, .at = AT};
+                           .batch = b, .amount = amount};
     int rc = ledger_credit(L, &in, out);
     if (rc == 0)
         cr_assert_eq(ledger_funding_add(L, f, -amount), 0);
@@ -122,7 +123,7 @@ Test(ledger, check_names_a_month_paid_twice)
     /* what the old keying allowed: another label over February, written behind the
      * ledger's back (balances kept consistent, so only the new invariant sees it) */
     cr_assert_eq(kks_db_exec(db, "INSERT INTO credit VALUES (1271010000000001, 2, 24313, 24313,"
-                                 " 1, 200000, 'x'); UPDATE wallet SET bpnt = bpnt + 200000;"
+                                 " 1, 200000); UPDATE wallet SET bpnt = bpnt + 200000;"
                                  " UPDATE funding SET balance = balance - 200000 WHERE id = 1"),
                  0);
     char why[256];
