@@ -166,15 +166,18 @@ static const char *const sql[ST__COUNT] = {
     "UPDATE wallet SET bpnt = bpnt + ?1 WHERE kk = ?2 AND bpnt + ?1 >= 0",
     "INSERT INTO account(kind, owner, balance) VALUES (?1, ?2, ?3)"
     " ON CONFLICT(kind, owner) DO UPDATE SET balance = balance + ?3",
+    /* newest first; within one second, transfers (by id) before credits (by
+     * batch, newest first): the order is the same every time */
     "SELECT at, w, amount, kind, ref FROM ("
     " SELECT b.at, CASE c.program WHEN 1 THEN 'pkh' ELSE 'bpnt' END AS w, c.amount,"
-    "  'credit' AS kind, f.program || ' ' || f.period AS ref, 0 AS seq FROM credit c"
-    "  JOIN credit_batch b ON b.id = c.batch JOIN funding f ON f.id = b.funding WHERE c.kk = ?1"
-    " UNION ALL SELECT at, to_kind, amount, kind, key, id FROM transfer"
+    "  'credit' AS kind, f.program || ' ' || f.period AS ref, 1 AS rank, c.batch AS seq"
+    "  FROM credit c JOIN credit_batch b ON b.id = c.batch JOIN funding f ON f.id = b.funding"
+    "  WHERE c.kk = ?1"
+    " UNION ALL SELECT at, to_kind, amount, kind, key, 0, id FROM transfer"
     "  WHERE to_kind IN ('pkh', 'bpnt') AND to_owner = ?2"
-    " UNION ALL SELECT at, from_kind, -amount, kind, key, id FROM transfer"
+    " UNION ALL SELECT at, from_kind, -amount, kind, key, 0, id FROM transfer"
     "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
-    " ORDER BY at DESC, seq DESC LIMIT ?3",
+    " ORDER BY at DESC, rank, seq DESC LIMIT ?3",
     "SELECT 1 FROM transfer WHERE key = ?",
 };
 
