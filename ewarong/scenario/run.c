@@ -417,12 +417,44 @@ static json_t *operator_step(runctx *c, const sc_step *st)
     return kksctl(c, args);
 }
 
+/* Runs kks-terminal's one-shot path in process on the scenario's loop and
+ * returns its reply (program_reply of its --json output), or NULL on out of
+ * memory. argv is copied: term_cli overwrites PIN arguments in place. */
+static json_t *term_in_process(runctx *c, const char *const *argv, int n, link_retry retry)
+{
+    char *out = NULL, *err = NULL, *copies[48];
+    size_t outlen = 0, errlen = 0;
+    int ec;
+    FILE *fo = open_memstream(&out, &outlen), *fe = open_memstream(&err, &errlen);
+    if (!fo || !fe || n > 47) {
+        if (fo)
+            fclose(fo);
+        if (fe)
+            fclose(fe);
+        free(out);
+        free(err);
+        return NULL;
+    }
+    term_env env = {.loop = &c->loop, .out = fo, .err = fe, .defaults = {.now = time(NULL)},
+                    .retry = retry};
+    for (int i = 0; i < n; i++)
+        copies[i] = strdup(argv[i]);
+    copies[n] = NULL;
+    ec = term_cli(&env, n, copies);
+    for (int i = 0; i < n; i++)
+        free(copies[i]);
+    fclose(fo);
+    fclose(fe);
+    json_t *r = program_reply(ec, out, err);
+    free(out);
+    free(err);
+    return r;
+}
+
 static json_t *terminal_step(runctx *c, const sc_step *st)
 {
     const char *argv[48], *v, *pan = NULL, *id = param(c, st, "terminal");
-    char *out = NULL, *err = NULL;
-    size_t outlen = 0, errlen = 0;
-    int n = 0, ec;
+    int n = 0;
     static const char *const cmds[SC_STEP_KINDS] = {
         [SC_ACTIVATE] = "activate",   [SC_BALANCE] = "balance",       [SC_WITHDRAW] = "withdraw",
         [SC_PURCHASE] = "purchase",   [SC_PIN_CHANGE] = "pin-change", [SC_STATEMENT] = "statement",
@@ -480,35 +512,17 @@ static json_t *terminal_step(runctx *c, const sc_step *st)
         argv[n++] = "--stan", argv[n++] = param(c, st, "stan");
     argv[n] = NULL;
 
-    FILE *fo = open_memstream(&out, &outlen), *fe = open_memstream(&err, &errlen);
-    if (!fo || !fe) {
-        if (fo)
-            fclose(fo);
-        if (fe)
-            fclose(fe);
+    json_t *r = term_in_process(c, argv, n,
+                                (link_retry){.first_ms = 300, .max_ms = 2000, .total_ms = 30000});
+    if (!r) {
         say(c, "out of memory");
         return NULL;
     }
-    term_env env = {.loop = &c->loop, .out = fo, .err = fe, .defaults = {.now = time(NULL)},
-                    .retry = {.first_ms = 300, .max_ms = 2000, .total_ms = 30000}};
-    /* term_cli may overwrite PIN arguments in place: give it copies */
-    char *copies[48];
-    for (int i = 0; i < n; i++)
-        copies[i] = strdup(argv[i]);
-    copies[n] = NULL;
-    ec = term_cli(&env, n, copies);
-    for (int i = 0; i < n; i++)
-        free(copies[i]);
-    fclose(fo);
-    fclose(fe);
-    json_t *r = program_reply(ec, out, err);
     if (json_is_object(json_object_get(r, "balances"))) {
         json_t *b = json_object_get(r, "balances");
         json_object_set(r, "pkh", json_object_get(b, "pkh"));
         json_object_set(r, "bpnt", json_object_get(b, "bpnt"));
     }
-    free(out);
-    free(err);
     return r;
 }
 
@@ -1061,9 +1075,8 @@ json_t *sc_world_terminal(sc_world *w, const char *id, const char *const *args, 
 {
     runctx *c = &w->c;
     const char *argv[48];
-    char *out = NULL, *err = NULL, tmo[16];
-    size_t outlen = 0, errlen = 0;
-    int n = 0, ec;
+    char tmo[16];
+    int n = 0;
     if (kc_world_terminal(&c->w, id) < 0 && c->world)
         return json_pack("{s:i,s:s}", "exit", 4, "stderr", c->w.why);
     snprintf(tmo, sizeof tmo, "%u", timeout_ms);
@@ -1078,28 +1091,11 @@ json_t *sc_world_terminal(sc_world *w, const char *id, const char *const *args, 
     for (int i = 0; args[i] && n < 46; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    FILE *fo = open_memstream(&out, &outlen), *fe = open_memstream(&err, &errlen);
-    if (!fo || !fe) {
-        if (fo)
-            fclose(fo);
-        if (fe)
-            fclose(fe);
+    json_t *r = term_in_process(c, argv, n,
+                                (link_retry){.first_ms = 300, .max_ms = 1000,
+                                             .total_ms = reversal_ms});
+    if (!r)
         return NULL;
-    }
-    term_env env = {.loop = &c->loop, .out = fo, .err = fe, .defaults = {.now = time(NULL)},
-                    .retry = {.first_ms = 300, .max_ms = 1000, .total_ms = reversal_ms}};
-    char *copies[48];
-    for (int i = 0; i < n; i++)
-        copies[i] = strdup(argv[i]);
-    copies[n] = NULL;
-    ec = term_cli(&env, n, copies);
-    for (int i = 0; i < n; i++)
-        free(copies[i]);
-    fclose(fo);
-    fclose(fe);
-    json_t *r = program_reply(ec, out, err);
-    free(out);
-    free(err);
     return r;
 }
 
