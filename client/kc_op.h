@@ -10,9 +10,13 @@
 
 #include "kks.pb-c.h"
 
+/* A credit batch goes as columns (CreditColumns): the switch decodes three
+ * arrays instead of a message per row. */
 typedef struct kc_credits {
-    Kks__CreditBatch msg;
-    Kks__CreditRow *rows, **prows;
+    Kks__CreditColumns msg;
+    uint64_t *kk;
+    int64_t *amount;
+    uint32_t *line;
     size_t cap;
 } kc_credits;
 

@@ -24,44 +24,54 @@ static int rows_alloc(void **rows, void ***prows, size_t size, size_t cap)
 
 int kc_credits_init(kc_credits *b, const char *program, const char *period, size_t cap)
 {
+    size_t n = cap ? cap : 1;
     memset(b, 0, sizeof *b);
-    kks__credit_batch__init(&b->msg);
+    kks__credit_columns__init(&b->msg);
     b->msg.program = (char *)program;
     b->msg.period = (char *)period;
     b->cap = cap;
-    return rows_alloc((void **)&b->rows, (void ***)&b->prows, sizeof *b->rows, cap);
+    b->kk = malloc(n * sizeof *b->kk);
+    b->amount = malloc(n * sizeof *b->amount);
+    b->line = malloc(n * sizeof *b->line);
+    if (!b->kk || !b->amount || !b->line) {
+        kc_credits_free(b);
+        return KKS_ENOMEM;
+    }
+    return 0;
 }
 
 int kc_credits_add(kc_credits *b, uint32_t line, uint64_t kk, int64_t amount)
 {
-    Kks__CreditRow *r;
-    if (b->msg.n_rows == b->cap)
+    size_t i = b->msg.n_kk;
+    if (i == b->cap)
         return KKS_ETOOBIG;
-    r = &b->rows[b->msg.n_rows++];
-    kks__credit_row__init(r);
-    r->line = line;
-    r->kk = kk;
-    r->amount = amount;
+    b->kk[i] = kk;
+    b->amount[i] = amount;
+    b->line[i] = line;
+    b->msg.n_kk = b->msg.n_amount = b->msg.n_line = i + 1;
     return 0;
 }
 
 void kc_credits_clear(kc_credits *b)
 {
-    b->msg.n_rows = 0;
+    b->msg.n_kk = b->msg.n_amount = b->msg.n_line = 0;
 }
 
 void kc_credits_envelope(kc_credits *b, Kks__Envelope *env)
 {
     kks__envelope__init(env);
-    b->msg.rows = b->prows;
-    env->body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
-    env->credit_batch = &b->msg;
+    b->msg.kk = b->kk;
+    b->msg.amount = b->amount;
+    b->msg.line = b->line;
+    env->body_case = KKS__ENVELOPE__BODY_CREDIT_COLUMNS;
+    env->credit_columns = &b->msg;
 }
 
 void kc_credits_free(kc_credits *b)
 {
-    free(b->rows);
-    free(b->prows);
+    free(b->kk);
+    free(b->amount);
+    free(b->line);
     memset(b, 0, sizeof *b);
 }
 

@@ -62,12 +62,63 @@ static void rejects_free(struct rejects *r)
     free(r->p);
 }
 
+/* A row of either form of a batch (CreditBatch rows, CreditColumns). */
+struct crow {
+    uint64_t kk;
+    int64_t amount;
+    uint32_t line;
+};
+
 static int cmp_row(const void *a, const void *b)
 {
-    const Kks__CreditRow *x = *(Kks__CreditRow *const *)a, *y = *(Kks__CreditRow *const *)b;
+    const struct crow *x = a, *y = b;
     if (x->kk != y->kk)
         return x->kk < y->kk ? -1 : 1;
     return (x->line > y->line) - (x->line < y->line);
+}
+
+/* The batch's rows, in KK order (then line), or NULL with *n = 0 and the
+ * error set in o. */
+static struct crow *batch_rows(const Kks__Envelope *req, const char **program,
+                               const char **period, size_t *n, sw_out *o)
+{
+    struct crow *rows;
+    *n = 0;
+    if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_COLUMNS) {
+        const Kks__CreditColumns *c = req->credit_columns;
+        if (c->n_amount != c->n_kk || c->n_line != c->n_kk) {
+            sw_out_error(o, KKS_EINVAL, "credit columns of different lengths");
+            return NULL;
+        }
+        *program = c->program;
+        *period = c->period;
+        *n = c->n_kk;
+    } else {
+        *program = req->credit_batch->program;
+        *period = req->credit_batch->period;
+        *n = req->credit_batch->n_rows;
+    }
+    if (!(rows = malloc((*n + 1) * sizeof *rows))) {
+        *n = 0;
+        sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_COLUMNS) {
+            const Kks__CreditColumns *c = req->credit_columns;
+            rows[i] = (struct crow){c->kk[i], c->amount[i], c->line[i]};
+        } else {
+            const Kks__CreditRow *r = req->credit_batch->rows[i];
+            rows[i] = (struct crow){r->kk, r->amount, r->line};
+        }
+    }
+    for (size_t i = 1; i < *n; i++) {
+        if (cmp_row(&rows[i - 1], &rows[i]) > 0) {
+            qsort(rows, *n, sizeof *rows, cmp_row);
+            break;
+        }
+    }
+    return rows;
 }
 
 /* "bpnt 2026-02, 2026-04..2026-05 already paid (under bpnt 2026-01..03, bpnt
@@ -94,10 +145,11 @@ static void overlap_text(const char *program, const ledger_credit_out *o, char *
 
 enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
-    const Kks__CreditBatch *b = req->credit_batch;
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__CreditResult res = KKS__CREDIT_RESULT__INIT;
-    Kks__CreditRow **rows = NULL;
+    struct crow *rows = NULL;
+    const char *program, *period;
+    size_t nrows;
     struct rejects rj = {0};
     enum sw_verdict v = SW_UNDO;
     char why[320], at[21], perr[160];
@@ -106,35 +158,27 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     ledger_credit_out out;
     int64_t funding, max, total = 0;
 
-    if (kks_period_parse(b->program, b->period, &per) < 0 ||
+    if (!(rows = batch_rows(req, &program, &period, &nrows, o)))
+        return SW_UNDO;
+    if (kks_period_parse(program, period, &per) < 0 ||
         kks_policy_period_check(&s->policy, &per, perr, sizeof perr) < 0) {
         sw_out_error(o, KKS_EINVAL, "unknown programme or period label, or one the policy refuses");
+        free(rows);
         return SW_UNDO;
     }
     max = kks_policy_max_amount(&s->policy, &per);
-    if (!(rows = malloc((b->n_rows + 1) * sizeof *rows))) {
-        sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
-        return SW_UNDO;
-    }
-    memcpy(rows, b->rows, b->n_rows * sizeof *rows);
-    for (size_t i = 1; i < b->n_rows; i++) {
-        if (cmp_row(&rows[i - 1], &rows[i]) > 0) {
-            qsort(rows, b->n_rows, sizeof *rows, cmp_row);
-            break;
-        }
-    }
     kks_utc_now(at);
-    if (ledger_funding(s->ledger, b->program, per.label, &funding) < 0 ||
+    if (ledger_funding(s->ledger, program, per.label, &funding) < 0 ||
         ledger_credit_batch(s->ledger, funding, at, &in.batch) < 0)
         goto db_fail;
     in.program = per.program == KKS_PROGRAM_PKH ? LEDGER_PKH : LEDGER_BPNT;
     kks_period_months(&per, &in.first, &in.last);
-    for (size_t i = 0; i < b->n_rows; i++) {
-        const Kks__CreditRow *r = rows[i];
+    for (size_t i = 0; i < nrows; i++) {
+        const struct crow *r = &rows[i];
         int rc;
         /* the rest another time: the reply must fit (at a family's first row,
          * or anywhere for a sender that repeats one family very many times) */
-        if (rj.bytes > REJECT_BUDGET && (rows[i - 1]->kk != r->kk || rj.bytes > 2 * REJECT_BUDGET)) {
+        if (rj.bytes > REJECT_BUDGET && (rows[i - 1].kk != r->kk || rj.bytes > 2 * REJECT_BUDGET)) {
             res.next_kk = r->kk;
             break;
         }
@@ -148,10 +192,10 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
         } else if (r->amount > max) {
             snprintf(why, sizeof why,
                      "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
-                     r->amount, max, b->program, per.label);
-        } else if (i > 0 && rows[i - 1]->kk == r->kk) {
+                     r->amount, max, program, per.label);
+        } else if (i > 0 && rows[i - 1].kk == r->kk) {
             snprintf(why, sizeof why, "KK %016" PRIu64 " twice in this run (line %u)", r->kk,
-                     rows[i - 1]->line);
+                     rows[i - 1].line);
         } else if ((rc = ledger_credit(s->ledger, &in, &out)) < 0) {
             goto db_fail;
         } else if (rc == 0) {
@@ -163,9 +207,9 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
             snprintf(why, sizeof why,
                      "already credited Rp%" PRId64 " for %s %s; the manifest says Rp%" PRId64
                      ": not applied",
-                     out.existing, b->program, per.label, r->amount);
+                     out.existing, program, per.label, r->amount);
         } else if (rc == LEDGER_OVERLAP) {
-            overlap_text(b->program, &out, why, sizeof why);
+            overlap_text(program, &out, why, sizeof why);
         } else if (rc == LEDGER_NO_ACCOUNT) {
             snprintf(why, sizeof why,
                      "no account at the switch for KK %016" PRIu64
@@ -189,7 +233,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     rep.body_case = KKS__ENVELOPE__BODY_CREDIT_RESULT;
     rep.credit_result = &res;
     if (sw_out_set(o, &rep) == 0) {
-        o->rows = (unsigned)b->n_rows;
+        o->rows = (unsigned)nrows;
         o->budget_ms = 200;
         v = SW_KEEP;
     }

@@ -237,6 +237,8 @@ static const struct {
      "credit runs and ledger views are for operators"},
     {KKS__ENVELOPE__BODY_CREDIT_BATCH, KKS_ROLE_OPERATOR, 1, credit_handle,
      "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_CREDIT_COLUMNS, KKS_ROLE_OPERATOR, 1, credit_handle,
+     "credit runs and ledger views are for operators"},
     {KKS__ENVELOPE__BODY_ACCOUNTS_OPEN, KKS_ROLE_OPERATOR, 1, accounts_handle,
      "credit runs and ledger views are for operators"},
     {KKS__ENVELOPE__BODY_LEDGER_CHECK, KKS_ROLE_OPERATOR, 0, ledger_check_handle,

@@ -268,3 +268,64 @@ Test(txn, roles_are_enforced_and_settlement_runs_in_batches)
     cr_assert_eq(r->body_case, KKS__ENVELOPE__BODY_ERROR, "a day after the business date");
     kks__envelope__free_unpacked(r, NULL);
 }
+
+/* A credit batch as columns (what kksctl sends, kc_credits): out of order
+ * rows sorted, an unknown family rejected by line; columns of different
+ * lengths are refused whole; the older form, a message per row, gives the
+ * same answers. */
+Test(txn, credit_columns_and_rows_are_the_same_batch)
+{
+    setup_family(); /* credits 1271051502100101 PKH 2026-T4 and BPNT 2026-10..12 */
+    uint64_t kk[] = {1271051502100199ull, 1271051502100101ull};
+    int64_t amount[] = {200000, 200000};
+    uint32_t line[] = {2, 3};
+    Kks__CreditColumns cc = KKS__CREDIT_COLUMNS__INIT;
+    Kks__Envelope e = KKS__ENVELOPE__INIT;
+    cc.program = "bpnt";
+    cc.period = "2027-01";
+    cc.n_kk = cc.n_amount = cc.n_line = 2;
+    cc.kk = kk;
+    cc.amount = amount;
+    cc.line = line;
+    e.body_case = KKS__ENVELOPE__BODY_CREDIT_COLUMNS;
+    e.credit_columns = &cc;
+    Kks__Envelope *rep = call(op, &e);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_CREDIT_RESULT);
+    cr_assert_eq(rep->credit_result->credited, 1);
+    cr_assert_eq(rep->credit_result->rupiah, 200000);
+    cr_assert_eq(rep->credit_result->n_rejected, 1);
+    cr_assert_eq(rep->credit_result->rejected[0]->line, 2);
+    cr_assert(strstr(rep->credit_result->rejected[0]->reason, "no account"), "%s",
+              rep->credit_result->rejected[0]->reason);
+    kks__envelope__free_unpacked(rep, NULL);
+    rep = call(op, &e); /* again: credited once */
+    cr_assert_eq(rep->credit_result->credited, 0);
+    cr_assert_eq(rep->credit_result->already, 1);
+    kks__envelope__free_unpacked(rep, NULL);
+    cc.n_line = 1;
+    rep = call(op, &e);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ERROR);
+    cr_assert(strstr(rep->error->message, "different lengths"), "%s", rep->error->message);
+    kks__envelope__free_unpacked(rep, NULL);
+
+    Kks__CreditBatch cb = KKS__CREDIT_BATCH__INIT;
+    Kks__CreditRow rows[2], *prows[2] = {&rows[0], &rows[1]};
+    for (int i = 0; i < 2; i++) {
+        kks__credit_row__init(&rows[i]);
+        rows[i].kk = kk[i];
+        rows[i].amount = amount[i];
+        rows[i].line = line[i];
+    }
+    cb.program = "bpnt";
+    cb.period = "2027-02";
+    cb.n_rows = 2;
+    cb.rows = prows;
+    e.body_case = KKS__ENVELOPE__BODY_CREDIT_BATCH;
+    e.credit_batch = &cb;
+    rep = call(op, &e);
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_CREDIT_RESULT);
+    cr_assert_eq(rep->credit_result->credited, 1);
+    cr_assert_eq(rep->credit_result->n_rejected, 1);
+    cr_assert_eq(rep->credit_result->rejected[0]->line, 2);
+    kks__envelope__free_unpacked(rep, NULL);
+}
