@@ -12,6 +12,7 @@
 static const char good[] = "name: demo\n"
                            "title: {id: Demo, en: Demo}\n"
                            "family: \"1271102108080001\"\n"
+                           "pin: \"135792\"\n"
                            "scene: {id: Adegan, en: Scene}\n"
                            "steps:\n"
                            "  - expect: {menu: balance}\n"
@@ -59,6 +60,25 @@ Test(lesson, the_project_lessons_load)
 struct bad {
     const char *text, *want;
 };
+
+Test(lesson, a_card_is_new_or_active_with_its_pin)
+{
+    char err[600];
+    static const char nopin[] = "name: x\ntitle: {id: A, en: A}\nfamily: \"1271102108080001\"\n"
+                                "scene: {id: S, en: S}\nsteps:\n  - expect: {menu: balance}\n"
+                                "    guide: {id: G, en: G}\n";
+    static const char isnew[] = "name: x\ntitle: {id: A, en: A}\nfamily: \"1271102108080001\"\n"
+                                "card: new\nscene: {id: S, en: S}\nsteps:\n  - expect: {menu: activate}\n"
+                                "    guide: {id: G, en: G}\n";
+    static const char badcard[] = "name: x\ntitle: {id: A, en: A}\nfamily: \"1271102108080001\"\n"
+                                  "card: old\nscene: {id: S, en: S}\nsteps:\n  - expect: {menu: x}\n"
+                                  "    guide: {id: G, en: G}\n";
+    cr_assert_eq(load(nopin, err, sizeof err), -1);
+    cr_assert(strstr(err, "x.yaml:1:1:") && strstr(err, "needs its pin"), "%s", err);
+    cr_assert_eq(load(isnew, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(load(badcard, err, sizeof err), -1);
+    cr_assert(strstr(err, "x.yaml:4:7:") && strstr(err, "new or active"), "%s", err);
+}
 
 Test(lesson, broken_files_are_named_with_line_and_reason)
 {

@@ -109,21 +109,33 @@ static const char *param(runctx *c, const sc_step *st, const char *key)
     return n->scalar;
 }
 
-static const char *pan_of(runctx *c, const char *kk)
+static card_map *card_of(runctx *c, const char *kk)
 {
-    for (int i = c->ncards - 1; i >= 0; i--)
+    for (int i = 0; i < c->ncards; i++)
         if (strcmp(c->cards[i].kk, kk) == 0)
-            return c->cards[i].pan;
+            return &c->cards[i];
     return NULL;
 }
 
+static const char *pan_of(runctx *c, const char *kk)
+{
+    card_map *m = card_of(c, kk);
+    return m ? m->pan : NULL;
+}
+
+/* A family's latest card (a replacement takes the old one's place). */
 static void remember_card(runctx *c, const char *kk, const char *pan)
 {
-    if (c->ncards == MAX_CARDS || !kk || !pan || strlen(kk) != 16 || strlen(pan) > 19)
+    card_map *m;
+    if (!kk || !pan || strlen(kk) != 16 || strlen(pan) > 19)
         return;
-    snprintf(c->cards[c->ncards].kk, sizeof c->cards[0].kk, "%s", kk);
-    snprintf(c->cards[c->ncards].pan, sizeof c->cards[0].pan, "%s", pan);
-    c->ncards++;
+    if (!(m = card_of(c, kk))) {
+        if (c->ncards == MAX_CARDS)
+            return;
+        m = &c->cards[c->ncards++];
+        snprintf(m->kk, sizeof m->kk, "%s", kk);
+    }
+    snprintf(m->pan, sizeof m->pan, "%s", pan);
 }
 
 /* The card a step means: pan, or the family's latest card. */

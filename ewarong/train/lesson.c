@@ -124,6 +124,13 @@ static int check(const char *path, tl_lesson *l, char *err, size_t cap)
     l->pin = scalar(r, "pin");
     if (l->pin && (strlen(l->pin) != 6 || strspn(l->pin, "0123456789") != 6))
         return fail(path, sc_get(r, "pin"), err, cap, "pin must be 6 digits, quoted");
+    const char *card = scalar(r, "card");
+    if (card && strcmp(card, "new") != 0 && strcmp(card, "active") != 0)
+        return fail(path, sc_get(r, "card"), err, cap, "card must be new or active");
+    l->card_new = card && strcmp(card, "new") == 0;
+    if (l->family && !l->card_new && !l->pin)
+        return fail(path, r, err, cap,
+                    "an active card needs its pin (or card: new, a card waiting for activation)");
     n = sc_get(r, "steps");
     if (!n || n->kind != SC_SEQ || n->n == 0)
         return fail(path, n ? n : r, err, cap, "steps must be a list of at least one step");

@@ -3,7 +3,9 @@
  *   name: aktivasi                       # required, [a-z0-9-]
  *   title: {id: ..., en: ...}            # required, both languages
  *   family: "1271102108080001"           # the training family whose card is used
- *   pin: "135792"                        # the card's PIN, when it has one
+ *   card: new                            # new: handed over, waiting for activation;
+ *                                        # active (default): activated with pin
+ *   pin: "135792"                        # the card's PIN (required when active)
  *   scene: {id: ..., en: ...}            # what the recipient brings and says
  *   steps:                               # at least one
  *     - expect: {menu: activate}         # menu | card | nik | pin | pin_again | rc | bank
@@ -46,6 +48,7 @@ typedef struct tl_step {
 
 typedef struct tl_lesson {
     const char *name, *family, *pin;
+    int card_new; /* the lesson starts with a card waiting for activation */
     tl_text title, scene;
     tl_step steps[TL_STEPS_MAX];
     size_t nsteps;

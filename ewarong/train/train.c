@@ -969,8 +969,92 @@ static void go(app *a, enum scr s)
     a->dev_msg[0] = '\0';
 }
 
+static const char *family_field(const app *a, const char *kk, const char *field)
+{
+    for (size_t i = 0; a->families && i < a->families->n; i++) {
+        const sc_node *f = a->families->items[i], *k = sc_get(f, "kk"), *v = sc_get(f, field);
+        if (k && v && strcmp(k->scalar, kk) == 0) return v->scalar;
+    }
+    return NULL;
+}
+
+static char *card_state(app *a, const char *pan, char *out, size_t cap)
+{
+    const char *args[] = {"card", "show", pan, NULL};
+    json_t *r = sc_world_ctl(a->world, args);
+    const char *st = json_string_value(json_object_get(json_object_get(r, "card"), "state"));
+    snprintf(out, cap, "%s", st ? st : "");
+    json_decref(r);
+    return out;
+}
+
+static int terminal_rc(app *a, const char *const *args)
+{
+    json_t *r = sc_world_terminal(a->world, a->id, args, TXN_TIMEOUT_MS, REVERSAL_MS);
+    const char *rc = json_string_value(json_object_get(r, "rc"));
+    int ok = rc && strcmp(rc, "00") == 0;
+    json_decref(r);
+    return ok;
+}
+
+/* The bank gives the family a new card, handed over and waiting for
+ * activation: the old one is reported lost (if it still lives) and replaced.
+ * The new card's PAN is the family's card from then on. */
+static int renew_card(app *a, const char *kk)
+{
+    char pan[40], st[24], out[1200];
+    const char *cur = sc_world_card(a->world, kk), *bank = family_field(a, kk, "bank");
+    snprintf(pan, sizeof pan, "%s", cur ? cur : "");
+    card_state(a, pan, st, sizeof st);
+    if (strcmp(st, "LOST") != 0 && strcmp(st, "STOLEN") != 0) {
+        const char *l[] = {"card", "lost", pan, "--police-report", "LP/LATIHAN/ULANG", NULL};
+        json_decref(sc_world_ctl(a->world, l));
+    }
+    const char *r[] = {"card", "replace", pan, "--site", "Kantor Cabang (latihan)", NULL};
+    json_decref(sc_world_ctl(a->world, r));
+    cur = sc_world_card(a->world, kk);
+    if (!cur || strcmp(cur, pan) == 0) return -1;
+    snprintf(pan, sizeof pan, "%s", cur);
+    snprintf(out, sizeof out, "%s/print-ulang-%s.csv", sc_world_dir(a->world), pan);
+    const char *p[] = {"print", "--bank", bank ? bank : "BNI", "--out", out, NULL};
+    json_decref(sc_world_ctl(a->world, p));
+    const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)", NULL};
+    json_decref(sc_world_ctl(a->world, h));
+    return strcmp(card_state(a, pan, st, sizeof st), "DISTRIBUTED") == 0 ? 0 : -1;
+}
+
+/* Every lesson starts with the family's card in the state it needs, however
+ * earlier lessons left it: waiting for activation (a lesson without a PIN),
+ * or active with the lesson's PIN and no wrong tries. 0, or -1 when the bank
+ * could not make it so. */
+static int prepare_card(app *a, const tl_lesson *l)
+{
+    char st[24];
+    const char *kk = l->family, *pan = sc_world_card(a->world, kk);
+    if (!pan) return -1;
+    card_state(a, pan, st, sizeof st);
+    if (l->card_new)
+        return strcmp(st, "DISTRIBUTED") == 0 ? 0 : renew_card(a, kk);
+    if (strcmp(st, "BLOCKED") == 0) {
+        const char *u[] = {"card", "unblock", pan, "--site", "Kantor Cabang (latihan)", NULL};
+        json_decref(sc_world_ctl(a->world, u));
+        card_state(a, pan, st, sizeof st);
+    }
+    if (strcmp(st, "ACTIVE") == 0) { /* the right PIN clears wrong tries left over */
+        const char *b[] = {"balance", "--pan", pan, "--pin", l->pin, NULL};
+        if (terminal_rc(a, b)) return 0;
+    }
+    if (renew_card(a, kk) < 0) return -1;
+    const char *nik = family_field(a, kk, "nik");
+    const char *act[] = {"activate", "--pan", sc_world_card(a->world, kk), "--nik", nik ? nik : "",
+                         "--pin", l->pin, "--pin-again", l->pin, NULL};
+    return terminal_rc(a, act) ? 0 : -1;
+}
+
 static void start_lesson(app *a, const tl_lesson *l)
 {
+    if (l && l->family && prepare_card(a, l) < 0)
+        rec_event(a, "card-not-ready", l->family);
     a->lesson = l;
     a->step = 0;
     memset(&a->sc, 0, sizeof a->sc);
