@@ -13,44 +13,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-e2e-train-XXXXXX")
 SOCK="kks-e2e-train-$$"
 S=train
 T="tmux -u -L $SOCK"
-STEP=start
-
-cleanup() {
-    $T kill-server 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-    echo "FAIL at $STEP: $*"
-    echo "---- screen ----"
-    $T capture-pane -p -t $S 2>/dev/null
-    echo "---- stderr ----"
-    cat "$WORK/stderr" 2>/dev/null
-    exit 1
-}
-
-screen() { $T capture-pane -p -t $S; }
-
-# wait_for TEXT [SECONDS]: polls the screen every 0.2 s.
-wait_for() {
-    n=$(( ${2:-20} * 5 ))
-    while [ $n -gt 0 ]; do
-        if screen | grep -qF -- "$1"; then return 0; fi
-        sleep 0.2
-        n=$((n - 1))
-    done
-    fail "\"$1\" did not appear"
-}
-
-keys() { $T send-keys -t $S "$@"; }
-# type TEXT: one key at a time, as a person does
-type_in() { keys -l "$1"; }
-
-command -v tmux >/dev/null || { echo "tmux is not installed"; exit 1; }
-$T new-session -d -s $S -x 100 -y 32 \
-    "LC_ALL=C.UTF-8 '$BIN/kks-terminal' --id EW-127101-0001 train --record '$WORK/record.json' 2>'$WORK/stderr'; echo EXITED \$?; sleep 60" \
-    || fail "tmux did not start"
+W_INSERT="MASUKKAN KARTU" W_PIN="MASUKKAN PIN"
+. "$(dirname "$0")/tmux_lib.sh"
+start_train --record "'$WORK/record.json'"
 
 STEP="lesson list"
 wait_for "DAFTAR PELAJARAN" 120

@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "kks_catalog.h"
 #include "kks_log.h"
 #include "kks_pki.h"
 #include "lesson.h"
@@ -1089,8 +1090,11 @@ static void enter(app *a)
             sc_world_card(a->world, a->lesson->family))
             snprintf(in, sizeof a->input, "%s", sc_world_card(a->world, a->lesson->family));
         else if (strcmp(in, "*") == 0) {
-            /* free practice: the first training family's card */
-            const char *p = a->nlessons ? sc_world_card(a->world, a->lessons[0].family) : NULL;
+            /* free practice: the card of the first lesson with an active one */
+            const char *p = NULL;
+            for (size_t i = 0; !p && i < a->nlessons; i++)
+                if (a->lessons[i].family && !a->lessons[i].card_new)
+                    p = sc_world_card(a->world, a->lessons[i].family);
             snprintf(in, sizeof a->input, "%s", p ? p : "");
         }
         n = strlen(in);
@@ -1302,7 +1306,9 @@ static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: kks-terminal --id ID train [--kind ewarong|atm] [--lang id|en]\n"
                "         [--lesson NAME] [--record FILE] [--lessons DIR] [--trainer-pin PIN]\n"
-               "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n");
+               "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n"
+               "  The device follows the terminal ID: ATM-... is a Himbara ATM, EW-... an\n"
+               "  e-warong EDC; --kind, when given, must agree with it.\n");
     return rc;
 }
 
@@ -1318,7 +1324,7 @@ static void on_stop(int sig)
 int train_cli(int argc, char **argv)
 {
     app *a = calloc(1, sizeof *a);
-    const char *sw = NULL, *issuer = NULL, *pki = NULL, *want = NULL;
+    const char *sw = NULL, *issuer = NULL, *pki = NULL, *want = NULL, *kind = NULL;
     char lessons_dir[1024], world_file[1024];
     int rc = 0;
     if (!a) return TERM_EXIT_INTERNAL;
@@ -1341,7 +1347,7 @@ int train_cli(int argc, char **argv)
         if (strcmp(o, "--id") == 0)
             a->id = v;
         else if (strcmp(o, "--kind") == 0 && (strcmp(v, "ewarong") == 0 || strcmp(v, "atm") == 0))
-            a->atm = strcmp(v, "atm") == 0;
+            kind = v;
         else if (strcmp(o, "--lang") == 0 && (strcmp(v, "id") == 0 || strcmp(v, "en") == 0))
             a->lang = strcmp(v, "en") == 0;
         else if (strcmp(o, "--lesson") == 0)
@@ -1368,6 +1374,16 @@ int train_cli(int argc, char **argv)
         fprintf(stderr, "kks-terminal train: --id ID is required (a terminal ID)\n");
         free(a);
         return usage(stderr, TERM_EXIT_USAGE);
+    }
+    /* The device is what the terminal ID says it is: the switch applies an
+     * ATM's rules (notes of Rp50.000) to ATM- IDs only. */
+    a->atm = kks_terminal_kind_of(a->id) == KKS_TERMINAL_ATM;
+    if (kind && (strcmp(kind, "atm") == 0) != a->atm) {
+        fprintf(stderr, "kks-terminal train: --kind %s does not match the terminal ID %s (%s)\n",
+                kind, a->id,
+                a->atm ? "an ATM; use --kind atm" : "use an ATM ID such as ATM-BNI-0001");
+        free(a);
+        return TERM_EXIT_USAGE;
     }
     if ((sw || issuer || pki) && !(sw && issuer && pki)) {
         fprintf(stderr, "kks-terminal train: --switch, --issuer and --pki go together\n");
