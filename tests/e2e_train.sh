@@ -80,7 +80,10 @@ wait_for "PIN PELATIH"
 type_in 9999; keys Enter
 wait_for "MENU PELATIH"
 keys 1
-wait_for "Gangguan dipasang"
+wait_for "berikut: Bank penerbit mati"
+keys Escape
+wait_for "MENU UTAMA"
+screen | grep -q "Gangguan\|PELATIH" && fail "the trainee sees the trainer's fault"
 keys 2
 wait_for "MASUKKAN KARTU"
 keys '*' Enter

@@ -1267,9 +1267,12 @@ static void key(app *a, int ch)
         if (ch >= '0' && ch <= '6') {
             a->fault = (enum fault)(ch - '0');
             rec_event(a, "fault-set", fault_names[a->fault]);
-            go(a, a->back);
-            snprintf(a->dev_msg, sizeof a->dev_msg, "%s", W(a, W_T_SET));
-        } else if (esc)
+            /* said on the trainer's screen only: back on the device, the
+             * trainee sees nothing of what is coming */
+            static const int item[] = {W_T0, W_T1, W_T2, W_T3, W_T4, W_T5, W_T6};
+            snprintf(a->dev_msg, sizeof a->dev_msg, "%s: %s", W(a, W_T_SET),
+                     W(a, item[ch - '0']) + 2);
+        } else if (esc || enter_key)
             go(a, a->back);
         return;
     case S_BUSY:
