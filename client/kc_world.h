@@ -62,6 +62,9 @@ typedef struct kc_world {
 /* Starts a world. 0, or a negative KKS_E* with the reason in w->why (and the
  * daemon's last log lines when it did not start); nothing is left running. */
 int kc_world_start(kc_world *w, uv_loop_t *loop, const kc_world_opts *o);
+/* The directory of this program (where kksctl and the daemons are installed
+ * beside it): 0, or KKS_EIO when it cannot be read or would not fit in cap. */
+int kc_bin_dir(char *out, size_t cap);
 /* Stops both daemons (SIGTERM, waiting up to 10 s, then SIGKILL) and removes
  * the directory unless kept. Returns 0 when both exited 0, else KKS_EIO. */
 int kc_world_stop(kc_world *w);

@@ -233,7 +233,7 @@ static void remove_tree(const char *path)
     rmdir(path);
 }
 
-static int own_dir(char *out, size_t cap)
+int kc_bin_dir(char *out, size_t cap)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -261,7 +261,7 @@ int kc_world_start(kc_world *w, uv_loop_t *loop, const kc_world_opts *o)
     w->proc[0].closed = w->proc[1].closed = 1;
     if (o->bin_dir)
         snprintf(w->bin, sizeof w->bin, "%s", o->bin_dir);
-    else if (own_dir(w->bin, sizeof w->bin) < 0) {
+    else if (kc_bin_dir(w->bin, sizeof w->bin) < 0) {
         snprintf(w->why, sizeof w->why, "cannot tell where this program lives");
         return KKS_EIO;
     }

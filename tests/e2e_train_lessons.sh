@@ -156,6 +156,39 @@ screen | grep -Eq "Kesalahan +1\b" || fail "the wrong amount was not a mistake"
 keys Enter
 keys Escape
 wait_for "HASIL SESI LATIHAN"
+keys Escape
+wait_for "EXITED 0" 30
+
+# Against running daemons (--switch, --issuer, --pki): the training families
+# are enrolled there, and the balance lesson runs through them.
+$T kill-server 2>/dev/null
+STEP="given switch: daemons"
+"$BIN/kksctl" pki init --dir "$WORK/pki" >/dev/null || fail "pki init"
+"$BIN/kksctl" pki terminal --dir "$WORK/pki" --id EW-127101-0001 >/dev/null || fail "pki terminal"
+"$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/issuer.db" --pki "$WORK/pki" \
+    --today 2026-11-20 --ready-file "$WORK/issuer.ready" 2>"$WORK/issuer.log" &
+IPID=$!
+n=100; while [ ! -s "$WORK/issuer.ready" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+"$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/switch.db" --pki "$WORK/pki" \
+    --issuer "$(cat "$WORK/issuer.ready")" --today 2026-11-20 \
+    --ready-file "$WORK/switch.ready" 2>"$WORK/switch.log" &
+SPID=$!
+trap 'kill $IPID $SPID 2>/dev/null; wait $IPID $SPID 2>/dev/null; cleanup' EXIT INT TERM
+n=100; while [ ! -s "$WORK/switch.ready" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+[ -s "$WORK/switch.ready" ] || fail "the daemons did not start"
+STEP="given switch: balance lesson"
+start_train --lesson cek-saldo --switch "$(cat "$WORK/switch.ready")" \
+    --issuer "$(cat "$WORK/issuer.ready")" --pki "'$WORK/pki'"
+wait_for "Langkah 1/4" 120
+keys 2
+card_pin 135792
+wait_for "Kode respon 00" 30
+keys Enter
+wait_for "HASIL PELAJARAN"
+screen | grep -Eq "Langkah benar +4\b" || fail "correct steps not 4"
+"$BIN/kksctl" --pki "$WORK/pki" --switch "$(cat "$WORK/switch.ready")" account show 1271031408210001 \
+    >"$WORK/account.txt" 2>&1 || fail "the family is not at the given switch: $(cat "$WORK/account.txt")"
+
 echo "--- ATM menu ---"; cat "$WORK/atm.txt"
 echo "--- network timeout ---"; cat "$WORK/timeout.txt"
 echo PASS

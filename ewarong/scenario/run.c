@@ -846,7 +846,10 @@ static int world_up(runctx *c)
                  getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 300 ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(c->dir))
             return say(c, "cannot make a directory: %s", strerror(errno));
-        snprintf(c->bin, sizeof c->bin, "%s", c->t->bin_dir ? c->t->bin_dir : c->w.bin);
+        if (c->t->bin_dir)
+            snprintf(c->bin, sizeof c->bin, "%s", c->t->bin_dir);
+        else if (kc_bin_dir(c->bin, sizeof c->bin) < 0)
+            return say(c, "cannot find the directory of this program (for kksctl beside it)");
         /* a world only for its terminal certificates: none to make here */
         snprintf(c->w.pki, sizeof c->w.pki, "%s", c->t->pki);
     } else {
