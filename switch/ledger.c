@@ -198,7 +198,7 @@ struct ledger {
     const uint64_t *rows_kk;
     const int64_t *rows_amount;
     unsigned char *rows_done;
-    size_t rows_n, rows_ndone;
+    size_t rows_n, rows_ndone, rows_next; /* rows_next: where kks_credit_take looks first */
 };
 
 /* kks_credit_rows(kk, amount, done): an eponymous virtual table over the rows
@@ -312,13 +312,17 @@ static size_t row_find(const uint64_t *kk, size_t n, uint64_t key)
 static void credit_take(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     ledger *l = sqlite3_user_data(ctx);
-    size_t i = row_find(l->rows_kk, l->rows_n, (uint64_t)sqlite3_value_int64(argv[0]));
+    uint64_t kk = (uint64_t)sqlite3_value_int64(argv[0]);
+    size_t i = l->rows_next; /* the UPDATE walks the rows in order: most often the next */
+    if (i >= l->rows_n || l->rows_kk[i] != kk)
+        i = row_find(l->rows_kk, l->rows_n, kk);
     if (i == l->rows_n || l->rows_done[i]) {
         sqlite3_result_error(ctx, "kks_credit_take: not a row, or taken twice", -1);
         return;
     }
     l->rows_done[i] = 1;
     l->rows_ndone++;
+    l->rows_next = i + 1;
     sqlite3_result_int64(ctx, l->rows_amount[i]);
 }
 
@@ -599,7 +603,7 @@ int ledger_credit_many(ledger *l, const ledger_credit_in *in, const uint64_t *kk
     l->rows_amount = amount;
     l->rows_done = credited;
     l->rows_n = n;
-    l->rows_ndone = 0;
+    l->rows_ndone = l->rows_next = 0;
     s = stmt(l, in->program == LEDGER_PKH ? ST_MANY_FAST_PKH : ST_MANY_FAST_BPNT);
     sqlite3_bind_int(s, 1, in->last);
     sqlite3_bind_int(s, 2, in->first);
