@@ -32,8 +32,10 @@
  * reply's bytes (rejects_add). */
 #define WHY_MAX 320
 #define REJECT_MAX (WHY_MAX + 16)
-/* Fewer rows than this are not worth a ledger_credit_many. */
+/* Fewer rows than this are not worth a ledger_credit_many; more cost more
+ * per row (its UPDATE collects the families in a temporary b-tree). */
 #define AHEAD_MIN 16
+#define AHEAD_MAX 200
 
 /* Rejected rows, grown only when there are some (a clean batch allocates nothing). */
 struct rejects {
@@ -197,6 +199,8 @@ static int credit_ahead(ledger *l, const ledger_credit_in *in, struct crow *rows
 {
     size_t n = bytes <= REJECT_BUDGET ? (REJECT_BUDGET - bytes) / REJECT_MAX + 1 : 1, k = 0;
     int rc;
+    if (n > AHEAD_MAX)
+        n = AHEAD_MAX;
     if (n > nrows - i)
         n = nrows - i;
     *end = i + n;
