@@ -78,7 +78,7 @@ struct crow {
     uint64_t kk;
     int64_t amount;
     uint32_t line;
-    unsigned char credited; /* by ledger_credit_many */
+    unsigned char credited, tried; /* by ledger_credit_many, or not */
 };
 
 static int cmp_row(const void *a, const void *b)
@@ -118,10 +118,10 @@ static struct crow *batch_rows(const Kks__Envelope *req, const char **program,
     for (size_t i = 0; i < *n; i++) {
         if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_COLUMNS) {
             const Kks__CreditColumns *c = req->credit_columns;
-            rows[i] = (struct crow){c->kk[i], c->amount[i], c->line[i], 0};
+            rows[i] = (struct crow){c->kk[i], c->amount[i], c->line[i], 0, 0};
         } else {
             const Kks__CreditRow *r = req->credit_batch->rows[i];
-            rows[i] = (struct crow){r->kk, r->amount, r->line, 0};
+            rows[i] = (struct crow){r->kk, r->amount, r->line, 0, 0};
         }
     }
     for (size_t i = 1; i < *n; i++) {
@@ -228,8 +228,10 @@ static int credit_ahead(ledger *l, const ledger_credit_in *in, struct crow *rows
     }
     if ((rc = ledger_credit_many(l, in, a->kk, a->amount, k, a->done)) < 0)
         return rc;
-    for (size_t j = 0; j < k; j++)
+    for (size_t j = 0; j < k; j++) {
         rows[a->row[j]].credited = a->done[j];
+        rows[a->row[j]].tried = !a->done[j];
+    }
     return 0;
 }
 
@@ -271,6 +273,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
         ledger_credit_batch(s->ledger, funding, at, &in.batch) < 0)
         goto db_fail;
     in.program = per.program == KKS_PROGRAM_PKH ? LEDGER_PKH : LEDGER_BPNT;
+    in.tried = 0;
     kks_period_months(&per, &in.first, &in.last);
     for (size_t i = 0; i < nrows; i++) {
         const struct crow *r = &rows[i];
@@ -291,6 +294,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
         why[0] = '\0';
         in.kk = r->kk;
         in.amount = r->amount;
+        in.tried = r->tried;
         if (row_refused(rows, i, max, program, per.label, why, sizeof why)) {
             /* why says */
         } else if (r->credited) {

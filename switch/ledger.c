@@ -514,10 +514,11 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
     if (in->amount <= 0 || in->first > in->last ||
         (in->program != LEDGER_PKH && in->program != LEDGER_BPNT))
         return KKS_EINVAL;
-    if ((r = wallet_credit(l, in, 1)) < 0)
-        return r;
-    if (r == 1) /* nothing paid from our first month on: no overlap possible */
-        return credit_insert(l, in);
+    if (!in->tried && (r = wallet_credit(l, in, 1)) != 0) {
+        if (r < 0)
+            return r;
+        return credit_insert(l, in); /* nothing paid from our first month on: no overlap possible */
+    }
 
     if ((programs = ledger_programs(l, in->kk)) < 0)
         return programs;

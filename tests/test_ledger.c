@@ -255,7 +255,9 @@ Test(ledger, a_batch_at_once_ends_as_row_by_row)
         if (done[i])
             continue;
         in.batch = b2;
+        in.tried = 1;
         int r2 = ledger_credit(l2, &in, &o2);
+        in.tried = 0;
         cr_assert_eq(r2, r1, "row %d", i);
         cr_assert_eq(memcmp(&o1, &o2, sizeof o1), 0, "row %d", i);
         if (r1 == 0)
