@@ -5,7 +5,10 @@
  * order (sorted here if the sender did not), each a credit of the family for
  * the period's months (ledger_credit): running a manifest again, or again
  * after a crash, or another manifest whose months overlap, pays each family
- * each month at most once. A batch is one savepoint of the group commit and
+ * each month at most once. Most rows are the common case (months after
+ * everything the family was paid): ledger_credit_many credits those of a
+ * stretch of the batch at once, ledger_credit the others one by one, with the
+ * same results. A batch is one savepoint of the group commit and
  * is acknowledged only after COMMIT. Its reply stays under the frame cap:
  * when the rejections would not fit, the switch stops at a family boundary
  * and says where (next_kk); the sender sends the rest again. */
@@ -25,6 +28,14 @@
 /* Bytes of rejections one reply may carry: a quarter of the operators' 1 MiB
  * frame, so the reply always fits with room to spare. */
 #define REJECT_BUDGET (256u * 1024u)
+/* The longest reason of a rejection, and what one rejection can add to the
+ * reply's bytes (rejects_add). */
+#define WHY_MAX 320
+#define REJECT_MAX (WHY_MAX + 16)
+/* Fewer rows than this are not worth a ledger_credit_many; more cost more
+ * per row (its UPDATE collects the families in a temporary b-tree). */
+#define AHEAD_MIN 16
+#define AHEAD_MAX 200
 
 /* Rejected rows, grown only when there are some (a clean batch allocates nothing). */
 struct rejects {
@@ -67,6 +78,7 @@ struct crow {
     uint64_t kk;
     int64_t amount;
     uint32_t line;
+    unsigned char credited, tried; /* by ledger_credit_many, or not */
 };
 
 static int cmp_row(const void *a, const void *b)
@@ -106,10 +118,10 @@ static struct crow *batch_rows(const Kks__Envelope *req, const char **program,
     for (size_t i = 0; i < *n; i++) {
         if (req->body_case == KKS__ENVELOPE__BODY_CREDIT_COLUMNS) {
             const Kks__CreditColumns *c = req->credit_columns;
-            rows[i] = (struct crow){c->kk[i], c->amount[i], c->line[i]};
+            rows[i] = (struct crow){c->kk[i], c->amount[i], c->line[i], 0, 0};
         } else {
             const Kks__CreditRow *r = req->credit_batch->rows[i];
-            rows[i] = (struct crow){r->kk, r->amount, r->line};
+            rows[i] = (struct crow){r->kk, r->amount, r->line, 0, 0};
         }
     }
     for (size_t i = 1; i < *n; i++) {
@@ -143,16 +155,105 @@ static void overlap_text(const char *program, const ledger_credit_out *o, char *
              o->noverlap > n ? " and more" : "", labels);
 }
 
+/* Why row i of a batch is refused before the ledger is asked: 1 with the
+ * reason in why (when why is not NULL), or 0. */
+static int row_refused(const struct crow *rows, size_t i, int64_t max, const char *program,
+                       const char *label, char *why, size_t cap)
+{
+    const struct crow *r = &rows[i];
+    if (r->kk < KK_MIN || r->kk > KK_MAX) {
+        if (why)
+            snprintf(why, cap, "KK must be 16 digits");
+    } else if (r->amount <= 0) {
+        if (why)
+            snprintf(why, cap, "amount must be more than Rp0");
+    } else if (r->amount > max) {
+        if (why)
+            snprintf(why, cap, "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
+                     r->amount, max, program, label);
+    } else if (i > 0 && rows[i - 1].kk == r->kk) {
+        if (why)
+            snprintf(why, cap, "KK %016" PRIu64 " twice in this run (line %u)", r->kk,
+                     rows[i - 1].line);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Working space of credit_ahead: up to its rows' count each. */
+struct ahead {
+    uint64_t *kk;
+    int64_t *amount;
+    size_t *row;
+    unsigned char *done;
+    size_t cap;
+};
+
+/* The common case of the rows from i on, at once (ledger_credit_many), for as
+ * many rows as the reply's budget cannot stop before (bytes of rejections so
+ * far, each row adding at most REJECT_MAX): marks those it credited. *end is
+ * the first row after them. Returns 0, KKS_ENOMEM or KKS_EDB. */
+static int credit_ahead(ledger *l, const ledger_credit_in *in, struct crow *rows, size_t i,
+                        size_t nrows, size_t bytes, int64_t max, struct ahead *a, size_t *end)
+{
+    size_t n = bytes <= REJECT_BUDGET ? (REJECT_BUDGET - bytes) / REJECT_MAX + 1 : 1, k = 0;
+    int rc;
+    if (n > AHEAD_MAX)
+        n = AHEAD_MAX;
+    if (n > nrows - i)
+        n = nrows - i;
+    *end = i + n;
+    if (n < AHEAD_MIN)
+        return 0;
+    if (a->cap < n) {
+        free(a->kk);
+        free(a->amount);
+        free(a->row);
+        free(a->done);
+        a->kk = malloc(n * sizeof *a->kk);
+        a->amount = malloc(n * sizeof *a->amount);
+        a->row = malloc(n * sizeof *a->row);
+        a->done = malloc(n);
+        a->cap = a->kk && a->amount && a->row && a->done ? n : 0;
+        if (!a->cap)
+            return KKS_ENOMEM;
+    }
+    for (size_t j = i; j < i + n; j++) {
+        if (!row_refused(rows, j, max, NULL, NULL, NULL, 0)) {
+            a->kk[k] = rows[j].kk;
+            a->amount[k] = rows[j].amount;
+            a->row[k++] = j;
+        }
+    }
+    if ((rc = ledger_credit_many(l, in, a->kk, a->amount, k, a->done)) < 0)
+        return rc;
+    for (size_t j = 0; j < k; j++) {
+        rows[a->row[j]].credited = a->done[j];
+        rows[a->row[j]].tried = !a->done[j];
+    }
+    return 0;
+}
+
+static void ahead_free(struct ahead *a)
+{
+    free(a->kk);
+    free(a->amount);
+    free(a->row);
+    free(a->done);
+}
+
 enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__CreditResult res = KKS__CREDIT_RESULT__INIT;
     struct crow *rows = NULL;
     const char *program, *period;
-    size_t nrows;
+    size_t nrows, ahead = 0;
     struct rejects rj = {0};
+    struct ahead aw = {0};
     enum sw_verdict v = SW_UNDO;
-    char why[320], at[21], perr[160];
+    char why[WHY_MAX], at[21], perr[160];
     kks_period per;
     ledger_credit_in in;
     ledger_credit_out out;
@@ -172,6 +273,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
         ledger_credit_batch(s->ledger, funding, at, &in.batch) < 0)
         goto db_fail;
     in.program = per.program == KKS_PROGRAM_PKH ? LEDGER_PKH : LEDGER_BPNT;
+    in.tried = 0;
     kks_period_months(&per, &in.first, &in.last);
     for (size_t i = 0; i < nrows; i++) {
         const struct crow *r = &rows[i];
@@ -182,20 +284,22 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
             res.next_kk = r->kk;
             break;
         }
+        if (i == ahead &&
+            (rc = credit_ahead(s->ledger, &in, rows, i, nrows, rj.bytes, max, &aw, &ahead)) < 0) {
+            if (rc == KKS_EDB)
+                goto db_fail;
+            sw_out_error(o, rc, kks_strerror(rc));
+            goto out;
+        }
         why[0] = '\0';
         in.kk = r->kk;
         in.amount = r->amount;
-        if (r->kk < KK_MIN || r->kk > KK_MAX) {
-            snprintf(why, sizeof why, "KK must be 16 digits");
-        } else if (r->amount <= 0) {
-            snprintf(why, sizeof why, "amount must be more than Rp0");
-        } else if (r->amount > max) {
-            snprintf(why, sizeof why,
-                     "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
-                     r->amount, max, program, per.label);
-        } else if (i > 0 && rows[i - 1].kk == r->kk) {
-            snprintf(why, sizeof why, "KK %016" PRIu64 " twice in this run (line %u)", r->kk,
-                     rows[i - 1].line);
+        in.tried = r->tried;
+        if (row_refused(rows, i, max, program, per.label, why, sizeof why)) {
+            /* why says */
+        } else if (r->credited) {
+            res.credited++;
+            total += r->amount;
         } else if ((rc = ledger_credit(s->ledger, &in, &out)) < 0) {
             goto db_fail;
         } else if (rc == 0) {
@@ -243,6 +347,7 @@ db_fail:
     sw_out_error(o, KKS_EDB, "database error; nothing of this batch credited");
 out:
     free(rows);
+    ahead_free(&aw);
     rejects_free(&rj);
     return v;
 }

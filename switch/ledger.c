@@ -129,7 +129,8 @@ enum {
     ST_FUNDING_GET, ST_FUNDING_NEW, ST_FUNDING_ADD, ST_BATCH_PERIOD, ST_BATCH_NEW, ST_BATCH_DROP,
     ST_CREDIT_FAST_PKH, ST_CREDIT_FAST_BPNT, ST_CREDIT_SLOW_PKH, ST_CREDIT_SLOW_BPNT,
     ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
-    ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS, ST__COUNT
+    ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS,
+    ST_MANY_FAST_PKH, ST_MANY_FAST_BPNT, ST_MANY_INS, ST__COUNT
 };
 
 static const char *const sql[ST__COUNT] = {
@@ -179,11 +180,163 @@ static const char *const sql[ST__COUNT] = {
     "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
     " ORDER BY at DESC, rank, seq DESC LIMIT ?3",
     "SELECT 1 FROM transfer WHERE key = ?",
+    /* ledger_credit_many: the fast path of ST_CREDIT_FAST_* and ST_CREDIT_INS
+     * for all the rows of kks_credit_rows at once */
+    "UPDATE wallet SET pkh = pkh + kks_credit_take(kk), pkh_last = ?1, room = NULL"
+    " WHERE kk IN (SELECT kk FROM kks_credit_rows) AND programs & 1 AND pkh_last < ?2",
+    "UPDATE wallet SET bpnt = bpnt + kks_credit_take(kk), bpnt_last = ?1, room = NULL"
+    " WHERE kk IN (SELECT kk FROM kks_credit_rows) AND programs & 2 AND bpnt_last < ?2",
+    "INSERT INTO credit(kk, program, first, last, batch, amount)"
+    " SELECT kk, ?1, ?2, ?3, ?4, amount FROM kks_credit_rows WHERE done ON CONFLICT DO NOTHING",
 };
 
 struct ledger {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    /* what kks_credit_rows shows (ledger_credit_many): n families, their
+     * amounts and whether the fast path credited their wallet */
+    const uint64_t *rows_kk;
+    const int64_t *rows_amount;
+    unsigned char *rows_done;
+    size_t rows_n, rows_ndone, rows_next; /* rows_next: where kks_credit_take looks first */
+};
+
+/* kks_credit_rows(kk, amount, done): an eponymous virtual table over the rows
+ * ledger_credit_many is crediting, so that one statement can join them with
+ * the wallets instead of one statement per row. Read-only, a plain scan. */
+typedef struct rows_vtab {
+    sqlite3_vtab base;
+    ledger *l;
+} rows_vtab;
+
+typedef struct rows_cursor {
+    sqlite3_vtab_cursor base;
+    size_t i;
+} rows_cursor;
+
+static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err)
+{
+    rows_vtab *v;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(kk INTEGER, amount INTEGER, done INTEGER)");
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!(v = sqlite3_malloc(sizeof *v)))
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->l = aux;
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int rows_disconnect(sqlite3_vtab *v)
+{
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int rows_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
+{
+    /* a scan, whatever the constraints: the planner puts it outermost */
+    info->estimatedCost = 16384;
+    info->estimatedRows = 16384;
+    return SQLITE_OK;
+}
+
+static int rows_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
+{
+    rows_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int rows_close(sqlite3_vtab_cursor *c)
+{
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int rows_filter(sqlite3_vtab_cursor *c, int idx, const char *idxstr, int argc,
+                       sqlite3_value **argv)
+{
+    ((rows_cursor *)c)->i = 0;
+    return SQLITE_OK;
+}
+
+static int rows_next(sqlite3_vtab_cursor *c)
+{
+    ((rows_cursor *)c)->i++;
+    return SQLITE_OK;
+}
+
+static int rows_eof(sqlite3_vtab_cursor *c)
+{
+    return ((rows_cursor *)c)->i >= ((rows_vtab *)c->pVtab)->l->rows_n;
+}
+
+static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const ledger *l = ((rows_vtab *)c->pVtab)->l;
+    size_t i = ((rows_cursor *)c)->i;
+    sqlite3_result_int64(ctx, col == 0   ? (int64_t)l->rows_kk[i]
+                              : col == 1 ? l->rows_amount[i]
+                                         : (int64_t)l->rows_done[i]);
+    return SQLITE_OK;
+}
+
+static int rows_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
+{
+    *rowid = (sqlite3_int64)((rows_cursor *)c)->i;
+    return SQLITE_OK;
+}
+
+/* Which row of kk[0..n) (ascending) holds key; n if none. */
+static size_t row_find(const uint64_t *kk, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (kk[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && kk[lo] == key ? lo : n;
+}
+
+/* kks_credit_take(kk): the amount of kk's row of kks_credit_rows, marking the
+ * row done; called by the fast path's UPDATE for each wallet it credits. */
+static void credit_take(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    ledger *l = sqlite3_user_data(ctx);
+    uint64_t kk = (uint64_t)sqlite3_value_int64(argv[0]);
+    size_t i = l->rows_next; /* the UPDATE walks the rows in order: most often the next */
+    if (i >= l->rows_n || l->rows_kk[i] != kk)
+        i = row_find(l->rows_kk, l->rows_n, kk);
+    if (i == l->rows_n || l->rows_done[i]) {
+        sqlite3_result_error(ctx, "kks_credit_take: not a row, or taken twice", -1);
+        return;
+    }
+    l->rows_done[i] = 1;
+    l->rows_ndone++;
+    l->rows_next = i + 1;
+    sqlite3_result_int64(ctx, l->rows_amount[i]);
+}
+
+static const sqlite3_module rows_module = {
+    .xConnect = rows_connect, /* no xCreate: eponymous only */
+    .xBestIndex = rows_best_index,
+    .xDisconnect = rows_disconnect,
+    .xOpen = rows_open,
+    .xClose = rows_close,
+    .xFilter = rows_filter,
+    .xNext = rows_next,
+    .xEof = rows_eof,
+    .xColumn = rows_column,
+    .xRowid = rows_rowid,
 };
 
 /* A statement, reset: none is left on a row after the call that used it.
@@ -210,6 +363,13 @@ int ledger_new(sqlite3 *db, ledger **out)
     if (!l)
         return KKS_ENOMEM;
     l->db = db;
+    if (sqlite3_create_module(db, "kks_credit_rows", &rows_module, l) != SQLITE_OK ||
+        sqlite3_create_function(db, "kks_credit_take", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, l,
+                                credit_take, NULL, NULL) != SQLITE_OK) {
+        kks_error("cannot register the ledger's SQL functions", "error", sqlite3_errmsg(db));
+        ledger_free(l);
+        return KKS_EDB;
+    }
     for (int i = 0; i < ST__COUNT; i++) {
         if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i], NULL) !=
             SQLITE_OK) {
@@ -228,6 +388,9 @@ void ledger_free(ledger *l)
         return;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(l->st[i]);
+    /* they point at l */
+    sqlite3_create_module(l->db, "kks_credit_rows", NULL, NULL);
+    sqlite3_create_function(l->db, "kks_credit_take", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     free(l);
 }
 
@@ -351,10 +514,11 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
     if (in->amount <= 0 || in->first > in->last ||
         (in->program != LEDGER_PKH && in->program != LEDGER_BPNT))
         return KKS_EINVAL;
-    if ((r = wallet_credit(l, in, 1)) < 0)
-        return r;
-    if (r == 1) /* nothing paid from our first month on: no overlap possible */
-        return credit_insert(l, in);
+    if (!in->tried && (r = wallet_credit(l, in, 1)) != 0) {
+        if (r < 0)
+            return r;
+        return credit_insert(l, in); /* nothing paid from our first month on: no overlap possible */
+    }
 
     if ((programs = ledger_programs(l, in->kk)) < 0)
         return programs;
@@ -417,6 +581,51 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
     if ((r = wallet_credit(l, in, 0)) < 0)
         return r;
     return r == 1 ? credit_insert(l, in) : KKS_EDB;
+}
+
+int ledger_credit_many(ledger *l, const ledger_credit_in *in, const uint64_t *kk,
+                       const int64_t *amount, size_t n, unsigned char *credited)
+{
+    sqlite3_stmt *s;
+    size_t nfast;
+    if (in->first > in->last || (in->program != LEDGER_PKH && in->program != LEDGER_BPNT))
+        return KKS_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (amount[i] <= 0 || (i > 0 && kk[i - 1] >= kk[i]))
+            return KKS_EINVAL;
+        credited[i] = 0;
+    }
+    if (n == 0)
+        return 0;
+    /* the wallets: every family whose months all come after its last paid
+     * month (which implies an account in the programme); kks_credit_take
+     * marks each */
+    l->rows_kk = kk;
+    l->rows_amount = amount;
+    l->rows_done = credited;
+    l->rows_n = n;
+    l->rows_ndone = l->rows_next = 0;
+    s = stmt(l, in->program == LEDGER_PKH ? ST_MANY_FAST_PKH : ST_MANY_FAST_BPNT);
+    sqlite3_bind_int(s, 1, in->last);
+    sqlite3_bind_int(s, 2, in->first);
+    if (done(s) < 0 || (size_t)sqlite3_changes64(l->db) != l->rows_ndone)
+        goto fail;
+    if ((nfast = l->rows_ndone) == 0)
+        goto out;
+    /* their credits, in KK order */
+    s = stmt(l, ST_MANY_INS);
+    sqlite3_bind_int(s, 1, (int)in->program);
+    sqlite3_bind_int(s, 2, in->first);
+    sqlite3_bind_int(s, 3, in->last);
+    sqlite3_bind_int64(s, 4, in->batch);
+    if (done(s) < 0 || (size_t)sqlite3_changes64(l->db) != nfast) /* a conflict: a broken invariant */
+        goto fail;
+out:
+    l->rows_n = 0;
+    return (int)nfast;
+fail:
+    l->rows_n = 0;
+    return KKS_EDB;
 }
 
 /* Adds delta to one account. 0, LEDGER_NSF (a wallet would go negative, or

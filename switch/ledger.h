@@ -79,6 +79,7 @@ typedef struct ledger_credit_in {
     int first, last;     /* months, kks_period_months */
     int64_t batch;       /* ledger_credit_batch, of the funding account of these months */
     int64_t amount;      /* > 0 */
+    int tried;           /* ledger_credit_many left this family: the common case does not apply */
 } ledger_credit_in;
 
 #define LEDGER_OVERLAPS_MAX 4
@@ -96,11 +97,22 @@ typedef struct ledger_credit_out {
 } ledger_credit_out;
 
 /* Credits one family for a range of months, unless any of them was paid
- * before. The funding balance is not touched (ledger_funding_add per batch).
+ * before (in->tried: skips the test ledger_credit_many made). The funding balance is not touched (ledger_funding_add per batch).
  * Returns 0 (credited), LEDGER_ALREADY, LEDGER_OTHER_AMOUNT, LEDGER_OVERLAP,
  * LEDGER_NO_ACCOUNT, LEDGER_NOT_IN_PROGRAM (nothing moved for any of these)
  * or KKS_EDB. */
 int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out);
+
+/* The common case of ledger_credit for many families at once, in one
+ * statement per table instead of two per family: in gives the programme,
+ * months and batch (its kk and amount are not used); kk[0..n) ascending with
+ * their amounts (> 0). Each family whose account is in the programme and has
+ * nothing paid from in->first on is credited, as ledger_credit would, and its
+ * credited[i] set to 1; for the others credited[i] is 0 and nothing moved: ledger_credit
+ * decides them (with in->tried set). Returns how many were credited, KKS_EINVAL or KKS_EDB (then some may have
+ * been: roll back). */
+int ledger_credit_many(ledger *l, const ledger_credit_in *in, const uint64_t *kk,
+                       const int64_t *amount, size_t n, unsigned char *credited);
 
 /* Moves amount from one account to another under a unique key. Kinds "pkh"
  * and "bpnt" are family wallets (owner: the 16-digit KK), "funding" a funding

@@ -151,6 +151,158 @@ Test(ledger, transfers_once_and_never_below_zero)
     check_ok();
 }
 
+/* The batch path (ledger_credit_many, then ledger_credit for the rows it left)
+ * against the per-row path (ledger_credit for every row), on two databases
+ * with the same history: the same outcome per row and the same tables. */
+static void mixed_history(ledger *l)
+{
+    int64_t f, b;
+    ledger_credit_out o;
+    /* what each family was paid before, BPNT, under other labels */
+    static const struct {
+        uint64_t kk;
+        int first, last;
+        int64_t amount;
+    } paid[] = {
+        {1271010000000004ull, M(2026, 2), M(2026, 4), 600000}, /* overlap */
+        {1271010000000005ull, M(2026, 3), M(2026, 5), 600000}, /* rerun, same amount */
+        {1271010000000006ull, M(2026, 3), M(2026, 5), 500000}, /* rerun, other amount */
+        {1271010000000007ull, M(2026, 6), M(2026, 6), 200000}, /* a gap before: late */
+        {1271010000000008ull, M(2026, 1), M(2026, 2), 400000}, /* before: fast */
+        {1271010000000011ull, M(2026, 1), M(2026, 1), 200000}, /* a gap between */
+        {1271010000000011ull, M(2026, 7), M(2026, 7), 200000},
+    };
+    for (uint64_t kk = 1271010000000001ull; kk <= 1271010000000012ull; kk++)
+        if (kk != 1271010000000002ull) /* no account */
+            cr_assert_eq(ledger_account_open(l, kk, kk == 1271010000000003ull ? LEDGER_PKH : 3, AT),
+                         LEDGER_OPENED);
+    cr_assert_eq(ledger_funding(l, "pkh", "2026-T2", &f), 0);
+    cr_assert_eq(ledger_credit_batch(l, f, AT, &b), 0);
+    ledger_credit_in pk = {.kk = 1271010000000009ull, .program = LEDGER_PKH,
+                           .first = M(2026, 4), .last = M(2026, 6), .batch = b, .amount = 750000};
+    cr_assert_eq(ledger_credit(l, &pk, &o), 0); /* the other programme: no matter */
+    cr_assert_eq(ledger_funding_add(l, f, -750000), 0);
+    for (size_t i = 0; i < sizeof paid / sizeof paid[0]; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "old-%zu", i);
+        cr_assert_eq(ledger_funding(l, "bpnt", label, &f), 0);
+        cr_assert_eq(ledger_credit_batch(l, f, AT, &b), 0);
+        ledger_credit_in in = {.kk = paid[i].kk, .program = LEDGER_BPNT, .first = paid[i].first,
+                               .last = paid[i].last, .batch = b, .amount = paid[i].amount};
+        cr_assert_eq(ledger_credit(l, &in, &o), 0);
+        cr_assert_eq(ledger_funding_add(l, f, -paid[i].amount), 0);
+    }
+}
+
+/* The tables of a ledger as one string, to compare two. */
+static void dump(sqlite3 *d, char *out, size_t cap)
+{
+    sqlite3_stmt *s;
+    size_t n = 0;
+    cr_assert_eq(sqlite3_prepare_v2(d,
+                                    "SELECT group_concat(x, ';') FROM (SELECT kk || ',' || pkh || ','"
+                                    " || bpnt || ',' || programs || ',' || pkh_last || ',' || bpnt_last"
+                                    " || ',' || quote(room) AS x FROM wallet UNION ALL SELECT kk || ','"
+                                    " || program || ',' || first || ',' || last || ',' || batch || ','"
+                                    " || amount FROM credit UNION ALL SELECT id || ',' || balance FROM"
+                                    " funding UNION ALL SELECT id || ',' || funding FROM credit_batch)",
+                                    -1, &s, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    n = (size_t)snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    cr_assert(n < cap);
+    sqlite3_finalize(s);
+}
+
+Test(ledger, a_batch_at_once_ends_as_row_by_row)
+{
+    sqlite3 *d2;
+    ledger *l2;
+    int64_t f1, f2, b1, b2, total = 0;
+    /* 1 fast, 2 no account, 3 not in BPNT, 4 overlap, 5 rerun, 6 rerun with another
+     * amount, 7 late gap, 8 fast after earlier months, 9 fast (PKH paid), 10 fast,
+     * 11 late, between paid months, 12 fast */
+    uint64_t kk[12];
+    int64_t amount[12];
+    unsigned char done[12];
+    ledger_credit_out o1, o2;
+    cr_assert_eq(kks_db_open(":memory:", ledger_schema, ledger_schema_versions, &d2), 0);
+    cr_assert_eq(ledger_new(d2, &l2), 0);
+    mixed_history(L);
+    mixed_history(l2);
+    cr_assert_eq(ledger_funding(L, "bpnt", "2026-03..05", &f1), 0);
+    cr_assert_eq(ledger_credit_batch(L, f1, AT, &b1), 0);
+    cr_assert_eq(ledger_funding(l2, "bpnt", "2026-03..05", &f2), 0);
+    cr_assert_eq(ledger_credit_batch(l2, f2, AT, &b2), 0);
+    cr_assert_eq(b1, b2);
+    for (int i = 0; i < 12; i++) {
+        kk[i] = 1271010000000001ull + (uint64_t)i;
+        amount[i] = 600000;
+    }
+    ledger_credit_in in = {.program = LEDGER_BPNT, .first = M(2026, 3), .last = M(2026, 5),
+                           .batch = b2};
+    cr_assert_eq(ledger_credit_many(l2, &in, kk, amount, 12, done), 5);
+    static const int want[12] = {0, LEDGER_NO_ACCOUNT, LEDGER_NOT_IN_PROGRAM, LEDGER_OVERLAP,
+                                 LEDGER_ALREADY, LEDGER_OTHER_AMOUNT, 0, 0, 0, 0, 0, 0};
+    static const unsigned char fast[12] = {1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1};
+    for (int i = 0; i < 12; i++) {
+        in.kk = kk[i];
+        in.amount = amount[i];
+        in.batch = b1;
+        int r1 = ledger_credit(L, &in, &o1);
+        cr_assert_eq(r1, want[i], "row %d: %d", i, r1);
+        cr_assert_eq(done[i], fast[i], "row %d", i);
+        if (done[i])
+            continue;
+        in.batch = b2;
+        in.tried = 1;
+        int r2 = ledger_credit(l2, &in, &o2);
+        in.tried = 0;
+        cr_assert_eq(r2, r1, "row %d", i);
+        cr_assert_eq(memcmp(&o1, &o2, sizeof o1), 0, "row %d", i);
+        if (r1 == 0)
+            total += amount[i];
+    }
+    cr_assert_eq(ledger_funding_add(L, f1, -(total + 5 * 600000)), 0);
+    cr_assert_eq(ledger_funding_add(l2, f2, -(total + 5 * 600000)), 0);
+    check_ok();
+    char t1[8192], t2[8192];
+    dump(db, t1, sizeof t1);
+    dump(d2, t2, sizeof t2);
+    cr_assert_str_eq(t1, t2);
+    /* a second time: nothing is fast any more, nothing moves */
+    cr_assert_eq(ledger_credit_many(l2, &in, kk, amount, 12, done), 0);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(done[i], 0);
+    dump(d2, t1, sizeof t1);
+    cr_assert_str_eq(t1, t2);
+    ledger_free(l2);
+    kks_db_close(d2);
+}
+
+Test(ledger, a_batch_at_once_refuses_what_it_cannot_take)
+{
+    uint64_t kk[3] = {1271010000000001ull, 1271010000000003ull, 1271010000000002ull};
+    int64_t amount[3] = {1, 1, 1};
+    unsigned char done[3];
+    ledger_credit_in in = {.program = LEDGER_BPNT, .first = M(2026, 3), .last = M(2026, 5),
+                           .batch = 1};
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), KKS_EINVAL); /* not in order */
+    kk[2] = 1271010000000003ull;
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), KKS_EINVAL); /* twice */
+    kk[2] = 1271010000000004ull;
+    amount[1] = 0;
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), KKS_EINVAL);
+    amount[1] = 1;
+    in.program = 4;
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), KKS_EINVAL);
+    in.program = LEDGER_BPNT;
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 0, done), 0);
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), 0); /* no accounts */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(done[i], 0);
+}
+
 static void journal(const char *terminal, uint32_t stan, const char *to, int64_t amount)
 {
     uint8_t digest[32] = {0};
