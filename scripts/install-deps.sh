@@ -3,7 +3,7 @@
 # Runs apt-get through sudo when not root. Idempotent and quiet when all is there.
 set -eu
 pkgs="libssl-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev
-libyaml-dev libxml2-dev libncurses-dev tmux
+libyaml-dev libxml2-dev libncurses-dev tmux chromium fonts-dejavu-core
 libcriterion-dev pkg-config cmake make gcc"
 [ "${KKS_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
