@@ -47,6 +47,10 @@ typedef struct kc_world_opts {
     const char *(*issuer_front)(void *ud, const char *issuer_addr);
     void *ud;
     int keep; /* leave the directory (logs, databases) in place */
+    /* The PKI to use (made there if it holds no CA yet) instead of a fresh one
+     * in the world's directory: the load generator keeps its thousands of
+     * terminal certificates from one run to the next. NULL: fresh. */
+    const char *pki;
 } kc_world_opts;
 
 typedef struct kc_world {

@@ -275,8 +275,17 @@ int kc_world_start(kc_world *w, uv_loop_t *loop, const kc_world_opts *o)
                  tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return KKS_EIO;
     }
-    snprintf(w->pki, sizeof w->pki, "%.490s/pki", w->dir);
-    if ((rc = kks_pki_init(w->pki)) < 0) {
+    if (o->pki) { /* a PKI kept elsewhere, made there the first time */
+        struct stat st;
+        snprintf(w->pki, sizeof w->pki, "%s", o->pki);
+        char ca[KC_PATH_MAX + 16];
+        snprintf(ca, sizeof ca, "%s/ca.crt", w->pki);
+        rc = stat(ca, &st) == 0 ? 0 : kks_pki_init(w->pki);
+    } else {
+        snprintf(w->pki, sizeof w->pki, "%.490s/pki", w->dir);
+        rc = kks_pki_init(w->pki);
+    }
+    if (rc < 0) {
         snprintf(w->why, sizeof w->why, "cannot make the PKI: %s", kks_strerror(rc));
         goto fail;
     }

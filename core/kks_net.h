@@ -142,6 +142,12 @@ const char *kks_client_address(const kks_client *cl);
 const char *kks_client_last_error(const kks_client *cl);
 /* Identity (CN) of the server once connected ("" before). */
 const char *kks_client_peer_identity(const kks_client *cl);
+/* TLS handshakes completed and how many of them resumed a session (the
+ * client keeps the server's last ticket and offers it when it reconnects). */
+void kks_client_tls_stats(const kks_client *cl, unsigned *handshakes, unsigned *resumed);
+/* Closes the connection as a network drop would (pending requests fail with
+ * KKS_ECLOSED); a client made with reconnect connects again after its backoff. */
+void kks_client_drop(kks_client *cl);
 /* Closes; pending requests get KKS_ECLOSED. Memory is released once the
  * loop has run the close callbacks. NULL is a no-op. */
 void kks_client_free(kks_client *cl);

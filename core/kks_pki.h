@@ -21,6 +21,9 @@ int kks_pki_init(const char *dir);
  * a terminal ID (kks_terminal_id_valid). Returns 0, KKS_EINVAL, KKS_EPKI,
  * KKS_EIO or KKS_ETLS. */
 int kks_pki_terminal(const char *dir, const char *id);
+/* The same for n terminals at once (the CA and master key read once, the
+ * files synced together at the end): for load tests with thousands. */
+int kks_pki_terminals(const char *dir, const char *const *ids, size_t n);
 
 /* True for EW-..., ATM-..., BR-... made of A-Z, 0-9 and '-', at most 40 chars. */
 int kks_terminal_id_valid(const char *id);

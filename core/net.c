@@ -1067,6 +1067,8 @@ struct kks_client {
     int freeing, handles;
     char last_error[256];
     char peer_id[KKS_ID_MAX];
+    SSL_SESSION *session; /* the server's last ticket: the next connection resumes */
+    unsigned handshakes, resumed;
 };
 
 static void client_connect(kks_client *cl);
@@ -1147,6 +1149,8 @@ static int client_on_ready(kks_conn *c, int rc)
         return rc;
     }
     cl->state = CL_UP;
+    cl->handshakes++;
+    cl->resumed += SSL_session_reused(c->ssl) == 1;
     cl->backoff_ms = 0;
     cl->last_error[0] = '\0';
     cl->refused_code = 0;
@@ -1251,6 +1255,9 @@ static void client_connect(kks_client *cl)
         return;
     }
     snprintf(c->peer, sizeof c->peer, "%s", cl->addr);
+    SSL_set_app_data(c->ssl, c);
+    if (cl->session)
+        SSL_set_session(c->ssl, cl->session); /* resume; a full handshake if refused */
     /* Replies to operators' bulk requests (print batches) are up to 1 MiB. */
     c->fr.max = KKS_FRAME_MAX_BULK;
     cl->conn = c;
@@ -1309,6 +1316,34 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
+/* A session ticket from the server (TLS 1.3 sends them after the handshake):
+ * kept by the client whose connection got it, for its next connection. */
+static int client_on_session(SSL *ssl, SSL_SESSION *sess)
+{
+    kks_conn *c = SSL_get_app_data(ssl);
+    kks_client *cl = c ? c->owner : NULL;
+    SSL_SESSION *copy;
+    if (!cl || !SSL_SESSION_is_resumable(sess) || !(copy = SSL_SESSION_dup(sess)))
+        return 0;
+    /* a copy: OpenSSL marks the connection's own session unusable when the
+     * connection ends without a TLS close, as after a network drop */
+    SSL_SESSION_free(cl->session);
+    cl->session = copy;
+    return 0;
+}
+
+void kks_client_tls_stats(const kks_client *cl, unsigned *handshakes, unsigned *resumed)
+{
+    *handshakes = cl->handshakes;
+    *resumed = cl->resumed;
+}
+
+void kks_client_drop(kks_client *cl)
+{
+    if (cl->conn && !cl->freeing)
+        conn_close(cl->conn, KKS_ECLOSED);
+}
+
 int kks_client_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_client_opts *o,
                    kks_client **out)
 {
@@ -1332,6 +1367,9 @@ int kks_client_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_cl
     cl->loop = loop;
     cl->ctx = ctx;
     cl->o = *o;
+    /* clients keep their own session (no cache in the shared context) */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, client_on_session);
     uv_timer_init(loop, &cl->retry);
     uv_timer_init(loop, &cl->sweep);
     cl->retry.data = cl;
@@ -1448,6 +1486,7 @@ static void client_handle_closed(uv_handle_t *h)
 {
     kks_client *cl = h->data;
     if (--cl->handles == 0) {
+        SSL_SESSION_free(cl->session);
         free(cl->tab);
         free(cl);
     }

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* syncfs */
 #include "kks_pki.h"
 
 #include <errno.h>
@@ -36,6 +37,10 @@ static int mkdir_p(const char *path, mode_t mode)
 /* Writes a file atomically with the given mode: PATH.tmp, fsync, rename. */
 typedef int (*writer_fn)(FILE *f, const void *obj);
 
+/* Set while a batch of terminals is made: their files are synced once, at
+ * the end (syncfs), instead of one fsync each. */
+static int sync_later;
+
 static int write_atomic(const char *path, mode_t mode, writer_fn fn, const void *obj)
 {
     char tmp[4200];
@@ -51,7 +56,7 @@ static int write_atomic(const char *path, mode_t mode, writer_fn fn, const void 
         kks_error("cannot write file", "file", tmp, "error", strerror(errno));
         return KKS_EIO;
     }
-    ok = fn(f, obj) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = fn(f, obj) == 0 && fflush(f) == 0 && (sync_later || fsync(fileno(f)) == 0);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         kks_error("cannot write file", "file", path, "error", strerror(errno));
@@ -286,39 +291,67 @@ fail:
     return KKS_EPKI;
 }
 
-int kks_pki_terminal(const char *dir, const char *id)
+/* One terminal's certificate, key and PIN key in td (DIR/terminals). */
+static int terminal_issue(const char *td, const char *id, X509 *ca, EVP_PKEY *cakey,
+                          const uint8_t tmk[16])
 {
-    char td[4096], name[64];
-    X509 *ca;
-    EVP_PKEY *cakey;
+    uint8_t tpk[16];
+    char p[4200];
+    struct hexkey hk = {tpk, sizeof tpk};
     int rc;
     if (!kks_terminal_id_valid(id)) {
         kks_error("not a terminal ID (EW-..., ATM-... or BR-..., A-Z 0-9 -)", "id", id);
         return KKS_EINVAL;
     }
+    if ((rc = issue(td, id, "terminal", id, ca, cakey, NULL, NULL)) < 0)
+        return rc;
+    /* The terminal's own PIN key, as if injected at the factory: derived from
+     * the master key (which stays with the switch) over its ID. */
+    rc = kks_tpk_derive(tmk, id, tpk) < 0 ? KKS_ETLS : 0;
+    snprintf(p, sizeof p, "%s/%s.tpk", td, id);
+    if (rc == 0)
+        rc = write_atomic(p, 0600, write_hex, &hk);
+    OPENSSL_cleanse(tpk, sizeof tpk);
+    return rc;
+}
+
+int kks_pki_terminals(const char *dir, const char *const *ids, size_t n)
+{
+    char td[4096];
+    X509 *ca;
+    EVP_PKEY *cakey;
+    uint8_t tmk[16];
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if (!kks_terminal_id_valid(ids[i])) {
+            kks_error("not a terminal ID (EW-..., ATM-... or BR-..., A-Z 0-9 -)", "id", ids[i]);
+            return KKS_EINVAL;
+        }
+    if ((rc = path_join(td, sizeof td, dir, "terminals")) < 0 || (rc = mkdir_p(td, 0700)) < 0)
+        return rc;
     if ((rc = load_ca(dir, &ca, &cakey)) < 0)
         return rc;
-    snprintf(name, sizeof name, "%s", id);
-    if ((rc = path_join(td, sizeof td, dir, "terminals")) == 0 && (rc = mkdir_p(td, 0700)) == 0)
-        rc = issue(td, name, "terminal", id, ca, cakey, NULL, NULL);
+    if ((rc = kks_pki_load_key(dir, "tmk", tmk, sizeof tmk)) == 0) {
+        sync_later = n > 1;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = terminal_issue(td, ids[i], ca, cakey, tmk);
+        sync_later = 0;
+        int fd = open(td, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) { /* the batch's files, durable together */
+            if (n > 1 && syncfs(fd) < 0 && rc == 0)
+                rc = KKS_EIO;
+            close(fd);
+        }
+    }
+    OPENSSL_cleanse(tmk, sizeof tmk);
     X509_free(ca);
     EVP_PKEY_free(cakey);
-    if (rc == 0) {
-        /* The terminal's own PIN key, as if injected at the factory: derived
-         * from the master key (which stays with the switch) over its ID. */
-        uint8_t tmk[16], tpk[16];
-        char p[4200];
-        struct hexkey hk = {tpk, sizeof tpk};
-        if ((rc = kks_pki_load_key(dir, "tmk", tmk, sizeof tmk)) < 0)
-            return rc;
-        rc = kks_tpk_derive(tmk, id, tpk) < 0 ? KKS_ETLS : 0;
-        OPENSSL_cleanse(tmk, sizeof tmk);
-        snprintf(p, sizeof p, "%s/%s.tpk", td, id);
-        if (rc == 0)
-            rc = write_atomic(p, 0600, write_hex, &hk);
-        OPENSSL_cleanse(tpk, sizeof tpk);
-    }
     return rc;
+}
+
+int kks_pki_terminal(const char *dir, const char *id)
+{
+    return kks_pki_terminals(dir, &id, 1);
 }
 
 int kks_key_file_load(const char *p, uint8_t *out, size_t len)

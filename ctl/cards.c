@@ -1,5 +1,6 @@
 /* kksctl print, handover and card: the card lifecycle from the operator's desk. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,14 @@ static int write_print_file(ctl *c, uint64_t batch, const char *out)
     uint32_t off = 0, total = 1;
     int ec = EXIT_OK;
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    if (!(f = fopen(tmp, "w"))) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* names: personal data */
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
         fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return EXIT_USAGE;
     }
-    fprintf(f, "pan,name,expiry,site,batch\n");
+    fprintf(f, "pan,name,expiry,site,batch,kk\n");
     while (off < total) {
         Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
         Kks__BatchLinesRequest bl = KKS__BATCH_LINES_REQUEST__INIT;
@@ -51,9 +55,9 @@ static int write_print_file(ctl *c, uint64_t batch, const char *out)
         }
         total = r->total;
         for (size_t i = 0; i < r->n_lines; i++)
-            fprintf(f, "%s,%s,%s,\"%s\",%llu\n", r->lines[i]->pan, r->lines[i]->name,
+            fprintf(f, "%s,%s,%s,\"%s\",%llu,%s\n", r->lines[i]->pan, r->lines[i]->name,
                     r->lines[i]->expiry, r->lines[i]->site,
-                    (unsigned long long)r->lines[i]->batch);
+                    (unsigned long long)r->lines[i]->batch, r->lines[i]->kk);
         off += (uint32_t)r->n_lines;
         kks__envelope__free_unpacked(rep, NULL);
     }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "kks_log.h"
+#include "load/load.h"
 #include "scenario/scenario.h"
 #include "terminal.h"
 #include "train/train.h"
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
     kks_log_set_level(KKS_LOG_ERROR);
     if (argc > 1 && strcmp(argv[1], "run") == 0) /* QA scenarios */
         return sc_cli(argc - 1, argv + 1, stdout, stderr);
+    if (argc > 1 && strcmp(argv[1], "load") == 0) /* load testers */
+        return load_cli(argc, argv);
     /* trainers: "train" as the command, before or after --id ID */
     if ((argc > 1 && strcmp(argv[1], "train") == 0) ||
         (argc > 3 && strcmp(argv[1], "--id") == 0 && strcmp(argv[3], "train") == 0))

@@ -495,7 +495,7 @@ static void batch_lines(issuer *is, kks_conn *c, const Kks__Envelope *req)
     uint32_t limit = r->limit == 0 || r->limit > PAGE_MAX ? PAGE_MAX : r->limit;
     Kks__PrintLine *lines = calloc(limit, sizeof *lines);
     Kks__PrintLine **pl = calloc(limit, sizeof *pl);
-    char(*strs)[4][104] = calloc(limit, sizeof *strs);
+    char(*strs)[5][104] = calloc(limit, sizeof *strs);
     sqlite3_stmt *st;
     size_t n = 0;
 
@@ -511,7 +511,7 @@ static void batch_lines(issuer *is, kks_conn *c, const Kks__Envelope *req)
         br.reason = "no such print batch";
     } else {
         br.total = (uint32_t)sqlite3_column_int(st, 0);
-        st = store_stmt(is, "SELECT c.pan, f.name, c.expiry, b.site FROM card c"
+        st = store_stmt(is, "SELECT c.pan, f.name, c.expiry, b.site, c.kk FROM card c"
                             " JOIN family f ON f.kk = c.kk JOIN batch b ON b.id = c.batch"
                             " WHERE c.batch = ? ORDER BY c.pan LIMIT ? OFFSET ?");
         sqlite3_bind_int64(st, 1, (int64_t)r->batch);
@@ -526,7 +526,9 @@ static void batch_lines(issuer *is, kks_conn *c, const Kks__Envelope *req)
             const char *exp = (const char *)sqlite3_column_text(st, 2); /* YYYY-MM */
             snprintf(strs[n][2], 8, "%.2s/%.2s", exp ? exp + 5 : "00", exp ? exp + 2 : "00");
             copy_col(strs[n][3], 104, st, 3);
+            copy_col(strs[n][4], 20, st, 4);
             lines[n].pan = strs[n][0];
+            lines[n].kk = strs[n][4];
             lines[n].name = strs[n][1];
             lines[n].expiry = strs[n][2];
             lines[n].site = strs[n][3];

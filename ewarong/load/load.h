@@ -1,0 +1,54 @@
+/* kks-terminal load: many terminals against a switch, open or closed model.
+ *
+ *   load.c   the command line, the run (terminals on one loop, the schedule,
+ *            measurement), the summary, --json, thresholds and the report
+ *   cards.c  the cards a run uses: prepared through the operator's path
+ *            (enrolled, accounts opened, printed, handed over, credited,
+ *            activated) and remembered in the state directory
+ *   hdr.c    the latency histogram; report.c the HTML report */
+#ifndef KKS_LOAD_H
+#define KKS_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kc_world.h"
+
+int load_cli(int argc, char **argv);
+
+/* A card the run may use. The PIN is not stored: it is derived from the PAN
+ * under the state directory's key (ld_pin). */
+typedef struct ld_card {
+    char pan[20], nik[17];
+    uint8_t pkh, bpnt; /* the family is in the programme (and was credited) */
+} ld_card;
+
+typedef struct ld_cards {
+    ld_card *v;
+    size_t n;
+    uint8_t key[32]; /* the state directory's PIN key */
+} ld_cards;
+
+/* Where the cards come from: the daemons and kksctl. */
+typedef struct ld_world {
+    uv_loop_t *loop;
+    const char *bin, *pki, *issuer, *sw; /* kksctl's directory and its peers */
+    const char *state;                   /* the state directory (0700) */
+    const char *today;                   /* the business date, YYYY-MM-DD */
+    FILE *say;                           /* progress for people */
+} ld_world;
+
+/* The run's cards: those remembered in the state directory for this switch
+ * when there are at least n and fresh is 0, else n new ones prepared through
+ * the operator's path (activation is the caller's: cards come back handed
+ * over, waiting for it; *activate is set). 0, or -1 with the reason in why. */
+int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *activate,
+                 char *why, size_t cap);
+/* Remembers the (activated) cards for the next run on this switch. */
+int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap);
+void ld_cards_free(ld_cards *c);
+/* The card's PIN: six digits from HMAC-SHA-256(key, PAN), never trivial. */
+void ld_pin(const ld_cards *c, const char *pan, char pin[7]);
+
+#endif
