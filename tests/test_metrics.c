@@ -2,7 +2,8 @@
  * text format (histograms cumulative, _count equal to the +Inf bucket, label
  * format, a scrape larger than any fixed buffer), the process_* series, and
  * the server over real sockets: 200, 404, 405, 400 for binary and for an
- * oversized head, and a head that never completes closed after the timeout. */
+ * oversized head, and a head that never completes closed after the timeout.
+ * The switch's own families (switch/swmetrics.c) are rendered here too. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 
 #include "kks_metrics.h"
 #include "kks_net.h"
+#include "swmetrics.h"
 
 /* ---- the head parser ---- */
 
@@ -203,6 +205,84 @@ Test(render, process_series)
     p = strstr(b.p, "\nprocess_resident_memory_bytes ");
     sscanf(p + strlen("\nprocess_resident_memory_bytes "), "%lf", &v);
     cr_assert_gt(v, 1024 * 1024);
+    assert_every_family_described(b.p);
+    kks_mbuf_free(&b);
+}
+
+Test(render, switch_families)
+{
+    swm m = {0};
+    kks_mbuf b = {0};
+    kks_group_tag t = swm_txn_tag(1000, swm_type_of("purchase"), "00");
+    swm_answered_at(&m, &t, 1, 1000 + 300000);  /* 0.3 ms */
+    swm_answered_at(&m, &t, 1, 1000 + 7000000); /* 7 ms */
+    swm_answered_at(&m, &t, 0, 1000 + 20000);   /* not committed: 96 */
+    t = swm_txn_tag(0, swm_type_of("balance"), "55");
+    swm_answered_at(&m, &t, 1, 2000000000);
+    t = swm_txn_tag(0, swm_type_of("nonsense"), "12");
+    swm_answered_at(&m, &t, 1, 1);
+    t = swm_txn_tag(0, SWM_REVERSAL, "\"}");
+    swm_answered_at(&m, &t, 1, 1);
+    t = swm_credit_tag(9, 2);
+    m.credit_rows = 11;
+    swm_answered_at(&m, &t, 1, 0);
+    swm_answered_at(&m, &t, 0, 0); /* not committed: not counted */
+    swm_render(&b, &m);
+    cr_assert(!b.failed);
+    const char *want[] = {
+        "# TYPE kks_switch_transactions_total counter\n",
+        "\nkks_switch_transactions_total{type=\"purchase\",rc=\"00\"} 2\n",
+        "\nkks_switch_transactions_total{type=\"purchase\",rc=\"96\"} 1\n",
+        "\nkks_switch_transactions_total{type=\"balance\",rc=\"55\"} 1\n",
+        "\nkks_switch_transactions_total{type=\"other\",rc=\"12\"} 1\n",
+        "\nkks_switch_transactions_total{type=\"reversal\",rc=\"other\"} 1\n",
+        "# TYPE kks_switch_transaction_seconds histogram\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"0.0001\"} 1\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"0.00025\"} 1\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"0.0005\"} 2\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"0.01\"} 3\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"2.5\"} 3\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"+Inf\"} 3\n",
+        "\nkks_switch_transaction_seconds_count{type=\"purchase\"} 3\n",
+        "\nkks_switch_transaction_seconds_sum{type=\"purchase\"} 0.00732\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"balance\",le=\"1\"} 0\n",
+        "\nkks_switch_transaction_seconds_bucket{type=\"balance\",le=\"2.5\"} 1\n",
+        "\nkks_switch_transaction_seconds_count{type=\"statement\"} 0\n",
+        "\nkks_switch_transaction_seconds_count{type=\"other\"} 1\n",
+        "\nkks_switch_credit_rows_total 11\n",
+        "\nkks_switch_credits_applied_total 9\n",
+        "\nkks_switch_credit_rejected_total 2\n",
+        "\nkks_switch_credit_batches_total 1\n",
+        "# TYPE kks_switch_credit_last_batch_timestamp_seconds gauge\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(b.p, want[i]), "missing %s in:\n%s", want[i], b.p);
+    /* the buckets of every type are cumulative and end at _count */
+    for (int ty = 0; ty < SWM__TYPES; ty++) {
+        uint64_t total = 0;
+        for (int i = 0; i <= SWM_BUCKETS; i++)
+            total += m.seconds[ty].in[i];
+        if (ty == SWM_OTHER && total == 0)
+            continue;
+        const char *names[] = {"activate", "balance", "withdraw", "purchase", "pin_change",
+                               "statement", "reversal", "other"};
+        char key[96];
+        snprintf(key, sizeof key, "kks_switch_transaction_seconds_bucket{type=\"%s\",", names[ty]);
+        unsigned long long prev = 0, v = 0;
+        int lines = 0;
+        for (const char *p = strstr(b.p, key); p; p = strstr(p + 1, key), lines++) {
+            cr_assert_eq(sscanf(strchr(p, '}') + 2, "%llu", &v), 1);
+            cr_assert_geq(v, prev, "%s not cumulative", names[ty]);
+            prev = v;
+        }
+        cr_assert_eq(lines, SWM_BUCKETS + 1);
+        cr_assert_eq(v, total, "+Inf equals the count (%s)", names[ty]);
+    }
+    static const char lastkey[] = "\nkks_switch_credit_last_batch_timestamp_seconds ";
+    double last;
+    const char *p = strstr(b.p, lastkey);
+    cr_assert_eq(sscanf(p + strlen(lastkey), "%lf", &last), 1);
+    cr_assert(last > (double)time(NULL) - 60);
     assert_every_family_described(b.p);
     kks_mbuf_free(&b);
 }
