@@ -29,13 +29,16 @@ bench: release
 fuzz:
 	@KKS_FUZZ=1 ./scripts/install-deps.sh
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKKS_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_switch fuzz_scenario
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_switch fuzz_scenario fuzz_metrics_head
 	@mkdir -p fuzz/corpus-run fuzz/corpus-switch-run && cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
 	@mkdir -p fuzz/corpus-scenario-run && cp -n fuzz/corpus-scenario/* fuzz/corpus-scenario-run/ 2>/dev/null || true
+	@mkdir -p fuzz/corpus-metrics-run && cp -n fuzz/corpus-metrics/* fuzz/corpus-metrics-run/ 2>/dev/null || true
 	@build-fuzz/bin/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-run
 	@build-fuzz/bin/fuzz_switch -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-switch-run
 	@build-fuzz/bin/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-dict=fuzz/scenario.dict -max_len=16384 fuzz/corpus-scenario-run
+	@build-fuzz/bin/fuzz_metrics_head -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-max_len=6144 fuzz/corpus-metrics-run
 
 clean:
 	rm -rf build build-test build-fuzz

@@ -53,7 +53,8 @@ int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_
     int rc;
     signal(SIGPIPE, SIG_IGN);
     if (metrics_addr) {
-        if ((rc = kks_metrics_listen(d->loop, metrics_addr, &d->metrics)) < 0)
+        if ((rc = kks_metrics_listen(d->loop, metrics_addr, d->metrics_source, d->metrics_ud,
+                                     &d->metrics)) < 0)
             return rc;
         kks_info("metrics listening", "addr", kks_metrics_address(d->metrics));
     }

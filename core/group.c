@@ -21,6 +21,7 @@ struct held {
     uint8_t *buf; /* packed Envelope */
     size_t len;
     int own;      /* held by kks_group_defer: its request wrote in this transaction */
+    kks_group_tag tag;
 };
 
 struct kks_group {
@@ -37,6 +38,8 @@ struct kks_group {
     struct held *held;
     size_t nheld, capheld;
     kks_group_failure_fn on_failure;
+    kks_group_answered_fn on_answered;
+    void *answered_ud;
 };
 
 static const char not_written[] = "database error at commit; nothing of this request was written";
@@ -80,6 +83,13 @@ static int same_as_own(const kks_group *g, const struct held *h)
             return 1;
     }
     return 0;
+}
+
+/* Tells the owner that a tagged reply has been answered. */
+static void answered(const kks_group *g, const kks_group_tag *tag, int sent)
+{
+    if (tag && tag->kind && g->on_answered)
+        g->on_answered(g->answered_ud, tag, sent);
 }
 
 /* Answers a request whose reply rep reported writes that were not committed. */
@@ -130,6 +140,7 @@ static void group_fail(kks_group *g, const char *why)
             kks_conn_reply_error(h->c, h->id, KKS_EDB,
                                  "database error at commit; send the same request again: its "
                                  "first reply comes back if that was committed");
+        answered(g, &h->tag, 0);
     }
     for (size_t i = 0; i < g->nheld; i++) {
         kks_conn_unref(g->held[i].c);
@@ -143,6 +154,7 @@ static void send_held(kks_group *g)
     for (size_t i = 0; i < g->nheld; i++) {
         struct held *h = &g->held[i];
         kks_conn_reply_packed(h->c, h->id, h->buf, h->len);
+        answered(g, &h->tag, 1);
         kks_conn_unref(h->c);
         free(h->buf);
     }
@@ -239,6 +251,12 @@ void kks_group_set_failure(kks_group *g, kks_group_failure_fn fn)
     g->on_failure = fn;
 }
 
+void kks_group_set_answered(kks_group *g, kks_group_answered_fn fn, void *ud)
+{
+    g->on_answered = fn;
+    g->answered_ud = ud;
+}
+
 int kks_group_begin(kks_group *g)
 {
     assert(!g->in_request);
@@ -298,7 +316,8 @@ void kks_group_abort(kks_group *g)
 }
 
 /* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
-static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int own)
+static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int own,
+                const kks_group_tag *tag)
 {
     struct held *h;
     size_t n;
@@ -320,39 +339,49 @@ static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int 
     h->c = c;
     h->id = id;
     h->own = own;
+    h->tag = tag ? *tag : (kks_group_tag){0};
     kks_conn_ref(c);
     g->nheld++;
     return 0;
 }
 
-int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
+static int hold_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep,
+                       const kks_group_tag *tag)
 {
     if (lost(g))
         group_fail(g, "the database rolled the transaction back");
     if (!g->open) { /* everything it reports is committed already */
         kks_conn_reply(c, id, rep);
+        answered(g, tag, 1);
         return 0;
     }
-    if (hold(g, c, id, rep, 0) < 0) {
+    if (hold(g, c, id, rep, 0, tag) < 0) {
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
+        answered(g, tag, 0);
         return KKS_ENOMEM;
     }
     return 0;
 }
 
-int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
-                    unsigned budget_ms)
+int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
+{
+    return hold_tagged(g, c, id, rep, NULL);
+}
+
+static int defer_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep,
+                        unsigned rows, unsigned budget_ms, const kks_group_tag *tag)
 {
     assert(g->in_request);
     if (lost(g) || (!g->bare && kks_db_exec(g->db, "RELEASE req") < 0)) {
         /* Its writes are not in the transaction any more, nor anyone's. */
         group_fail(g, "cannot release a request's savepoint");
         answer_failed(g, c, id, rep);
+        answered(g, tag, 0);
         return KKS_EDB;
     }
     g->in_request = 0;
     g->bare = 0;
-    if (hold(g, c, id, rep, 1) < 0)
+    if (hold(g, c, id, rep, 1, tag) < 0)
         goto fail_mem;
     g->rows += rows;
     uv_update_time(g->loop);
@@ -366,36 +395,46 @@ fail_mem:
     group_commit(g);
     kks_conn_reply_error(c, id, KKS_ENOMEM,
                          "out of memory after the write; check the result before retrying");
+    answered(g, tag, 0);
     return KKS_ENOMEM;
+}
+
+int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
+                    unsigned budget_ms)
+{
+    return defer_tagged(g, c, id, rep, rows, budget_ms, NULL);
 }
 
 /* The packed forms decode the reply once and take the paths above, so that a
  * failed transaction answers them in their failure form too. */
 int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
-                          size_t len)
+                          size_t len, const kks_group_tag *tag)
 {
     Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
     int rc;
     if (!rep) {
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
+        answered(g, tag, 0);
         return KKS_ENOMEM;
     }
-    rc = kks_group_hold(g, c, id, rep);
+    rc = hold_tagged(g, c, id, rep, tag);
     kks__envelope__free_unpacked(rep, NULL);
     return rc;
 }
 
 int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
-                           size_t len, unsigned rows, unsigned budget_ms)
+                           size_t len, unsigned rows, unsigned budget_ms,
+                           const kks_group_tag *tag)
 {
     Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
     int rc;
     if (!rep) {
         kks_group_abort(g);
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; nothing of this request written");
+        answered(g, tag, 0);
         return KKS_ENOMEM;
     }
-    rc = kks_group_defer(g, c, id, rep, rows, budget_ms);
+    rc = defer_tagged(g, c, id, rep, rows, budget_ms, tag);
     kks__envelope__free_unpacked(rep, NULL);
     return rc;
 }

@@ -12,6 +12,9 @@ typedef struct kks_daemon {
     uv_loop_t *loop;
     kks_server *srv;
     kks_metrics_server *metrics;
+    /* What the daemon adds to the process-wide metrics (NULL: nothing). */
+    kks_metrics_source_fn metrics_source;
+    void *metrics_ud;
     uv_signal_t sigterm, sigint;
     /* Called once the server has drained: close the daemon's own handles
      * (clients, timers) so that the loop can end. */

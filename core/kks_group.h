@@ -48,6 +48,7 @@
 #define KKS_GROUP_H
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "kks_net.h"
@@ -58,6 +59,19 @@ typedef struct kks_group kks_group;
  * committed, in the failure form of rep's body kind. Must answer exactly once
  * (kks_conn_reply or kks_conn_reply_error); rep is freed when it returns. */
 typedef void (*kks_group_failure_fn)(kks_conn *c, uint64_t id, const Kks__Envelope *rep);
+
+/* What the owner of a reply wants to hear back when it has been answered
+ * (kks_group_set_answered): the group only carries it. kind 0: no tag. */
+typedef struct kks_group_tag {
+    uint64_t t0; /* e.g. when the request arrived (uv_hrtime) */
+    uint32_t kind, a, b;
+} kks_group_tag;
+
+/* Called once for each tagged reply, when it has been answered: sent 1 when
+ * the reply itself was queued on its connection (after its COMMIT, or at once
+ * when no transaction was open), 0 when it was answered in its failure form
+ * or with an Error instead. */
+typedef void (*kks_group_answered_fn)(void *ud, const kks_group_tag *tag, int sent);
 
 /* Returns 0 or KKS_ENOMEM. Installs a commit hook on db. */
 int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **out);
@@ -83,11 +97,14 @@ int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, 
  * KKS_ENOMEM (then answered with an Error at once). */
 int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep);
 /* The same two, for a reply already packed (an Envelope; its id is set when
- * it is sent). */
+ * it is sent), with a tag (or NULL) reported to the answered callback. */
 int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
-                           size_t len, unsigned rows, unsigned budget_ms);
+                           size_t len, unsigned rows, unsigned budget_ms,
+                           const kks_group_tag *tag);
 int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
-                          size_t len);
+                          size_t len, const kks_group_tag *tag);
+/* Who hears about tagged replies (NULL: nobody). */
+void kks_group_set_answered(kks_group *g, kks_group_answered_fn fn, void *ud);
 /* Commits now if open (for shutdown). */
 void kks_group_flush(kks_group *g);
 /* Flushes, stops the handles; memory is released by their close callbacks. */

@@ -261,6 +261,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
 
     if (!(rows = batch_rows(req, &program, &period, &nrows, o)))
         return SW_UNDO;
+    s->metrics.credit_rows += nrows;
     if (kks_period_parse(program, period, &per) < 0 ||
         kks_policy_period_check(&s->policy, &per, perr, sizeof perr) < 0) {
         sw_out_error(o, KKS_EINVAL, "unknown programme or period label, or one the policy refuses");
@@ -339,6 +340,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     if (sw_out_set(o, &rep) == 0) {
         o->rows = (unsigned)nrows;
         o->budget_ms = 200;
+        o->tag = swm_credit_tag(res.credited, (uint32_t)rj.n);
         v = SW_KEEP;
     }
     goto out;

@@ -161,6 +161,8 @@ int main(int argc, char **argv)
     }
     s.d.app = &s;
     s.d.on_stopped = on_stopped;
+    s.d.metrics_source = swm_render;
+    s.d.metrics_ud = &s.metrics;
     for (int i = 0; i < s.nlinks; i++) {
         kks_client_opts co = {
             .expect_role = KKS_ROLE_ISSUER,

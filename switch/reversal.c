@@ -32,6 +32,7 @@ static enum sw_verdict answer(sw_out *o, const char *rc, const char *reason, int
     sw_out_set(o, &rep);
     o->rows = 1;
     o->budget_ms = 2;
+    o->tag = swm_txn_tag(o->tag.t0, SWM_REVERSAL, rc);
     return v;
 }
 

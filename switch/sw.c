@@ -195,17 +195,20 @@ int sw_complete(sw *s, kks_conn *c, uint64_t id, enum sw_verdict v, sw_out *o)
     }
     if (v == SW_UNDO)
         kks_group_abort(s->group);
+    const kks_group_tag *tag = o->tag.kind ? &o->tag : NULL;
     if (!o->buf || with_id(o, id) < 0) {
         if (v == SW_KEEP) /* nothing to hold the writes' reply: keep nothing */
             kks_group_abort(s->group);
         kks_conn_reply_error(c, id, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        if (tag)
+            swm_answered(&s->metrics, tag, 0);
         rc = KKS_ENOMEM;
     } else if (v == SW_KEEP) {
-        rc = kks_group_defer_packed(s->group, c, id, o->buf, o->len, o->rows, o->budget_ms);
+        rc = kks_group_defer_packed(s->group, c, id, o->buf, o->len, o->rows, o->budget_ms, tag);
     } else {
         /* a read may have seen writes of requests not yet committed: it goes
          * out with them, after the COMMIT (at once when none is open) */
-        kks_group_hold_packed(s->group, c, id, o->buf, o->len);
+        kks_group_hold_packed(s->group, c, id, o->buf, o->len, tag);
     }
     free(o->buf);
     o->buf = NULL;
@@ -258,6 +261,7 @@ static void unavailable(sw_out *o, const Kks__Envelope *req)
         rep.body_case = KKS__ENVELOPE__BODY_REVERSAL_REPLY;
         rep.reversal_reply = &rr;
         sw_out_set(o, &rep);
+        o->tag = swm_txn_tag(o->tag.t0, SWM_REVERSAL, rr.rc);
     } else {
         sw_out_error(o, KKS_EDB, "database unavailable; nothing written");
     }
@@ -265,7 +269,7 @@ static void unavailable(sw_out *o, const Kks__Envelope *req)
 
 void sw_dispatch(sw *s, kks_conn *c, const Kks__Envelope *req)
 {
-    sw_out o = {0};
+    sw_out o = {.tag.t0 = uv_hrtime()};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (handlers[i].body != req->body_case)
             continue;
@@ -334,6 +338,7 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
          * of its own, with no savepoint (kks_group.h) */
         kks_group_new(loop, s->db, 16384, &s->group) < 0 ||
         (kks_group_set_failure(s->group, uncommitted_reply), 0) ||
+        (kks_group_set_answered(s->group, swm_answered, &s->metrics), 0) ||
         (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, &s->ckpt) < 0)) {
         snprintf(err, cap, "%s: cannot prepare the database (see the log)", dbpath);
         return KKS_EDB;

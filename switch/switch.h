@@ -19,6 +19,7 @@
 #include "kks_policy.h"
 #include "ledger.h"
 #include "rules.h"
+#include "swmetrics.h"
 #include "txnlog.h"
 
 #define MAX_LINKS 16
@@ -64,6 +65,7 @@ struct sw {
     link links[MAX_LINKS];
     int nlinks;
     sw_ask_fn ask;
+    swm metrics; /* served on --metrics (swmetrics.h) */
 };
 
 /* What a handler leaves for dispatch. */
@@ -72,6 +74,8 @@ typedef struct sw_out {
     size_t len;
     unsigned rows;      /* work done, for the group's max_rows */
     unsigned budget_ms; /* how long the reply may wait for others to share a commit */
+    kks_group_tag tag;  /* what the metrics learn when it is answered (swmetrics.h);
+                           t0 is set by dispatch when the request arrives */
 } sw_out;
 
 enum sw_verdict {

@@ -63,6 +63,8 @@ struct txn_ctx {
     size_t nlines;
     char refused_sku[24]; /* the item a purchase was declined for */
     uint64_t kk; /* the issuer's answer */
+    uint64_t t0; /* when the request was decoded (uv_hrtime), for the metrics */
+    enum swm_type mtype;
 };
 
 static int is(const txn_ctx *t, const char *type)
@@ -166,6 +168,7 @@ static enum sw_verdict quick(sw *s, sw_out *o, const Kks__TxnRequest *req, const
     rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
     rep.txn_reply = &tr;
     sw_out_set(o, &rep);
+    o->tag = swm_txn_tag(o->tag.t0, swm_type_of(req->type), rc);
     return SW_READ;
 }
 
@@ -272,6 +275,7 @@ static void finish(txn_ctx *t, const char *rc, const char *reason,
     }
     o.rows = 1;
     o.budget_ms = TXN_COMMIT_BUDGET_MS;
+    o.tag = swm_txn_tag(t->t0, t->mtype, rc);
     if (sw_complete(s, t->c, t->id, SW_KEEP, &o) == 0) {
         /* duplicates: the same reply, after the same COMMIT */
         for (int i = 0; i < t->nwaiters; i++)
@@ -301,6 +305,7 @@ failed:
     rep.body_case = KKS__ENVELOPE__BODY_TXN_REPLY;
     rep.txn_reply = &tr;
     sw_out_set(&o, &rep);
+    o.tag = swm_txn_tag(t->t0, t->mtype, KKS_RC_SYSTEM);
     for (int i = 0; i < t->nwaiters; i++)
         kks_conn_reply(t->waiters[i].c, t->waiters[i].id, &rep);
     sw_complete(s, t->c, t->id, begun ? SW_UNDO : SW_READ, &o);
@@ -570,12 +575,14 @@ enum sw_verdict txn_handle(sw *s, kks_conn *c, const Kks__Envelope *env, sw_out 
     t->c = c;
     kks_conn_ref(c);
     t->id = env->id;
+    t->t0 = o->tag.t0;
     t->stan = req->stan;
     memcpy(t->digest, digest, 32);
     copy(t->terminal, sizeof t->terminal, req->terminal);
     copy(t->local_date, sizeof t->local_date, req->local_date);
     sw_business_date(s, t->bdate);
     copy(t->type, sizeof t->type, req->type);
+    t->mtype = swm_type_of(req->type);
     copy(t->pan, sizeof t->pan, strlen(req->pan) <= 19 ? req->pan : "");
     kks_pan_mask(t->pan, t->pan_masked);
     copy(t->nik, sizeof t->nik, strlen(req->nik) <= 16 ? req->nik : "");

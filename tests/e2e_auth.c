@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -78,6 +79,7 @@ static void world(void)
 {
     char path[400], *out = NULL;
     e2e_setup();
+    E.metrics = 1; /* --metrics 127.0.0.1:0 on both daemons */
     const char *ids[] = {EW, ATM, BR, "EW-127101-0002"};
     for (int i = 0; i < 4; i++) {
         char *argv[] = {(char *)e2e_bin("kksctl"), "pki", "terminal", "--dir", E.pki, "--id",
@@ -684,4 +686,91 @@ Test(auth, routes_by_bin_and_a_locked_database_is_96)
     term_close(&t);
     (void)out;
     ledger_clean();
+}
+
+/* What a load tester graphs, scraped over plain TCP from the switch's
+ * --metrics address: transactions by type and response code, the latency
+ * histogram, the credit-run counters (world() ran two batches of two rows),
+ * the process_* series; and 404 for another path. */
+Test(auth, metrics_count_what_the_switch_answered)
+{
+    term t;
+    char path[400], *out = NULL;
+    term_open(&t, EW);
+    ok(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A});
+    int64_t pkh, bpnt;
+    balances(&t, pan_a, PIN_A, &pkh, &bpnt);
+    ok(&t, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "BRS-MED-5KG:1"});
+    rc_is(&t, &(txn){.type = "purchase", .pan = pan_a, .pin = PIN_A, .items = "MYK-1L:1"},
+          KKS_RC_NOT_PERMITTED_CARD);
+    term_close(&t);
+    /* a small credit run: two rows paid already (neither applied nor
+     * rejected), one family with no account (rejected) */
+    snprintf(path, sizeof path, "%s/bpnt-again.csv", E.dir);
+    char rows[512];
+    snprintf(rows, sizeof rows,
+             "program,period,kk,amount\nbpnt,2026-10..12,%s,600000\nbpnt,2026-10..12,%s,600000\n"
+             "bpnt,2026-10..12,1271099999990001,600000\n",
+             KK_A, KK_B);
+    write_file(path, rows);
+    ctl(&out, "credit-run", path, 0, 0, 0);
+    cr_assert(out && strstr(out, "no account at the switch"), "%s", out ? out : "");
+    free(out);
+
+    char *m = e2e_http_get(E.switch_metrics, "/metrics");
+    cr_assert_not_null(m, "cannot reach %s", E.switch_metrics);
+    cr_assert(strncmp(m, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.200s", m);
+    cr_assert(strstr(m, "\r\nContent-Type: text/plain; version=0.0.4"), "%.300s", m);
+    struct {
+        const char *series;
+        double want;
+    } exact[] = {
+        {"kks_switch_transactions_total{type=\"activate\",rc=\"00\"}", 1},
+        {"kks_switch_transactions_total{type=\"balance\",rc=\"00\"}", 1},
+        {"kks_switch_transactions_total{type=\"purchase\",rc=\"00\"}", 1},
+        {"kks_switch_transactions_total{type=\"purchase\",rc=\"57\"}", 1},
+        {"kks_switch_transaction_seconds_count{type=\"purchase\"}", 2},
+        {"kks_switch_transaction_seconds_bucket{type=\"purchase\",le=\"+Inf\"}", 2},
+        {"kks_switch_transaction_seconds_count{type=\"activate\"}", 1},
+        {"kks_switch_transaction_seconds_count{type=\"withdraw\"}", 0},
+        {"kks_switch_credit_rows_total", 7},
+        {"kks_switch_credits_applied_total", 4},
+        {"kks_switch_credit_rejected_total", 1},
+        {"kks_switch_credit_batches_total", 3},
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        cr_assert_eq(e2e_metric(m, exact[i].series), exact[i].want, "%s: %g in\n%s",
+                     exact[i].series, e2e_metric(m, exact[i].series), m);
+    cr_assert_lt(e2e_metric(m, "kks_switch_transactions_total{type=\"withdraw\",rc=\"00\"}"), 0,
+                 "no series for what never happened");
+    double sum = e2e_metric(m, "kks_switch_transaction_seconds_sum{type=\"purchase\"}");
+    cr_assert(sum > 0 && sum < 30, "purchase seconds %g", sum);
+    double last = e2e_metric(m, "kks_switch_credit_last_batch_timestamp_seconds");
+    cr_assert(last > (double)time(NULL) - 300 && last < (double)time(NULL) + 5, "last batch %f",
+              last);
+    const char *described[] = {"# TYPE kks_switch_transactions_total counter\n",
+                               "# TYPE kks_switch_transaction_seconds histogram\n",
+                               "# HELP kks_switch_credit_rows_total ",
+                               "# TYPE kks_switch_credit_last_batch_timestamp_seconds gauge\n",
+                               "# TYPE process_cpu_seconds_total counter\n"};
+    for (size_t i = 0; i < sizeof described / sizeof described[0]; i++)
+        cr_assert(strstr(m, described[i]), "missing %s", described[i]);
+    const char *process[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                             "process_virtual_memory_bytes", "process_open_fds",
+                             "process_max_fds", "process_start_time_seconds"};
+    for (size_t i = 0; i < sizeof process / sizeof process[0]; i++)
+        cr_assert_gt(e2e_metric(m, process[i]), 0, "%s", process[i]);
+    cr_assert_gt(e2e_metric(m, "kks_issuer_links_up"), 0);
+    free(m);
+
+    m = e2e_http_get(E.switch_metrics, "/other");
+    cr_assert(m && strncmp(m, "HTTP/1.1 404 Not Found\r\n", 24) == 0, "%s", m ? m : "");
+    free(m);
+    /* the issuer serves the process-wide series and none of the switch's */
+    m = e2e_http_get(E.issuer_metrics, "/metrics");
+    cr_assert(m && strncmp(m, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    cr_assert_gt(e2e_metric(m, "process_open_fds"), 0);
+    cr_assert_gt(e2e_metric(m, "kks_requests_total"), 0);
+    cr_assert_null(strstr(m, "kks_switch_"));
+    free(m);
 }

@@ -235,10 +235,13 @@ void e2e_start_issuer(void)
     snprintf(db, sizeof db, "%s/issuer.db", E.dir);
     unlink(ready);
     char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", "--db", db,
-                    "--pki", E.pki, "--ready-file", ready, NULL};
+                    "--pki", E.pki, "--ready-file", ready,
+                    E.metrics ? "--metrics" : NULL, "127.0.0.1:0", NULL};
     E.issuer_pid = e2e_spawn("issuer", argv);
     cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0,
                  "issuer did not start");
+    if (E.metrics)
+        cr_assert_eq(e2e_metrics_addr("issuer", E.issuer_metrics, sizeof E.issuer_metrics), 0);
 }
 
 void e2e_start_switch(void)
@@ -252,12 +255,88 @@ void e2e_start_switch_db(const char *dbname)
     snprintf(ready, sizeof ready, "%s/switch.ready", E.dir);
     snprintf(db, sizeof db, "%s/%s", E.dir, dbname);
     unlink(ready);
-    char *argv[] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
-                    "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready,
-                    E.today ? "--today" : NULL, (char *)E.today, NULL};
+    char *argv[16] = {(char *)e2e_bin("kks-switch"), "--listen", "127.0.0.1:0", "--db", db,
+                      "--pki", E.pki, "--issuer", E.issuer_addr, "--ready-file", ready};
+    int n = 11;
+    if (E.metrics) {
+        argv[n++] = "--metrics";
+        argv[n++] = "127.0.0.1:0";
+    }
+    if (E.today) {
+        argv[n++] = "--today";
+        argv[n++] = (char *)E.today;
+    }
+    argv[n] = NULL;
     E.switch_pid = e2e_spawn("switch", argv);
     cr_assert_eq(e2e_wait_ready(ready, E.switch_pid, E.switch_addr, sizeof E.switch_addr), 0,
                  "switch did not start");
+    if (E.metrics)
+        cr_assert_eq(e2e_metrics_addr("switch", E.switch_metrics, sizeof E.switch_metrics), 0);
+}
+
+int e2e_metrics_addr(const char *logname, char *addr, size_t cap)
+{
+    static const char key[] = "\"msg\":\"metrics listening\",\"addr\":\"";
+    char path[400], *log, *last = NULL;
+    const char *end;
+    snprintf(path, sizeof path, "%s/%s.log", E.dir, logname);
+    if (!(log = e2e_slurp(path)))
+        return -1;
+    for (char *p = strstr(log, key); p; p = strstr(p + 1, key))
+        last = p + strlen(key);
+    if (!last || !(end = strchr(last, '"')) || (size_t)(end - last) >= cap) {
+        free(log);
+        return -1;
+    }
+    snprintf(addr, cap, "%.*s", (int)(end - last), last);
+    free(log);
+    return 0;
+}
+
+char *e2e_http_get(const char *addr, const char *path)
+{
+    struct sockaddr_storage sa;
+    struct timeval tv = {15, 0};
+    char req[512];
+    size_t n = 0, cap = 65536;
+    ssize_t r;
+    int fd, len;
+    if (kks_addr_parse(addr, &sa) < 0 || (fd = socket(sa.ss_family, SOCK_STREAM, 0)) < 0)
+        return NULL;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa,
+                sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0) {
+        close(fd);
+        return NULL;
+    }
+    len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: e2e\r\n\r\n",
+                   path, addr);
+    char *buf = malloc(cap);
+    if (!buf || write(fd, req, (size_t)len) != len) {
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    while ((r = read(fd, buf + n, cap - 1 - n)) > 0) {
+        if ((n += (size_t)r) == cap - 1) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+    }
+    buf[n] = '\0';
+    close(fd);
+    return buf;
+}
+
+double e2e_metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = strstr(text, series); p; p = strstr(p + 1, series))
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
 }
 
 SSL *e2e_tls_dial(const char *addr, const char *pki, const char *cred)

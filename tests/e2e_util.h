@@ -19,6 +19,8 @@ typedef struct e2e {
     char issuer_addr[64], switch_addr[64];
     pid_t issuer_pid, switch_pid;
     const char *today; /* the switch's --today, if set (the business date) */
+    int metrics;       /* start the daemons with --metrics 127.0.0.1:0 */
+    char issuer_metrics[64], switch_metrics[64]; /* their bound metrics addresses */
 } e2e;
 
 extern e2e E;
@@ -51,6 +53,17 @@ void e2e_start_issuer(void);
 void e2e_start_switch(void);
 /* The same with another database file name in the test directory. */
 void e2e_start_switch_db(const char *dbname);
+
+/* The bound --metrics address of a daemon started with it, from its log
+ * (dir/LOGNAME.log, the last "metrics listening" line; the daemons log it
+ * before they write the ready file). 0 or -1. */
+int e2e_metrics_addr(const char *logname, char *addr, size_t cap);
+/* One HTTP/1.1 GET over a plain TCP socket; the whole response (head and
+ * body, up to the server's close), malloc'd; NULL if it cannot connect. */
+char *e2e_http_get(const char *addr, const char *path);
+/* The value of the sample line that starts with series (name and labels,
+ * exactly as written) in a Prometheus text; -1 if there is none. */
+double e2e_metric(const char *text, const char *series);
 
 /* 1 if the file (binary or not) holds needle; 0 if not or missing. */
 int e2e_file_has(const char *path, const char *needle);

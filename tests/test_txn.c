@@ -329,3 +329,72 @@ Test(txn, credit_columns_and_rows_are_the_same_batch)
     cr_assert_eq(rep->credit_result->rejected[0]->line, 2);
     kks__envelope__free_unpacked(rep, NULL);
 }
+
+/* The metrics count a reply when the group has sent it, after its COMMIT:
+ * by type and response code, with the handling time; a retransmission
+ * answered with the first reply is not counted again; credit batches count
+ * their rows. */
+Test(txn, metrics_count_replies_after_their_commit)
+{
+    setup_family(); /* two credit batches of one row each */
+    swm *m = &S->metrics;
+    cr_assert_eq(m->credit_rows, 2);
+    cr_assert_eq(m->credits_applied, 2);
+    cr_assert_eq(m->credit_batches, 2);
+    cr_assert_eq(m->credit_rejected, 0);
+    cr_assert_gt(m->credit_last_batch, 0);
+
+    /* sent by hand to look before the COMMIT */
+    Kks__Envelope req;
+    kc_txn k = {.terminal = EW, .stan = 1, .local_date = DAY, .type = "purchase", .pan = PAN};
+    kc_txn_req built;
+    uint8_t tpk[16];
+    cr_assert_eq(kks_tpk_derive(S->tmk, EW, tpk), 0);
+    snprintf(k.pin, sizeof k.pin, "%s", PIN);
+    snprintf(k.items[0].sku, sizeof k.items[0].sku, "BRS-MED-5KG");
+    k.items[0].qty = 1;
+    k.n_items = 1;
+    cr_assert_eq(kc_txn_build(&k, tpk, &built), 0);
+    kc_txn_envelope(&built, &req);
+    req.id = 999;
+    sw_dispatch(S, ew, &req);
+    cr_assert_eq(m->txn[SWM_PURCHASE][0], 0, "held for its COMMIT: not counted yet");
+    kks_group_flush(S->group);
+    cr_assert_eq(m->txn[SWM_PURCHASE][0], 1);
+    Kks__Envelope *r = kks_conn_memory_take(ew);
+    rc_is(r, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(r, NULL);
+
+    r = txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 1}); /* the first reply again */
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 2}); /* 57 */
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(ew, EW, (t){"balance", .stan = 3, .pin = "999999"}); /* 55 */
+    kks__envelope__free_unpacked(r, NULL);
+    r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1, .wallet = "pkh"}); /* 94 */
+    kks__envelope__free_unpacked(r, NULL);
+    issuer_down = 1;
+    r = txn(atm, ATM, (t){"withdraw", .stan = 1, .amount = 100000}); /* 91 */
+    kks__envelope__free_unpacked(r, NULL);
+    Kks__ReversalRequest rv = KKS__REVERSAL_REQUEST__INIT;
+    rv.terminal = EW;
+    rv.stan = 1;
+    rv.local_date = DAY;
+    req = (Kks__Envelope)KKS__ENVELOPE__INIT;
+    req.body_case = KKS__ENVELOPE__BODY_REVERSAL;
+    req.reversal = &rv;
+    r = call(ew, &req);
+    kks__envelope__free_unpacked(r, NULL);
+
+    cr_assert_eq(m->txn[SWM_PURCHASE][0], 1, "a retransmission is not counted again");
+    cr_assert_eq(m->txn[SWM_PURCHASE][57], 1);
+    cr_assert_eq(m->txn[SWM_PURCHASE][94], 1);
+    cr_assert_eq(m->txn[SWM_BALANCE][55], 1);
+    cr_assert_eq(m->txn[SWM_WITHDRAW][91], 1);
+    cr_assert_eq(m->txn[SWM_REVERSAL][0], 1);
+    uint64_t n = 0;
+    for (int i = 0; i <= SWM_BUCKETS; i++)
+        n += m->seconds[SWM_PURCHASE].in[i];
+    cr_assert_eq(n, 3, "one observation per counted purchase");
+    cr_assert_gt(m->seconds[SWM_PURCHASE].sum_ns, 0);
+}
