@@ -79,7 +79,7 @@ void swm_render(kks_mbuf *b, void *ud)
     for (int t = 0; t < SWM__TYPES; t++)
         for (int rc = 0; rc <= SWM_RC_OTHER; rc++)
             if (m->txn[t][rc]) {
-                char code[8] = "other";
+                char code[12] = "other";
                 if (rc != SWM_RC_OTHER)
                     snprintf(code, sizeof code, "%02d", rc);
                 kks_mbuf_printf(b,

@@ -141,4 +141,5 @@ rc=$?
 [ $rc = 0 ] || fail "exit $rc"
 grep -q "using 100 cards remembered" "$WORK/err" || fail "the cards were not reused"
 grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the remembered cards"
+grep -q " 94 x" "$WORK/out" && fail "STANs of the first run repeated (94)"
 echo PASS

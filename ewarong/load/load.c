@@ -959,6 +959,44 @@ static int write_report(const gen *g, double secs, const holdres *h, const verdi
     return 0;
 }
 
+/* ---- STANs: unique per terminal and day across runs ---- */
+
+/* DIR/stan holds "YYYY-MM-DD NEXT": the first STAN the next run on that date
+ * may use (every terminal of a run starts from it). */
+static uint32_t stan_base(const char *state, const char *date)
+{
+    char path[1100], d[16];
+    unsigned long next = 0;
+    snprintf(path, sizeof path, "%s/stan", state);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%15s %lu", d, &next) != 2 || strcmp(d, date) != 0)
+            next = 0;
+        fclose(f);
+    }
+    return next >= 1 && next <= 999999 ? (uint32_t)next : 1;
+}
+
+static void stan_save(const char *state, const char *date, const gen *g)
+{
+    char path[1100], tmp[1120];
+    uint32_t top = 0;
+    for (int i = 0; i < g->nt; i++)
+        top = g->t[i].stan > top ? g->t[i].stan : top;
+    snprintf(path, sizeof path, "%s/stan", state);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    /* past 999999 the day's STANs start again from 1: said when it happens */
+    if (top >= 999999)
+        fprintf(stderr, "kks-terminal load: the terminals used every STAN of %s; the next run "
+                        "on this day repeats them (the switch answers 94)\n", date);
+    fprintf(f, "%s %lu\n", date, top >= 999999 ? 1ul : (unsigned long)top + 1);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
 /* ---- the run ---- */
 
 static void wib_today(char out[11])
@@ -1125,7 +1163,7 @@ int load_cli(int argc, char **argv)
 
     /* terminals: certificates made once, kept in the PKI */
     fprintf(stderr, "connecting %d terminals...\n", o.terminals);
-    uint32_t stan0 = (uint32_t)(time(NULL) % 86400) * 10 % 900000 + 1; /* fresh STANs each run */
+    uint32_t stan0 = stan_base(state, g->date);
     for (int i = 0; i < o.terminals; i++)
         snprintf(g->t[i].id, sizeof g->t[i].id, "EW-LOAD-%05d", i + 1);
     if (make_certs(pki, g->t, o.terminals) < 0) {
@@ -1166,6 +1204,7 @@ int load_cli(int argc, char **argv)
             rc = TERM_EXIT_PEER;
             goto out;
         }
+        stan_save(state, g->date, g);
         if (ld_cards_save(&lw, &g->cards, why, sizeof why) < 0)
             fprintf(stderr, "kks-terminal load: %s (the cards will be prepared again)\n", why);
         g->first_error[0] = '\0';
@@ -1218,6 +1257,7 @@ int load_cli(int argc, char **argv)
     if (g->nsecs)
         sec_finish(g, &g->secs[g->nsecs - 1]);
     g->phase = 3;
+    stan_save(state, g->date, g);
 
     verdict v;
     thresholds(g, secs, &v);
