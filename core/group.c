@@ -24,6 +24,10 @@ struct held {
     kks_group_tag tag;
 };
 
+enum { G_BEGIN, G_COMMIT, G_SAVEPOINT, G_RELEASE, G_ST__COUNT };
+static const char *const g_sql[G_ST__COUNT] = {"BEGIN IMMEDIATE", "COMMIT", "SAVEPOINT req",
+                                               "RELEASE req"};
+
 struct kks_group {
     uv_loop_t *loop;
     sqlite3 *db;
@@ -40,7 +44,25 @@ struct kks_group {
     kks_group_failure_fn on_failure;
     kks_group_answered_fn on_answered;
     void *answered_ud;
+    sqlite3_stmt *st[G_ST__COUNT]; /* prepared once: sqlite3_exec compiled them each time */
 };
+
+/* Runs one of the group's own statements; 0 or KKS_EDB (logged). */
+static int gexec(kks_group *g, int which)
+{
+    sqlite3_stmt *st = g->st[which];
+    if (!st && sqlite3_prepare_v3(g->db, g_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                  &g->st[which], NULL) != SQLITE_OK)
+        return kks_db_exec(g->db, g_sql[which]); /* says why, or works after all */
+    st = g->st[which];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        kks_error("database error", "sql", g_sql[which], "error", sqlite3_errmsg(g->db));
+        return KKS_EDB;
+    }
+    return 0;
+}
 
 static const char not_written[] = "database error at commit; nothing of this request was written";
 
@@ -196,7 +218,7 @@ static void group_commit(kks_group *g)
         return;
     }
     g->committing = 1;
-    rc = kks_db_exec(g->db, "COMMIT");
+    rc = gexec(g, G_COMMIT);
     g->committing = 0;
     if (rc < 0) {
         snprintf(why, sizeof why, "%s", sqlite3_errmsg(g->db));
@@ -269,7 +291,7 @@ int kks_group_begin(kks_group *g)
          * is rolling the transaction back. A savepoint costs a copy of every
          * page the request changes (SQLite's sub-journal), which for a bulk
          * request was a third of the switch's system time. */
-        if (kks_db_exec(g->db, "BEGIN IMMEDIATE") < 0)
+        if (gexec(g, G_BEGIN) < 0)
             return KKS_EDB;
         g->open = 1;
         g->deadline = UINT64_MAX;
@@ -279,7 +301,7 @@ int kks_group_begin(kks_group *g)
         g->work_this_iter = 1;
         return 0;
     }
-    if (kks_db_exec(g->db, "SAVEPOINT req") < 0) {
+    if (gexec(g, G_SAVEPOINT) < 0) {
         /* With nothing else riding on the transaction, end it; if SQLite
          * ended it, what it held is lost. */
         if (g->nheld == 0 || lost(g))
@@ -372,7 +394,7 @@ static int defer_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *r
                         unsigned rows, unsigned budget_ms, const kks_group_tag *tag)
 {
     assert(g->in_request);
-    if (lost(g) || (!g->bare && kks_db_exec(g->db, "RELEASE req") < 0)) {
+    if (lost(g) || (!g->bare && gexec(g, G_RELEASE) < 0)) {
         /* Its writes are not in the transaction any more, nor anyone's. */
         group_fail(g, "cannot release a request's savepoint");
         answer_failed(g, c, id, rep);
@@ -459,6 +481,10 @@ void kks_group_free(kks_group *g)
         return;
     g->closing = 1;
     group_commit(g);
+    for (int i = 0; i < G_ST__COUNT; i++) { /* before the owner closes the database */
+        sqlite3_finalize(g->st[i]);
+        g->st[i] = NULL;
+    }
     uv_close((uv_handle_t *)&g->check, group_closed);
     uv_close((uv_handle_t *)&g->idle, group_closed);
 }

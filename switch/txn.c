@@ -72,9 +72,12 @@ static int is(const txn_ctx *t, const char *type)
     return strcmp(t->type, type) == 0;
 }
 
+/* src into dst, cut to cap - 1 bytes (cap > 0). */
 static void copy(char *dst, size_t cap, const char *src)
 {
-    snprintf(dst, cap, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
 /* SHA-256 over the fields that make a request what it is (not the PIN

@@ -138,8 +138,12 @@ static void pan_ref(txnlog *j, const char *pan, char out[33])
         EVP_DigestUpdate(md, pan, strlen(pan)) != 1 || EVP_DigestFinal_ex(md, h, &len) != 1)
         memset(h, 0, sizeof h); /* an all-zero ref matches no card's withdrawals: still bounded */
     EVP_MD_CTX_free(md);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) { /* snprintf per byte was 6% of an authorisation */
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[32] = '\0';
 }
 
 int txnlog_find(txnlog *j, const char *terminal, const char *local_date, uint32_t stan,
