@@ -8,7 +8,7 @@
 #
 # usage: e2e_load.sh BIN_DIR
 set -u
-BIN=${1:?usage: e2e_load.sh BIN_DIR}
+BIN=$(cd "${1:?usage: e2e_load.sh BIN_DIR}" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-e2e-load-XXXXXX")
 STEP=start
 PIDS=""
@@ -66,6 +66,15 @@ grep -q '"model": "closed"' "$WORK/out" || fail "not closed"
 grep -q '"p99_9":' "$WORK/out" || fail "no p99.9"
 grep -q '"00":' "$WORK/out" || fail "no response codes"
 grep -q '"generator_fell_behind":' "$WORK/out" || fail "no word on the generator"
+
+STEP="default state directory"
+mkdir -p "$WORK/elsewhere"
+(cd "$WORK/elsewhere" && env -u XDG_STATE_HOME HOME="$WORK/home" "$BIN/kks-terminal" load \
+    --closed --duration 1 --warmup 0 --terminals 2 --cards 20 >"$WORK/out" 2>"$WORK/err")
+rc=$?
+[ $rc = 0 ] || fail "exit $rc without --state"
+[ -s "$WORK/home/.local/state/kks/load/pin.key" ] || fail "the state is not under HOME"
+[ -z "$(ls -A "$WORK/elsewhere")" ] || fail "it wrote into the working directory: $(ls -A "$WORK/elsewhere")"
 
 STEP="thresholds"
 load --closed --duration 2 --warmup 0 --terminals 4 --cards 100 --max-p99 0.001 \

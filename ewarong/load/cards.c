@@ -30,7 +30,7 @@
 
 #define CARDS_MAX 1000000
 
-static int mkdir_p(const char *dir)
+int ld_mkdir_p(const char *dir)
 {
     char p[1024];
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
@@ -353,7 +353,7 @@ static int prepare(const ld_world *w, size_t n, ld_cards *c, char *why, size_t c
 
     snprintf(dir, sizeof dir, "%s/prep", w->state);
     snprintf(reg, sizeof reg, "%s/families.csv", dir);
-    if (mkdir_p(dir) < 0) {
+    if (ld_mkdir_p(dir) < 0) {
         snprintf(why, cap, "cannot make %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -427,7 +427,7 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
         snprintf(why, cap, "--cards must be 1..%d", CARDS_MAX);
         return -1;
     }
-    if (mkdir_p(w->state) < 0) {
+    if (ld_mkdir_p(w->state) < 0) {
         snprintf(why, cap, "cannot make the state directory %s: %s", w->state, strerror(errno));
         return -1;
     }

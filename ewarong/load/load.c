@@ -143,8 +143,8 @@ static int usage(FILE *f, int rc)
           "  --duration S  measured seconds (default 30), after --warmup S (default 2)\n"
           "  --terminals N terminals, each with its own certificate and connection (default 64)\n"
           "  --cards N     cards to use (default 2000); prepared and activated on first use,\n"
-          "                remembered in --state (default $KKS_TERMINAL_STATE/load, else\n"
-          "                var/terminal/load) for the next run on the same switch\n"
+          "                remembered in --state (default $XDG_STATE_HOME/kks/load, else\n"
+          "                ~/.local/state/kks/load) for the next run on the same switch\n"
           "  --mix         purchase, withdraw, balance, statement: percentages summing to 100\n"
           "  --hold N      also open N idle terminal connections and report the switch's memory\n"
           "  --max-p99 MS, --min-rate R (approved/s), --max-errors N: exit 1 when broken\n"
@@ -1084,12 +1084,18 @@ int load_cli(int argc, char **argv)
         }
         fclose(f);
     }
+    /* never the working directory: a rerun from elsewhere finds its cards */
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     if (o.state)
         snprintf(state, sizeof state, "%s", o.state);
-    else if (getenv("KKS_TERMINAL_STATE") && *getenv("KKS_TERMINAL_STATE"))
-        snprintf(state, sizeof state, "%s/load", getenv("KKS_TERMINAL_STATE"));
-    else
-        snprintf(state, sizeof state, "var/terminal/load");
+    else if (xdg && *xdg == '/')
+        snprintf(state, sizeof state, "%s/kks/load", xdg);
+    else if (home && *home == '/')
+        snprintf(state, sizeof state, "%s/.local/state/kks/load", home);
+    else {
+        fprintf(stderr, "kks-terminal load: no --state DIR, XDG_STATE_HOME or HOME\n");
+        return TERM_EXIT_USAGE;
+    }
 
     g = calloc(1, sizeof *g);
     if (!g)
@@ -1116,7 +1122,7 @@ int load_cli(int argc, char **argv)
          * are made once, not every run */
         char wpki[1100];
         snprintf(wpki, sizeof wpki, "%s/pki", state);
-        if (mkdir(state, 0700) < 0 && errno != EEXIST) {
+        if (ld_mkdir_p(state) < 0) {
             fprintf(stderr, "kks-terminal load: cannot make the state directory %s: %s\n",
                     state, strerror(errno));
             rc = TERM_EXIT_USAGE;

@@ -48,6 +48,8 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
 /* Remembers the (activated) cards for the next run on this switch. */
 int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap);
 void ld_cards_free(ld_cards *c);
+/* mkdir -p with mode 0700: 0 or -1 (errno). */
+int ld_mkdir_p(const char *dir);
 /* The card's PIN: six digits from HMAC-SHA-256(key, PAN), never trivial. */
 void ld_pin(const ld_cards *c, const char *pan, char pin[7]);
 
