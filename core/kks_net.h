@@ -145,6 +145,8 @@ const char *kks_client_peer_identity(const kks_client *cl);
 /* TLS handshakes completed and how many of them resumed a session (the
  * client keeps the server's last ticket and offers it when it reconnects). */
 void kks_client_tls_stats(const kks_client *cl, unsigned *handshakes, unsigned *resumed);
+/* 1 when the client holds a session ticket to offer on its next connection. */
+int kks_client_has_session(const kks_client *cl);
 /* Closes the connection as a network drop would (pending requests fail with
  * KKS_ECLOSED); a client made with reconnect connects again after its backoff. */
 void kks_client_drop(kks_client *cl);

@@ -1339,6 +1339,11 @@ static int client_on_session(SSL *ssl, SSL_SESSION *sess)
     return 0;
 }
 
+int kks_client_has_session(const kks_client *cl)
+{
+    return cl->session != NULL;
+}
+
 void kks_client_tls_stats(const kks_client *cl, unsigned *handshakes, unsigned *resumed)
 {
     *handshakes = cl->handshakes;

@@ -121,7 +121,10 @@ grep -Eq "reconnects [0-9]+ of the held connections dropped and made again: ([0-
     "$WORK/out" || fail "no reconnects"
 rec=$(sed -n 's/.*reconnects \([0-9]*\) of.*/\1/p' "$WORK/out")
 res=$(sed -n 's/.*again: \([0-9]*\) resumed.*/\1/p' "$WORK/out")
-[ "$rec" -gt 0 ] && [ "$res" = "$rec" ] || fail "$res of $rec reconnects resumed"
+tik=$(sed -n 's/.*(\([0-9]*\) had received a ticket.*/\1/p' "$WORK/out")
+# every reconnect that had a ticket to offer resumed; nearly all had one
+[ "$rec" -gt 0 ] && [ "$res" = "$tik" ] && [ $((tik * 10)) -ge $((rec * 9)) ] ||
+    fail "$res of $rec reconnects resumed, $tik had a ticket"
 
 STEP="given switch: daemons"
 "$BIN/kksctl" pki init --dir "$WORK/pki" >/dev/null || fail "pki init"

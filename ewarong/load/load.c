@@ -775,7 +775,7 @@ static void ms_str(uint64_t ns, char *out, size_t cap)
 }
 
 typedef struct holdres {
-    int asked, up, certs_made, reconnects, resumed;
+    int asked, up, certs_made, reconnects, resumed, with_ticket;
     double cert_secs;
     long rss_before, rss_after;
     double secs;
@@ -822,6 +822,7 @@ static json_t *result_json(const gen *g, double secs, const holdres *h, const ve
                                h->up, "seconds_to_connect", h->secs, "certificates_made",
                                h->certs_made, "seconds_to_make_certificates", h->cert_secs,
                                "reconnects", h->reconnects, "resumed", h->resumed);
+        json_object_set_new(hj, "had_ticket", json_integer(h->with_ticket));
         if (h->rss_before > 0 && h->rss_after > 0 && h->up > 0) {
             json_object_set_new(hj, "switch_rss_kib_before", json_integer(h->rss_before));
             json_object_set_new(hj, "switch_rss_kib_after", json_integer(h->rss_after));
@@ -885,7 +886,8 @@ static void print_text(FILE *f, const gen *g, double secs, const holdres *h, con
         else
             fprintf(f, "; the switch's memory is known for the embedded world only\n");
         fprintf(f, "  reconnects %d of the held connections dropped and made again: %d resumed "
-                   "their TLS session\n", h->reconnects, h->resumed);
+                   "their TLS session (%d had received a ticket before the drop)\n",
+                h->reconnects, h->resumed, h->with_ticket);
     }
     for (int i = 0; i < v->n; i++)
         fprintf(f, "  threshold  %s\n", v->text[i]);
@@ -942,8 +944,8 @@ static int write_report(const gen *g, double secs, const holdres *h, const verdi
         else
             snprintf(b[10], 200, "%d of %d up", h->up, h->asked);
         sum[nm++] = (kl_kv){"held connections", b[10]};
-        snprintf(b[11], 200, "%d dropped and made again, %d resumed their TLS session",
-                 h->reconnects, h->resumed);
+        snprintf(b[11], 200, "%d dropped and made again, %d resumed their TLS session (%d had a "
+                 "ticket)", h->reconnects, h->resumed, h->with_ticket);
         sum[nm++] = (kl_kv){"reconnects", b[11]};
     }
     for (int i = 0; i < v->n && nm < 16; i++)
@@ -1049,6 +1051,7 @@ static int hold_connections(gen *g, const char *pki, const char *sw, int switch_
     for (int i = 0; i < sample; i++) {
         kks_client_tls_stats(g->held[i].cl, &a, &b);
         hs0 += a, rs0 += b;
+        h->with_ticket += kks_client_has_session(g->held[i].cl);
         kks_client_drop(g->held[i].cl);
     }
     kc_pause(g->loop, 50);
