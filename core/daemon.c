@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,10 +49,23 @@ static void on_signal(uv_signal_t *s, int signum)
     kks_server_drain(d->srv, DRAIN_TIMEOUT_MS, on_drained, d);
 }
 
+/* As many connections as the system allows: the descriptor soft limit up to
+ * the hard one (a switch holds one per terminal). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            kks_warn("cannot raise the file descriptor limit", "error", strerror(errno));
+    }
+}
+
 int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_file)
 {
     int rc;
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (metrics_addr) {
         if ((rc = kks_metrics_listen(d->loop, metrics_addr, d->metrics_source, d->metrics_ud,
                                      &d->metrics)) < 0)

@@ -69,6 +69,10 @@ typedef struct kks_server_opts {
     unsigned accept_roles;  /* bitmask of enum kks_role */
     unsigned handshake_ms;  /* 0: 10 s */
     unsigned idle_ms;       /* 0: 300 s */
+    /* TLS handshakes in progress at once (each costs memory before the peer
+     * has proved anything): beyond, a new connection is closed at once.
+     * 0: 1,024 in all, 256 from one address. */
+    unsigned max_handshakes, max_handshakes_per_addr;
     kks_request_cb on_request;
     void *ud;
 } kks_server_opts;
@@ -77,6 +81,9 @@ typedef struct kks_server_opts {
  * KKS_EIO (bind/listen failed; logged). ctx is borrowed and must outlive it. */
 int kks_server_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_server_opts *o,
                    kks_server **out);
+/* TLS handshakes in progress now, and connections refused so far for want
+ * of room in the handshake budget. */
+void kks_server_handshakes(const kks_server *s, unsigned *in_progress, uint64_t *refused);
 /* The bound address as HOST:PORT. */
 const char *kks_server_address(const kks_server *s);
 /* Stops accepting and reading; once every dispatched request has been

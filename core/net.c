@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,8 @@ struct kks_conn {
     unsigned closing : 1, ready : 1, reading : 1, shutting : 1, hold : 1, is_server : 1,
         memory : 1;
     unsigned refusing : 1; /* a protocol error: answering what was read, then closing */
+    int hs_slot;           /* server side: index in the handshakes in progress, or -1 */
+    struct sockaddr_storage peer_sa;
     unsigned role;
     size_t send_max; /* the peer's frame cap: a larger reply is answered with an Error */
     unsigned inflight;
@@ -232,6 +235,7 @@ static kks_conn *conn_new(uv_loop_t *loop, SSL_CTX *ctx, int is_server, const co
         SSL_set_connect_state(c->ssl);
     kks_framer_init(&c->fr, KKS_FRAME_MAX);
     c->send_max = KKS_FRAME_MAX;
+    c->hs_slot = -1;
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
     uv_prepare_init(loop, &c->prep);
@@ -713,9 +717,15 @@ struct kks_server {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t drain_timer;
+    uv_timer_t trim_timer;
     SSL_CTX *ctx;
     kks_server_opts o;
     kks_conn *conns;
+    /* TLS handshakes in progress: each costs ~47 KiB before the peer has
+     * proved anything, so their number is bounded, in all and per address */
+    kks_conn **hs;
+    unsigned nhs, max_hs, max_hs_addr;
+    uint64_t refused_hs, closed_since_trim;
     uint64_t inflight;
     int draining, drained;
     void (*drain_done)(void *);
@@ -723,9 +733,79 @@ struct kks_server {
     char addr[KKS_ADDR_MAX];
 };
 
+/* ---- the handshake budget ---- */
+
+#define HS_MAX_DEFAULT 1024     /* handshakes in progress, in all (~47 KiB each) */
+#define HS_MAX_ADDR_DEFAULT 256 /* ... from one address */
+#define TRIM_MS 10000
+#define TRIM_AFTER 256 /* connections closed since the last trim */
+
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 0;
+}
+
+static void hs_remove(kks_server *s, kks_conn *c)
+{
+    if (c->hs_slot < 0)
+        return;
+    kks_conn *last = s->hs[--s->nhs];
+    s->hs[c->hs_slot] = last;
+    last->hs_slot = c->hs_slot;
+    c->hs_slot = -1;
+}
+
+/* Returns 0 when the budget has room for c's handshake (and counts it), or
+ * -1 with the reason logged. */
+static int hs_admit(kks_server *s, kks_conn *c)
+{
+    unsigned same = 0;
+    if (s->nhs >= s->max_hs)
+        return -1;
+    for (unsigned i = 0; i < s->nhs; i++)
+        same += same_host(&s->hs[i]->peer_sa, &c->peer_sa);
+    if (same >= s->max_hs_addr)
+        return -1;
+    c->hs_slot = (int)s->nhs;
+    s->hs[s->nhs++] = c;
+    return 0;
+}
+
+static void hs_refused(kks_server *s, const char *peer, const char *why)
+{
+    kks_metric_add(KKS_M_CONN_REFUSED, 1);
+    /* a flood would flood the log too: the first, then every 1,000th */
+    if (s->refused_hs++ % 1000 == 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%" PRIu64, s->refused_hs);
+        kks_warn("connection refused before its handshake", "peer", peer, "why", why,
+                 "refused_so_far", n);
+    }
+}
+
+/* Freed memory goes back to the system after many connections closed (a
+ * flood's handshakes), not kept by the allocator for ever. */
+static void on_trim(uv_timer_t *t)
+{
+    kks_server *s = t->data;
+    if (s->closed_since_trim >= TRIM_AFTER) {
+        s->closed_since_trim = 0;
+        malloc_trim(0);
+    }
+}
+
 static int server_on_ready(kks_conn *c, int rc)
 {
     kks_server *s = c->owner;
+    hs_remove(s, c);
     if (rc == 0 && !(c->role & s->o.accept_roles))
         rc = KKS_EPEERROLE;
     if (rc < 0) {
@@ -761,6 +841,8 @@ static void server_on_envelope(kks_conn *c, const Kks__Envelope *env)
 static void server_on_close(kks_conn *c, int err)
 {
     kks_server *s = c->owner;
+    hs_remove(s, c);
+    s->closed_since_trim++;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -946,6 +1028,16 @@ static void on_connection(uv_stream_t *ls, int status)
         kks_warn("accept failed", "error", uv_strerror(status));
         return;
     }
+    if (s->nhs >= s->max_hs) { /* full: no TLS state at all for this one */
+        uv_tcp_t *t = malloc(sizeof *t);
+        if (t && uv_tcp_init(s->loop, t) == 0) {
+            if (uv_accept(ls, (uv_stream_t *)t) == 0)
+                hs_refused(s, "", "too many handshakes in progress");
+            uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        } else
+            free(t);
+        return;
+    }
     c = conn_new(s->loop, s->ctx, 1, &server_ops, s);
     if (!c) {
         kks_error("out of memory accepting a connection");
@@ -955,8 +1047,15 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close_handles(c);
         return;
     }
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
         kks_addr_format((struct sockaddr *)&sa, c->peer, sizeof c->peer);
+        c->peer_sa = sa;
+    }
+    if (hs_admit(s, c) < 0) {
+        hs_refused(s, c->peer, "too many handshakes in progress from this address");
+        conn_close_handles(c);
+        return;
+    }
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -981,19 +1080,31 @@ int kks_server_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_se
     s->loop = loop;
     s->ctx = ctx;
     s->o = *o;
+    s->max_hs = o->max_handshakes ? o->max_handshakes : HS_MAX_DEFAULT;
+    s->max_hs_addr = o->max_handshakes_per_addr ? o->max_handshakes_per_addr : HS_MAX_ADDR_DEFAULT;
+    if (!(s->hs = calloc(s->max_hs, sizeof *s->hs))) {
+        free(s);
+        return KKS_ENOMEM;
+    }
     uv_tcp_init(loop, &s->tcp);
     uv_timer_init(loop, &s->drain_timer);
+    uv_timer_init(loop, &s->trim_timer);
     s->tcp.data = s;
     s->drain_timer.data = s;
+    s->trim_timer.data = s;
     if ((r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&sa, 0)) != 0 ||
         (r = uv_listen((uv_stream_t *)&s->tcp, 1024, on_connection)) != 0) {
         kks_error("cannot listen", "addr", addr, "error", uv_strerror(r));
         uv_close((uv_handle_t *)&s->tcp, NULL);
         uv_close((uv_handle_t *)&s->drain_timer, NULL);
+        uv_close((uv_handle_t *)&s->trim_timer, NULL);
         uv_run(loop, UV_RUN_NOWAIT); /* run the close callbacks before freeing */
+        free(s->hs);
         free(s);
         return KKS_EIO;
     }
+    uv_timer_start(&s->trim_timer, on_trim, TRIM_MS, TRIM_MS);
+    uv_unref((uv_handle_t *)&s->trim_timer);
     uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&sa, &len);
     kks_addr_format((struct sockaddr *)&sa, s->addr, sizeof s->addr);
     *out = s;
@@ -1019,6 +1130,7 @@ void kks_server_drain(kks_server *s, unsigned timeout_ms, void (*done)(void *), 
     s->drain_done = done;
     s->drain_ud = ud;
     uv_close((uv_handle_t *)&s->tcp, NULL);
+    uv_close((uv_handle_t *)&s->trim_timer, NULL);
     for (c = s->conns; c; c = c->next) {
         c->hold = 1;
         conn_update_reading(c);
@@ -1029,8 +1141,16 @@ void kks_server_drain(kks_server *s, unsigned timeout_ms, void (*done)(void *), 
         uv_timer_start(&s->drain_timer, on_drain_timeout, timeout_ms, 0);
 }
 
+void kks_server_handshakes(const kks_server *s, unsigned *in_progress, uint64_t *refused)
+{
+    *in_progress = s->nhs;
+    *refused = s->refused_hs;
+}
+
 void kks_server_free(kks_server *s)
 {
+    if (s)
+        free(s->hs);
     free(s);
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -577,3 +578,80 @@ Test(net, replies_to_requests_read_before_a_protocol_error_are_not_dropped)
     cr_assert_eq(bad.status, KKS_ETOOBIG, "the refused request fails with the server's reason");
     kks_client_free(cl);
 }
+
+static void on_pause(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Runs the loop for about ms. */
+static void pause_ms(uv_loop_t *l, unsigned ms)
+{
+    uv_timer_t t;
+    int fired = 0;
+    uv_timer_init(l, &t);
+    t.data = &fired;
+    uv_timer_start(&t, on_pause, ms, 0);
+    while (!fired)
+        uv_run(l, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(l, UV_RUN_NOWAIT);
+}
+
+/* A flood of connections that never send a ClientHello: at most the budget
+ * of them hold TLS state, the rest are closed at once; once their handshake
+ * time runs out, a real peer is served. */
+Test(net, stalled_handshakes_are_bounded_and_a_real_peer_is_served_after)
+{
+    kks_server *fl;
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .handshake_ms = 400, .max_handshakes = 32,
+                         .max_handshakes_per_addr = 32};
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &fl), 0);
+    struct sockaddr_storage sa;
+    cr_assert_eq(kks_addr_parse(kks_server_address(fl), &sa), 0);
+    int fds[100];
+    for (int i = 0; i < 100; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(fds[i] >= 0);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(struct sockaddr_in)), 0);
+        if (i % 10 == 9)
+            uv_run(&loop, UV_RUN_NOWAIT); /* the server accepts as they come */
+    }
+    unsigned hs = 0;
+    uint64_t refused = 0;
+    for (int k = 0; k < 50 && refused < 68; k++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        kks_server_handshakes(fl, &hs, &refused);
+        usleep(2000);
+    }
+    kks_server_handshakes(fl, &hs, &refused);
+    cr_assert_eq(hs, 32, "%u handshakes hold TLS state, the budget is 32", hs);
+    cr_assert_eq(refused, 68, "%llu refused, want 68", (unsigned long long)refused);
+
+    kks_client *cl;
+    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER, .reconnect = 1};
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(fl), &co, &cl), 0);
+    Kks__Envelope env = ping_env(), *rep = NULL;
+    int rc = KKS_ENOTCONN;
+    for (int k = 0; k < 100 && rc != 0; k++) { /* refused while full, then served */
+        rc = kks_client_call_wait(cl, &env, 1000, &rep);
+        if (rc != 0)
+            pause_ms(&loop, 100);
+    }
+    cr_assert_eq(rc, 0, "the real peer was not served: %s", kks_strerror(rc));
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_PONG);
+    kks__envelope__free_unpacked(rep, NULL);
+    kks_server_handshakes(fl, &hs, &refused);
+    cr_assert_eq(hs, 0, "the stalled handshakes timed out: %u left", hs);
+    for (int i = 0; i < 100; i++)
+        close(fds[i]);
+    kks_client_free(cl);
+    int done = 0;
+    kks_server_drain(fl, 1000, drained, &done);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    for (int k = 0; k < 100 && !done; k++)
+        uv_run(&loop, UV_RUN_ONCE);
+    kks_server_free(fl);
+}
+

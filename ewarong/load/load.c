@@ -52,7 +52,7 @@
 #define TXN_TIMEOUT_MS 10000    /* a request unanswered this long is a transport error */
 #define DRAIN_NS (10ull * NS)   /* after the run: answers still due, at most this long */
 #define FD_SPARE 256            /* descriptors beyond the terminals: files, world, logs */
-#define HOLD_WAVE 512           /* connections opened at a time */
+#define HOLD_WAVE 200           /* connections opened at a time (under the switch's 256 handshakes per address) */
 
 enum ld_type { T_PURCHASE, T_WITHDRAW, T_BALANCE, T_STATEMENT, T__COUNT };
 static const char *const type_names[T__COUNT] = {"purchase", "withdraw", "balance", "statement"};
