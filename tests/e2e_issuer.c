@@ -173,10 +173,10 @@ static const char header[] =
     "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
     "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
 static const char row_a[] = "1271011502210001,1271015607820001,Tetty Br Hutapea,1982-07-16,P,"
-                            "\"Jl. Bhayangkara, Gg. Mawar No. 7\",Pasar Merah Timur,Medan Kota,"
+                            "\"Jl. Bhayangkara, Gg. Mawar No. 7\",Pasar Merah Barat,Medan Kota,"
                             "1271,3,BTN,0,2,0,0,0,0,0,0\n";
 static const char row_b[] = "1271012001190002,1271011205700003,Togar Simanjuntak,1970-05-12,L,"
-                            "Jl. Sutomo No. 1,Pasar Merah Timur,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
+                            "Jl. Sutomo No. 1,Pasar Merah Barat,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
                             "1,1\n";
 
 Test(issuer, a_print_batch_larger_than_a_terminal_frame)
@@ -254,17 +254,22 @@ Test(issuer, bad_rows_reported_with_line_and_reason)
      * 7 too few fields, then a quoted field with a newline (lines 8-9), 10 bad decile */
     snprintf(s, sizeof s,
              "%s%s"
-             "1271012001190003,1271011305700003,Budi,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,0,"
+             "1271012001190003,1271011305700003,Budi,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BRI,0,0,"
              "0,0,0,0,0,1\n"
              "%s"
-             "1271011502210001,1271011205700004,Other,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,"
+             "1271011502210001,1271011205700004,Other,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BRI,0,"
              "0,0,0,0,0,0,1\n"
-             "1271012001190004,1271011205700005,Siti,1970-05-12,L,x,k,Medan Kota,1271,1,BCA,0,0,"
+             "1271012001190004,1271011205700005,Siti,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BCA,0,0,"
              "0,0,0,0,0,1\n"
              "1271012001190005,1271011205700006\n"
-             "1271012001190006,1271011205700007,Rina,1970-05-12,L,\"Jl. A\nNo. 2\",k,Medan Kota,"
+             "1271012001190006,1271011205700007,Rina,1970-05-12,L,\"Jl. A\nNo. 2\",Mesjid,"
+             "Medan Kota,"
              "1271,1,BNI,0,0,0,0,0,0,0,1\n"
-             "1271012001190007,1271011205700008,Ani,1970-05-12,L,x,k,Medan Kota,1271,9,BNI,0,0,0,"
+             "1271012001190007,1271011205700008,Ani,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,9,BNI,0,0,0,"
              "0,0,0,0,1\n",
              header, row_a, row_b);
     write_file(path, s, strlen(s));
@@ -511,8 +516,8 @@ Test(issuer, accounts_open_for_an_extract_enrolled_earlier)
     char *seeds = e2e_slurp(SEEDS);
     f = fopen(path, "w");
     fputs(seeds, f);
-    fputs("1271051502109999,1271056304909999,Orang Asing,1990-04-23,P,Jl. A,Lalang,"
-          "Medan Sunggal,1271,1,BNI,0,0,1,0,0,0,0,1\n", f);
+    fputs("1271051502109999,1271056304909999,Orang Asing,1990-04-23,P,Jl. A,Karang Berombak,"
+          "Medan Barat,1271,1,BNI,0,0,1,0,0,0,0,1\n", f);
     fclose(f);
     free(seeds);
     char *open_[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--issuer", E.issuer_addr,

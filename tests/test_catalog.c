@@ -165,7 +165,8 @@ static void copy_file(const char *name)
 static void make_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
-                                        "kecamatan.csv",     "card-policy.csv",
+                                        "kecamatan.csv",     "kelurahan.csv",
+                                        "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
                                         "terminals.csv"};
     snprintf(tmp, sizeof tmp, "/tmp/kks-catalog-XXXXXX");
@@ -177,7 +178,8 @@ static void make_tmp(void)
 static void remove_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
-                                        "kecamatan.csv",     "card-policy.csv",
+                                        "kecamatan.csv",     "kelurahan.csv",
+                                        "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
                                         "terminals.csv"};
     char p[512];

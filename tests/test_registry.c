@@ -19,10 +19,10 @@ static void load(void)
 
 TestSuite(registry, .init = load);
 
-/* A good row: a woman born 1982-07-16 in Medan Kota (127101 is Medan Tuntungan). */
+/* A good row: a woman born 1982-07-16 in kelurahan Pasar Merah Barat, Medan Kota (127101). */
 static const char *good[KKS_REG_NFIELDS] = {
     "1271011502210001", "1271015607820001", "Tetty Br Hutapea", "1982-07-16", "P",
-    "Jl. Bhayangkara No. 7", "Pasar Merah Timur", "Medan Kota", "1271", "3", "BTN",
+    "Jl. Amaliun No. 7", "Pasar Merah Barat", "Medan Kota", "1271", "3", "BTN",
     "0", "2", "0", "0", "0", "0", "0", "0"};
 
 static int check(int field, const char *value, char *why)
