@@ -35,9 +35,30 @@ typedef struct kks_family {
 } kks_family;
 
 /* Validates one row of n fields and fills out. Returns 0, or KKS_EINVAL with
- * the reason in why (for a person: "NIK 1271... does not match birth_date"). */
+ * the reason in why (for a person: "NIK date 160782 does not match birth_date
+ * 1982-07-17"). Besides the syntax it checks the registry rules that need no
+ * date and no database:
+ *   - KK serial (last 4 digits) and NIK sequence are not 0000;
+ *   - city_code is a city with listed kecamatan (kecamatan.csv);
+ *   - the KK's and the NIK's first 6 digits are both the listed kecamatan that
+ *     the row names, in that city, and the kelurahan is listed under it
+ *     (kelurahan.csv); kecamatan and kelurahan names ignore ASCII case;
+ *   - decile is within the policy's decile_min..decile_max.
+ * Lookups are scans of the in-memory seeds: no allocation, no I/O. */
 int kks_registry_parse(const kks_seeds *s, const char *const *fields, int n, kks_family *out,
                        char *why, size_t cap);
+
+/* The rules that need the enrolment date today (YYYY-MM-DD): the holder's
+ * birth_date is not after it, and the holder is at least holder_min_age
+ * years old on it. f comes from kks_registry_parse. Returns 0 or KKS_EINVAL
+ * with the reason in why. */
+int kks_registry_check_holder(const kks_seeds *s, const kks_family *f, const char *today,
+                              char *why, size_t cap);
+
+/* Whole years from birth to today (both YYYY-MM-DD; someone born on 29
+ * February has a birthday on 1 March in other years), or -1 when either is not
+ * a date or birth is after today. */
+int kks_age_on(const char *birth, const char *today);
 
 /* 1 if s is exactly n ASCII digits. */
 int kks_digits(const char *s, size_t n);

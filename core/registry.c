@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kks_err.h"
 
@@ -146,6 +147,36 @@ static int small_int(const char *s, int lo, int hi, int *out)
         return KKS_EINVAL;                                                                         \
     } while (0)
 
+/* The places of a row: the city is known; the KK's region is a listed
+ * kecamatan of that city and the one the row names; the NIK was issued in the
+ * same kecamatan; the kelurahan belongs to it. */
+static int check_places(const kks_seeds *s, const kks_family *o, char *why, size_t cap)
+{
+    const kks_kecamatan *kk, *nik, *named, *home;
+    if (!kks_seeds_city_known(s, o->city))
+        FAIL("city_code %s is not a known city (no kecamatan listed for it)", o->city);
+    if (!(kk = kks_seeds_kecamatan(s, o->kk)))
+        FAIL("KK region %.6s is not a known kecamatan code", o->kk);
+    if (memcmp(kk->code, o->city, 4) != 0)
+        FAIL("KK region %s (%s) is not in city_code %s", kk->code, kk->name, o->city);
+    if (!(named = kks_seeds_kecamatan_named(s, o->city, o->kecamatan)))
+        FAIL("kecamatan '%.40s' is not a kecamatan of city_code %s", o->kecamatan, o->city);
+    if (named != kk)
+        FAIL("kecamatan '%.40s' is %s, but the KK region is %s (%s)", o->kecamatan, named->code,
+             kk->code, kk->name);
+    if (!(nik = kks_seeds_kecamatan(s, o->nik)))
+        FAIL("NIK region %.6s is not a known kecamatan code", o->nik);
+    if (nik != kk)
+        FAIL("NIK region %s (%s) does not match kecamatan %s (%s)", nik->code, nik->name,
+             kk->code, kk->name);
+    if (kks_seeds_kelurahan(s, kk, o->kelurahan))
+        return 0;
+    if ((home = kks_seeds_kelurahan_home(s, kk, o->kelurahan)))
+        FAIL("kelurahan '%.40s' belongs to kecamatan %s (%s), not %s", o->kelurahan, home->name,
+             home->code, kk->name);
+    FAIL("kelurahan '%.40s' is not a known kelurahan of kecamatan %s", o->kelurahan, kk->name);
+}
+
 int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_family *o, char *why,
                        size_t cap)
 {
@@ -154,16 +185,16 @@ int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_fami
     if (n != KKS_REG_NFIELDS)
         FAIL("expected %d fields, found %d", KKS_REG_NFIELDS, n);
 
-    /* KK: region + a real registration date + serial */
+    /* KK: region (checked with the places below) + a real registration date + serial */
     if (!kks_digits(f[KKS_REG_KK], 16))
         FAIL("KK must be 16 digits");
-    if (!kks_seeds_region_ok(s, f[KKS_REG_KK]))
-        FAIL("KK %.6s is not a known region code", f[KKS_REG_KK]);
     d = two(f[KKS_REG_KK] + 6);
     m = two(f[KKS_REG_KK] + 8);
     y = two(f[KKS_REG_KK] + 10);
     if (!kks_date_valid(2000 + y, m, d) && !kks_date_valid(1900 + y, m, d))
         FAIL("KK registration date %.6s is not a real date", f[KKS_REG_KK] + 6);
+    if (strcmp(f[KKS_REG_KK] + 12, "0000") == 0)
+        FAIL("KK serial 0000 is not issued (serials start at 0001)");
     memcpy(o->kk, f[KKS_REG_KK], 17);
 
     /* birth_date, sex, and the NIK agreeing with both */
@@ -174,8 +205,6 @@ int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_fami
     o->sex = f[KKS_REG_SEX][0];
     if (!kks_digits(f[KKS_REG_NIK], 16))
         FAIL("NIK must be 16 digits");
-    if (!kks_seeds_region_ok(s, f[KKS_REG_NIK]))
-        FAIL("NIK %.6s is not a known region code", f[KKS_REG_NIK]);
     nd = two(f[KKS_REG_NIK] + 6);
     nm = two(f[KKS_REG_NIK] + 8);
     ny = two(f[KKS_REG_NIK] + 10);
@@ -202,8 +231,13 @@ int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_fami
     if (!kks_digits(f[KKS_REG_CITY], 4) || !s->province[two(f[KKS_REG_CITY])])
         FAIL("city_code must be 4 digits with a known province");
     memcpy(o->city, f[KKS_REG_CITY], 5);
-    if (small_int(f[KKS_REG_DECILE], 1, 4, &o->decile) < 0)
-        FAIL("decile must be 1 to 4 (DTSEN poor or vulnerable), not '%.10s'", f[KKS_REG_DECILE]);
+    if (check_places(s, o, why, cap) < 0)
+        return KKS_EINVAL;
+    if (small_int(f[KKS_REG_DECILE], 1, 10, &o->decile) < 0)
+        FAIL("decile must be a DTSEN welfare decile 1 to 10, not '%.10s'", f[KKS_REG_DECILE]);
+    if (o->decile < s->decile_min || o->decile > s->decile_max)
+        FAIL("decile %d is outside the enrolment policy's deciles %d to %d", o->decile,
+             s->decile_min, s->decile_max);
     if (!kks_seeds_bank(s, f[KKS_REG_BANK]))
         FAIL("unknown bank '%.15s'", f[KKS_REG_BANK]);
     snprintf(o->bank, sizeof o->bank, "%s", f[KKS_REG_BANK]);
@@ -217,5 +251,29 @@ int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_fami
         FAIL("bpnt must be 0 or 1");
     if (!any && !o->bpnt)
         FAIL("family receives no programme (no PKH component, bpnt 0)");
+    return 0;
+}
+
+int kks_age_on(const char *birth, const char *today)
+{
+    int by, bm, bd, ty, tm, td;
+    if (kks_ymd_parse(birth, &by, &bm, &bd) < 0 || kks_ymd_parse(today, &ty, &tm, &td) < 0)
+        return -1;
+    if (strcmp(birth, today) > 0)
+        return -1;
+    return ty - by - (tm < bm || (tm == bm && td < bd));
+}
+
+int kks_registry_check_holder(const kks_seeds *s, const kks_family *o, const char *today,
+                              char *why, size_t cap)
+{
+    int age;
+    if (strcmp(o->birth_date, today) > 0)
+        FAIL("birth_date %s is after the enrolment date %s", o->birth_date, today);
+    age = kks_age_on(o->birth_date, today);
+    if (age < s->holder_min_age)
+        FAIL("holder is %d on the enrolment date %s; a card holder must be %d or older (KTP "
+             "age)",
+             age, today, s->holder_min_age);
     return 0;
 }

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kks_csv.h"
 #include "kks_err.h"
+#include "kks_registry.h" /* kks_parse_digits */
 
 static int all_digits(const char *s, size_t n)
 {
@@ -46,14 +48,93 @@ static int province_row(void *ctx, const kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
+/* A place name: printable, no leading or trailing space, fits. */
+static int place_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= KKS_PLACE_NAME || name[0] == ' ' || name[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static int kecamatan_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
     kks_seeds *s = ctx;
-    if (!all_digits(c->fields[0], 6) || s->nkecamatan == KKS_MAX_KECAMATAN) {
-        snprintf(why, cap, "kecamatan code must be 6 digits");
+    kks_kecamatan *k;
+    if (!all_digits(c->fields[0], 6) || !s->province[atoi(c->fields[0]) / 10000] ||
+        (c->fields[0][4] == '0' && c->fields[0][5] == '0')) {
+        snprintf(why, cap, "kecamatan code must be 6 digits: a known province, city, kecamatan");
         return -1;
     }
-    memcpy(s->kecamatan[s->nkecamatan++], c->fields[0], 7);
+    if (!place_name_ok(c->fields[1])) {
+        snprintf(why, cap, "kecamatan name must be 1..%d printable bytes", KKS_PLACE_NAME - 1);
+        return -1;
+    }
+    if (kks_seeds_kecamatan(s, c->fields[0])) {
+        snprintf(why, cap, "kecamatan %s listed twice", c->fields[0]);
+        return -1;
+    }
+    if (s->nkecamatan == KKS_MAX_KECAMATAN) {
+        snprintf(why, cap, "more than %d kecamatan", KKS_MAX_KECAMATAN);
+        return -1;
+    }
+    k = &s->kecamatan[s->nkecamatan++];
+    memcpy(k->code, c->fields[0], 7);
+    snprintf(k->name, sizeof k->name, "%s", c->fields[1]);
+    return 0;
+}
+
+static int kelurahan_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    kks_seeds *s = ctx;
+    const kks_kecamatan *k = all_digits(c->fields[0], 6) ? kks_seeds_kecamatan(s, c->fields[0])
+                                                         : NULL;
+    kks_kelurahan *l;
+    if (!k) {
+        snprintf(why, cap, "kecamatan_code %.10s is not in kecamatan.csv", c->fields[0]);
+        return -1;
+    }
+    if (!place_name_ok(c->fields[1])) {
+        snprintf(why, cap, "kelurahan name must be 1..%d printable bytes", KKS_PLACE_NAME - 1);
+        return -1;
+    }
+    for (int i = 0; i < s->nkelurahan; i++) {
+        if (s->kelurahan[i].kecamatan == (int)(k - s->kecamatan) &&
+            strcasecmp(s->kelurahan[i].name, c->fields[1]) == 0) {
+            snprintf(why, cap, "kelurahan %s listed twice under %s", c->fields[1], k->code);
+            return -1;
+        }
+    }
+    if (s->nkelurahan == KKS_MAX_KELURAHAN) {
+        snprintf(why, cap, "more than %d kelurahan", KKS_MAX_KELURAHAN);
+        return -1;
+    }
+    l = &s->kelurahan[s->nkelurahan++];
+    l->kecamatan = (int)(k - s->kecamatan);
+    snprintf(l->name, sizeof l->name, "%s", c->fields[1]);
+    return 0;
+}
+
+/* Groups the kelurahan by kecamatan (a stable counting sort) and records each
+ * kecamatan's slice, so that a lookup scans only its own. */
+static int kelurahan_index(kks_seeds *s)
+{
+    kks_kelurahan *tmp = malloc(sizeof *tmp * (size_t)(s->nkelurahan + 1));
+    int at = 0;
+    if (!tmp)
+        return KKS_ENOMEM;
+    for (int k = 0; k < s->nkecamatan; k++) {
+        s->kecamatan[k].kel_first = at;
+        for (int i = 0; i < s->nkelurahan; i++)
+            if (s->kelurahan[i].kecamatan == k)
+                tmp[at++] = s->kelurahan[i];
+        s->kecamatan[k].nkel = at - s->kecamatan[k].kel_first;
+    }
+    memcpy(s->kelurahan, tmp, sizeof *tmp * (size_t)s->nkelurahan);
+    free(tmp);
     return 0;
 }
 
@@ -77,8 +158,53 @@ static int policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
+/* registry-policy.csv: every key once, each within its range. */
+enum { RP_MIN_AGE, RP_DECILE_MIN, RP_DECILE_MAX, RP_N };
+static const struct {
+    const char *name;
+    int64_t lo, hi;
+} registry_keys[RP_N] = {
+    [RP_MIN_AGE] = {"holder_min_age", 1, 100},
+    [RP_DECILE_MIN] = {"decile_min", 1, 10},
+    [RP_DECILE_MAX] = {"decile_max", 1, 10},
+};
+
+typedef struct registry_loader {
+    kks_seeds *s;
+    int seen[RP_N];
+} registry_loader;
+
+static int registry_policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    registry_loader *l = ctx;
+    int64_t v;
+    int *slot[RP_N] = {&l->s->holder_min_age, &l->s->decile_min, &l->s->decile_max};
+    for (int k = 0; k < RP_N; k++) {
+        if (strcmp(c->fields[0], registry_keys[k].name) != 0)
+            continue;
+        if (l->seen[k]) {
+            snprintf(why, cap, "%s given twice", registry_keys[k].name);
+            return -1;
+        }
+        if (kks_parse_digits(c->fields[1], registry_keys[k].lo, registry_keys[k].hi, &v) < 0) {
+            snprintf(why, cap, "%s must be a whole number %lld..%lld, not '%.20s'",
+                     registry_keys[k].name, (long long)registry_keys[k].lo,
+                     (long long)registry_keys[k].hi, c->fields[1]);
+            return -1;
+        }
+        *slot[k] = (int)v;
+        l->seen[k] = 1;
+        return 0;
+    }
+    snprintf(why, cap, "unknown key '%.40s' (holder_min_age, decile_min, decile_max)",
+             c->fields[0]);
+    return -1;
+}
+
 int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
 {
+    static const char *const kel_h[] = {"kecamatan_code", "name"};
+    registry_loader rl;
     static const char *const bank_h[] = {"code", "name", "bin"};
     static const char *const code_h[] = {"code", "name"};
     static const char *const pol_h[] = {"key", "value"};
@@ -90,8 +216,29 @@ int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
     if ((rc = kks_csv_load(s, dir, "banks.csv", bank_h, 3, bank_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "provinces.csv", code_h, 2, province_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "kecamatan.csv", code_h, 2, kecamatan_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(s, dir, "kelurahan.csv", kel_h, 2, kelurahan_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "card-policy.csv", pol_h, 2, policy_row, err, cap)) < 0)
         return rc;
+    if ((rc = kelurahan_index(s)) < 0) {
+        snprintf(err, cap, "%s/kelurahan.csv: out of memory", dir);
+        return rc;
+    }
+    memset(&rl, 0, sizeof rl);
+    rl.s = s;
+    if ((rc = kks_csv_load(&rl, dir, "registry-policy.csv", pol_h, 2, registry_policy_row, err,
+                           cap)) < 0)
+        return rc;
+    for (int k = 0; k < RP_N; k++) {
+        if (!rl.seen[k]) {
+            snprintf(err, cap, "%s/registry-policy.csv: %s missing", dir, registry_keys[k].name);
+            return KKS_EINVAL;
+        }
+    }
+    if (s->decile_min > s->decile_max) {
+        snprintf(err, cap, "%s/registry-policy.csv: decile_min %d is above decile_max %d", dir,
+                 s->decile_min, s->decile_max);
+        return KKS_EINVAL;
+    }
     for (int i = 0; i < s->nbanks; i++) {
         if ((int)strlen(s->banks[i].bin) + 2 > s->pan_length) {
             snprintf(err, cap, "%s/card-policy.csv: pan_length too short for BIN %s", dir,
@@ -122,20 +269,55 @@ const kks_bank *kks_seeds_bank_for_pan(const kks_seeds *s, const char *pan)
     return NULL;
 }
 
+const kks_kecamatan *kks_seeds_kecamatan(const kks_seeds *s, const char *id)
+{
+    for (int i = 0; i < s->nkecamatan; i++)
+        if (memcmp(s->kecamatan[i].code, id, 6) == 0)
+            return &s->kecamatan[i];
+    return NULL;
+}
+
 int kks_seeds_region_ok(const kks_seeds *s, const char *id)
 {
-    int listed = 0;
     for (int i = 0; i < 6; i++)
         if (id[i] < '0' || id[i] > '9')
             return 0;
-    if (!s->province[(id[0] - '0') * 10 + (id[1] - '0')])
-        return 0;
-    for (int i = 0; i < s->nkecamatan; i++) {
-        if (memcmp(s->kecamatan[i], id, 4) != 0)
-            continue;
-        listed = 1;
-        if (memcmp(s->kecamatan[i], id, 6) == 0)
+    return kks_seeds_kecamatan(s, id) != NULL;
+}
+
+int kks_seeds_city_known(const kks_seeds *s, const char *city)
+{
+    for (int i = 0; i < s->nkecamatan; i++)
+        if (memcmp(s->kecamatan[i].code, city, 4) == 0)
             return 1;
-    }
-    return !listed;
+    return 0;
+}
+
+const kks_kecamatan *kks_seeds_kecamatan_named(const kks_seeds *s, const char *city,
+                                               const char *name)
+{
+    for (int i = 0; i < s->nkecamatan; i++)
+        if (memcmp(s->kecamatan[i].code, city, 4) == 0 &&
+            strcasecmp(s->kecamatan[i].name, name) == 0)
+            return &s->kecamatan[i];
+    return NULL;
+}
+
+const kks_kelurahan *kks_seeds_kelurahan(const kks_seeds *s, const kks_kecamatan *k,
+                                         const char *name)
+{
+    for (int i = k->kel_first; i < k->kel_first + k->nkel; i++)
+        if (strcasecmp(s->kelurahan[i].name, name) == 0)
+            return &s->kelurahan[i];
+    return NULL;
+}
+
+const kks_kecamatan *kks_seeds_kelurahan_home(const kks_seeds *s, const kks_kecamatan *k,
+                                              const char *name)
+{
+    for (int i = 0; i < s->nkecamatan; i++)
+        if (memcmp(s->kecamatan[i].code, k->code, 4) == 0 &&
+            kks_seeds_kelurahan(s, &s->kecamatan[i], name))
+            return &s->kecamatan[i];
+    return NULL;
 }

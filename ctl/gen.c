@@ -8,18 +8,22 @@
  *   NIK = kecamatan(6) DDMMYY(DD+40 for women) seq(4). Row i falls in block q = i / B, where
  *         B = kecamatan count x birth days x 4. Inside a block a keyed Feistel permutation
  *         (cycle-walked onto [0, B)) turns i % B into a distinct (kecamatan, birth day, s);
- *         seq = 1 + 4q + s. Sex does not take part, so NIKs stay unique whatever it is.
+ *         seq = base + 4q + s. Sex does not take part, so NIKs stay unique whatever it is.
  *   KK  = kecamatan(6) DDMMYY(registration day) serial(4). Block q = i / R, R = registration
  *         days 1998-01-01..2025-12-31 (10,227); a permutation of i % R gives the day and
- *         serial = q + 1. (day, serial) is distinct for every row, so KKs are unique whatever
- *         the kecamatan; 100,000,000 rows need serials up to 9,779.
+ *         serial = base + q. (day, serial) is distinct for every row, so KKs are unique whatever
+ *         the kecamatan; 100,000,000 rows need 9,779 serials.
+ * The sample extracts in seeds/ are made with --sample, which starts both numbers at 1 and is
+ * limited to GEN_SAMPLE_MAX families, so they use only serials and sequences 1..4. Without it
+ * base is GEN_SAMPLE_RESERVED + 1: a generated population never reuses a KK or NIK of a sample
+ * extract, whatever its seed, and the two can be enrolled into one issuer.
  * Everything else (sex, name, address, decile, bank, components) comes from a splitmix64
  * stream seeded with (seed, i), so each row is independent of the others.
  *
- * Kota Medan (1271) uses its real 21 kecamatan and 151 kelurahan (the same facts as
- * seeds/kecamatan.csv and seeds/kelurahan.csv, embedded so the command needs no files). Any
- * other city CCCC gets kecamatan CCCC01..CCCC20 named "Kecamatan 01".. and kelurahan names
- * common all over Indonesia. */
+ * Places come from the seeds directory: the city's kecamatan (kecamatan.csv, file order), their
+ * kelurahan (kelurahan.csv) and their streets (streets.csv), so that every row passes the
+ * issuer's registry rules. Holders are born 1950-01-01..2004-12-31 (earlier still if the
+ * registry policy's minimum age asks for it) and deciles are kept inside the policy's range. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -28,21 +32,32 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "kks_csv.h"
+#include "kks_seeds.h"
 
 #define GEN_MAX_FAMILIES 100000000LL
 #define GEN_ROW_CAP 1024
 #define GEN_OUTBUF (1u << 20)
 #define GEN_REF_YEAR 2026 /* "now" for ages, fixed so the output never changes */
 #define GEN_NIK_SLOTS 4   /* NIK sequence numbers per (kecamatan, birth day) in one block */
-#define GEN_OTHER_KEC 20  /* kecamatan 01..20 for a city other than Medan */
+#define GEN_SAMPLE_RESERVED 100 /* KK serials and NIK sequences 1..100 belong to --sample */
+#define GEN_SAMPLE_MAX 10000     /* --sample families: serials and sequences stay below 5 */
+#define GEN_MAX_STREETS 4096
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char gen_usage[] =
-    "usage: kksctl gen population --families N [--seed S] [--city CODE]\n"
+    "usage: kksctl gen population --families N [--seed S] [--city CODE] [--sample]\n"
+    "                             [--seeds DIR]\n"
     "  --families N  families (rows) to write, 1..100000000\n"
     "  --seed S      PRNG seed, a decimal number (default 1); same N, S and CODE give the\n"
     "                same bytes\n"
-    "  --city CODE   4-digit regency/city code (default 1271, Kota Medan)\n"
+    "  --city CODE   4-digit regency/city code with kecamatan in the seeds (default 1271,\n"
+    "                Kota Medan; 3171 is Jakarta Pusat)\n"
+    "  --sample      number KKs and NIKs from the range kept for the sample extracts\n"
+    "                (at most 10000 families); without it, no KK or NIK of a sample\n"
+    "                extract is ever written\n"
+    "  --seeds DIR   kecamatan, kelurahan, streets and registry policy (default the\n"
+    "                source tree's seeds/)\n"
     "Writes a synthetic DTSEN registry extract (the enrolment CSV) on stdout.\n";
 
 static const char gen_header[] =
@@ -51,124 +66,15 @@ static const char gen_header[] =
 
 /* ---- places ---------------------------------------------------------------------------- */
 
-/* Kemendagri province codes (38 provinces since 2022). */
-static const unsigned char gen_provinces[] = {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33,
-                                              34, 35, 36, 51, 52, 53, 61, 62, 63, 64, 65, 71, 72,
-                                              73, 74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96};
-
-typedef struct gen_kec {
-    unsigned code; /* last two digits of the 6-digit kecamatan code */
-    const char *name;
-    const char *kel[13]; /* NULL-terminated */
-} gen_kec;
-
-/* Kota Medan (12.71), Kemendagri codes. */
-static const gen_kec gen_medan[] = {
-    {1,
-     "Medan Kota",
-     {"Kotamatsum III", "Mesjid", "Pandau Hulu I", "Pasar Baru", "Pasar Merah Barat", "Pusat Pasar",
-      "Sei Rengas I", "Sitirejo I", "Sudirejo I", "Sudirejo II", "Teladan Barat", "Teladan Timur"}},
-    {2,
-     "Medan Sunggal",
-     {"Babura Sunggal", "Lalang", "Sei Sikambing B", "Simpang Tanjung", "Sunggal", "Tanjung Rejo"}},
-    {3,
-     "Medan Helvetia",
-     {"Cinta Damai", "Dwikora", "Helvetia", "Helvetia Tengah", "Helvetia Timur",
-      "Sei Sikambing C II", "Tanjung Gusta"}},
-    {4,
-     "Medan Denai",
-     {"Binjai", "Denai", "Medan Tenggara", "Tegal Sari Mandala I", "Tegal Sari Mandala II",
-      "Tegal Sari Mandala III"}},
-    {5,
-     "Medan Barat",
-     {"Glugur Kota", "Karang Berombak", "Kesawan", "Pulo Brayan Kota", "Sei Agul", "Silalas"}},
-    {6,
-     "Medan Deli",
-     {"Kota Bangun", "Mabar", "Mabar Hilir", "Tanjung Mulia", "Tanjung Mulia Hilir", "Titi Papan"}},
-    {7,
-     "Medan Tuntungan",
-     {"Baru Ladang Bambu", "Kemenangan Tani", "Lau Cih", "Mangga", "Namo Gajah", "Sidomulyo",
-      "Simalingkar B", "Simpang Selayang", "Tanjung Selamat"}},
-    {8,
-     "Medan Belawan",
-     {"Bagan Deli", "Belawan Bahagia", "Belawan Bahari", "Belawan I", "Belawan II",
-      "Belawan Sicanang"}},
-    {9,
-     "Medan Amplas",
-     {"Amplas", "Bangun Mulia", "Harjosari I", "Harjosari II", "Sitirejo II", "Sitirejo III",
-      "Timbang Deli"}},
-    {10,
-     "Medan Area",
-     {"Kotamatsum I", "Kotamatsum II", "Kotamatsum IV", "Pandau Hulu II", "Pasar Merah Timur",
-      "Sei Rengas II", "Sei Rengas Permata", "Sukaramai I", "Sukaramai II", "Tegal Sari I",
-      "Tegal Sari II", "Tegal Sari III"}},
-    {11,
-     "Medan Johor",
-     {"Gedung Johor", "Kedai Durian", "Kwala Bekala", "Pangkalan Masyhur", "Suka Maju",
-      "Titi Kuning"}},
-    {12,
-     "Medan Marelan",
-     {"Labuhan Deli", "Paya Pasir", "Rengas Pulau", "Tanah Enam Ratus", "Terjun"}},
-    {13,
-     "Medan Labuhan",
-     {"Besar", "Martubung", "Nelayan Indah", "Pekan Labuhan", "Sei Mati", "Tangkahan"}},
-    {14,
-     "Medan Tembung",
-     {"Bandar Selamat", "Bantan", "Bantan Timur", "Indra Kasih", "Sidorejo", "Sidorejo Hilir",
-      "Tembung"}},
-    {15, "Medan Maimun", {"Aur", "Hamdan", "Jati", "Kampung Baru", "Sei Mati", "Sukaraja"}},
-    {16, "Medan Polonia", {"Anggrung", "Madras Hulu", "Polonia", "Sari Rejo", "Suka Damai"}},
-    {17,
-     "Medan Baru",
-     {"Babura", "Darat", "Merdeka", "Padang Bulan", "Petisah Hulu", "Titi Rantai"}},
-    {18,
-     "Medan Perjuangan",
-     {"Pahlawan", "Pandau Hilir", "Sei Kera Hilir I", "Sei Kera Hilir II", "Sei Kera Hulu",
-      "Sidorame Barat I", "Sidorame Barat II", "Sidorame Timur", "Tegal Rejo"}},
-    {19,
-     "Medan Petisah",
-     {"Petisah Tengah", "Sei Putih Barat", "Sei Putih Tengah", "Sei Putih Timur I",
-      "Sei Putih Timur II", "Sei Sikambing D", "Sekip"}},
-    {20,
-     "Medan Timur",
-     {"Durian", "Gaharu", "Gang Buntu", "Glugur Darat I", "Glugur Darat II", "Perintis",
-      "Pulo Brayan Bengkel", "Pulo Brayan Bengkel Baru", "Pulo Brayan Darat I",
-      "Pulo Brayan Darat II", "Sidodadi"}},
-    {21,
-     "Medan Selayang",
-     {"Asam Kumbang", "Beringin", "Padang Bulan Selayang I", "Padang Bulan Selayang II",
-      "Sempakata", "Tanjung Sari"}},
-};
+/* Streets of each kecamatan (streets.csv), and the places of the city being generated. */
+typedef struct gen_places {
+    kks_seeds seeds;
+    char street[GEN_MAX_STREETS][KKS_PLACE_NAME];
+    int street_kec[GEN_MAX_STREETS]; /* kecamatan index in seeds */
+    int nstreets;
+} gen_places;
 
 /* clang-format off */
-/* Kelurahan/desa names found in many regions; used for cities other than Medan. */
-static const char *const gen_common_kel[] = {
-    "Sukamaju", "Sukajadi", "Sidomulyo", "Karang Anyar", "Mekar Jaya", "Tanjung Sari", "Suka Damai",
-    "Kampung Baru", "Pasar Baru", "Sumber Rejo", "Mulyorejo", "Harapan Jaya", "Sukarame",
-    "Margodadi", "Sri Mulya", "Bukit Indah", "Sungai Pinang", "Tanjung Harapan", "Jaya Makmur",
-    "Sukamulya", "Kebon Jeruk", "Cempaka Putih", "Bandar Baru", "Tegal Rejo", "Sidorejo",
-    "Kotabaru", "Purwodadi", "Rejosari", "Talang Jawa", "Air Hitam", "Lubuk Buaya",
-    "Simpang Empat"};
-
-static const char *const gen_medan_streets[] = {
-    "Sisingamangaraja", "Brigjend Katamso", "Gatot Subroto", "Setia Budi", "Jamin Ginting",
-    "Gajah Mada", "Iskandar Muda", "Sutomo", "Thamrin", "Asia", "Halat", "Denai", "Tuasan",
-    "Pancing", "Marelan Raya", "KL Yos Sudarso", "Platina", "Kapten Muslim", "Kapten Sumarsono",
-    "Karya Wisata", "Eka Rasmi", "Bunga Lau", "Titi Kuning", "Sei Batang Hari", "Dr. Mansyur",
-    "Sunggal", "Binjai", "Menteng Raya", "Mandala By Pass", "Pukat", "Bhayangkara", "Letda Sujono",
-    "Williem Iskandar", "Aksara", "Cemara", "Krakatau", "Pelita", "Bilal", "Rantang", "Sekip",
-    "Pahlawan", "Perintis Kemerdekaan", "Amaliun", "Pasar Merah", "Garu", "Sidorukun", "Bromo",
-    "Tangguk Bongkar", "Karya", "Kapten Rahmad Buddin", "Titi Pahlawan", "Young Panah Hijau",
-    "Abdul Hakim", "Karya Jaya", "Luku", "Flamboyan Raya", "Pinang Baris", "Bunga Rampai",
-    "Gaperta", "Starban"};
-
-static const char *const gen_common_streets[] = {
-    "Jenderal Sudirman", "Ahmad Yani", "Diponegoro", "Gajah Mada", "Hasanuddin", "Imam Bonjol",
-    "Pattimura", "Veteran", "Pahlawan", "Merdeka", "Kartini", "Cut Nyak Dhien", "Pemuda",
-    "Teuku Umar", "Sultan Agung", "Ki Hajar Dewantara", "Raya Pasar", "Masjid", "Pendidikan",
-    "Kenanga", "Melati", "Mawar", "Flamboyan", "Cendana", "Nusantara", "Bhayangkara",
-    "Sisingamangaraja", "Dr. Sutomo", "Gatot Subroto", "Yos Sudarso"};
-
 static const char *const gen_gangs[] = {
     "Mawar", "Melati", "Kenanga", "Anggrek", "Dahlia", "Cempaka", "Flamboyan", "Sepakat", "Rukun",
     "Damai", "Keluarga", "Bersama", "Sederhana", "Masjid", "Mushola", "Sejahtera", "Pendidikan",
@@ -399,8 +305,11 @@ typedef struct gen_city {
     unsigned code; /* 4 digits */
     int medan;
     unsigned nkec;
-    unsigned nkel[NELEM(gen_medan)]; /* kelurahan per Medan kecamatan */
-    unsigned char groups[GRP_N];     /* name-group weights for this province */
+    const kks_kecamatan *kec[KKS_MAX_KECAMATAN]; /* the city's, in kecamatan.csv order */
+    const char *streets[KKS_MAX_KECAMATAN][64];  /* per kecamatan, at most 64 */
+    unsigned nstreets[KKS_MAX_KECAMATAN];
+    const kks_seeds *seeds;
+    unsigned char groups[GRP_N]; /* name-group weights for this province */
 } gen_city;
 
 typedef struct gen_family {
@@ -445,9 +354,9 @@ static void gen_name(gen_rng *r, const gen_city *c, int female, int year, char *
     }
 }
 
-static void gen_address(gen_rng *r, const gen_city *c, char *out, size_t cap)
+static void gen_address(gen_rng *r, const gen_city *c, unsigned kec, char *out, size_t cap)
 {
-    const char *street = c->medan ? PICK(r, gen_medan_streets) : PICK(r, gen_common_streets);
+    const char *street = c->streets[kec][rng_below(r, c->nstreets[kec])];
     char gang[48] = "", area[32];
     unsigned no = 1 + rng_below(r, rng_below(r, 4) ? 120 : 400);
     if (rng_below(r, 100) < 55)
@@ -511,6 +420,8 @@ static void row_ddmmyy(gen_row *w, long days, int women)
 typedef struct gen_ctx {
     gen_city city;
     uint64_t seed;
+    unsigned base;                /* first KK serial and NIK sequence: 1, or past the samples' */
+    int decile_min, decile_max;   /* the registry policy's */
     long birth_first, birth_days; /* holders born 1950-01-01 .. 2004-12-31 */
     long reg_first, reg_days;     /* KKs registered 1998-01-01 .. 2025-12-31 */
     uint64_t nik_block;           /* kecamatan x birth days x GEN_NIK_SLOTS */
@@ -527,36 +438,30 @@ static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
     uint64_t q = i / g->nik_block, v = perm_apply(&g->nik_perm, i % g->nik_block, gen_mix(q));
     unsigned kec = (unsigned)(v % c->nkec);
     long bday = g->birth_first + (long)(v / c->nkec % (uint64_t)g->birth_days);
-    uint64_t seq = 1 + q * GEN_NIK_SLOTS + v / c->nkec / (uint64_t)g->birth_days;
+    uint64_t seq = g->base + q * GEN_NIK_SLOTS + v / c->nkec / (uint64_t)g->birth_days;
     uint64_t kq = i / (uint64_t)g->reg_days;
     long reg = g->reg_first + (long)perm_apply(&g->kk_perm, i % (uint64_t)g->reg_days,
                                                gen_mix(kq ^ 0x5bd1e995ULL));
-    unsigned kec_code = c->medan ? gen_medan[kec].code : kec + 1;
-    uint64_t region = (uint64_t)c->code * 100 + kec_code;
-    int female = rng_below(&r, 100) < 80, y, age, pkh;
+    uint64_t region = strtoull(c->kec[kec]->code, NULL, 10);
+    int female = rng_below(&r, 100) < 80, y, age, pkh, decile;
     unsigned m, d;
-    char name[96], addr[128], kecname[32];
+    char name[96], addr[160];
     const char *kel;
     gen_family f;
 
     civil_from_days(bday, &y, &m, &d);
     age = GEN_REF_YEAR - y;
     gen_name(&r, c, female, y, name, sizeof name);
-    gen_address(&r, c, addr, sizeof addr);
-    if (c->medan) {
-        kel = gen_medan[kec].kel[rng_below(&r, c->nkel[kec])];
-        snprintf(kecname, sizeof kecname, "%s", gen_medan[kec].name);
-    } else { /* six kelurahan per kecamatan, from the common list */
-        kel = gen_common_kel[(kec * 5 + rng_below(&r, 6)) % NELEM(gen_common_kel)];
-        snprintf(kecname, sizeof kecname, "Kecamatan %02u", kec_code);
-    }
+    gen_address(&r, c, kec, addr, sizeof addr);
+    kel = c->seeds->kelurahan[c->kec[kec]->kel_first + (int)rng_below(&r, (unsigned)c->kec[kec]->nkel)]
+              .name;
     gen_programmes(&r, female, age, &f);
     pkh = f.pregnant | f.early | f.sd | f.smp | f.sma | f.disability | f.elderly;
 
     w->n = 0;
     row_uint(w, region, 6); /* kk */
     row_ddmmyy(w, reg, 0);
-    row_uint(w, kq + 1, 4);
+    row_uint(w, g->base + kq, 4);
     row_char(w, ',');
     row_uint(w, region, 6); /* nik */
     row_ddmmyy(w, bday, female);
@@ -571,10 +476,14 @@ static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
     row_raw(w, female ? ",P," : ",L,", 3);
     row_field(w, addr, ',');
     row_field(w, kel, ',');
-    row_field(w, kecname, ',');
+    row_field(w, c->kec[kec]->name, ',');
     row_uint(w, c->code, 4);
     row_char(w, ',');
-    row_uint(w, 1 + rng_weighted(&r, pkh ? decile_pkh : decile_bpnt, 4), 0);
+    decile = 1 + (int)rng_weighted(&r, pkh ? decile_pkh : decile_bpnt, 4);
+    decile = decile < g->decile_min ? g->decile_min
+             : decile > g->decile_max ? g->decile_max
+                                      : decile;
+    row_uint(w, (uint64_t)decile, 0);
     row_char(w, ',');
     row_field(w, banks[rng_weighted(&r, bank_w, NELEM(bank_w))], ',');
     const unsigned counts[] = {f.pregnant, f.early, f.sd, f.smp, f.sma, f.disability, f.elderly};
@@ -603,23 +512,75 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
-static int city_init(gen_city *c, const char *code)
+static int street_row(void *ctx, const kks_csv *csv, char *why, size_t cap)
 {
-    unsigned prov, i;
-    int known = 0;
-    if (strlen(code) != 4 || strspn(code, "0123456789") != 4)
+    gen_places *p = ctx;
+    const kks_kecamatan *k = strlen(csv->fields[0]) == 6
+                                 ? kks_seeds_kecamatan(&p->seeds, csv->fields[0])
+                                 : NULL;
+    size_t n = strlen(csv->fields[1]);
+    if (!k) {
+        snprintf(why, cap, "kecamatan_code %.10s is not in kecamatan.csv", csv->fields[0]);
         return -1;
+    }
+    if (n == 0 || n >= KKS_PLACE_NAME || strpbrk(csv->fields[1], "\r\n\t")) {
+        snprintf(why, cap, "street name must be 1..%d bytes on one line", KKS_PLACE_NAME - 1);
+        return -1;
+    }
+    if (p->nstreets == GEN_MAX_STREETS) {
+        snprintf(why, cap, "more than %d streets", GEN_MAX_STREETS);
+        return -1;
+    }
+    memcpy(p->street[p->nstreets], csv->fields[1], n + 1);
+    p->street_kec[p->nstreets++] = (int)(k - p->seeds.kecamatan);
+    return 0;
+}
+
+/* The city's kecamatan, kelurahan and streets from the seeds. Returns 0, or -1 after saying
+ * why on stderr (EXIT_USAGE for the caller). */
+static int city_init(gen_city *c, gen_places *p, const char *code, const char *dir)
+{
+    static const char *const hdr[] = {"kecamatan_code", "name"};
+    char err[300];
+    unsigned prov;
+    if (kks_seeds_load(&p->seeds, dir, err, sizeof err) < 0 ||
+        kks_csv_load(p, dir, "streets.csv", hdr, 2, street_row, err, sizeof err) < 0) {
+        fprintf(stderr, "kksctl gen population: seeds: %s\n", err);
+        return -1;
+    }
+    if (strlen(code) != 4 || strspn(code, "0123456789") != 4 ||
+        !kks_seeds_city_known(&p->seeds, code)) {
+        fprintf(stderr,
+                "kksctl gen population: --city %s: want the 4-digit code of a city whose "
+                "kecamatan are in %s/kecamatan.csv (e.g. 1271 Kota Medan, 3171 Jakarta Pusat)\n",
+                code, dir);
+        return -1;
+    }
     c->code = (unsigned)atoi(code);
+    c->seeds = &p->seeds;
     prov = c->code / 100;
-    for (i = 0; i < NELEM(gen_provinces); i++)
-        known |= gen_provinces[i] == prov;
-    if (!known || c->code % 100 == 0)
-        return -1;
-    c->medan = c->code == 1271;
-    c->nkec = c->medan ? (unsigned)NELEM(gen_medan) : GEN_OTHER_KEC;
-    for (i = 0; c->medan && i < NELEM(gen_medan); i++)
-        for (c->nkel[i] = 0; c->nkel[i] < NELEM(gen_medan[i].kel) && gen_medan[i].kel[c->nkel[i]];)
-            c->nkel[i]++;
+    c->medan = c->code == 1271; /* Medan's kelurahan are divided into lingkungan, not RT/RW */
+    for (int i = 0; i < p->seeds.nkecamatan; i++) {
+        const kks_kecamatan *k = &p->seeds.kecamatan[i];
+        if (memcmp(k->code, code, 4) != 0)
+            continue;
+        if (k->nkel == 0) {
+            fprintf(stderr, "kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
+                    k->code, k->name);
+            return -1;
+        }
+        for (int j = 0; j < p->nstreets; j++)
+            if (p->street_kec[j] == i && c->nstreets[c->nkec] < NELEM(c->streets[0]))
+                c->streets[c->nkec][c->nstreets[c->nkec]++] = p->street[j];
+        if (c->nstreets[c->nkec] == 0) {
+            fprintf(stderr,
+                    "kksctl gen population: seeds: kecamatan %s (%s) has no street in "
+                    "streets.csv\n",
+                    k->code, k->name);
+            return -1;
+        }
+        c->kec[c->nkec++] = k;
+    }
     /* Name groups: batak, malay/javanese, minang, chinese-indonesian. */
     static const unsigned char w_sumut[] = {40, 35, 13, 12}, w_sumbar[] = {7, 15, 75, 3},
                                w_sumatra[] = {8, 75, 12, 5}, w_other[] = {4, 85, 4, 7};
@@ -636,12 +597,16 @@ static int gen_population(int argc, char **argv)
     static const struct option opts[] = {{"families", required_argument, 0, 'n'},
                                          {"seed", required_argument, 0, 's'},
                                          {"city", required_argument, 0, 'c'},
+                                         {"sample", no_argument, 0, 'S'},
+                                         {"seeds", required_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static char outbuf[GEN_OUTBUF]; /* static: stdout may still use it after we return */
-    const char *families = NULL, *seed = "1", *city = "1271";
+    const char *families = NULL, *seed = "1", *city = "1271", *dir = KKS_DEFAULT_SEEDS;
+    static gen_ctx g;      /* static: the city tables are large */
+    static gen_places places;
     uint64_t n = 0;
-    gen_ctx g;
+    int sample = 0;
     gen_row row;
     int o;
 
@@ -650,6 +615,8 @@ static int gen_population(int argc, char **argv)
         case 'n': families = optarg; break;
         case 's': seed = optarg; break;
         case 'c': city = optarg; break;
+        case 'S': sample = 1; break;
+        case 'd': dir = optarg; break;
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
         default: fputs(gen_usage, stderr); return EXIT_USAGE;
         }
@@ -668,21 +635,30 @@ static int gen_population(int argc, char **argv)
                 families, GEN_MAX_FAMILIES);
         return EXIT_USAGE;
     }
-    memset(&g, 0, sizeof g);
     if (parse_u64(seed, 0, UINT64_MAX, &g.seed) < 0) {
         fprintf(stderr, "kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
-    if (city_init(&g.city, city) < 0) {
-        fprintf(stderr,
-                "kksctl gen population: --city %s: want a 4-digit regency/city code whose "
-                "first two digits are a province (e.g. 1271 for Kota Medan)\n",
-                city);
+    if (sample && n > GEN_SAMPLE_MAX) {
+        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
+                GEN_SAMPLE_MAX);
         return EXIT_USAGE;
     }
+    if (city_init(&g.city, &places, city, dir) < 0)
+        return EXIT_USAGE;
+    g.base = sample ? 1 : GEN_SAMPLE_RESERVED + 1;
+    g.decile_min = places.seeds.decile_min;
+    g.decile_max = places.seeds.decile_max;
+    /* the youngest holder is of KTP age on the first day of GEN_REF_YEAR */
+    int last_year = GEN_REF_YEAR - places.seeds.holder_min_age - 1;
     g.birth_first = days_from_civil(1950, 1, 1);
-    g.birth_days = days_from_civil(2005, 1, 1) - g.birth_first;
+    g.birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g.birth_first;
+    if (g.birth_days < 366) {
+        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
+                "from 1950\n", places.seeds.holder_min_age);
+        return EXIT_USAGE;
+    }
     g.reg_first = days_from_civil(1998, 1, 1);
     g.reg_days = days_from_civil(2026, 1, 1) - g.reg_first;
     g.nik_block = (uint64_t)g.city.nkec * (uint64_t)g.birth_days * GEN_NIK_SLOTS;

@@ -51,10 +51,32 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     char pan[20];
 
     if (kks_registry_parse(&is->seeds, (const char *const *)row->fields, (int)row->n_fields, &f,
-                           why, cap) < 0)
+                           why, cap) < 0 ||
+        kks_registry_check_holder(&is->seeds, &f, store_today(is), why, cap) < 0)
         return ROW_REJECTED;
     if (verify)
         goto existing;
+    /* One live card per holder: a NIK holding a live card under another KK
+     * is refused (an index probe on family(nik); the card check runs only
+     * for the rare NIK found). The same KK falls through to the insert,
+     * which finds it unchanged or conflicting. */
+    st = store_stmt(is, "SELECT f.kk FROM family f WHERE f.nik = ?1 AND f.kk <> ?2 AND EXISTS"
+                        " (SELECT 1 FROM card c WHERE c.kk = f.kk AND c.state IN"
+                        " ('ISSUED','PRINTED','DISTRIBUTED','ACTIVE','BLOCKED')) LIMIT 1");
+    if (!st)
+        return ROW_FAILED;
+    sqlite3_bind_text(st, 1, f.nik, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, f.kk, -1, SQLITE_STATIC);
+    switch (sqlite3_step(st)) {
+    case SQLITE_DONE:
+        break;
+    case SQLITE_ROW:
+        snprintf(why, cap, "NIK %s already holds a live card under KK %s; one card per holder",
+                 f.nik, (const char *)sqlite3_column_text(st, 0));
+        return ROW_REJECTED;
+    default:
+        return ROW_FAILED;
+    }
     /* Insert first: a new family (the common case) costs one index probe. */
     st = store_stmt(is, "INSERT INTO family(kk, nik, name, birth_date, sex, address, kelurahan,"
                         " kecamatan, city_code, decile, bank, pkh_pregnant, pkh_early_childhood,"
@@ -108,7 +130,7 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
     Kks__EnrollResult res = KKS__ENROLL_RESULT__INIT;
     Kks__Rejected *rej = NULL, **prej = NULL;
-    char (*why)[160] = NULL;
+    char (*why)[256] = NULL;
     char at[21];
     size_t nrej = 0;
 

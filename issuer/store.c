@@ -39,6 +39,8 @@ static const char *const migrations[] = {
     " from_state TEXT, to_state TEXT, actor TEXT NOT NULL, site TEXT, at TEXT NOT NULL,"
     " detail TEXT);"
     "CREATE INDEX audit_pan ON audit(pan);",
+    /* one live card per holder NIK, across KKs: enrolment looks the NIK up */
+    "CREATE INDEX family_nik ON family(nik);",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)

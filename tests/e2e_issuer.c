@@ -173,10 +173,10 @@ static const char header[] =
     "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
     "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
 static const char row_a[] = "1271011502210001,1271015607820001,Tetty Br Hutapea,1982-07-16,P,"
-                            "\"Jl. Bhayangkara, Gg. Mawar No. 7\",Pasar Merah Timur,Medan Kota,"
+                            "\"Jl. Bhayangkara, Gg. Mawar No. 7\",Pasar Merah Barat,Medan Kota,"
                             "1271,3,BTN,0,2,0,0,0,0,0,0\n";
 static const char row_b[] = "1271012001190002,1271011205700003,Togar Simanjuntak,1970-05-12,L,"
-                            "Jl. Sutomo No. 1,Pasar Merah Timur,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
+                            "Jl. Sutomo No. 1,Pasar Merah Barat,Medan Kota,1271,1,BRI,0,0,1,1,0,0,"
                             "1,1\n";
 
 Test(issuer, a_print_batch_larger_than_a_terminal_frame)
@@ -254,17 +254,22 @@ Test(issuer, bad_rows_reported_with_line_and_reason)
      * 7 too few fields, then a quoted field with a newline (lines 8-9), 10 bad decile */
     snprintf(s, sizeof s,
              "%s%s"
-             "1271012001190003,1271011305700003,Budi,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,0,"
+             "1271012001190003,1271011305700003,Budi,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BRI,0,0,"
              "0,0,0,0,0,1\n"
              "%s"
-             "1271011502210001,1271011205700004,Other,1970-05-12,L,x,k,Medan Kota,1271,1,BRI,0,"
+             "1271011502210001,1271011205700004,Other,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BRI,0,"
              "0,0,0,0,0,0,1\n"
-             "1271012001190004,1271011205700005,Siti,1970-05-12,L,x,k,Medan Kota,1271,1,BCA,0,0,"
+             "1271012001190004,1271011205700005,Siti,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,1,BCA,0,0,"
              "0,0,0,0,0,1\n"
              "1271012001190005,1271011205700006\n"
-             "1271012001190006,1271011205700007,Rina,1970-05-12,L,\"Jl. A\nNo. 2\",k,Medan Kota,"
+             "1271012001190006,1271011205700007,Rina,1970-05-12,L,\"Jl. A\nNo. 2\",Mesjid,"
+             "Medan Kota,"
              "1271,1,BNI,0,0,0,0,0,0,0,1\n"
-             "1271012001190007,1271011205700008,Ani,1970-05-12,L,x,k,Medan Kota,1271,9,BNI,0,0,0,"
+             "1271012001190007,1271011205700008,Ani,1970-05-12,L,x,Mesjid,"
+             "Medan Kota,1271,9,BNI,0,0,0,"
              "0,0,0,0,1\n",
              header, row_a, row_b);
     write_file(path, s, strlen(s));
@@ -279,6 +284,191 @@ Test(issuer, bad_rows_reported_with_line_and_reason)
     cr_assert(strstr(out, "{\"line\":7,\"reason\":\"expected 19 fields, found 2\"}"), "%s", out);
     cr_assert(strstr(out, "{\"line\":10,\"reason\":\"decile"), "%s", out);
     free(out);
+}
+
+/* A hostile extract: every registry rule broken once, among good rows. */
+#define PKH_BPNT ",1,BNI,0,0,1,0,0,0,0,1\n"
+#define WOMAN_1990 "Siti Aminah,1990-01-01,P,Jl. Amaliun No. 3,"
+
+Test(issuer, hostile_extract_each_rule_named)
+{
+    char path[400], *out = NULL, s[8192];
+    size_t n = 0;
+    e2e_start_issuer();
+    restart_issuer("--today", "2026-11-20");
+    snprintf(path, sizeof path, "%s/hostile.csv", E.dir);
+    n += (size_t)snprintf(s + n, sizeof s - n, "%s%s", header, row_a); /* line 2 */
+    /* lines 3-9: one NIK as the holder under 7 different KKs */
+    for (int i = 1; i <= 7; i++)
+        n += (size_t)snprintf(s + n, sizeof s - n,
+                              "127102010110000%d,1271021205700003,Togar Simanjuntak,1970-05-12,L,"
+                              "Jl. Sunggal No. %d,Sunggal,Medan Sunggal,1271" PKH_BPNT,
+                              i, i);
+    n += (size_t)snprintf(
+        s + n, sizeof s - n,
+        /* 10: a Jakarta city code on a Medan family */
+        "1271010202100001,1271014101900001," WOMAN_1990 "Mesjid,Medan Kota,3171" PKH_BPNT
+        /* 11: no such kelurahan */
+        "1271010202100002,1271014101900002," WOMAN_1990 "Kampung Entah,Medan Kota,1271" PKH_BPNT
+        /* 12: a kelurahan of another kecamatan */
+        "1271010202100003,1271014101900003," WOMAN_1990 "Sunggal,Medan Kota,1271" PKH_BPNT
+        /* 13: city 1200 (province 12, no city 00) */
+        "1200010202100001,1200014101900004," WOMAN_1990 "Mesjid,Medan Kota,1200" PKH_BPNT
+        /* 14: born in 2030 */
+        "1271010202100004,1271014501300001,Siti Aminah,2030-01-05,P,Jl. A,Mesjid,Medan Kota,"
+        "1271" PKH_BPNT
+        /* 15: aged 4 */
+        "1271010202100005,1271014103220001,Siti Aminah,2022-03-01,P,Jl. A,Mesjid,Medan Kota,"
+        "1271" PKH_BPNT
+        /* 16: KK serial 0000 */
+        "1271010202100000,1271014101900005," WOMAN_1990 "Mesjid,Medan Kota,1271" PKH_BPNT
+        /* 17: decile 5, outside the policy's 1 to 4 */
+        "1271010202100006,1271014101900006," WOMAN_1990 "Mesjid,Medan Kota,1271"
+        ",5,BNI,0,0,1,0,0,0,0,1\n"
+        /* 18: a good Jakarta Pusat family */
+        "3171061502210001,3171065607820001,Dewi Anggraini,1982-07-16,P,"
+        "Jl. Pegangsaan Timur No. 9 RT 003 RW 001,Pegangsaan,Menteng,3171" PKH_BPNT);
+    write_file(path, s, n);
+    static const struct {
+        int line;
+        const char *reason;
+    } want[] = {
+        {4, "NIK 1271021205700003 already holds a live card under KK 1271020101100001; one card "
+            "per holder"},
+        {5, "NIK 1271021205700003 already holds a live card under KK 1271020101100001"},
+        {9, "NIK 1271021205700003 already holds a live card under KK 1271020101100001"},
+        {10, "KK region 127101 (Medan Kota) is not in city_code 3171"},
+        {11, "kelurahan 'Kampung Entah' is not a known kelurahan of kecamatan Medan Kota"},
+        {12, "kelurahan 'Sunggal' belongs to kecamatan Medan Sunggal (127102), not Medan Kota"},
+        {13, "city_code 1200 is not a known city"},
+        {14, "birth_date 2030-01-05 is after the enrolment date 2026-11-20"},
+        {15, "holder is 4 on the enrolment date 2026-11-20; a card holder must be 17 or older"},
+        {16, "KK serial 0000 is not issued"},
+        {17, "decile 5 is outside the enrolment policy's deciles 1 to 4"},
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 1, "%s", out);
+        cr_assert_eq(json_num(out, "rows"), 17, "%s", out);
+        cr_assert_eq(json_num(out, "enrolled"), pass ? 0 : 3, "%s", out);
+        cr_assert_eq(json_num(out, "unchanged"), pass ? 3 : 0, "%s", out);
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+            char k[300];
+            snprintf(k, sizeof k, "{\"line\":%d,\"reason\":\"%s", want[i].line, want[i].reason);
+            cr_assert(strstr(out, k), "pass %d: no '%s' in %s", pass, k, out);
+        }
+        cr_assert(strstr(out, "{\"line\":3,") == NULL, "%s", out);
+        cr_assert(strstr(out, "{\"line\":18,") == NULL, "%s", out);
+        free(out);
+    }
+    /* one card each for lines 2, 3 and 18, all BNI: the 7 KKs of one NIK got one */
+    snprintf(path, sizeof path, "%s/bni.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "cards"), 2, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/btn.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BTN", "--out", path, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "cards"), 1, "%s", out);
+    free(out);
+}
+
+/* The KKs and NIKs (the first two fields) of an extract, each followed by '\n'. */
+static void ids_of(const char *csv, char **kks, char **niks)
+{
+    size_t cap = strlen(csv) + 1;
+    char *k = calloc(1, cap), *nk = calloc(1, cap);
+    size_t kn = 0, nn = 0;
+    cr_assert(k && nk);
+    const char *p = strchr(csv, '\n'); /* past the header */
+    for (p = p ? p + 1 : csv + strlen(csv); *p; p = strchr(p, '\n') + 1) {
+        cr_assert(p[16] == ',' && p[33] == ',', "%.40s", p);
+        memcpy(k + kn, p, 16);
+        k[kn + 16] = '\n';
+        kn += 17;
+        memcpy(nk + nn, p + 17, 16);
+        nk[nn + 16] = '\n';
+        nn += 17;
+    }
+    *kks = k;
+    *niks = nk;
+}
+
+static int has_line(const char *list, const char *id16)
+{
+    for (const char *p = list; *p; p += 17)
+        if (memcmp(p, id16, 16) == 0)
+            return 1;
+    return 0;
+}
+
+Test(issuer, generated_population_never_reuses_a_sample)
+{
+    static const char *const samples[] = {KKS_SOURCE_DIR "/seeds/dtsen-medan.csv",
+                                          KKS_SOURCE_DIR "/seeds/dtsen-jakarta-pusat.csv"};
+    static const char *const seeds[] = {"1", "7", "42", "2026", "987654321"};
+    static const char *const cities[] = {"1271", "3171"};
+    char *skk[2], *snik[2];
+    for (int i = 0; i < 2; i++) {
+        char *text = e2e_slurp(samples[i]);
+        cr_assert_not_null(text, "%s", samples[i]);
+        ids_of(text, &skk[i], &snik[i]);
+        /* the samples keep to the reserved numbers: serials and sequences 1..100 */
+        for (const char *p = skk[i]; *p; p += 17)
+            cr_assert_leq(atoi(p + 12), 100, "%.16s", p);
+        for (const char *p = snik[i]; *p; p += 17)
+            cr_assert_leq(atoi(p + 12), 100, "%.16s", p);
+        free(text);
+    }
+    for (size_t si = 0; si < sizeof seeds / sizeof seeds[0]; si++) {
+        for (int ci = 0; ci < 2; ci++) {
+            char *out = NULL, *kks, *niks;
+            char *gen[] = {(char *)e2e_bin("kksctl"), "gen", "population", "--families", "3000",
+                           "--seed", (char *)seeds[si], "--city", (char *)cities[ci], NULL};
+            cr_assert_eq(e2e_run(&out, gen), 0);
+            ids_of(out, &kks, &niks);
+            for (const char *p = kks; *p; p += 17) {
+                cr_assert_gt(atoi(p + 12), 100, "seed %s: %.16s", seeds[si], p);
+                cr_assert_not(has_line(skk[ci], p), "seed %s reuses KK %.16s", seeds[si], p);
+            }
+            for (const char *p = niks; *p; p += 17) {
+                cr_assert_gt(atoi(p + 12), 100, "seed %s: %.16s", seeds[si], p);
+                cr_assert_not(has_line(snik[ci], p), "seed %s reuses NIK %.16s", seeds[si], p);
+            }
+            free(kks);
+            free(niks);
+            free(out);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        free(skk[i]);
+        free(snik[i]);
+    }
+}
+
+/* Both sample extracts and generated families of both cities go into one issuer, every row. */
+Test(issuer, samples_and_generated_populations_enrol_together)
+{
+    char path[400], *out = NULL;
+    e2e_start_issuer();
+    restart_issuer("--today", "2026-11-20");
+    cr_assert_eq(ctl(&out, "enroll", SEEDS, 0, 0, 0, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "enrolled"), 240, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "enroll", KKS_SOURCE_DIR "/seeds/dtsen-jakarta-pusat.csv", 0, 0, 0, 0),
+                 0, "%s", out);
+    cr_assert_eq(json_num(out, "enrolled"), 120, "%s", out);
+    free(out);
+    static const char *const cities[] = {"1271", "3171"};
+    for (int ci = 0; ci < 2; ci++) {
+        char *gen[] = {(char *)e2e_bin("kksctl"), "gen", "population", "--families", "1500",
+                       "--seed", "7", "--city", (char *)cities[ci], NULL};
+        cr_assert_eq(e2e_run(&out, gen), 0);
+        snprintf(path, sizeof path, "%s/pop-%s.csv", E.dir, cities[ci]);
+        write_file(path, out, strlen(out));
+        free(out);
+        cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0, 0), 0, "%s", out);
+        cr_assert_eq(json_num(out, "enrolled"), 1500, "%s", out);
+        free(out);
+    }
 }
 
 /* ---- PIN operations, as the switch sends them ---- */
@@ -511,8 +701,8 @@ Test(issuer, accounts_open_for_an_extract_enrolled_earlier)
     char *seeds = e2e_slurp(SEEDS);
     f = fopen(path, "w");
     fputs(seeds, f);
-    fputs("1271051502109999,1271056304909999,Orang Asing,1990-04-23,P,Jl. A,Lalang,"
-          "Medan Sunggal,1271,1,BNI,0,0,1,0,0,0,0,1\n", f);
+    fputs("1271051502109999,1271056304909999,Orang Asing,1990-04-23,P,Jl. A,Karang Berombak,"
+          "Medan Barat,1271,1,BNI,0,0,1,0,0,0,0,1\n", f);
     fclose(f);
     free(seeds);
     char *open_[] = {(char *)e2e_bin("kksctl"), "--pki", E.pki, "--issuer", E.issuer_addr,

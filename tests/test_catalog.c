@@ -165,7 +165,8 @@ static void copy_file(const char *name)
 static void make_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
-                                        "kecamatan.csv",     "card-policy.csv",
+                                        "kecamatan.csv",     "kelurahan.csv",
+                                        "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
                                         "terminals.csv"};
     snprintf(tmp, sizeof tmp, "/tmp/kks-catalog-XXXXXX");
@@ -177,7 +178,8 @@ static void make_tmp(void)
 static void remove_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
-                                        "kecamatan.csv",     "card-policy.csv",
+                                        "kecamatan.csv",     "kelurahan.csv",
+                                        "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
                                         "terminals.csv"};
     char p[512];
@@ -353,6 +355,57 @@ Test(hostile, a_failed_load_leaves_nothing)
     cr_assert_eq(kks_catalog_load(&c, tmp, err, sizeof err), KKS_EINVAL);
     cr_assert_eq(c.nitems, 0);
     cr_assert_null(kks_catalog_find(&c, "BRS-5KG"));
+}
+
+/* The seeds that the registry rules read: kelurahan.csv and registry-policy.csv. */
+static void expect_bad_seeds(const char *file, const char *text, const char *line,
+                             const char *reason)
+{
+    static kks_terminals t;
+    char err[512] = "", want[64];
+    write_file(file, text);
+    cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), KKS_EINVAL, "%s: err '%s'", reason,
+                 err);
+    snprintf(want, sizeof want, "%s line %s:", file, line);
+    cr_assert_not_null(strstr(err, want), "err '%s' lacks '%s'", err, want);
+    cr_assert_not_null(strstr(err, reason), "err '%s' lacks '%s'", err, reason);
+}
+
+#define REGPOL_H "key,value\n"
+#define KEL_H "kecamatan_code,name\n"
+
+Test(hostile, registry_seeds)
+{
+    expect_bad_seeds("registry-policy.csv", REGPOL_H "holder_min_age,17\ndecile_min,1\nfoo,2\n",
+                     "4", "unknown key 'foo'");
+    expect_bad_seeds("registry-policy.csv",
+                     REGPOL_H "holder_min_age,17\ndecile_min,1\nholder_min_age,18\n", "4",
+                     "holder_min_age given twice");
+    expect_bad_seeds("registry-policy.csv", REGPOL_H "holder_min_age,abc\n", "2",
+                     "holder_min_age must be a whole number 1..100");
+    expect_bad_seeds("registry-policy.csv", REGPOL_H "decile_max,11\n", "2",
+                     "decile_max must be a whole number 1..10");
+    /* every key is required, and the range must not be empty */
+    static kks_terminals t;
+    char err[512] = "";
+    write_file("registry-policy.csv", REGPOL_H "holder_min_age,17\ndecile_min,1\n");
+    cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), KKS_EINVAL);
+    cr_assert(strstr(err, "registry-policy.csv: decile_max missing"), "%s", err);
+    write_file("registry-policy.csv", REGPOL_H "holder_min_age,17\ndecile_min,5\ndecile_max,4\n");
+    cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), KKS_EINVAL);
+    cr_assert(strstr(err, "decile_min 5 is above decile_max 4"), "%s", err);
+    /* places last: each overwrites a file the loads above need */
+    expect_bad_seeds("kelurahan.csv", KEL_H "127101,Mesjid\n127199,Nowhere\n", "3",
+                     "kecamatan_code 127199 is not in kecamatan.csv");
+    expect_bad_seeds("kelurahan.csv", KEL_H "127101,Mesjid\n127101,MESJID\n", "3",
+                     "listed twice");
+    expect_bad_seeds("kelurahan.csv", KEL_H "127101,\n", "2", "kelurahan name");
+    expect_bad_seeds("kecamatan.csv", "code,name\n127101,Medan Kota\n127101,Medan Kota\n", "3",
+                     "listed twice");
+    expect_bad_seeds("kecamatan.csv", "code,name\n127100,Kota Medan\n", "2",
+                     "kecamatan code must be 6 digits");
+    expect_bad_seeds("kecamatan.csv", "code,name\n997101,Nowhere\n", "2",
+                     "a known province");
 }
 
 Test(hostile, missing_file)

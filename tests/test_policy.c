@@ -609,9 +609,9 @@ Test(manifest, invalid_rows_skipped_and_reported)
     /* line 242: a NIK whose date disagrees; line 243: the KK of line 2 again */
     write_medan_with(path,
                      "1271011502210001,1271015707820001,Tetty Br Hutapea,1982-07-16,P,Jl. X,"
-                     "Pasar Merah Timur,Medan Kota,1271,3,BTN,0,2,0,0,0,0,0,0\n"
-                     "1271211209020001,1271015607820001,Tetty Br Hutapea,1982-07-16,P,Jl. X,"
-                     "Pasar Merah Timur,Medan Kota,1271,3,BTN,0,2,0,0,0,0,0,0\n");
+                     "Pasar Merah Barat,Medan Kota,1271,3,BTN,0,2,0,0,0,0,0,0\n"
+                     "1271211209020001,1271215607820001,Tetty Br Hutapea,1982-07-16,P,Jl. X,"
+                     "Tanjung Sari,Medan Selayang,1271,3,BTN,0,2,0,0,0,0,0,0\n");
     snprintf(args, sizeof args, "--program pkh --period 2026-T4 --registry %s", path);
     cr_assert_eq(manifest(&out, &err, args), 1, "%s", err);
     check_manifest(out, "pkh,2026-T4,", &rows, &total);

@@ -19,10 +19,10 @@ static void load(void)
 
 TestSuite(registry, .init = load);
 
-/* A good row: a woman born 1982-07-16 in Medan Kota (127101 is Medan Tuntungan). */
+/* A good row: a woman born 1982-07-16 in kelurahan Pasar Merah Barat, Medan Kota (127101). */
 static const char *good[KKS_REG_NFIELDS] = {
     "1271011502210001", "1271015607820001", "Tetty Br Hutapea", "1982-07-16", "P",
-    "Jl. Bhayangkara No. 7", "Pasar Merah Timur", "Medan Kota", "1271", "3", "BTN",
+    "Jl. Amaliun No. 7", "Pasar Merah Barat", "Medan Kota", "1271", "3", "BTN",
     "0", "2", "0", "0", "0", "0", "0", "0"};
 
 static int check(int field, const char *value, char *why)
@@ -118,6 +118,159 @@ Test(registry, women_add_forty_and_men_do_not)
     f[KKS_REG_BIRTH_DATE] = "2001-02-29";
     cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why),
                  KKS_EINVAL);
+}
+
+/* Each registry rule, one fault per row, and the reason that names it. */
+Test(registry, places_agree_with_the_regions)
+{
+    static const struct {
+        const char *kk, *nik, *kelurahan, *kecamatan, *city, *reason;
+    } bad[] = {
+        /* Jakarta city, Medan kecamatan and numbers */
+        {"1271011502210001", "1271015607820001", "Pasar Merah Barat", "Medan Kota", "3171",
+         "KK region 127101 (Medan Kota) is not in city_code 3171"},
+        /* Jakarta numbers and city, a Medan kecamatan name */
+        {"3171011502210001", "3171015607820001", "Gambir", "Medan Kota", "3171",
+         "kecamatan 'Medan Kota' is not a kecamatan of city_code 3171"},
+        /* a city with no kecamatan: province 12, city 00 */
+        {"1200011502210001", "1200015607820001", "Pasar Merah Barat", "Medan Kota", "1200",
+         "city_code 1200 is not a known city"},
+        /* a province with no listed city */
+        {"1101011502210001", "1101015607820001", "Pasar Merah Barat", "Medan Kota", "1101",
+         "city_code 1101 is not a known city"},
+        {"1271991502210001", "1271015607820001", "Pasar Merah Barat", "Medan Kota", "1271",
+         "KK region 127199 is not a known kecamatan code"},
+        /* the KK says Medan Sunggal, the row Medan Kota */
+        {"1271021502210001", "1271015607820001", "Pasar Merah Barat", "Medan Kota", "1271",
+         "kecamatan 'Medan Kota' is 127101, but the KK region is 127102 (Medan Sunggal)"},
+        {"1271011502210001", "1271995607820001", "Pasar Merah Barat", "Medan Kota", "1271",
+         "NIK region 127199 is not a known kecamatan code"},
+        {"1271011502210001", "1271025607820001", "Pasar Merah Barat", "Medan Kota", "1271",
+         "NIK region 127102 (Medan Sunggal) does not match kecamatan 127101 (Medan Kota)"},
+        {"1271011502210001", "1271015607820001", "Kampung Entah", "Medan Kota", "1271",
+         "kelurahan 'Kampung Entah' is not a known kelurahan of kecamatan Medan Kota"},
+        /* a real kelurahan of another Medan kecamatan */
+        {"1271011502210001", "1271015607820001", "Pasar Merah Timur", "Medan Kota", "1271",
+         "kelurahan 'Pasar Merah Timur' belongs to kecamatan Medan Area (127110), not Medan "
+         "Kota"},
+        /* a Jakarta kelurahan in Medan: not a kelurahan of the city at all */
+        {"1271011502210001", "1271015607820001", "Menteng", "Medan Kota", "1271",
+         "kelurahan 'Menteng' is not a known kelurahan of kecamatan Medan Kota"},
+        {"1271011502210000", "1271015607820001", "Pasar Merah Barat", "Medan Kota", "1271",
+         "KK serial 0000 is not issued"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *f[KKS_REG_NFIELDS];
+        char why[200] = "";
+        kks_family fam;
+        memcpy(f, good, sizeof f);
+        f[KKS_REG_KK] = bad[i].kk;
+        f[KKS_REG_NIK] = bad[i].nik;
+        f[KKS_REG_KELURAHAN] = bad[i].kelurahan;
+        f[KKS_REG_KECAMATAN] = bad[i].kecamatan;
+        f[KKS_REG_CITY] = bad[i].city;
+        cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why),
+                     KKS_EINVAL, "case %zu accepted", i);
+        cr_assert(strstr(why, bad[i].reason), "case %zu: '%s' lacks '%s'", i, why, bad[i].reason);
+    }
+}
+
+Test(registry, a_second_city_and_names_in_any_case)
+{
+    const char *f[KKS_REG_NFIELDS];
+    char why[200] = "";
+    kks_family fam;
+    memcpy(f, good, sizeof f);
+    f[KKS_REG_KK] = "3171061502210001";
+    f[KKS_REG_NIK] = "3171065607820001";
+    f[KKS_REG_KELURAHAN] = "Pegangsaan";
+    f[KKS_REG_KECAMATAN] = "Menteng";
+    f[KKS_REG_CITY] = "3171";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+    /* registry extracts are often in capitals */
+    f[KKS_REG_KELURAHAN] = "PEGANGSAAN";
+    f[KKS_REG_KECAMATAN] = "MENTENG";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+    /* Sei Mati is a kelurahan of both Medan Labuhan and Medan Maimun */
+    memcpy(f, good, sizeof f);
+    f[KKS_REG_KK] = "1271151502210001";
+    f[KKS_REG_NIK] = "1271155607820001";
+    f[KKS_REG_KELURAHAN] = "Sei Mati";
+    f[KKS_REG_KECAMATAN] = "Medan Maimun";
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+}
+
+Test(registry, deciles_come_from_policy)
+{
+    char why[200] = "";
+    cr_assert_eq(seeds.decile_min, 1);
+    cr_assert_eq(seeds.decile_max, 4);
+    cr_assert_eq(check(KKS_REG_DECILE, "5", why), KKS_EINVAL);
+    cr_assert(strstr(why, "decile 5 is outside the enrolment policy's deciles 1 to 4"), "%s", why);
+    cr_assert_eq(check(KKS_REG_DECILE, "11", why), KKS_EINVAL);
+    cr_assert(strstr(why, "decile must be a DTSEN welfare decile 1 to 10"), "%s", why);
+    /* another policy: the same row is judged by it, not by a number in C */
+    kks_seeds wide = seeds;
+    kks_family fam;
+    const char *f[KKS_REG_NFIELDS];
+    memcpy(f, good, sizeof f);
+    f[KKS_REG_DECILE] = "6";
+    wide.decile_max = 6;
+    cr_assert_eq(kks_registry_parse(&wide, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
+                 why);
+    wide.decile_min = 2;
+    f[KKS_REG_DECILE] = "1";
+    cr_assert_eq(kks_registry_parse(&wide, f, KKS_REG_NFIELDS, &fam, why, sizeof why), KKS_EINVAL);
+    cr_assert(strstr(why, "deciles 2 to 6"), "%s", why);
+}
+
+/* The holder: born 1982-07-16 in the good row; KTP age 17 in the seeds. */
+static int holder(const char *birth, const char *nik, const char *today, char *why)
+{
+    const char *f[KKS_REG_NFIELDS];
+    kks_family fam;
+    memcpy(f, good, sizeof f);
+    f[KKS_REG_BIRTH_DATE] = birth;
+    f[KKS_REG_NIK] = nik;
+    cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, 200), 0, "%s", why);
+    return kks_registry_check_holder(&seeds, &fam, today, why, 200);
+}
+
+Test(registry, holder_is_of_ktp_age)
+{
+    char why[200] = "";
+    cr_assert_eq(seeds.holder_min_age, 17);
+    cr_assert_eq(holder("1982-07-16", "1271015607820001", "2026-11-20", why), 0, "%s", why);
+    /* born in 2030: the NIK agrees, the date is real, but it has not happened */
+    cr_assert_eq(holder("2030-01-05", "1271014501300001", "2026-11-20", why), KKS_EINVAL);
+    cr_assert(strstr(why, "birth_date 2030-01-05 is after the enrolment date 2026-11-20"), "%s",
+              why);
+    /* aged 4 */
+    cr_assert_eq(holder("2022-03-01", "1271014103220001", "2026-11-20", why), KKS_EINVAL);
+    cr_assert(strstr(why, "holder is 4 on the enrolment date 2026-11-20; a card holder must be 17 "
+                          "or older"),
+              "%s", why);
+    /* the 17th birthday is the first day */
+    cr_assert_eq(holder("2009-11-20", "1271016011090001", "2026-11-19", why), KKS_EINVAL);
+    cr_assert(strstr(why, "holder is 16"), "%s", why);
+    cr_assert_eq(holder("2009-11-20", "1271016011090001", "2026-11-20", why), 0, "%s", why);
+    /* born on 29 February: 17 on 1 March of a common year */
+    cr_assert_eq(holder("2008-02-29", "1271016902080001", "2025-02-28", why), KKS_EINVAL);
+    cr_assert_eq(holder("2008-02-29", "1271016902080001", "2025-03-01", why), 0, "%s", why);
+    /* born today is not in the future, but far too young */
+    cr_assert_eq(holder("2026-11-20", "1271016011260001", "2026-11-20", why), KKS_EINVAL);
+    cr_assert(strstr(why, "holder is 0"), "%s", why);
+}
+
+Test(ids, age_on)
+{
+    cr_assert_eq(kks_age_on("1982-07-16", "2026-07-15"), 43);
+    cr_assert_eq(kks_age_on("1982-07-16", "2026-07-16"), 44);
+    cr_assert_eq(kks_age_on("2026-07-17", "2026-07-16"), -1);
+    cr_assert_eq(kks_age_on("x", "2026-07-16"), -1);
 }
 
 Test(registry, wrong_field_count)
