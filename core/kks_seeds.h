@@ -23,6 +23,7 @@ typedef struct kks_seeds {
     char kecamatan[KKS_MAX_KECAMATAN][7];
     int nkecamatan;
     int expiry_years;
+    int renew_months_before; /* a card may be renewed from this many months before it expires */
     int pin_tries;
     int pan_length;
 } kks_seeds;
