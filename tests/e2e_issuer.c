@@ -1,6 +1,7 @@
 /* End to end: the issuer process, kksctl, and PIN operations as the switch
  * sends them. */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,4 +543,102 @@ Test(issuer, accounts_open_for_an_extract_enrolled_earlier)
     cr_assert_eq(e2e_run(&out, noswitch), 2, "%s", out);
     free(out);
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
+/* The documents each event needs (seeds/document-policy.csv): refused naming
+ * the missing ones with nothing changed, recorded in the history; a card
+ * renewed early within the policy's window; a version-1 database (before
+ * documents were recorded) upgrades on start. */
+Test(issuer, documents_early_renewal_and_an_old_database)
+{
+    char path[400], db[400], rows[2048], *out = NULL, pan[20], pan2[20], expiry[8];
+    e2e_start_issuer();
+    snprintf(path, sizeof path, "%s/two.csv", E.dir);
+    snprintf(rows, sizeof rows, "%s%s", header, row_a);
+    write_file(path, rows, strlen(rows));
+    cr_assert_eq(ctl(&out, "enroll", path), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/btn.csv", E.dir);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BTN", "--out", path), 0, "%s", out);
+    char bs[32];
+    snprintf(bs, sizeof bs, "%ld", json_num(out, "batch"));
+    free(out);
+    char *pf = e2e_slurp(path);
+    memcpy(pan, strchr(pf, '\n') + 1, 16);
+    pan[16] = '\0';
+    free(pf);
+
+    /* hand-over without the invitation letter: refused, the card stays PRINTED */
+    cr_assert_eq(ctl(&out, "handover", "--batch", bs, "--site", "Kantor Lurah", "--docs",
+                     "ktp,kk"),
+                 1, "%s", out);
+    cr_assert(strstr(out, "\"rc\":\"30\""), "%s", out);
+    cr_assert(strstr(out, "\"missing\":[\"undangan\"]"), "%s", out);
+    cr_assert(strstr(out, "documents missing: undangan (handover needs undangan,ktp,kk)"), "%s",
+              out);
+    free(out);
+    cr_assert_eq(ctl(&out, "handover", "--batch", bs, "--site", "Kantor Lurah", "--docs",
+                     "ktp,kk,undangan,paspor"),
+                 1, "%s", out);
+    cr_assert(strstr(out, "unknown document 'paspor'"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "show", pan), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\":\"PRINTED\""), "nothing changed: %s", out);
+    json_str(out, "expiry", expiry, sizeof expiry);
+    free(out);
+    cr_assert_eq(ctl(&out, "handover", "--batch", bs, "--site", "Kantor Lurah", "--docs",
+                     " ktp, kk ,undangan"),
+                 0, "%s", out);
+    free(out);
+
+    /* An old database: documents were not recorded before (schema 1). */
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "ALTER TABLE audit DROP COLUMN docs; PRAGMA user_version=1;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    /* the business date two months before the card's expiry month: inside
+     * renew_months_before (3), so the card may be renewed early */
+    int y, m;
+    char today[11];
+    cr_assert_eq(sscanf(expiry, "%d-%d", &y, &m), 2);
+    m -= 2;
+    if (m < 1)
+        m += 12, y--;
+    snprintf(today, sizeof today, "%04d-%02d-15", y, m);
+    char ready[400];
+    snprintf(ready, sizeof ready, "%s/issuer-v1.ready", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", "--db", db,
+                    "--pki", E.pki, "--ready-file", ready, "--today", today, NULL};
+    E.issuer_pid = e2e_spawn("issuer-v1", argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
+    cr_assert_eq(ctl(&out, "card", "show", pan), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\":\"DISTRIBUTED\""), "%s", out);
+    cr_assert(strstr(out, "\"event\":\"handed_over\""), "%s", out);
+    cr_assert(strstr(out, "\"docs\":[]"), "the old event has no documents recorded: %s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "renew", pan, "--docs", "ktp,kk", "--site", "BTN Medan"), 0,
+                 "%s", out);
+    json_str(out, "pan", pan2, sizeof pan2);
+    cr_assert_str_neq(pan2, pan);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "show", pan), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\":\"EXPIRED\""), "surrendered at renewal: %s", out);
+    cr_assert(strstr(out, "\"docs\":[\"ktp\",\"kk\"]"), "%s", out);
+    cr_assert(strstr(out, "\"site\":\"BTN Medan\""), "%s", out);
+    free(out);
+
+    /* a card far from its expiry is not renewed */
+    restart_issuer(NULL, NULL);
+    cr_assert_eq(ctl(&out, "card", "renew", pan2, "--docs", "ktp,kk"), 1, "%s", out);
+    cr_assert(strstr(out, "card not printed yet"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BTN", "--out", path), 0, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "renew", pan2, "--docs", "ktp,kk"), 1, "%s", out);
+    cr_assert(strstr(out, "it can be renewed from 3 month(s) before it expires"), "%s", out);
+    free(out);
 }
