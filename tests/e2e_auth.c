@@ -573,6 +573,33 @@ Test(auth, idempotency_and_reversals)
     ledger_clean();
 }
 
+/* Starts the issuer (stopped or killed before) again on addr with business
+ * date today; waits until the switch has reconnected, then a balance of pan
+ * gets rc. */
+static void issuer_on(term *t, const char *name, const char *addr, const char *today,
+                      const char *pan, const char *pin, const char *rc)
+{
+    char ready[400], db[400];
+    snprintf(ready, sizeof ready, "%s/%s.ready", E.dir, name);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", (char *)addr, "--db", db,
+                    "--pki", E.pki, "--ready-file", ready, "--today", (char *)today, NULL};
+    E.issuer_pid = e2e_spawn(name, argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
+    Kks__Envelope *k = NULL;
+    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
+        k = send_txn(t, &(txn){.type = "balance", .pan = pan, .pin = pin});
+        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
+            break;
+        kks__envelope__free_unpacked(k, NULL);
+        k = NULL;
+        usleep(100000);
+    }
+    cr_assert_not_null(k);
+    cr_assert_str_eq(k->txn_reply->rc, rc, "%s", k->txn_reply->reason);
+    kks__envelope__free_unpacked(k, NULL);
+}
+
 Test(auth, lost_and_expired_cards_and_issuer_down)
 {
     term t;
@@ -592,25 +619,7 @@ Test(auth, lost_and_expired_cards_and_issuer_down)
     rc_is(&t, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 50000},
           KKS_RC_INOPERATIVE);
     /* it comes back, with the business date past the cards' expiry */
-    char ready[400], db[400];
-    snprintf(ready, sizeof ready, "%s/issuer3.ready", E.dir);
-    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
-    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", addr, "--db", db, "--pki", E.pki,
-                    "--ready-file", ready, "--today", "2099-01-01", NULL};
-    E.issuer_pid = e2e_spawn("issuer3", argv);
-    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
-    Kks__Envelope *k = NULL;
-    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
-        k = send_txn(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B});
-        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
-            break;
-        kks__envelope__free_unpacked(k, NULL);
-        k = NULL;
-        usleep(100000);
-    }
-    cr_assert_not_null(k);
-    cr_assert_str_eq(k->txn_reply->rc, KKS_RC_EXPIRED, "%s", k->txn_reply->reason);
-    kks__envelope__free_unpacked(k, NULL);
+    issuer_on(&t, "issuer3", addr, "2099-01-01", pan_b, PIN_B, KKS_RC_EXPIRED);
     term_close(&t);
     /* nothing moved while the issuer was away */
     cr_assert_eq(ctl(&out, "account", "show", KK_B, 0, 0), 0, "%s", out);
@@ -718,27 +727,10 @@ Test(auth, damaged_and_expired_cards_replaced_and_the_money_stays)
     cr_assert_eq(bpnt2, bpnt);
 
     /* the business date moves past the new card's expiry: 54, then renewed */
-    char ready[400], db[400], addr[64];
+    char addr[64];
     snprintf(addr, sizeof addr, "%s", E.issuer_addr);
     cr_assert_eq(e2e_stop(E.issuer_pid), 0);
-    snprintf(ready, sizeof ready, "%s/issuer-late.ready", E.dir);
-    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
-    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", addr, "--db", db, "--pki", E.pki,
-                    "--ready-file", ready, "--today", "2099-01-01", NULL};
-    E.issuer_pid = e2e_spawn("issuer-late", argv);
-    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
-    Kks__Envelope *k = NULL;
-    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
-        k = send_txn(&t, &(txn){.type = "balance", .pan = pan_new, .pin = PIN_A});
-        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
-            break;
-        kks__envelope__free_unpacked(k, NULL);
-        k = NULL;
-        usleep(100000);
-    }
-    cr_assert_not_null(k);
-    cr_assert_str_eq(k->txn_reply->rc, KKS_RC_EXPIRED, "%s", k->txn_reply->reason);
-    kks__envelope__free_unpacked(k, NULL);
+    issuer_on(&t, "issuer-late", addr, "2099-01-01", pan_new, PIN_A, KKS_RC_EXPIRED);
     cr_assert_eq(ctl(&out, "card", "replace", pan_new, "--docs", "ktp,kk"), 1, "%s", out);
     cr_assert(strstr(out, "renew it"), "%s", out);
     free(out);
