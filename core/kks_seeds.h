@@ -40,6 +40,7 @@ typedef struct kks_seeds {
     kks_kelurahan kelurahan[KKS_MAX_KELURAHAN]; /* grouped by kecamatan, file order within */
     int nkelurahan;
     int expiry_years;
+    int renew_months_before; /* a card may be renewed from this many months before it expires */
     int pin_tries;
     int pan_length;
     /* registry-policy.csv */

@@ -143,14 +143,16 @@ static int policy_row(void *ctx, const kks_csv *c, char *why, size_t cap)
     kks_seeds *s = ctx;
     char *end;
     long v = strtol(c->fields[1], &end, 10);
-    int *slot = NULL;
-    if (strcmp(c->fields[0], "expiry_years") == 0)
+    int *slot = NULL, lo = 1;
+    if (strcmp(c->fields[0], "renew_months_before") == 0)
+        slot = &s->renew_months_before, lo = 0; /* 0: only an expired card is renewed */
+    else if (strcmp(c->fields[0], "expiry_years") == 0)
         slot = &s->expiry_years;
     else if (strcmp(c->fields[0], "pin_tries") == 0)
         slot = &s->pin_tries;
     else if (strcmp(c->fields[0], "pan_length") == 0)
         slot = &s->pan_length;
-    if (!slot || *end || end == c->fields[1] || v < 1 || v > 19) {
+    if (!slot || *end || end == c->fields[1] || v < lo || v > 19) {
         snprintf(why, cap, "unknown key or value out of range: %.40s", c->fields[0]);
         return -1;
     }
@@ -211,6 +213,7 @@ int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
     int rc;
     memset(s, 0, sizeof *s);
     s->expiry_years = 5;
+    s->renew_months_before = 0;
     s->pin_tries = 3;
     s->pan_length = 16;
     if ((rc = kks_csv_load(s, dir, "banks.csv", bank_h, 3, bank_row, err, cap)) < 0 ||

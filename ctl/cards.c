@@ -130,21 +130,78 @@ int cmd_print(ctl *c, int argc, char **argv)
     return ec;
 }
 
+#define DOCS_MAX 32
+
+/* Splits --docs ktp,kk,undangan into names (in place); blanks around a name
+ * are dropped. Returns the count, or -1 when there are too many. */
+static int split_docs(char *list, char *names[DOCS_MAX])
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t l = strlen(t);
+        while (l && t[l - 1] == ' ')
+            t[--l] = '\0';
+        if (!*t)
+            continue;
+        if (n == DOCS_MAX)
+            return -1;
+        names[n++] = t;
+    }
+    return n;
+}
+
+/* The documents a refusal names as missing, for a person. */
+static void print_missing(char **missing, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("missing documents:");
+    for (size_t i = 0; i < n; i++)
+        printf(" %s", missing[i]);
+    printf("\n");
+}
+
+/* A JSON array of names: the n strings, or the comma-separated list csv. */
+static json_t *json_names(char **names, size_t n, const char *csv)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        kks_json_append(&a, kks_json_str(names[i]));
+    while (a && csv && *csv) {
+        size_t l = strcspn(csv, ",");
+        kks_json_append(&a, json_stringn(csv, l));
+        csv += l + (csv[l] == ',');
+    }
+    return a;
+}
+
 int cmd_handover(ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"batch", required_argument, 0, 'b'}, {"pan", required_argument, 0, 'p'},
         {"site", required_argument, 0, 's'},  {"issuer", required_argument, 0, 'i'},
-        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"docs", required_argument, 0, 'D'},  {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
-    static const char use[] = "usage: kksctl handover (--batch ID | --pan PAN) --site NAME [--json]";
+    static const char use[] = "usage: kksctl handover (--batch ID | --pan PAN) --site NAME "
+                              "--docs LIST [--json]\n"
+                              "  --docs the documents the family brought, comma-separated "
+                              "(e.g. undangan,ktp,kk)";
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
     Kks__HandoverRequest hr = KKS__HANDOVER_REQUEST__INIT;
     const char *batch = NULL, *pan = NULL, *site = NULL;
-    int o, ec;
+    char *docs[DOCS_MAX];
+    int o, ec, ndocs = 0;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
+        case 'D':
+            if ((ndocs = split_docs(optarg, docs)) < 0) {
+                fprintf(stderr, "kksctl: --docs: at most %d documents\n", DOCS_MAX);
+                return EXIT_USAGE;
+            }
+            break;
         case 'b': batch = optarg; break;
         case 'p': pan = optarg; break;
         case 's': site = optarg; break;
@@ -169,6 +226,8 @@ int cmd_handover(ctl *c, int argc, char **argv)
     }
     hr.pan = (char *)(pan ? pan : "");
     hr.site = (char *)site;
+    hr.docs = docs;
+    hr.n_docs = (size_t)ndocs;
     req.body_case = KKS__ENVELOPE__BODY_HANDOVER_REQUEST;
     req.handover_request = &hr;
     if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)
@@ -176,10 +235,13 @@ int cmd_handover(ctl *c, int argc, char **argv)
     const Kks__HandoverReply *r = rep->handover_reply;
     ec = rc_exit(r->rc);
     if (c->json) {
-        if (ctl_json_print(kks_json_pb(&r->base, "rc reason cards")) != EXIT_OK)
+        json_t *j = kks_json_pb(&r->base, "rc reason cards");
+        kks_json_set(&j, "missing", json_names(r->missing, r->n_missing, NULL));
+        if (ctl_json_print(j) != EXIT_OK)
             ec = EXIT_INTERNAL;
     } else {
         printf("%s (%s)\n", r->reason, r->rc);
+        print_missing(r->missing, r->n_missing);
     }
     kks__envelope__free_unpacked(rep, NULL);
     return ec;
@@ -191,20 +253,24 @@ static int show_card(ctl *c, const Kks__CardReply *r)
     const Kks__Card *k = r->card;
     if (c->json) {
         json_t *o = kks_json_pb(&r->base, "rc reason");
+        kks_json_set(&o, "missing", json_names(r->missing, r->n_missing, NULL));
         if (k) {
             json_t *card = kks_json_pb(&k->base, "pan kk name bank state expiry batch replaces "
                                                  "replaced_by");
             json_t *hist = json_array();
-            for (size_t i = 0; hist && i < k->n_history; i++)
-                kks_json_append(&hist, kks_json_pb(&k->history[i]->base,
-                                                   "at event from=from_state to=to_state actor "
-                                                   "site detail"));
+            for (size_t i = 0; hist && i < k->n_history; i++) {
+                json_t *e = kks_json_pb(&k->history[i]->base, "at event from=from_state "
+                                                              "to=to_state actor site detail");
+                kks_json_set(&e, "docs", json_names(NULL, 0, k->history[i]->docs));
+                kks_json_append(&hist, e);
+            }
             kks_json_set(&card, "history", hist);
             kks_json_set(&o, "card", card);
         }
         return ctl_json_print(o);
     }
     printf("%s (%s)\n", r->reason, r->rc);
+    print_missing(r->missing, r->n_missing);
     if (!k)
         return EXIT_OK;
     printf("card      %s\nholder    %s\nKK        %s\nbank      %s\nstate     %s\n"
@@ -221,9 +287,10 @@ static int show_card(ctl *c, const Kks__CardReply *r)
         const Kks__CardEvent *e = k->history[i];
         char when[32];
         ctl_wib(e->at, when);
-        printf("  %s  %-18s %s%s%s  by %s%s%s%s%s\n", when, e->event, e->from_state,
+        printf("  %s  %-18s %s%s%s  by %s%s%s%s%s%s%s\n", when, e->event, e->from_state,
                *e->from_state ? " -> " : "", e->to_state, e->actor, *e->site ? " at " : "",
-               e->site, *e->detail ? "; " : "", e->detail);
+               e->site, *e->detail ? "; " : "", e->detail, *e->docs ? "; documents " : "",
+               e->docs);
     }
     return EXIT_OK;
 }
@@ -233,18 +300,33 @@ int cmd_card(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"police-report", required_argument, 0, 'r'}, {"site", required_argument, 0, 's'},
         {"issuer", required_argument, 0, 'i'},        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+        {"docs", required_argument, 0, 'D'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     static const char use[] =
-        "usage: kksctl card show|lost|stolen|replace|unblock PAN [--police-report REF] "
-        "[--site NAME] [--json]";
-    static const char *const ops[] = {"show", "lost", "stolen", "replace", "unblock"};
+        "usage: kksctl card show|lost|stolen|replace|damaged|renew|unblock PAN "
+        "[--police-report REF] [--docs LIST] [--site NAME] [--json]\n"
+        "  lost|stolen  the card stops working (needs --police-report)\n"
+        "  replace      a new card for a lost or stolen one\n"
+        "  damaged      the damaged card is surrendered: it stops, a new card is issued\n"
+        "  renew        a new card for an expired (or soon expiring) one\n"
+        "  --docs       the documents seen, comma-separated (e.g. surat-kehilangan,ktp,kk,"
+        "buku-tabungan)";
+    static const char *const ops[] = {"show",    "lost",  "stolen", "replace",
+                                      "damaged", "renew", "unblock"};
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
     Kks__CardRequest cr = KKS__CARD_REQUEST__INIT;
     const char *report = "", *site = "";
-    int o, ec, known = 0;
+    char *docs[DOCS_MAX];
+    int o, ec, known = 0, ndocs = 0;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
+        case 'D':
+            if ((ndocs = split_docs(optarg, docs)) < 0) {
+                fprintf(stderr, "kksctl: --docs: at most %d documents\n", DOCS_MAX);
+                return EXIT_USAGE;
+            }
+            break;
         case 'r': report = optarg; break;
         case 's': site = optarg; break;
         case 'i': c->issuer = optarg; break;
@@ -272,6 +354,8 @@ int cmd_card(ctl *c, int argc, char **argv)
     cr.pan = argv[optind + 1];
     cr.police_report = (char *)report;
     cr.site = (char *)site;
+    cr.docs = docs;
+    cr.n_docs = (size_t)ndocs;
     req.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
     req.card_request = &cr;
     if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, &rep)) != EXIT_OK)

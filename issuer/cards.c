@@ -4,18 +4,27 @@
  *   ACTIVE --3 wrong PINs in a row--> BLOCKED --unblock (operator)--> ACTIVE
  *   ISSUED|PRINTED|DISTRIBUTED|ACTIVE|BLOCKED --lost/stolen--> LOST|STOLEN
  *   LOST|STOLEN --replace--> (new card ISSUED for the same family; old.replaced_by)
+ *   PRINTED|DISTRIBUTED|ACTIVE|BLOCKED --damaged--> DAMAGED, and a new card ISSUED
  *   any live state --expiry month passes--> EXPIRED (applied when the card is next read)
+ *   EXPIRED --renew--> (new card ISSUED; old.replaced_by)
+ *   PRINTED|DISTRIBUTED|ACTIVE|BLOCKED within renew_months_before of expiry
+ *           --renew--> EXPIRED at once, and a new card ISSUED
  *
- * Functions: print_handle (ISSUED->PRINTED), handover_handle (PRINTED->
- * DISTRIBUTED), pin_set (DISTRIBUTED->ACTIVE), pin_verify (ACTIVE->BLOCKED on
- * the last try), card_op "unblock" (BLOCKED->ACTIVE), "lost"/"stolen",
- * "replace", and card_load (->EXPIRED).
+ * Functions: print_batch (ISSUED->PRINTED), handover (PRINTED->DISTRIBUTED),
+ * pin_op (DISTRIBUTED->ACTIVE on activation; ACTIVE->BLOCKED on the last
+ * try, in check_pin), card_op "unblock" (BLOCKED->ACTIVE), "lost"/"stolen",
+ * "replace"/"damaged"/"renew" (all three through replace_card), and
+ * card_load (->EXPIRED).
  *
- * Invariants: every transition writes an audit row in the same transaction;
- * a family has at most one live card; the issuer stores a PIN verification
- * value, never a PIN; a request in the wrong state changes nothing and gets
- * the matching code: 14 unknown PAN, 41 lost, 43 stolen, 54 expired,
- * 75 blocked, 05 not yet activated, 12 otherwise. */
+ * Invariants: every transition writes an audit row in the same transaction,
+ * with the documents the desk saw; a family has at most one live card (a
+ * replacement is issued only once the old card is LOST, STOLEN, DAMAGED or
+ * EXPIRED, and only once: replaced_by); the issuer stores a PIN verification
+ * value, never a PIN; a request in the wrong state, or without the documents
+ * document-policy.csv asks for, changes nothing and gets the matching code:
+ * 14 unknown PAN, 41 lost, 43 stolen, 54 expired, 75 blocked, 05 not yet
+ * activated or surrendered as damaged, 30 documents missing, 12 otherwise. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +53,7 @@ typedef struct card_row {
 typedef struct outcome {
     const char *rc;
     char reason[200];
+    unsigned missing; /* documents missing (kks_docs set), for the reply */
 } outcome;
 
 static void set_out(outcome *o, const char *rc, const char *fmt, ...)
@@ -74,6 +84,7 @@ static void state_refusal(const card_row *c, outcome *o)
         {"LOST", KKS_RC_LOST, "card reported lost"},
         {"STOLEN", KKS_RC_STOLEN, "card reported stolen"},
         {"EXPIRED", KKS_RC_EXPIRED, "card expired"},
+        {"DAMAGED", KKS_RC_DO_NOT_HONOR, "card surrendered as damaged and replaced"},
         {"BLOCKED", KKS_RC_PIN_TRIES, "card blocked after too many wrong PINs"},
         {"ISSUED", KKS_RC_DO_NOT_HONOR, "card not yet activated (not printed)"},
         {"PRINTED", KKS_RC_DO_NOT_HONOR, "card not yet activated (not handed over)"},
@@ -95,7 +106,8 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 }
 
 static int set_state(issuer *is, card_row *c, const char *to, const char *event,
-                     const char *actor, const char *site, const char *detail, const char *at)
+                     const char *actor, const char *site, const char *detail, const char *docs,
+                     const char *at)
 {
     sqlite3_stmt *st = store_stmt(is, "UPDATE card SET state = ?, pin_fails = ? WHERE pan = ?");
     if (!st)
@@ -105,7 +117,7 @@ static int set_state(issuer *is, card_row *c, const char *to, const char *event,
     sqlite3_bind_text(st, 3, c->pan, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
-    int rc = store_audit(is, c->pan, c->kk, event, c->state, to, actor, site, detail, at);
+    int rc = store_audit(is, c->pan, c->kk, event, c->state, to, actor, site, detail, docs, at);
     snprintf(c->state, sizeof c->state, "%s", to);
     return rc;
 }
@@ -141,11 +153,14 @@ static int card_load(issuer *is, const char *pan, card_row *c, const char *at)
     copy_col(c->replaced_by, sizeof c->replaced_by, st, 9);
     /* "valid thru" the expiry month: expired once the business date is past it */
     if (is_live(c->state) && strncmp(store_today(is), c->expiry, 7) > 0)
-        return set_state(is, c, "EXPIRED", "expired", "issuer", NULL, c->expiry, at);
+        return set_state(is, c, "EXPIRED", "expired", "issuer", NULL, c->expiry, NULL, at);
     return 0;
 }
 
 /* ---- replies ---- */
+
+#define EV_FIELDS 8      /* at, event, from, to, actor, site, detail, docs */
+#define EV_FIELD_MAX 160 /* each, with its NUL: a site or detail is at most ~120 */
 
 typedef struct card_view {
     Kks__Card card;
@@ -179,18 +194,19 @@ static void card_view_fill(issuer *is, const card_row *c, card_view *v)
     v->pev = NULL;
     v->strs = NULL;
     /* the issuance of an enrolled card is recorded in its own row */
-    st = store_stmt(is, "SELECT at, event, from_state, to_state, actor, site, detail FROM ("
+    st = store_stmt(is, "SELECT at, event, from_state, to_state, actor, site, detail, docs"
+                        " FROM ("
                         " SELECT issued_at AS at, 'issued' AS event, '' AS from_state,"
                         "  'ISSUED' AS to_state, issued_by AS actor, '' AS site, '' AS detail,"
-                        "  0 AS id FROM card WHERE pan = ?1 AND replaces IS NULL"
-                        " UNION ALL SELECT at, event, from_state, to_state, actor, site, detail, id"
-                        "  FROM audit WHERE pan = ?1) ORDER BY id LIMIT 1000");
+                        "  '' AS docs, 0 AS id FROM card WHERE pan = ?1 AND replaces IS NULL"
+                        " UNION ALL SELECT at, event, from_state, to_state, actor, site, detail,"
+                        "  docs, id FROM audit WHERE pan = ?1) ORDER BY id LIMIT 1000");
     sqlite3_bind_text(st, 1, c->pan, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             Kks__CardEvent *ne = realloc(v->ev, cap * sizeof *ne);
-            char *ns = realloc(v->strs, cap * 7 * 80);
+            char *ns = realloc(v->strs, cap * EV_FIELDS * EV_FIELD_MAX);
             if (!ne || !ns) {
                 v->ev = ne ? ne : v->ev;
                 v->strs = ns ? ns : v->strs;
@@ -206,13 +222,13 @@ static void card_view_fill(issuer *is, const card_row *c, card_view *v)
     sqlite3_reset(st);
     size_t i = 0;
     while (v->pev && i < n && sqlite3_step(st) == SQLITE_ROW) {
-        char *s = v->strs + i * 7 * 80;
-        char **fields[7] = {&v->ev[i].at,    &v->ev[i].event, &v->ev[i].from_state,
-                            &v->ev[i].to_state, &v->ev[i].actor, &v->ev[i].site,
-                            &v->ev[i].detail};
-        for (int k = 0; k < 7; k++) {
-            copy_col(s + k * 80, 80, st, k);
-            *fields[k] = s + k * 80;
+        char *s = v->strs + i * EV_FIELDS * EV_FIELD_MAX;
+        char **fields[EV_FIELDS] = {&v->ev[i].at,       &v->ev[i].event, &v->ev[i].from_state,
+                                    &v->ev[i].to_state, &v->ev[i].actor, &v->ev[i].site,
+                                    &v->ev[i].detail,   &v->ev[i].docs};
+        for (int k = 0; k < EV_FIELDS; k++) {
+            copy_col(s + k * EV_FIELD_MAX, EV_FIELD_MAX, st, k);
+            *fields[k] = s + k * EV_FIELD_MAX;
         }
         v->pev[i] = &v->ev[i];
         i++;
@@ -237,6 +253,16 @@ static void answer(issuer *is, kks_conn *c, uint64_t id, Kks__Envelope *rep, int
         kks_conn_reply(c, id, rep);
 }
 
+/* The names of the documents in set, pointing into is->docs. */
+static size_t missing_names(issuer *is, unsigned set, char *out[KKS_DOCS_MAX])
+{
+    size_t n = 0;
+    for (int i = 0; i < is->docs.n; i++)
+        if (set & (1u << i))
+            out[n++] = is->docs.names[i];
+    return n;
+}
+
 static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, const card_row *cr,
                        int held)
 {
@@ -244,8 +270,11 @@ static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, c
     Kks__CardReply cardrep = KKS__CARD_REPLY__INIT;
     card_view v;
     int have = cr && cr->pan[0];
+    char *missing[KKS_DOCS_MAX];
     cardrep.rc = (char *)o->rc;
     cardrep.reason = (char *)o->reason;
+    cardrep.n_missing = missing_names(is, o->missing, missing);
+    cardrep.missing = missing;
     if (have) {
         card_view_fill(is, cr, &v);
         cardrep.card = &v.card;
@@ -257,14 +286,94 @@ static void reply_card(issuer *is, kks_conn *c, uint64_t id, const outcome *o, c
         card_view_free(&v);
 }
 
-/* ---- operator: lost, stolen, replace, unblock, show ---- */
+/* ---- documents ---- */
+
+/* The documents of a request against what event ev needs (document-policy.csv).
+ * 0: all there, and seen gets the names given; 1: refused, o names the
+ * missing ones (or the unknown one). Extra documents are recorded too. */
+static int docs_check(issuer *is, int ev, char *const *docs, size_t n, outcome *o,
+                      char seen[KKS_DOCS_LIST_MAX])
+{
+    unsigned given, need = is->docs.required[ev];
+    char why[200], miss[KKS_DOCS_LIST_MAX], all[KKS_DOCS_LIST_MAX];
+    seen[0] = '\0';
+    if (n > 2 * KKS_DOCS_MAX) {
+        set_out(o, KKS_RC_FORMAT, "too many documents (at most %d)", 2 * KKS_DOCS_MAX);
+        return 1;
+    }
+    if (kks_docs_set(&is->docs, (const char *const *)docs, n, &given, why, sizeof why) < 0) {
+        set_out(o, KKS_RC_FORMAT, "%s", why);
+        return 1;
+    }
+    if (need & ~given) {
+        o->missing = need & ~given;
+        kks_docs_format(&is->docs, need & ~given, miss, sizeof miss);
+        kks_docs_format(&is->docs, need, all, sizeof all);
+        set_out(o, KKS_RC_FORMAT, "documents missing: %.80s (%s needs %.80s); nothing changed",
+                miss, kks_docs_event_name(ev), all);
+        return 1;
+    }
+    kks_docs_format(&is->docs, given, seen, KKS_DOCS_LIST_MAX);
+    return 0;
+}
+
+/* ---- operator: lost, stolen, replace, damaged, renew, unblock, show ---- */
+
+/* Months from the business date's month to the expiry month (0: expires
+ * this month). */
+static int months_left(issuer *is, const char *expiry)
+{
+    int ey = 0, em = 0, ty = 0, tm = 0;
+    sscanf(expiry, "%d-%d", &ey, &em);
+    sscanf(store_today(is), "%d-%d", &ty, &tm);
+    return (ey * 12 + em) - (ty * 12 + tm);
+}
+
+/* Issues the replacement of c for the same family. The old card moves to
+ * state to (NULL: stays as it is) with one audit row, event, naming the new
+ * card; the new card's own row says which card it replaces. On return c is
+ * the new card. The account is the family's (at the switch, by KK), so the
+ * money stays. */
+static int replace_card(issuer *is, card_row *c, const char *to, const char *event,
+                        const Kks__CardRequest *r, const char *docs, const char *actor,
+                        const char *at)
+{
+    char pan[20], detail[64];
+    int rc;
+    assert(!c->replaced_by[0] && !is_live(to ? to : c->state));
+    if ((rc = store_issue_card(is, c->kk, c->bank, c->pan, actor, r->site, docs, at, pan)) < 0)
+        return rc;
+    sqlite3_stmt *st = store_stmt(is, "UPDATE card SET replaced_by = ? WHERE pan = ?");
+    if (!st)
+        return KKS_EDB;
+    sqlite3_bind_text(st, 1, pan, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->pan, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return KKS_EDB;
+    snprintf(detail, sizeof detail, "new card %s", pan);
+    if (to)
+        rc = set_state(is, c, to, event, actor, r->site, detail, docs, at);
+    else
+        rc = store_audit(is, c->pan, c->kk, event, c->state, c->state, actor, r->site, detail,
+                         docs, at);
+    if (rc < 0)
+        return rc;
+    if ((rc = card_load(is, pan, c, at)) != 0)
+        return rc < 0 ? rc : KKS_EDB;
+    return 0;
+}
 
 static int card_op(issuer *is, const Kks__CardRequest *r, const char *actor, const char *at,
                    outcome *o, card_row *c)
 {
+    char docs[KKS_DOCS_LIST_MAX];
     int rc;
     if (!kks_pan_valid(r->pan)) {
         set_out(o, KKS_RC_NO_CARD, "not a card number (length or check digit)");
+        return 0;
+    }
+    if (strlen(r->site) > 64) {
+        set_out(o, KKS_RC_FORMAT, "site name longer than 64 characters");
         return 0;
     }
     if ((rc = card_load(is, r->pan, c, at)) < 0)
@@ -291,19 +400,25 @@ static int card_op(issuer *is, const Kks__CardRequest *r, const char *actor, con
             state_refusal(c, o);
             return 0;
         }
+        if (docs_check(is, lost ? KKS_DOC_LOST : KKS_DOC_STOLEN, r->docs, r->n_docs, o, docs))
+            return 0;
         snprintf(detail, sizeof detail, "police report %s", r->police_report);
         if ((rc = set_state(is, c, lost ? "LOST" : "STOLEN", lost ? "reported_lost"
                                                                   : "reported_stolen",
-                            actor, r->site, detail, at)) < 0)
+                            actor, r->site, detail, docs, at)) < 0)
             return rc;
         set_out(o, KKS_RC_APPROVED, "card %s; it stops working now", c->state);
         return 0;
     }
     if (strcmp(r->op, "replace") == 0) {
-        char pan[20];
         if (strcmp(c->state, "LOST") != 0 && strcmp(c->state, "STOLEN") != 0) {
-            if (is_live(c->state))
-                set_out(o, KKS_RC_INVALID_TXN, "report the card lost or stolen first");
+            if (strcmp(c->state, "EXPIRED") == 0 && !c->replaced_by[0])
+                set_out(o, KKS_RC_EXPIRED, "card expired: renew it (card renew)");
+            else if (strcmp(c->state, "DAMAGED") == 0)
+                set_out(o, KKS_RC_INVALID_TXN, "already replaced by %s", c->replaced_by);
+            else if (is_live(c->state))
+                set_out(o, KKS_RC_INVALID_TXN, "report the card lost or stolen first, or "
+                                               "surrender it as damaged (card damaged)");
             else
                 state_refusal(c, o);
             return 0;
@@ -312,18 +427,68 @@ static int card_op(issuer *is, const Kks__CardRequest *r, const char *actor, con
             set_out(o, KKS_RC_INVALID_TXN, "already replaced by %s", c->replaced_by);
             return 0;
         }
-        if ((rc = store_issue_card(is, c->kk, c->bank, c->pan, actor, at, pan)) < 0)
+        if (docs_check(is, KKS_DOC_REPLACE, r->docs, r->n_docs, o, docs))
+            return 0;
+        if ((rc = replace_card(is, c, NULL, "replaced", r, docs, actor, at)) < 0)
             return rc;
-        sqlite3_stmt *st = store_stmt(is, "UPDATE card SET replaced_by = ? WHERE pan = ?");
-        sqlite3_bind_text(st, 1, pan, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, c->pan, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE ||
-            store_audit(is, c->pan, c->kk, "replaced", c->state, c->state, actor, r->site, pan,
-                        at) < 0)
-            return KKS_EDB;
-        if ((rc = card_load(is, pan, c, at)) != 0)
-            return rc < 0 ? rc : KKS_EDB;
         set_out(o, KKS_RC_APPROVED, "new card issued for the same family");
+        return 0;
+    }
+    if (strcmp(r->op, "damaged") == 0) {
+        /* the holder hands the damaged card in: it stops at once, and its
+         * replacement is issued in the same step (no police report) */
+        if (strcmp(c->state, "ISSUED") == 0) {
+            set_out(o, KKS_RC_INVALID_TXN, "card not printed yet: there is no card to surrender");
+            return 0;
+        }
+        if (!is_live(c->state)) {
+            if (strcmp(c->state, "EXPIRED") == 0 && !c->replaced_by[0])
+                set_out(o, KKS_RC_EXPIRED, "card expired: renew it (card renew)");
+            else if (c->replaced_by[0])
+                set_out(o, KKS_RC_INVALID_TXN, "already replaced by %s", c->replaced_by);
+            else
+                state_refusal(c, o);
+            return 0;
+        }
+        if (docs_check(is, KKS_DOC_DAMAGED, r->docs, r->n_docs, o, docs))
+            return 0;
+        if ((rc = replace_card(is, c, "DAMAGED", "damaged", r, docs, actor, at)) < 0)
+            return rc;
+        set_out(o, KKS_RC_APPROVED, "damaged card surrendered; new card issued for the same "
+                                    "family");
+        return 0;
+    }
+    if (strcmp(r->op, "renew") == 0) {
+        /* an expired card, or a printed card within renew_months_before of
+         * its expiry month (the old card is surrendered and expires now) */
+        const char *to = NULL;
+        if (c->replaced_by[0]) {
+            set_out(o, KKS_RC_INVALID_TXN, "already replaced by %s", c->replaced_by);
+            return 0;
+        }
+        if (strcmp(c->state, "EXPIRED") != 0) {
+            int left = months_left(is, c->expiry);
+            if (!is_live(c->state)) {
+                state_refusal(c, o);
+                return 0;
+            }
+            if (strcmp(c->state, "ISSUED") == 0) {
+                set_out(o, KKS_RC_INVALID_TXN, "card not printed yet");
+                return 0;
+            }
+            if (left >= is->seeds.renew_months_before) {
+                set_out(o, KKS_RC_INVALID_TXN, "card valid thru %.2s/%.2s: it can be renewed "
+                        "from %d month(s) before it expires", c->expiry + 5, c->expiry + 2,
+                        is->seeds.renew_months_before);
+                return 0;
+            }
+            to = "EXPIRED";
+        }
+        if (docs_check(is, KKS_DOC_RENEW, r->docs, r->n_docs, o, docs))
+            return 0;
+        if ((rc = replace_card(is, c, to, "renewed", r, docs, actor, at)) < 0)
+            return rc;
+        set_out(o, KKS_RC_APPROVED, "card renewed: new card issued for the same family");
         return 0;
     }
     if (strcmp(r->op, "unblock") == 0) {
@@ -335,7 +500,7 @@ static int card_op(issuer *is, const Kks__CardRequest *r, const char *actor, con
             return 0;
         }
         c->pin_fails = 0;
-        if ((rc = set_state(is, c, "ACTIVE", "unblocked", actor, r->site, NULL, at)) < 0)
+        if ((rc = set_state(is, c, "ACTIVE", "unblocked", actor, r->site, NULL, NULL, at)) < 0)
             return rc;
         set_out(o, KKS_RC_APPROVED, "card unblocked");
         return 0;
@@ -407,6 +572,7 @@ static int handover(issuer *is, const Kks__HandoverRequest *r, const char *actor
                     const char *at, outcome *o, uint32_t *cards)
 {
     sqlite3_stmt *st;
+    char docs[KKS_DOCS_LIST_MAX];
     int rc;
     *cards = 0;
     if (!*r->site || strlen(r->site) > 64) {
@@ -435,7 +601,11 @@ static int handover(issuer *is, const Kks__HandoverRequest *r, const char *actor
                 state_refusal(&c, o);
             return 0;
         }
-        if ((rc = set_state(is, &c, "DISTRIBUTED", "handed_over", actor, r->site, NULL, at)) < 0)
+        if (docs_check(is, c.replaces[0] ? KKS_DOC_HANDOVER_REPLACEMENT : KKS_DOC_HANDOVER,
+                       r->docs, r->n_docs, o, docs))
+            return 0;
+        if ((rc = set_state(is, &c, "DISTRIBUTED", "handed_over", actor, r->site, NULL, docs,
+                            at)) < 0)
             return rc;
         *cards = 1;
         set_out(o, KKS_RC_APPROVED, "card handed over at %s", r->site);
@@ -449,13 +619,32 @@ static int handover(issuer *is, const Kks__HandoverRequest *r, const char *actor
         set_out(o, KKS_RC_INVALID_TXN, "no print batch %llu", (unsigned long long)r->batch);
         return 0;
     }
-    st = store_stmt(is, "INSERT INTO audit(pan, kk, event, from_state, to_state, actor, site, at)"
-                        " SELECT pan, kk, 'handed_over', 'PRINTED', 'DISTRIBUTED', ?, ?, ?"
-                        " FROM card WHERE batch = ? AND state = 'PRINTED' ORDER BY pan");
+    /* The documents asked of every family in the batch: first cards and
+     * replacement cards may need different ones. */
+    st = store_stmt(is, "SELECT count(*) FILTER (WHERE replaces IS NULL),"
+                        " count(*) FILTER (WHERE replaces IS NOT NULL)"
+                        " FROM card WHERE batch = ? AND state = 'PRINTED'");
+    if (!st)
+        return KKS_EDB;
+    sqlite3_bind_int64(st, 1, (int64_t)r->batch);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return KKS_EDB;
+    int firsts = sqlite3_column_int(st, 0), replacements = sqlite3_column_int(st, 1);
+    if ((firsts || !replacements) &&
+        docs_check(is, KKS_DOC_HANDOVER, r->docs, r->n_docs, o, docs))
+        return 0;
+    if (replacements &&
+        docs_check(is, KKS_DOC_HANDOVER_REPLACEMENT, r->docs, r->n_docs, o, docs))
+        return 0;
+    st = store_stmt(is, "INSERT INTO audit(pan, kk, event, from_state, to_state, actor, site, at,"
+                        " docs) SELECT pan, kk, 'handed_over', 'PRINTED', 'DISTRIBUTED', ?, ?, ?,"
+                        " ? FROM card WHERE batch = ? AND state = 'PRINTED' ORDER BY pan");
     sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->site, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)r->batch);
+    if (docs[0])
+        sqlite3_bind_text(st, 4, docs, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)r->batch);
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
     st = store_stmt(is, "UPDATE card SET state = 'DISTRIBUTED' WHERE batch = ? AND"
@@ -602,7 +791,7 @@ static int check_pin(issuer *is, card_row *c, const ProtobufCBinaryData *blk, co
     if (c->pin_fails >= is->seeds.pin_tries) {
         char detail[64];
         snprintf(detail, sizeof detail, "%d wrong PINs in a row", c->pin_fails);
-        if ((rc = set_state(is, c, "BLOCKED", "blocked", "issuer", site, detail, at)) < 0)
+        if ((rc = set_state(is, c, "BLOCKED", "blocked", "issuer", site, detail, NULL, at)) < 0)
             return rc;
         set_out(o, KKS_RC_PIN_TRIES, "wrong PIN; card blocked after %d tries", c->pin_fails);
         return 0;
@@ -680,7 +869,7 @@ static int pin_op(issuer *is, const Kks__Envelope *req, const char *actor, const
         if (new_pvv(is, c, &req->pin_set->pin_block, o, pvv))
             return 0;
         if ((rc = store_pvv(is, c, pvv)) < 0 ||
-            (rc = set_state(is, c, "ACTIVE", "activated", actor, site, NULL, at)) < 0)
+            (rc = set_state(is, c, "ACTIVE", "activated", actor, site, NULL, NULL, at)) < 0)
             return rc;
         OPENSSL_cleanse(pvv, sizeof pvv);
         set_out(o, KKS_RC_APPROVED, "card activated");
@@ -697,7 +886,7 @@ static int pin_op(issuer *is, const Kks__Envelope *req, const char *actor, const
             return 0;
         if ((rc = store_pvv(is, c, pvv)) < 0 ||
             (rc = store_audit(is, c->pan, c->kk, "pin_changed", c->state, c->state, actor,
-                              site, NULL, at)) < 0)
+                              site, NULL, NULL, at)) < 0)
             return rc;
         OPENSSL_cleanse(pvv, sizeof pvv);
         set_out(o, KKS_RC_APPROVED, "PIN changed");
@@ -712,7 +901,7 @@ static int pin_op(issuer *is, const Kks__Envelope *req, const char *actor, const
 void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
 {
     Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    outcome o = {KKS_RC_SYSTEM, "system malfunction; nothing changed"};
+    outcome o = {KKS_RC_SYSTEM, "system malfunction; nothing changed", 0};
     card_row cr = {0};
     char at[21];
     int rc = 0;
@@ -773,6 +962,9 @@ void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
         hr.rc = (char *)o.rc;
         hr.reason = o.reason;
         hr.cards = rc == 0 ? cards : 0;
+        char *missing[KKS_DOCS_MAX];
+        hr.n_missing = missing_names(is, o.missing, missing);
+        hr.missing = missing;
         rep.body_case = KKS__ENVELOPE__BODY_HANDOVER_REPLY;
         rep.handover_reply = &hr;
         answer(is, c, req->id, &rep, held);

@@ -119,7 +119,7 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
         snprintf(why, cap, "KK %s is already enrolled with other data; one card per family", f.kk);
         return ROW_REJECTED;
     }
-    if (store_issue_card(is, f.kk, f.bank, NULL, actor, at, pan) < 0)
+    if (store_issue_card(is, f.kk, f.bank, NULL, actor, NULL, NULL, at, pan) < 0)
         return ROW_FAILED;
     return ROW_ENROLLED;
 }

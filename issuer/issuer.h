@@ -7,6 +7,7 @@
 
 #include "kks_daemon.h"
 #include "kks_db.h"
+#include "kks_docs.h"
 #include "kks_group.h"
 #include "kks_seeds.h"
 
@@ -16,6 +17,7 @@ typedef struct issuer {
     kks_daemon d;
     sqlite3 *db;
     kks_seeds seeds;
+    kks_docs docs; /* the documents each card event needs */
     uint8_t zpk[16];
     uint8_t pvk[32];
     char today[11]; /* business date YYYY-MM-DD (UTC), or fixed by --today */
@@ -43,14 +45,17 @@ void store_now(char out[21]);
 const char *store_today(issuer *is);
 /* Writes the PAN counters that moved; call before deferring a reply. */
 int store_save_pan_seq(issuer *is);
-/* Appends an audit event. Returns 0 or KKS_EDB. */
+/* Appends an audit event; docs: the documents seen, comma-separated, or
+ * NULL. Returns 0 or KKS_EDB. */
 int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
                 const char *to, const char *actor, const char *site, const char *detail,
-                const char *at);
+                const char *docs, const char *at);
 /* Issues a new card for family kk of bank: allocates the PAN, inserts it
- * ISSUED, audits. pan_out gets the PAN. Inside a transaction. */
+ * ISSUED; a replacement (replaces set) gets an audit row with site and docs.
+ * pan_out gets the PAN. Inside a transaction. */
 int store_issue_card(issuer *is, const char *kk, const char *bank, const char *replaces,
-                     const char *actor, const char *at, char pan_out[20]);
+                     const char *actor, const char *site, const char *docs, const char *at,
+                     char pan_out[20]);
 
 /* enroll.c / cards.c: request handlers; each answers with one kks_conn_reply. */
 void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);

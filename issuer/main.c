@@ -181,7 +181,8 @@ int main(int argc, char **argv)
         snprintf(is.today, sizeof is.today, "%s", today);
         is.fixed_today = 1;
     }
-    if (kks_seeds_load(&is.seeds, seeds, err, sizeof err) < 0) {
+    if (kks_seeds_load(&is.seeds, seeds, err, sizeof err) < 0 ||
+        kks_docs_load(&is.docs, seeds, err, sizeof err) < 0) {
         fprintf(stderr, "kks-issuer: seeds: %s\n", err);
         return 2;
     }

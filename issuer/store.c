@@ -4,7 +4,8 @@
  * card:   one row per card ever issued; keyed by PAN (allocated in order per
  *         bank, so inserts append); state per the picture in cards.c.
  * batch:  print batches.  pan_seq: next account number per bank.
- * audit:  every transition: who (certificate CN), where (site), when (UTC). */
+ * audit:  every transition: who (certificate CN), where (site), when (UTC),
+ *         and the documents the desk saw (docs, comma-separated; from v2). */
 #include "issuer.h"
 
 #include <stdio.h>
@@ -39,8 +40,11 @@ static const char *const migrations[] = {
     " from_state TEXT, to_state TEXT, actor TEXT NOT NULL, site TEXT, at TEXT NOT NULL,"
     " detail TEXT);"
     "CREATE INDEX audit_pan ON audit(pan);",
-    /* one live card per holder NIK, across KKs: enrolment looks the NIK up */
+    /* v2: one live card per holder NIK, across KKs: enrolment looks the NIK up */
     "CREATE INDEX family_nik ON family(nik);",
+    /* v3: the documents seen at an event (hand-over, replacement); older
+     * events have none recorded */
+    "ALTER TABLE audit ADD COLUMN docs TEXT;",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
@@ -109,10 +113,11 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 
 int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
                 const char *to, const char *actor, const char *site, const char *detail,
-                const char *at)
+                const char *docs, const char *at)
 {
     sqlite3_stmt *st = store_stmt(is, "INSERT INTO audit(pan, kk, event, from_state, to_state,"
-                                      " actor, site, at, detail) VALUES (?,?,?,?,?,?,?,?,?)");
+                                      " actor, site, at, detail, docs)"
+                                      " VALUES (?,?,?,?,?,?,?,?,?,?)");
     if (!st)
         return KKS_EDB;
     bind_text(st, 1, pan);
@@ -124,11 +129,13 @@ int store_audit(issuer *is, const char *pan, const char *kk, const char *event, 
     bind_text(st, 7, site);
     bind_text(st, 8, at);
     bind_text(st, 9, detail);
+    bind_text(st, 10, docs);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : KKS_EDB;
 }
 
 int store_issue_card(issuer *is, const char *kk, const char *bank, const char *replaces,
-                     const char *actor, const char *at, char pan_out[20])
+                     const char *actor, const char *site, const char *docs, const char *at,
+                     char pan_out[20])
 {
     const kks_bank *b = kks_seeds_bank(&is->seeds, bank);
     int bi, y, m, d, acct_digits;
@@ -175,8 +182,8 @@ int store_issue_card(issuer *is, const char *kk, const char *bank, const char *r
      * quarter of the work. A replacement, which is rare, gets its audit row. */
     if (!replaces)
         return 0;
-    return store_audit(is, pan_out, kk, "replacement_issued", NULL, "ISSUED", actor, NULL,
-                       replaces, at);
+    return store_audit(is, pan_out, kk, "replacement_issued", NULL, "ISSUED", actor, site,
+                       replaces, docs, at);
 }
 
 int store_open(issuer *is, const char *path)

@@ -208,6 +208,10 @@ say
 say "Each bank prints its cards in one batch (the print file goes to the card"
 say "bureau), then the batch is handed over to the families at the sub-district"
 say "office. A handed-over card is DISTRIBUTED: it still needs activation."
+say "Each family brings the documents the policy asks (document-policy.csv):"
+HANDOVER_DOCS=$(awk -F, '$1 == "handover" { printf "%s%s", sep, $2; sep = "," }' \
+	"$SEEDS/document-policy.csv")
+say "  $HANDOVER_DOCS"
 for bank in $(awk -F, 'NR > 1 { print $1 }' "$SEEDS/banks.csv"); do
 	show kksctl --json print --bank "$bank" --site "$SITE_PRINT" --out "$DEMO/print-$bank.csv"
 	out=$(kksctl --json print --bank "$bank" --site "$SITE_PRINT" --out "$DEMO/print-$bank.csv") ||
@@ -216,7 +220,7 @@ for bank in $(awk -F, 'NR > 1 { print $1 }' "$SEEDS/banks.csv"); do
 	cards=$(json_get "$out" cards)
 	case $batch in "" | *[!0-9]* | 0) die "no batch number in: $out" ;; esac
 	say "  $bank: print batch $batch, $cards cards, print file $DEMO/print-$bank.csv"
-	run kksctl handover --batch "$batch" --site "$SITE_HANDOVER"
+	run kksctl handover --batch "$batch" --site "$SITE_HANDOVER" --docs "$HANDOVER_DOCS"
 done
 
 # ---------------------------------------------------------------- 4

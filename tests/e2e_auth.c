@@ -37,10 +37,11 @@ static const char header[] =
     "kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,decile,bank,pkh_pregnant,"
     "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
 
-static int ctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4,
-               const char *a5)
+/* kksctl --json ARGS... (ending at the first NULL) against E's daemons. */
+#define ctl(out, ...) ctl_argv(out, (const char *const[]){__VA_ARGS__, NULL})
+static int ctl_argv(char **out, const char *const *a)
 {
-    char *argv[16];
+    char *argv[24];
     int n = 0;
     argv[n++] = (char *)e2e_bin("kksctl");
     argv[n++] = "--pki";
@@ -50,9 +51,10 @@ static int ctl(char **out, const char *a1, const char *a2, const char *a3, const
     argv[n++] = "--switch";
     argv[n++] = E.switch_addr;
     argv[n++] = "--json";
-    const char *a[] = {a1, a2, a3, a4, a5};
-    for (int i = 0; i < 5 && a[i]; i++)
+    for (int i = 0; a[i]; i++) {
+        cr_assert_lt(n, 23);
         argv[n++] = (char *)a[i];
+    }
     argv[n] = NULL;
     return e2e_run(out, argv);
 }
@@ -107,7 +109,8 @@ static void world(void)
         cr_assert_eq(ctl(&out, "print", "--bank", banks[i], "--out", path), 0, "%s", out);
         free(out);
         first_pan(path, pans[i]);
-        cr_assert_eq(ctl(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota"),
+        cr_assert_eq(ctl(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota",
+                         "--docs", "undangan,ktp,kk"),
                      0, "%s", out);
         free(out);
     }
@@ -570,6 +573,33 @@ Test(auth, idempotency_and_reversals)
     ledger_clean();
 }
 
+/* Starts the issuer (stopped or killed before) again on addr with business
+ * date today; waits until the switch has reconnected, then a balance of pan
+ * gets rc. */
+static void issuer_on(term *t, const char *name, const char *addr, const char *today,
+                      const char *pan, const char *pin, const char *rc)
+{
+    char ready[400], db[400];
+    snprintf(ready, sizeof ready, "%s/%s.ready", E.dir, name);
+    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
+    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", (char *)addr, "--db", db,
+                    "--pki", E.pki, "--ready-file", ready, "--today", (char *)today, NULL};
+    E.issuer_pid = e2e_spawn(name, argv);
+    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
+    Kks__Envelope *k = NULL;
+    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
+        k = send_txn(t, &(txn){.type = "balance", .pan = pan, .pin = pin});
+        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
+            break;
+        kks__envelope__free_unpacked(k, NULL);
+        k = NULL;
+        usleep(100000);
+    }
+    cr_assert_not_null(k);
+    cr_assert_str_eq(k->txn_reply->rc, rc, "%s", k->txn_reply->reason);
+    kks__envelope__free_unpacked(k, NULL);
+}
+
 Test(auth, lost_and_expired_cards_and_issuer_down)
 {
     term t;
@@ -589,25 +619,7 @@ Test(auth, lost_and_expired_cards_and_issuer_down)
     rc_is(&t, &(txn){.type = "withdraw", .pan = pan_b, .pin = PIN_B, .amount = 50000},
           KKS_RC_INOPERATIVE);
     /* it comes back, with the business date past the cards' expiry */
-    char ready[400], db[400];
-    snprintf(ready, sizeof ready, "%s/issuer3.ready", E.dir);
-    snprintf(db, sizeof db, "%s/issuer.db", E.dir);
-    char *argv[] = {(char *)e2e_bin("kks-issuer"), "--listen", addr, "--db", db, "--pki", E.pki,
-                    "--ready-file", ready, "--today", "2099-01-01", NULL};
-    E.issuer_pid = e2e_spawn("issuer3", argv);
-    cr_assert_eq(e2e_wait_ready(ready, E.issuer_pid, E.issuer_addr, sizeof E.issuer_addr), 0);
-    Kks__Envelope *k = NULL;
-    for (int i = 0; i < 100; i++) { /* until the switch has reconnected */
-        k = send_txn(&t, &(txn){.type = "balance", .pan = pan_b, .pin = PIN_B});
-        if (strcmp(k->txn_reply->rc, KKS_RC_INOPERATIVE) != 0)
-            break;
-        kks__envelope__free_unpacked(k, NULL);
-        k = NULL;
-        usleep(100000);
-    }
-    cr_assert_not_null(k);
-    cr_assert_str_eq(k->txn_reply->rc, KKS_RC_EXPIRED, "%s", k->txn_reply->reason);
-    kks__envelope__free_unpacked(k, NULL);
+    issuer_on(&t, "issuer3", addr, "2099-01-01", pan_b, PIN_B, KKS_RC_EXPIRED);
     term_close(&t);
     /* nothing moved while the issuer was away */
     cr_assert_eq(ctl(&out, "account", "show", KK_B, 0, 0), 0, "%s", out);
@@ -636,6 +648,114 @@ Test(auth, lost_and_expired_cards_and_issuer_down)
                           s < 2 ? "a PIN" : "a full PAN", files[f]);
         }
     }
+}
+
+/* The card's PAN in a kksctl --json card reply. */
+static void reply_pan(const char *out, char pan[20])
+{
+    const char *p = out ? strstr(out, "\"card\":{\"pan\":\"") : NULL;
+    cr_assert_not_null(p, "no card in %s", out ? out : "(null)");
+    p += strlen("\"card\":{\"pan\":\"");
+    size_t n = strcspn(p, "\"");
+    cr_assert(n > 0 && n < 20, "%s", out);
+    memcpy(pan, p, n);
+    pan[n] = '\0';
+}
+
+/* A replacement card printed, handed over at the branch and activated. */
+static void new_card_in_hand(term *t, const char *pan, const char *bank, const char *pin,
+                             const char *nik)
+{
+    char *out = NULL, path[400];
+    snprintf(path, sizeof path, "%s/print-%s-%s.csv", E.dir, bank, pan);
+    cr_assert_eq(ctl(&out, "print", "--bank", bank, "--out", path), 0, "%s", out);
+    free(out);
+    /* a replacement's hand-over asks no invitation letter (document-policy.csv) */
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan, "--site", "BNI Kantor Cabang Medan"), 1,
+                 "%s", out);
+    cr_assert(strstr(out, "\"missing\":[\"ktp\",\"kk\"]"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan, "--site", "BNI Kantor Cabang Medan",
+                     "--docs", "ktp,kk"),
+                 0, "%s", out);
+    free(out);
+    ok(t, &(txn){.type = "activate", .pan = pan, .pin = pin, .nik = nik});
+}
+
+Test(auth, damaged_and_expired_cards_replaced_and_the_money_stays)
+{
+    term t;
+    char *out = NULL, pan_new[20], pan_renewed[20];
+    int64_t pkh, bpnt, pkh2, bpnt2;
+    term_open(&t, EW);
+    activate_both(&t);
+    balances(&t, pan_a, PIN_A, &pkh, &bpnt);
+    cr_assert_gt(pkh + bpnt, 0);
+
+    /* without the documents: refused naming them, and the card still works */
+    cr_assert_eq(ctl(&out, "card", "damaged", pan_a, "--docs", "ktp"), 1, "%s", out);
+    cr_assert(strstr(out, "\"rc\":\"30\""), "%s", out);
+    cr_assert(strstr(out, "\"missing\":[\"kk\"]"), "%s", out);
+    cr_assert(strstr(out, "documents missing: kk"), "%s", out);
+    free(out);
+    balances(&t, pan_a, PIN_A, &pkh2, &bpnt2);
+
+    /* the damaged card is surrendered: it stops at once, a new card is issued */
+    cr_assert_eq(ctl(&out, "card", "damaged", pan_a, "--docs", "ktp,kk", "--site",
+                     "BNI Kantor Cabang Medan"),
+                 0, "%s", out);
+    reply_pan(out, pan_new);
+    cr_assert_str_neq(pan_new, pan_a);
+    cr_assert(strstr(out, "\"state\":\"ISSUED\""), "%s", out);
+    cr_assert(strstr(out, "\"kk\":\"" KK_A "\""), "the same family: %s", out);
+    free(out);
+    rc_is(&t, &(txn){.type = "balance", .pan = pan_a, .pin = PIN_A}, KKS_RC_DO_NOT_HONOR);
+    cr_assert_eq(ctl(&out, "card", "show", pan_a), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\":\"DAMAGED\""), "%s", out);
+    cr_assert(strstr(out, "\"event\":\"damaged\""), "%s", out);
+    cr_assert(strstr(out, "\"site\":\"BNI Kantor Cabang Medan\""), "%s", out);
+    cr_assert(strstr(out, "\"docs\":[\"ktp\",\"kk\"]"), "%s", out);
+    cr_assert(strstr(out, "\"docs\":[\"undangan\",\"ktp\",\"kk\"]"), "hand-over: %s", out);
+    free(out);
+    /* once only */
+    cr_assert_eq(ctl(&out, "card", "damaged", pan_a, "--docs", "ktp,kk"), 1, "%s", out);
+    cr_assert(strstr(out, "already replaced"), "%s", out);
+    free(out);
+    new_card_in_hand(&t, pan_new, "BNI", PIN_A, NIK_A);
+    balances(&t, pan_new, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(pkh2, pkh, "the money stays with the family");
+    cr_assert_eq(bpnt2, bpnt);
+
+    /* the business date moves past the new card's expiry: 54, then renewed */
+    char addr[64];
+    snprintf(addr, sizeof addr, "%s", E.issuer_addr);
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+    issuer_on(&t, "issuer-late", addr, "2099-01-01", pan_new, PIN_A, KKS_RC_EXPIRED);
+    cr_assert_eq(ctl(&out, "card", "replace", pan_new, "--docs", "ktp,kk"), 1, "%s", out);
+    cr_assert(strstr(out, "renew it"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "renew", pan_new), 1, "%s", out);
+    cr_assert(strstr(out, "\"missing\":[\"ktp\",\"kk\"]"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "renew", pan_new, "--docs", "kk,ktp,buku-tabungan"), 0, "%s",
+                 out);
+    reply_pan(out, pan_renewed);
+    cr_assert(strstr(out, "\"expiry\":\"2104-01\""), "five years from the business date: %s",
+              out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "renew", pan_new, "--docs", "ktp,kk"), 1, "%s", out);
+    cr_assert(strstr(out, "already replaced"), "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "card", "show", pan_new), 0, "%s", out);
+    cr_assert(strstr(out, "\"event\":\"renewed\""), "%s", out);
+    cr_assert(strstr(out, "\"docs\":[\"ktp\",\"kk\",\"buku-tabungan\"]"), "%s", out);
+    free(out);
+    new_card_in_hand(&t, pan_renewed, "BNI", PIN_A, NIK_A);
+    balances(&t, pan_renewed, PIN_A, &pkh2, &bpnt2);
+    cr_assert_eq(pkh2, pkh, "the money stays with the family");
+    cr_assert_eq(bpnt2, bpnt);
+    term_close(&t);
+    ledger_clean();
 }
 
 Test(auth, routes_by_bin_and_a_locked_database_is_96)

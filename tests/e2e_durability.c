@@ -42,10 +42,11 @@ static const char header[] =
 #define need_test_hooks() cr_skip_test("needs a build with KKS_TEST_HOOKS")
 #endif
 
-static int ctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4,
-               const char *a5)
+/* kksctl --json ARGS... (ending at the first NULL) against E's daemons. */
+#define ctl(out, ...) ctl_argv(out, (const char *const[]){__VA_ARGS__, NULL})
+static int ctl_argv(char **out, const char *const *a)
 {
-    char *argv[16];
+    char *argv[24];
     int n = 0;
     argv[n++] = (char *)e2e_bin("kksctl");
     argv[n++] = "--pki";
@@ -55,9 +56,10 @@ static int ctl(char **out, const char *a1, const char *a2, const char *a3, const
     argv[n++] = "--switch";
     argv[n++] = E.switch_addr;
     argv[n++] = "--json";
-    const char *a[] = {a1, a2, a3, a4, a5};
-    for (int i = 0; i < 5 && a[i]; i++)
+    for (int i = 0; a[i]; i++) {
+        cr_assert_lt(n, 23);
         argv[n++] = (char *)a[i];
+    }
     argv[n] = NULL;
     return e2e_run(out, argv);
 }
@@ -141,7 +143,9 @@ static void world(void)
     memcpy(pan_a, strchr(pf, '\n') + 1, 16);
     pan_a[16] = '\0';
     free(pf);
-    cr_assert_eq(ctl(&out, "handover", "--pan", pan_a, "--site", "Kantor Camat Medan Kota"), 0,
+    cr_assert_eq(ctl(&out, "handover", "--pan", pan_a, "--site", "Kantor Camat Medan Kota",
+                     "--docs", "undangan,ktp,kk"),
+                 0,
                  "%s", out);
     free(out);
     snprintf(path, sizeof path, "%s/pkh.csv", E.dir);

@@ -120,8 +120,10 @@ Test(load, unknown_step_kind)
     refused(HEAD "  - enroll: {}\n    print: {bank: BNI}\n", 9, 5, "one step kind per step");
     refused(HEAD "  - expect: {rc: \"00\"}\n", 8, 5, "a step needs its kind");
     refused(HEAD "  - complaint: {kind: data}\n", 8, 5, "not in this version");
-    refused(HEAD "  - handover: {batch: last, docs: [ktp, kk, undangan]}\n", 8, 29,
-            "handover: docs (the documents seen) is not in this version");
+    refused(HEAD "  - handover: {batch: last, docs: [ktp, {kk: 1}]}\n", 8, 41,
+            "handover: docs is a list of document names");
+    refused(HEAD "  - card: {action: damaged, family: \"1271102108080001\", docs: [KTP]}\n", 8,
+            64, "card: docs is a list of document names");
 }
 
 Test(load, wrong_type)
@@ -139,7 +141,7 @@ Test(load, wrong_type)
     refused(HEAD "  - fault: {issuer: sleepy}\n", 8, 21, "down, up or kill");
     refused(HEAD "  - fault: {issuer: down, after: 1s}\n", 8, 34, "after is for link");
     refused(HEAD "  - fault: {issuer: down, switch: down}\n", 8, 27, "one fault per step");
-    refused(HEAD "  - card: {action: damaged, family: \"1271102108080001\"}\n", 8, 20,
+    refused(HEAD "  - card: {action: shred, family: \"1271102108080001\"}\n", 8, 20,
             "action is show, lost");
     refused(HEAD "  - credit: {program: pkh, period: 2026-T4, amount: 1, families: [{kk: x}]}\n",
             8, 67, "families are KK numbers");

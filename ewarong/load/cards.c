@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "kks_csv.h"
+#include "kks_docs.h"
 #include "kks_err.h"
 #include "kks_pin.h"
 #include "load.h"
@@ -375,7 +376,13 @@ static int prepare(const ld_world *w, size_t n, ld_cards *c, char *why, size_t c
         if (cards <= 0)
             continue;
         snprintf(batch, sizeof batch, "%lld", (long long)id);
-        const char *ho[] = {"handover", "--batch", batch, "--site", "Uji beban", NULL};
+        /* the documents the policy asks at a hand-over: load testing
+         * measures the switch, not the desk's checks */
+        char docs[KKS_DOCS_LIST_MAX];
+        if (kks_docs_required(NULL, KKS_DOC_HANDOVER, docs, sizeof docs, why, cap) < 0)
+            goto out;
+        const char *ho[] = {"handover", "--batch", batch, "--site", "Uji beban",
+                            "--docs",   docs,    NULL};
         if (!(j = ctl(w, ho, why, cap)))
             goto out;
         json_decref(j);

@@ -14,6 +14,7 @@
 
 #include <yaml.h>
 
+#include "kks_docs.h"
 #include "kks_registry.h"
 
 typedef struct loader {
@@ -536,6 +537,24 @@ static int check_fault(loader *l, const sc_step *st)
     return 0;
 }
 
+/* docs: [ktp, kk, undangan] (or one name): the documents seen at the desk.
+ * Whether the policy knows them is the issuer's to say. */
+static int check_docs(loader *l, const sc_node *v, const char *name)
+{
+    for (size_t i = 0; i < (v->kind == SC_SCALAR ? 1 : v->n); i++) {
+        const sc_node *it = v->kind == SC_SCALAR ? v : v->items[i];
+        size_t n = it->kind == SC_SCALAR ? strlen(it->scalar) : 0;
+        if (n == 0 || n >= KKS_DOC_NAME_MAX ||
+            strspn(it->scalar, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+            return fail(l, it->line, it->col,
+                        "%s: docs is a list of document names (such as ktp, kk, undangan)",
+                        name);
+    }
+    if (v->kind == SC_SEQ && v->n > KKS_DOCS_MAX)
+        return fail(l, v->line, v->col, "%s: at most %d docs", name, KKS_DOCS_MAX);
+    return 0;
+}
+
 static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node *families)
 {
     const sc_node *p = st->params;
@@ -555,10 +574,6 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node
         int ok = 0;
         for (int j = 0; keys[j]; j++)
             ok |= strcmp(k, keys[j] + (keys[j][0] == '!')) == 0;
-        if (ok && strcmp(k, "docs") == 0) /* accepted by the format, not run yet */
-            return fail(l, p->keys[i]->line, p->keys[i]->col,
-                        "%s: docs (the documents seen) is not in this version of the simulator",
-                        name);
         if (!ok)
             return fail(l, p->keys[i]->line, p->keys[i]->col, "%s: unknown key '%.40s'", name, k);
         const sc_node *v = p->items[i];
@@ -578,6 +593,8 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node
             return -1;
         if (strcmp(k, "families") == 0 && check_kks(l, v) < 0)
             return -1;
+        if (strcmp(k, "docs") == 0 && check_docs(l, v, name) < 0)
+            return -1;
     }
     for (int j = 0; keys[j]; j++)
         if (keys[j][0] == '!' && !sc_get(p, keys[j] + 1))
@@ -591,13 +608,14 @@ static int check_params(loader *l, sc_step *st, const kk_set *kks, const sc_node
         return check_fault(l, st);
     if (st->kind == SC_CARD) {
         const sc_node *a = sc_get(p, "action");
-        static const char *const actions[] = {"show", "lost", "stolen", "replace", "unblock",
-                                              NULL};
+        static const char *const actions[] = {"show",  "lost",    "stolen", "replace",
+                                              "damaged", "renew", "unblock", NULL};
         for (int j = 0; actions[j]; j++)
             if (strcmp(a->scalar, actions[j]) == 0)
                 return 0;
         return fail(l, a->line, a->col,
-                    "card: action is show, lost, stolen, replace or unblock (not '%.40s')",
+                    "card: action is show, lost, stolen, replace, damaged, renew or unblock "
+                    "(not '%.40s')",
                     a->scalar);
     }
     if (st->kind == SC_CREDIT && sc_get(p, "amount") && !sc_get(p, "families") && !families)

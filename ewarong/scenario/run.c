@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kc_world.h"
+#include "kks_docs.h"
 #include "kks_err.h"
 #include "kks_proxy.h"
 #include "terminal.h"
@@ -284,8 +285,39 @@ static void learn_cards(runctx *c, const char *print_file)
     fclose(f);
 }
 
+/* The --docs of a hand-over or card step: the step's docs, or when it names
+ * none, every document the policy asks at events ev1 and ev2 (-1: none) --
+ * a scenario that is not about the documents brings them all. NULL (and
+ * said) when the policy cannot be read. */
+static const char *step_docs(runctx *c, const sc_step *st, int ev1, int ev2,
+                             char out[KKS_DOCS_LIST_MAX])
+{
+    const sc_node *d = sc_get(st->params, "docs");
+    size_t len = 0;
+    out[0] = '\0';
+    if (d) {
+        for (size_t i = 0; i < (d->kind == SC_SCALAR ? 1 : d->n); i++) {
+            const sc_node *it = d->kind == SC_SCALAR ? d : d->items[i];
+            int w = snprintf(out + len, KKS_DOCS_LIST_MAX - len, "%s%s", len ? "," : "",
+                             it->scalar); /* the loader checked: names, at most KKS_DOCS_MAX */
+            len += w > 0 ? (size_t)w : 0;
+        }
+        return out;
+    }
+    kks_docs pol;
+    char err[300];
+    if (kks_docs_load(&pol, c->t->seeds ? c->t->seeds : KKS_DEFAULT_SEEDS, err, sizeof err) < 0) {
+        say(c, "document policy: %s", err);
+        return NULL;
+    }
+    unsigned need = (ev1 >= 0 ? pol.required[ev1] : 0) | (ev2 >= 0 ? pol.required[ev2] : 0);
+    kks_docs_format(&pol, need, out, KKS_DOCS_LIST_MAX);
+    return out;
+}
+
 static json_t *operator_step(runctx *c, const sc_step *st)
 {
+    char docs[KKS_DOCS_LIST_MAX];
     const char *args[24];
     char path[KC_PATH_MAX + 64], batch[32];
     int n = 0;
@@ -334,6 +366,11 @@ static json_t *operator_step(runctx *c, const sc_step *st)
         }
         args[n++] = "--site";
         args[n++] = (v = param(c, st, "site")) ? v : "Kantor Kelurahan";
+        /* a first card or a replacement: without docs, what either needs */
+        if (!step_docs(c, st, KKS_DOC_HANDOVER, KKS_DOC_HANDOVER_REPLACEMENT, docs))
+            return NULL;
+        args[n++] = "--docs";
+        args[n++] = docs;
         break;
     case SC_CARD: {
         const char *pan = step_pan(c, st);
@@ -344,6 +381,13 @@ static json_t *operator_step(runctx *c, const sc_step *st)
         args[n++] = pan;
         if ((v = param(c, st, "police_report")))
             args[n++] = "--police-report", args[n++] = v;
+        int ev = kks_docs_event(param(c, st, "action"));
+        if (ev >= 0) { /* lost, stolen, replace, damaged, renew */
+            if (!step_docs(c, st, ev, -1, docs))
+                return NULL;
+            args[n++] = "--docs";
+            args[n++] = docs;
+        }
         args[n] = NULL;
         json_t *r = kksctl(c, args);
         json_t *card = json_object_get(r, "card");

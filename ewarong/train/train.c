@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "kks_catalog.h"
+#include "kks_docs.h"
 #include "kks_log.h"
 #include "kks_pki.h"
 #include "lesson.h"
@@ -382,6 +383,17 @@ static const char *family_nik(app *a)
 
 /* Bank steps come to pass by themselves: the bank blocks a lost card, or
  * issues and hands over its replacement (a new card, waiting for activation). */
+/* The documents the policy asks at event ev: the bank's desk in a lesson
+ * always sees them (the lesson is about the terminal). "" when the policy
+ * cannot be read, and the issuer then says what is missing. */
+static const char *desk_docs(int ev, char out[KKS_DOCS_LIST_MAX])
+{
+    char err[300];
+    if (kks_docs_required(NULL, ev, out, KKS_DOCS_LIST_MAX, err, sizeof err) < 0)
+        out[0] = '\0';
+    return out;
+}
+
 static void bank_steps(app *a)
 {
     const tl_step *st;
@@ -390,6 +402,8 @@ static void bank_steps(app *a)
         char pan[40];
         const char *cur = sc_world_card(a->world, a->lesson->family);
         snprintf(pan, sizeof pan, "%s", cur ? cur : "");
+        char docs[KKS_DOCS_LIST_MAX];
+        int ev = kks_docs_event(st->value);
         const char *args[] = {"card",
                               st->value,
                               pan,
@@ -397,6 +411,8 @@ static void bank_steps(app *a)
                               "LP/LATIHAN/2026",
                               "--site",
                               "Kantor Cabang (latihan)",
+                              "--docs",
+                              ev >= 0 ? desk_docs(ev, docs) : "",
                               NULL};
         json_t *r = sc_world_ctl(a->world, args);
         char rcb[4];
@@ -419,7 +435,8 @@ static void bank_steps(app *a)
             snprintf(out, sizeof out, "%s/print-replacement-%s.csv", sc_world_dir(a->world), pan);
             const char *p[] = {"print", "--bank", bank, "--out", out, NULL};
             json_decref(sc_world_ctl(a->world, p));
-            const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)", NULL};
+            const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)",
+                               "--docs", desk_docs(KKS_DOC_HANDOVER_REPLACEMENT, docs), NULL};
             json_decref(sc_world_ctl(a->world, h));
         }
         feedback(a, "%s%s%s", tl_str(&st->guide, a->lang), rc && strcmp(rc, "00") ? " rc " : "",
@@ -1003,7 +1020,7 @@ static int terminal_rc(app *a, const char *const *args)
  * The new card's PAN is the family's card from then on. */
 static int renew_card(app *a, const char *kk)
 {
-    char pan[40], st[24], out[1200];
+    char pan[40], st[24], out[1200], docs[KKS_DOCS_LIST_MAX];
     const char *cur = sc_world_card(a->world, kk), *bank = family_field(a, kk, "bank");
     snprintf(pan, sizeof pan, "%s", cur ? cur : "");
     card_state(a, pan, st, sizeof st);
@@ -1011,7 +1028,8 @@ static int renew_card(app *a, const char *kk)
         const char *l[] = {"card", "lost", pan, "--police-report", "LP/LATIHAN/ULANG", NULL};
         json_decref(sc_world_ctl(a->world, l));
     }
-    const char *r[] = {"card", "replace", pan, "--site", "Kantor Cabang (latihan)", NULL};
+    const char *r[] = {"card",   "replace", pan, "--site", "Kantor Cabang (latihan)",
+                       "--docs", desk_docs(KKS_DOC_REPLACE, docs), NULL};
     json_decref(sc_world_ctl(a->world, r));
     cur = sc_world_card(a->world, kk);
     if (!cur || strcmp(cur, pan) == 0) return -1;
@@ -1019,7 +1037,8 @@ static int renew_card(app *a, const char *kk)
     snprintf(out, sizeof out, "%s/print-ulang-%s.csv", sc_world_dir(a->world), pan);
     const char *p[] = {"print", "--bank", bank ? bank : "BNI", "--out", out, NULL};
     json_decref(sc_world_ctl(a->world, p));
-    const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)", NULL};
+    const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)",
+                       "--docs", desk_docs(KKS_DOC_HANDOVER_REPLACEMENT, docs), NULL};
     json_decref(sc_world_ctl(a->world, h));
     return strcmp(card_state(a, pan, st, sizeof st), "DISTRIBUTED") == 0 ? 0 : -1;
 }
