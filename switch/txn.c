@@ -355,11 +355,13 @@ static void on_issuer(int status, const Kks__Envelope *rep, void *ud)
         decline(t, KKS_RC_SYSTEM, "the issuer named no family for this card; nothing moved");
         return;
     }
-    if (is(t, "withdraw") &&
-        (rc = rules_daily_limit(&s->txp, txnlog_withdrawn(s->log, t->pan, t->bdate), t->amount,
-                                why, sizeof why))) {
-        finish(t, rc, why, NULL, 0);
-        return;
+    if (is(t, "withdraw")) {
+        int64_t count, sum = txnlog_withdrawn(s->log, t->pan, t->bdate, &count);
+        if ((rc = rules_daily_count(&s->txp, count, why, sizeof why)) ||
+            (rc = rules_daily_limit(&s->txp, sum, t->amount, why, sizeof why))) {
+            finish(t, rc, why, NULL, 0);
+            return;
+        }
     }
     if (is(t, "statement")) {
         ledger_movement mv[10];
