@@ -176,6 +176,7 @@ const char *rules_daily_count(const txn_policy *p, int64_t count, char *why, siz
 }
 
 const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind, int bpnt_wallet,
+                           const char *bdate,
                            const char *const *skus, const uint32_t *qtys, size_t n,
                            rules_line *lines, int64_t *total, size_t *refused, char *why,
                            size_t cap)
@@ -201,9 +202,9 @@ const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind
             snprintf(why, cap, "quantity of %.20s must be 1 to 999", skus[i]);
             return KKS_RC_FORMAT;
         }
-        if (bpnt_wallet && !kks_catalog_bpnt_allowed(cat, ci)) {
-            snprintf(why, cap, "%s (%s) may not be bought with BPNT; only staple food", ci->name,
-                     ci->sku);
+        if (bpnt_wallet && !kks_catalog_bpnt_allowed_in(cat, ci, kks_month_of_date(bdate))) {
+            snprintf(why, cap, "%s (%s) may not be bought with BPNT in %.7s; only staple food",
+                     ci->name, ci->sku, bdate);
             *refused = i;
             return KKS_RC_NOT_PERMITTED_CARD;
         }

@@ -52,10 +52,12 @@ typedef struct rules_line {
 } rules_line;
 
 /* A purchase: only at an e-warong; items known, 1..999 each, and with BPNT
- * only the allowed categories (the first item outside them is named); the
+ * only the categories allowed in the business date's month (bpnt-categories.csv,
+ * bpnt-category-periods.csv; the first item outside them is named, 57); the
  * total within the maximum. Fills lines (n of them) and *total; on a decline
  * for one item, *refused is its index (else n). */
 const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind, int bpnt_wallet,
+                           const char *bdate,
                            const char *const *skus, const uint32_t *qtys, size_t n,
                            rules_line *lines, int64_t *total, size_t *refused, char *why,
                            size_t cap);

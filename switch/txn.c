@@ -522,7 +522,8 @@ static int check_request(txn_ctx *t, const Kks__TxnRequest *req)
         }
         size_t refused;
         if ((rc = rules_purchase(&s->txp, &s->catalog, t->kind, strcmp(t->wallet, "bpnt") == 0,
-                                 skus, qtys, n, lines, &t->amount, &refused, why, sizeof why))) {
+                                 t->bdate, skus, qtys, n, lines, &t->amount, &refused, why,
+                                 sizeof why))) {
             if (refused < n)
                 copy(t->refused_sku, sizeof t->refused_sku, skus[refused]);
             goto declined;

@@ -237,6 +237,33 @@ Test(txn, withdrawal_frequency_limit_is_65)
     kks__envelope__free_unpacked(r, NULL);
 }
 
+/* The BPNT commodity list is per period (bpnt-category-periods.csv): cooking oil refused in
+ * November (57, naming it), allowed in a December that a rule opens to it. The rule is put
+ * into the loaded catalogue as the loader would from "2026-12,minyak_goreng,1". */
+Test(txn, commodity_refused_in_one_period_allowed_in_another)
+{
+    setup_family();
+    kks_catalog *cat = &S->catalog;
+    const kks_item *oil = kks_catalog_find(cat, "MYK-1L");
+    cr_assert_not_null(oil);
+    cr_assert_eq(cat->nrules, 0, "the seeds keep one list all year");
+    cat->rules[0] = (kks_category_rule){.first_month = kks_month_of_date("2026-12-01"),
+                                        .last_month = kks_month_of_date("2026-12-31"),
+                                        .category_index = oil->category_index,
+                                        .bpnt_allowed = 1};
+    cat->nrules = 1;
+    Kks__Envelope *r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1});
+    rc_is(r, KKS_RC_NOT_PERMITTED_CARD);
+    cr_assert(strstr(r->txn_reply->reason, "MYK-1L") && strstr(r->txn_reply->reason, "2026-11"),
+              "%s", r->txn_reply->reason);
+    cr_assert_str_eq(r->txn_reply->refused_sku, "MYK-1L");
+    kks__envelope__free_unpacked(r, NULL);
+    memcpy(S->today, "2026-12-01", 11);
+    r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1, .date = "2026-12-01"});
+    rc_is(r, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(r, NULL);
+}
+
 Test(txn, issuer_down_is_91_and_nothing_moves_then_reversal_once)
 {
     setup_family();
