@@ -105,6 +105,7 @@ typedef struct catalog_loader {
     kks_catalog *cat;
     unsigned long item_line[KKS_CATALOG_MAX_ITEMS];
     unsigned long category_line[KKS_CATALOG_MAX_CATEGORIES];
+    unsigned long rule_line[KKS_CATALOG_MAX_PERIOD_RULES];
 } catalog_loader;
 
 static int find_category(const kks_catalog *c, const char *name)
@@ -197,17 +198,63 @@ static int staple_row(void *ctx, const kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
+/* bpnt-category-periods.csv: "period,category,allowed", a BPNT month or batch label. */
+static int category_period_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    catalog_loader *l = ctx;
+    kks_catalog *cat = l->cat;
+    kks_period per;
+    kks_category_rule *r;
+    int ci, first, last;
+    if (kks_period_parse("bpnt", c->fields[0], &per) < 0) {
+        snprintf(why, cap, "period '%.20s' must be a BPNT month (2022-04) or batch (2022-04..06)",
+                 c->fields[0]);
+        return -1;
+    }
+    if ((ci = find_category(cat, c->fields[1])) < 0) {
+        snprintf(why, cap, "category '%.40s' is not in bpnt-categories.csv", c->fields[1]);
+        return -1;
+    }
+    if (strcmp(c->fields[2], "0") != 0 && strcmp(c->fields[2], "1") != 0) {
+        snprintf(why, cap, "allowed must be 1 or 0, not '%.20s'", c->fields[2]);
+        return -1;
+    }
+    kks_period_months(&per, &first, &last);
+    for (int i = 0; i < cat->nrules; i++) {
+        const kks_category_rule *o = &cat->rules[i];
+        if (o->category_index == ci && o->first_month <= last && first <= o->last_month) {
+            snprintf(why, cap, "%s in %s overlaps the rule on line %lu", c->fields[1],
+                     per.label, l->rule_line[i]);
+            return -1;
+        }
+    }
+    if (cat->nrules == KKS_CATALOG_MAX_PERIOD_RULES) {
+        snprintf(why, cap, "more than %d rules", KKS_CATALOG_MAX_PERIOD_RULES);
+        return -1;
+    }
+    l->rule_line[cat->nrules] = c->line;
+    r = &cat->rules[cat->nrules++];
+    r->first_month = first;
+    r->last_month = last;
+    r->category_index = ci;
+    r->bpnt_allowed = c->fields[2][0] == '1';
+    return 0;
+}
+
 int kks_catalog_load(kks_catalog *c, const char *dir, char *err, size_t cap)
 {
     static const char *const cat_h[] = {"category", "allowed"};
     static const char *const item_h[] = {"sku", "name", "category", "unit", "price"};
+    static const char *const rule_h[] = {"period", "category", "allowed"};
     catalog_loader l;
     int rc;
     memset(c, 0, sizeof *c);
     memset(&l, 0, sizeof l);
     l.cat = c;
     if ((rc = kks_csv_load(&l, dir, "bpnt-categories.csv", cat_h, 2, category_row, err, cap)) < 0 ||
-        (rc = kks_csv_load(&l, dir, "staples.csv", item_h, 5, staple_row, err, cap)) < 0) {
+        (rc = kks_csv_load(&l, dir, "staples.csv", item_h, 5, staple_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(&l, dir, "bpnt-category-periods.csv", rule_h, 3, category_period_row,
+                           err, cap)) < 0) {
         memset(c, 0, sizeof *c);
         return rc;
     }
@@ -234,6 +281,19 @@ int kks_catalog_bpnt_allowed(const kks_catalog *c, const kks_item *it)
     if (it->category_index < 0 || it->category_index >= c->ncategories)
         return 0;
     return c->categories[it->category_index].bpnt_allowed == 1;
+}
+
+int kks_catalog_bpnt_allowed_in(const kks_catalog *c, const kks_item *it, int month)
+{
+    if (!c || !it || it < c->items || it >= c->items + c->nitems)
+        return 0;
+    for (int i = 0; i < c->nrules; i++) {
+        const kks_category_rule *r = &c->rules[i];
+        if (r->category_index == it->category_index && r->first_month <= month &&
+            month <= r->last_month)
+            return r->bpnt_allowed == 1;
+    }
+    return kks_catalog_bpnt_allowed(c, it);
 }
 
 /* ---- terminals -------------------------------------------------------------------------- */

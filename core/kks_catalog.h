@@ -2,6 +2,7 @@
  *
  *   staples.csv          sku,name,category,unit,price   what an e-warong sells
  *   bpnt-categories.csv  category,allowed               which categories BPNT may buy (1/0)
+ *   bpnt-category-periods.csv  period,category,allowed  the same, for some months only
  *   terminals.csv        terminal_id,kind,name,merchant_id,bank,kecamatan_code,address
  *
  * Which goods BPNT may buy is policy (DOMAIN.md, SPEC §7: a BPNT purchase with any item
@@ -18,6 +19,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kks_policy.h" /* period labels */
 
 #define KKS_CATALOG_MAX_ITEMS 512
 #define KKS_CATALOG_MAX_CATEGORIES 64
@@ -39,11 +42,23 @@ typedef struct kks_category {
     int bpnt_allowed; /* 1 or 0, from bpnt-categories.csv */
 } kks_category;
 
+#define KKS_CATALOG_MAX_PERIOD_RULES 256
+
+/* A bpnt-category-periods.csv row: in months first..last (kks_period_months numbers) the
+ * category's allowed overrides bpnt-categories.csv. */
+typedef struct kks_category_rule {
+    int first_month, last_month;
+    int category_index;
+    int bpnt_allowed;
+} kks_category_rule;
+
 typedef struct kks_catalog {
     kks_item items[KKS_CATALOG_MAX_ITEMS]; /* in file order */
     int nitems;
     kks_category categories[KKS_CATALOG_MAX_CATEGORIES]; /* in file order */
     int ncategories;
+    kks_category_rule rules[KKS_CATALOG_MAX_PERIOD_RULES]; /* in file order */
+    int nrules;
     /* Indices into items sorted by SKU, for kks_catalog_find(). */
     uint16_t by_sku[KKS_CATALOG_MAX_ITEMS];
 } kks_catalog;
@@ -55,6 +70,10 @@ typedef struct kks_catalog {
  *     unique; name (non-empty, < 80 bytes) and unit (non-empty, < 24 bytes) have no control
  *     characters; the category is listed in bpnt-categories.csv; the price is digits only,
  *     1..KKS_CATALOG_PRICE_MAX; at least one and at most KKS_CATALOG_MAX_ITEMS items.
+ *   bpnt-category-periods.csv: header "period,category,allowed"; the period is a BPNT month
+ *     or batch label (kks_period_parse: 2022-04, 2022-04..06, 2022-12..2023-01), the category
+ *     one in bpnt-categories.csv, allowed "1" or "0"; two rows for one category may not share
+ *     a month; at most KKS_CATALOG_MAX_PERIOD_RULES rows; header only is fine.
  * Returns 0, or KKS_EINVAL with the file, the line and the reason in err (a file that cannot
  * be opened, a wrong header, a bad row, a record the CSV reader refuses), or KKS_ENOMEM. On
  * an error *c is left empty. */
@@ -66,6 +85,10 @@ const kks_item *kks_catalog_find(const kks_catalog *c, const char *sku);
 /* 1 if BPNT may buy the item (its category is allowed in bpnt-categories.csv), else 0.
  * Never an error code: NULL or an item not from c gives 0, so "if (allowed)" fails safe. */
 int kks_catalog_bpnt_allowed(const kks_catalog *c, const kks_item *it);
+/* The same in a month (kks_month_of_date of the business date): a bpnt-category-periods.csv
+ * row for the item's category and month decides, else bpnt-categories.csv. 1 or 0, never an
+ * error code. */
+int kks_catalog_bpnt_allowed_in(const kks_catalog *c, const kks_item *it, int month);
 
 /* ---- terminals ---------------------------------------------------------------------------- */
 

@@ -4,10 +4,17 @@
  *
  *   pkh-components.csv   component,per_year,per_stage   the seven PKH components
  *   programme-policy.csv key,value                      caps, BPNT amount, defaults
- *   periods.csv          program,period,key,value       per-period overrides
+ *   periods.csv          program,period,key,value       per-year (PKH) and per-month
+ *                                                       (BPNT) overrides
+ *
+ * PKH rules that change from year to year (the payment schedule, the elderly
+ * rule) are programme-policy.csv defaults that a periods.csv row "pkh,YYYY,key,
+ * value" overrides for one year. BPNT rules are per month.
  *
  * Period labels: PKH "YYYY-T1".."YYYY-T4", a stage of three calendar months
- * (T1 Jan-Mar .. T4 Oct-Dec); BPNT "YYYY-MM", "YYYY-MM..MM" for a batch of
+ * (T1 Jan-Mar .. T4 Oct-Dec) in a year of 4 stages, or "YYYY-B1".."YYYY-B6", a
+ * payment of two months (B1 Jan-Feb .. B6 Nov-Dec) in a year of 6 two-monthly
+ * payments; BPNT "YYYY-MM", "YYYY-MM..MM" for a batch of
  * months in one year, or "YYYY-MM..YYYY-MM" for a batch that crosses a year
  * end. Every period is a range of calendar months: a family is paid at most
  * once per programme and month, whatever labels say it (kks_period_months).
@@ -30,9 +37,9 @@ typedef enum kks_program { KKS_PROGRAM_PKH = 1, KKS_PROGRAM_BPNT = 2 } kks_progr
 typedef struct kks_period {
     kks_program program;
     int year;                         /* KKS_PERIOD_YEAR_MIN .. KKS_PERIOD_YEAR_MAX */
-    int first_month;                  /* 1..12: PKH T1 = 1, T2 = 4, T3 = 7, T4 = 10 */
-    int months;                       /* PKH 3; BPNT 1..24 (may run into the next year) */
-    int stage;                        /* PKH 1..4; BPNT 0 */
+    int first_month;                  /* 1..12: PKH T1 = 1, T2 = 4, ..; B1 = 1, B2 = 3, .. */
+    int months;                       /* PKH 3 (T) or 2 (B); BPNT 1..24 (may cross a year) */
+    int stage;                        /* PKH 1..4 (T) or 1..6 (B); BPNT 0 */
     char label[KKS_PERIOD_LABEL_MAX]; /* canonical: "2026-T4", "2026-11", "2026-01..03" */
 } kks_period;
 
@@ -44,10 +51,16 @@ typedef struct kks_policy {
     int64_t pkh_per_stage[KKS_PKH_COMPONENTS];
     /* programme-policy.csv */
     int pkh_max_components, pkh_max_children, pkh_max_early_childhood, pkh_stages_per_year;
+    int pkh_elderly_min_age;        /* the elderly component: from this age */
+    int pkh_elderly_one_per_family; /* 1: one elderly member per family counts; 0: each does */
     int64_t bpnt_monthly;
     int bpnt_max_months, bpnt_cash_default;
     /* periods.csv: bpnt_cash_allowed per month, -1 where no row names the month. */
     signed char bpnt_cash[KKS_PERIOD_YEAR_MAX - KKS_PERIOD_YEAR_MIN + 1][12];
+    /* periods.csv "pkh,YYYY" rows, -1 where no row names the year: use the functions. */
+    signed char pkh_year_stages[KKS_PERIOD_YEAR_MAX - KKS_PERIOD_YEAR_MIN + 1];
+    signed char pkh_year_elderly_age[KKS_PERIOD_YEAR_MAX - KKS_PERIOD_YEAR_MIN + 1];
+    signed char pkh_year_elderly_one[KKS_PERIOD_YEAR_MAX - KKS_PERIOD_YEAR_MIN + 1];
     /* Derived at load: components by per-stage amount, highest first (ties:
      * header order), and the most one family can get in a stage. */
     int pkh_order[KKS_PKH_COMPONENTS];
@@ -56,12 +69,19 @@ typedef struct kks_policy {
 
 /* Loads the three files from dir. Every key must be present once, every
  * component listed once, each amount 1..1,000,000,000,000 and
- * per_year = per_stage x pkh_stages_per_year. Returns 0, or KKS_EINVAL with the
+ * per_year = per_stage x pkh_stages_per_year (the default schedule; a year with
+ * another schedule derives its amounts, kks_policy_pkh_component). A schedule is
+ * 4 stages or 6 two-monthly payments. periods.csv rows:
+ *   bpnt,<month or batch>,bpnt_cash_allowed,0|1
+ *   pkh,<YYYY>,pkh_stages_per_year,4|6
+ *   pkh,<YYYY>,pkh_elderly_min_age,<40..100>
+ *   pkh,<YYYY>,pkh_elderly_one_per_family,0|1
+ * each month or year and key at most once. Returns 0, or KKS_EINVAL with the
  * file, line and reason in err, or KKS_ENOMEM. */
 int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap);
 
 /* Parses a period label for program "pkh" or "bpnt" (exact, lower case). The
- * syntax only: YYYY four digits in range; PKH T1..T4; BPNT month 01..12, and for
+ * syntax only: YYYY four digits in range; PKH T1..T4 or B1..B6; BPNT month 01..12, and for
  * "MM..NN" NN >= MM in the same year. "2026-11..11" is the month "2026-11".
  * Returns 0, or KKS_EINVAL (out untouched). kks_policy_period_check() says
  * whether the policy accepts it. */
@@ -79,11 +99,37 @@ int kks_month_of_date(const char *ymd);
 const char *kks_program_name(kks_program program);
 
 /* Whether the policy accepts the period: a BPNT batch of at most
- * bpnt_max_months; a PKH stage whose length agrees with pkh_stages_per_year
- * (3 months x 4 stages = 12). Returns 0, or KKS_EINVAL with the reason in why. */
+ * bpnt_max_months; a PKH stage of the year's schedule (T1..T4 in a year of 4
+ * stages, B1..B6 in a year of 6). Returns 0, or KKS_EINVAL with the reason in why. */
 int kks_policy_period_check(const kks_policy *p, const kks_period *per, char *why, size_t cap);
 
-/* What one family gets per PKH stage, from its counts of members per component
+/* The year's PKH payment schedule: 4 (stages T1..T4) or 6 (payments B1..B6). */
+int kks_policy_pkh_stages(const kks_policy *p, int year);
+/* The year's elderly rule: the minimum age, and 1 if only one elderly member per family
+ * counts (0: each one does). */
+void kks_policy_pkh_elderly(const kks_policy *p, int year, int *min_age, int *one_per_family);
+/* How many elderly members count in year: those of the ages given (in whole years on
+ * the first day of the period) at or above the year's minimum, then at most one if
+ * the year counts one per family. n < 0 or a negative age is KKS_EINVAL. */
+int kks_policy_pkh_elderly_count(const kks_policy *p, int year, const int *ages, int n);
+
+/* What component c (kks_family.pkh order) pays in the PKH period per, which the policy
+ * accepts: per_year / stages in whole rupiah, rounded down, and the year's last stage
+ * (T4 or B6) also takes the remainder, so that the stages of a year add up to per_year
+ * exactly (SMA Rp2,000,000 in 6 payments: B1..B5 Rp333,333, B6 Rp333,335). KKS_EINVAL
+ * for a period the policy refuses or a bad c. */
+int64_t kks_policy_pkh_component(const kks_policy *p, const kks_period *per, int c);
+
+/* What one family gets in the PKH period per: the caps of kks_policy_pkh_stage_amount,
+ * over the period's component amounts (kks_policy_pkh_component), with the elderly
+ * count cut to one when the year counts one per family (counts[elderly] is the number
+ * of members already at the year's minimum age: kks_policy_pkh_elderly_count). Returns
+ * the amount, or KKS_EINVAL for a refused period or a negative count. */
+int64_t kks_policy_pkh_amount(const kks_policy *p, const kks_period *per,
+                              const int counts[KKS_PKH_COMPONENTS], int *capped);
+
+/* What one family gets per PKH stage of the default schedule (per_stage amounts, no
+ * per-year elderly rule), from its counts of members per component
  * (kks_family.pkh order: pregnant, early_childhood, sd, smp, sma, disability,
  * elderly), after the caps:
  *   - at most pkh_max_early_childhood members counted in early childhood;
@@ -119,9 +165,9 @@ int64_t kks_policy_bpnt_amount(const kks_policy *p, const kks_period *per);
 int kks_policy_bpnt_cash_allowed(const kks_policy *p, const kks_period *per);
 
 /* The most one family can receive for the period, for refusing a credit over
- * policy: PKH, the stage amount of the best family the caps allow (the
- * highest-paying pkh_max_components members within the child caps); BPNT, the
- * batch amount. KKS_EINVAL for a period the policy refuses. */
+ * policy: PKH, the period's amount (kks_policy_pkh_amount) for the best family the
+ * caps and the year's elderly rule allow; BPNT, the batch amount. KKS_EINVAL for a
+ * period the policy refuses. */
 int64_t kks_policy_max_amount(const kks_policy *p, const kks_period *per);
 
 #endif

@@ -7,6 +7,7 @@
  * tie order; pkh_order is that order, fixed at load. */
 #include "kks_policy.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,17 +17,27 @@
 #define POLICY_AMOUNT_MAX 1000000000000LL /* Rp1 trillion: far above any real figure */
 #define POLICY_CAP_MAX 100
 #define MONTHS_PER_YEAR 12
-#define PKH_LABEL_STAGES 4 /* the label format: T1..T4 are calendar quarters (SPEC §7) */
-#define PKH_LABEL_MONTHS (MONTHS_PER_YEAR / PKH_LABEL_STAGES)
+/* The label formats: T1..T4 are calendar quarters, B1..B6 two-month payments. A year's
+ * schedule is one of them, so these are the only numbers of stages a policy may give. */
+#define PKH_QUARTERS 4
+#define PKH_BIMONTHS 6
+#define YEAR_SLOT(y) ((y) - KKS_PERIOD_YEAR_MIN)
+#define ELDERLY_AGE_MIN 40
+#define ELDERLY_AGE_MAX 100
 
 /* Component indices in kks_family.pkh order. */
 #define PKH_EARLY (KKS_REG_PKH_EARLY - KKS_REG_PKH_PREGNANT)
+#define PKH_ELDERLY (KKS_REG_PKH_ELDERLY - KKS_REG_PKH_PREGNANT)
 #define PKH_IS_CHILD(c) ((c) >= PKH_EARLY && (c) <= KKS_REG_PKH_SMA - KKS_REG_PKH_PREGNANT)
 
 /* ---- reading the files ------------------------------------------------------------------ */
 
+static void order_by_amount(const int64_t amt[KKS_PKH_COMPONENTS], int order[KKS_PKH_COMPONENTS]);
 
-enum { K_COMPONENTS, K_CHILDREN, K_EARLY, K_STAGES, K_MONTHLY, K_MAX_MONTHS, K_CASH, K_N };
+enum {
+    K_COMPONENTS, K_CHILDREN, K_EARLY, K_STAGES, K_ELDERLY_AGE, K_ELDERLY_ONE, K_MONTHLY,
+    K_MAX_MONTHS, K_CASH, K_N
+};
 
 typedef struct loader {
     kks_policy *p;
@@ -44,6 +55,8 @@ static const struct {
     [K_CHILDREN] = {"pkh_max_children", 0, POLICY_CAP_MAX},
     [K_EARLY] = {"pkh_max_early_childhood", 0, POLICY_CAP_MAX},
     [K_STAGES] = {"pkh_stages_per_year", 1, MONTHS_PER_YEAR},
+    [K_ELDERLY_AGE] = {"pkh_elderly_min_age", ELDERLY_AGE_MIN, ELDERLY_AGE_MAX},
+    [K_ELDERLY_ONE] = {"pkh_elderly_one_per_family", 0, 1},
     [K_MONTHLY] = {"bpnt_monthly", 1, POLICY_AMOUNT_MAX},
     [K_MAX_MONTHS] = {"bpnt_max_months", 1, MONTHS_PER_YEAR},
     [K_CASH] = {"bpnt_cash_default", 0, 1},
@@ -106,19 +119,71 @@ static int component_row(void *ctx, const kks_csv *c, char *why, size_t cap)
     return 0;
 }
 
+/* A periods.csv row for PKH: "pkh,YYYY,key,value", a rule of one year. */
+static int pkh_year_row(loader *l, const kks_csv *c, char *why, size_t cap)
+{
+    static const struct {
+        int key;
+        size_t slot; /* offsetof the year array */
+    } keys[] = {
+        {K_STAGES, offsetof(kks_policy, pkh_year_stages)},
+        {K_ELDERLY_AGE, offsetof(kks_policy, pkh_year_elderly_age)},
+        {K_ELDERLY_ONE, offsetof(kks_policy, pkh_year_elderly_one)},
+    };
+    int64_t y, v;
+    if (strlen(c->fields[1]) != 4 ||
+        kks_parse_digits(c->fields[1], KKS_PERIOD_YEAR_MIN, KKS_PERIOD_YEAR_MAX, &y) < 0) {
+        snprintf(why, cap,
+                 "PKH rules are per year: the period must be a year %d..%d, not "
+                 "'%.20s'",
+                 KKS_PERIOD_YEAR_MIN, KKS_PERIOD_YEAR_MAX, c->fields[1]);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *name = policy_keys[keys[i].key].name;
+        signed char *slot = (signed char *)l->p + keys[i].slot + YEAR_SLOT(y);
+        if (strcmp(c->fields[2], name) != 0)
+            continue;
+        if (kks_parse_digits(c->fields[3], policy_keys[keys[i].key].lo, policy_keys[keys[i].key].hi,
+                             &v) < 0) {
+            snprintf(why, cap, "%s must be a whole number %lld..%lld, not '%.20s'", name,
+                     (long long)policy_keys[keys[i].key].lo, (long long)policy_keys[keys[i].key].hi,
+                     c->fields[3]);
+            return -1;
+        }
+        if (keys[i].key == K_STAGES && v != PKH_QUARTERS && v != PKH_BIMONTHS) {
+            snprintf(why, cap, "pkh_stages_per_year must be 4 (T1..T4) or 6 (B1..B6), not %lld",
+                     (long long)v);
+            return -1;
+        }
+        if (*slot >= 0) {
+            snprintf(why, cap, "%s for %lld given twice", name, (long long)y);
+            return -1;
+        }
+        *slot = (signed char)v;
+        return 0;
+    }
+    snprintf(why, cap,
+             "unknown key '%.40s' for pkh (known: pkh_stages_per_year, pkh_elderly_min_age, "
+             "pkh_elderly_one_per_family)",
+             c->fields[2]);
+    return -1;
+}
+
 static int period_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
     loader *l = ctx;
     kks_period per;
     int64_t v;
+    if (strcmp(c->fields[0], "pkh") == 0)
+        return pkh_year_row(l, c, why, cap);
     if (kks_period_parse(c->fields[0], c->fields[1], &per) < 0) {
         snprintf(why, cap, "not a period: program '%.10s', period '%.20s'", c->fields[0],
                  c->fields[1]);
         return -1;
     }
-    if (per.program != KKS_PROGRAM_BPNT || strcmp(c->fields[2], "bpnt_cash_allowed") != 0) {
-        snprintf(why, cap, "unknown key '%.40s' for %s (known: bpnt bpnt_cash_allowed)",
-                 c->fields[2], kks_program_name(per.program));
+    if (strcmp(c->fields[2], "bpnt_cash_allowed") != 0) {
+        snprintf(why, cap, "unknown key '%.40s' for bpnt (known: bpnt_cash_allowed)", c->fields[2]);
         return -1;
     }
     if (kks_parse_digits(c->fields[3], 0, 1, &v) < 0) {
@@ -153,6 +218,9 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
     memset(p, 0, sizeof *p);
     memset(&l, 0, sizeof l);
     memset(p->bpnt_cash, -1, sizeof p->bpnt_cash);
+    memset(p->pkh_year_stages, -1, sizeof p->pkh_year_stages);
+    memset(p->pkh_year_elderly_age, -1, sizeof p->pkh_year_elderly_age);
+    memset(p->pkh_year_elderly_one, -1, sizeof p->pkh_year_elderly_one);
     l.p = p;
     if ((rc = kks_csv_load(&l, dir, pol_f, pol_h, 2, policy_row, err, cap)) < 0)
         return rc;
@@ -169,9 +237,18 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
     p->bpnt_monthly = l.keys[K_MONTHLY];
     p->bpnt_max_months = (int)l.keys[K_MAX_MONTHS];
     p->bpnt_cash_default = (int)l.keys[K_CASH];
+    p->pkh_elderly_min_age = (int)l.keys[K_ELDERLY_AGE];
+    p->pkh_elderly_one_per_family = (int)l.keys[K_ELDERLY_ONE];
     if (MONTHS_PER_YEAR % p->pkh_stages_per_year != 0) {
-        snprintf(err, cap, "%s/%s: pkh_stages_per_year %d does not divide the year into whole "
-                 "months", dir, pol_f, p->pkh_stages_per_year);
+        snprintf(err, cap,
+                 "%s/%s: pkh_stages_per_year %d does not divide the year into whole "
+                 "months",
+                 dir, pol_f, p->pkh_stages_per_year);
+        return KKS_EINVAL;
+    }
+    if (p->pkh_stages_per_year != PKH_QUARTERS && p->pkh_stages_per_year != PKH_BIMONTHS) {
+        snprintf(err, cap, "%s/%s: pkh_stages_per_year must be 4 (T1..T4) or 6 (B1..B6), not %d",
+                 dir, pol_f, p->pkh_stages_per_year);
         return KKS_EINVAL;
     }
 
@@ -193,14 +270,7 @@ int kks_policy_load(kks_policy *p, const char *dir, char *err, size_t cap)
     if ((rc = kks_csv_load(&l, dir, "periods.csv", per_h, 4, period_row, err, cap)) < 0)
         return rc;
 
-    /* Components by per-stage amount, highest first; insertion sort keeps header
-     * order among equals. */
-    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
-        int j = i;
-        for (; j > 0 && p->pkh_per_stage[p->pkh_order[j - 1]] < p->pkh_per_stage[i]; j--)
-            p->pkh_order[j] = p->pkh_order[j - 1];
-        p->pkh_order[j] = i;
-    }
+    order_by_amount(p->pkh_per_stage, p->pkh_order);
     /* The best family: as many members of every component as the caps could take. */
     int all[KKS_PKH_COMPONENTS];
     for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
@@ -269,11 +339,14 @@ int kks_period_parse(const char *program, const char *label, kks_period *out)
         return KKS_EINVAL;
 
     if (r.program == KKS_PROGRAM_PKH) {
-        if (n != 7 || label[5] != 'T' || label[6] < '1' || label[6] > '0' + PKH_LABEL_STAGES)
+        int stages = n == 7 && label[5] == 'T'   ? PKH_QUARTERS
+                     : n == 7 && label[5] == 'B' ? PKH_BIMONTHS
+                                                 : 0;
+        if (!stages || label[6] < '1' || label[6] > '0' + stages)
             return KKS_EINVAL;
         r.stage = label[6] - '0';
-        r.first_month = (r.stage - 1) * PKH_LABEL_MONTHS + 1;
-        r.months = PKH_LABEL_MONTHS;
+        r.months = MONTHS_PER_YEAR / stages;
+        r.first_month = (r.stage - 1) * r.months + 1;
         memcpy(r.label, label, 7); /* the syntax is exact, so the label is canonical */
     } else {
         int first = two_digits(label + 5), last = first, last_year = r.year, yh, yl;
@@ -333,9 +406,14 @@ int kks_policy_period_check(const kks_policy *p, const kks_period *per, char *wh
         return 0;
     }
     if (per->program == KKS_PROGRAM_PKH) {
-        if (per->months * p->pkh_stages_per_year != MONTHS_PER_YEAR) {
-            snprintf(why, cap, "PKH stage %s is %d months but the policy has %d stages a year",
-                     per->label, per->months, p->pkh_stages_per_year);
+        int stages = kks_policy_pkh_stages(p, per->year);
+        if (per->months * stages != MONTHS_PER_YEAR) {
+            snprintf(why, cap,
+                     "PKH stage %s is %d months but the policy has %d stages a year in %d "
+                     "(%d-%s1..%s%d)",
+                     per->label, per->months, stages, per->year, per->year,
+                     stages == PKH_BIMONTHS ? "B" : "T", stages == PKH_BIMONTHS ? "B" : "T",
+                     stages);
             return KKS_EINVAL;
         }
         return 0;
@@ -351,8 +429,11 @@ static int min_int(int a, int b)
     return a < b ? a : b;
 }
 
-int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PKH_COMPONENTS],
-                                    int *capped)
+/* The caps over the amounts amt[] (one member of each component), members taken from the
+ * highest amount down; order[] is the components by amount, highest first. */
+static int64_t capped_amount(const kks_policy *p, const int64_t amt[KKS_PKH_COMPONENTS],
+                             const int order[KKS_PKH_COMPONENTS],
+                             const int counts[KKS_PKH_COMPONENTS], int *capped)
 {
     int all = 0, children = 0, early = 0, cut = 0;
     int64_t total = 0, part;
@@ -360,7 +441,7 @@ int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PK
         if (counts[i] < 0)
             return KKS_EINVAL;
     for (int k = 0; k < KKS_PKH_COMPONENTS; k++) {
-        int c = p->pkh_order[k], room = p->pkh_max_components - all, take;
+        int c = order[k], room = p->pkh_max_components - all, take;
         if (PKH_IS_CHILD(c))
             room = min_int(room, p->pkh_max_children - children);
         if (c == PKH_EARLY)
@@ -369,7 +450,7 @@ int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PK
         cut |= take < counts[c];
         /* take <= POLICY_CAP_MAX and amounts <= POLICY_AMOUNT_MAX, so this cannot
          * overflow; checked all the same, as every sum of money is. */
-        if (__builtin_mul_overflow(p->pkh_per_stage[c], (int64_t)take, &part) ||
+        if (__builtin_mul_overflow(amt[c], (int64_t)take, &part) ||
             __builtin_add_overflow(total, part, &total))
             return KKS_EINVAL;
         all += take;
@@ -379,6 +460,86 @@ int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PK
     if (capped)
         *capped = cut;
     return total;
+}
+
+/* order[] := components by amt[], highest first; insertion sort keeps header order among
+ * equals. */
+static void order_by_amount(const int64_t amt[KKS_PKH_COMPONENTS], int order[KKS_PKH_COMPONENTS])
+{
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
+        int j = i;
+        for (; j > 0 && amt[order[j - 1]] < amt[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+}
+
+int64_t kks_policy_pkh_stage_amount(const kks_policy *p, const int counts[KKS_PKH_COMPONENTS],
+                                    int *capped)
+{
+    return capped_amount(p, p->pkh_per_stage, p->pkh_order, counts, capped);
+}
+
+int kks_policy_pkh_stages(const kks_policy *p, int year)
+{
+    if (year < KKS_PERIOD_YEAR_MIN || year > KKS_PERIOD_YEAR_MAX)
+        return p->pkh_stages_per_year;
+    int v = p->pkh_year_stages[YEAR_SLOT(year)];
+    return v < 0 ? p->pkh_stages_per_year : v;
+}
+
+void kks_policy_pkh_elderly(const kks_policy *p, int year, int *min_age, int *one_per_family)
+{
+    int a = -1, o = -1;
+    if (year >= KKS_PERIOD_YEAR_MIN && year <= KKS_PERIOD_YEAR_MAX) {
+        a = p->pkh_year_elderly_age[YEAR_SLOT(year)];
+        o = p->pkh_year_elderly_one[YEAR_SLOT(year)];
+    }
+    *min_age = a < 0 ? p->pkh_elderly_min_age : a;
+    *one_per_family = o < 0 ? p->pkh_elderly_one_per_family : o;
+}
+
+int kks_policy_pkh_elderly_count(const kks_policy *p, int year, const int *ages, int n)
+{
+    int min_age, one, count = 0;
+    if (n < 0 || (n > 0 && !ages))
+        return KKS_EINVAL;
+    kks_policy_pkh_elderly(p, year, &min_age, &one);
+    for (int i = 0; i < n; i++) {
+        if (ages[i] < 0)
+            return KKS_EINVAL;
+        count += ages[i] >= min_age;
+    }
+    return one && count > 1 ? 1 : count;
+}
+
+int64_t kks_policy_pkh_component(const kks_policy *p, const kks_period *per, int c)
+{
+    char why[160];
+    if (c < 0 || c >= KKS_PKH_COMPONENTS || per->program != KKS_PROGRAM_PKH ||
+        kks_policy_period_check(p, per, why, sizeof why) < 0)
+        return KKS_EINVAL;
+    int stages = kks_policy_pkh_stages(p, per->year);
+    int64_t base = p->pkh_per_year[c] / stages;
+    return per->stage == stages ? base + p->pkh_per_year[c] % stages : base;
+}
+
+int64_t kks_policy_pkh_amount(const kks_policy *p, const kks_period *per,
+                              const int counts[KKS_PKH_COMPONENTS], int *capped)
+{
+    int64_t amt[KKS_PKH_COMPONENTS];
+    int order[KKS_PKH_COMPONENTS], cut[KKS_PKH_COMPONENTS], min_age, one;
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++) {
+        if ((amt[i] = kks_policy_pkh_component(p, per, i)) < 0 || counts[i] < 0)
+            return KKS_EINVAL;
+        cut[i] = counts[i];
+    }
+    kks_policy_pkh_elderly(p, per->year, &min_age, &one);
+    if (one && cut[PKH_ELDERLY] > 1) cut[PKH_ELDERLY] = 1;
+    order_by_amount(amt, order);
+    int64_t v = capped_amount(p, amt, order, cut, capped);
+    if (v >= 0 && capped && cut[PKH_ELDERLY] < counts[PKH_ELDERLY]) *capped = 1;
+    return v;
 }
 
 int64_t kks_policy_bpnt_amount(const kks_policy *p, const kks_period *per)
@@ -412,7 +573,11 @@ int64_t kks_policy_max_amount(const kks_policy *p, const kks_period *per)
     char why[128];
     if (kks_policy_period_check(p, per, why, sizeof why) < 0)
         return KKS_EINVAL;
-    if (per->program == KKS_PROGRAM_PKH)
-        return p->pkh_max_stage;
+    if (per->program == KKS_PROGRAM_PKH) {
+        int all[KKS_PKH_COMPONENTS];
+        for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+            all[i] = p->pkh_max_components;
+        return kks_policy_pkh_amount(p, per, all, NULL);
+    }
     return kks_policy_bpnt_amount(p, per);
 }

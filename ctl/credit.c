@@ -162,7 +162,7 @@ static int read_manifest(run *r, const char *path)
             kks_period per;
             if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
                 fprintf(stderr, "kksctl: %s line %u: not a programme and period: %.8s %.30s "
-                                "(pkh YYYY-T1..T4; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
+                                "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
                         path, line, csv.fields[0], csv.fields[1]);
                 ec = EXIT_USAGE;
                 goto out;

@@ -28,7 +28,7 @@
 static const char mf_usage[] =
     "usage: kksctl manifest --program pkh|bpnt --period P --registry FILE [--seeds DIR]\n"
     "  --program   pkh (cash, per stage) or bpnt (food, per month)\n"
-    "  --period P  pkh: YYYY-T1..YYYY-T4; bpnt: YYYY-MM, or YYYY-MM..MM or YYYY-MM..YYYY-MM for a batch of months\n"
+    "  --period P  pkh: YYYY-T1..T4, or YYYY-B1..B6 in a year of 6 payments; bpnt: YYYY-MM, or YYYY-MM..MM or YYYY-MM..YYYY-MM for a batch of months\n"
     "  --registry  a DTSEN registry extract (the enrolment CSV), a regular file\n"
     "  --seeds DIR policy and reference files (default " KKS_DEFAULT_SEEDS ")\n"
     "Writes the manifest CSV (program,period,kk,amount) on stdout: one row per family with a\n"
@@ -220,7 +220,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         }
         r->families++;
         if (per->program == KKS_PROGRAM_PKH) {
-            amount = kks_policy_pkh_stage_amount(pol, fam.pkh, &capped);
+            amount = kks_policy_pkh_amount(pol, per, fam.pkh, &capped);
             r->capped += (uint64_t)capped;
         } else {
             amount = fam.bpnt ? bpnt_amount : 0;
@@ -319,7 +319,7 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     }
     if (kks_period_parse(program, label, &per) < 0) {
         fprintf(stderr, "kksctl manifest: --period %s: want %s\n", label,
-                strcmp(program, "pkh") == 0 ? "YYYY-T1..YYYY-T4 for pkh"
+                strcmp(program, "pkh") == 0 ? "YYYY-T1..T4 or YYYY-B1..B6 for pkh"
                                             : "YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM for bpnt");
         return EXIT_USAGE;
     }

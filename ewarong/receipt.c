@@ -90,42 +90,10 @@ static const struct {
     {"withdraw", {"TARIK TUNAI", "CASH WITHDRAWAL"}},
     {"purchase", {"STRUK PEMBELIAN", "PURCHASE RECEIPT"}},
     {"pin_change", {"GANTI PIN", "PIN CHANGE"}},
-    {"statement", {"MINI STATEMENT", "MINI STATEMENT"}},
+    {"statement", {"MUTASI TERAKHIR", "MINI STATEMENT"}},
     {"reversal", {"PEMBATALAN", "REVERSAL"}},
-    {"settle", {"SETTLEMENT", "SETTLEMENT"}},
+    {"settle", {"REKAP TRANSAKSI HARIAN", "SETTLEMENT"}},
 };
-
-static const struct {
-    const char *rc;
-    tr text;
-} rc_texts[] = {
-    {"00", {"Transaksi berhasil", "Approved"}},
-    {"05", {"Ditolak bank penerbit (mis. kartu belum diaktifkan)",
-            "Declined by the issuer (e.g. card not activated yet)"}},
-    {"12", {"Transaksi tidak valid", "Invalid transaction"}},
-    {"13", {"Jumlah tidak valid", "Invalid amount"}},
-    {"14", {"Nomor kartu tidak dikenal", "Unknown card number"}},
-    {"30", {"Format pesan salah", "Message format error"}},
-    {"41", {"Kartu dilaporkan hilang", "Card reported lost"}},
-    {"43", {"Kartu dilaporkan dicuri", "Card reported stolen"}},
-    {"51", {"Saldo tidak cukup", "Insufficient balance"}},
-    {"54", {"Kartu sudah kedaluwarsa", "Card expired"}},
-    {"55", {"PIN salah", "Incorrect PIN"}},
-    {"57", {"Transaksi tidak diizinkan untuk kartu ini",
-            "Transaction not permitted for this card"}},
-    {"58", {"Transaksi tidak diizinkan di terminal ini",
-            "Transaction not permitted at this terminal"}},
-    {"61", {"Melebihi batas jumlah", "Exceeds the amount limit"}},
-    {"65", {"Melebihi batas frekuensi", "Exceeds the frequency limit"}},
-    {"68", {"Bank penerbit tidak menjawab tepat waktu", "The issuer did not answer in time"}},
-    {"75", {"Salah PIN 3 kali: kartu diblokir", "Too many wrong PINs: card blocked"}},
-    {"91", {"Bank penerbit atau switch tidak aktif", "Issuer or switch unavailable"}},
-    {"92", {"Tidak ada rute ke bank penerbit", "No route to the issuer"}},
-    {"94", {"Transaksi ganda (STAN sudah dipakai)", "Duplicate transmission (STAN used)"}},
-    {"96", {"Gangguan sistem", "System malfunction"}},
-};
-
-static const tr L_RC_UNKNOWN = {"Kode respon tidak dikenal", "Unknown response code"};
 
 static const struct {
     const char *kind;
@@ -138,12 +106,11 @@ static const struct {
     {"reversal", {"PEMBATALAN", "REVERSAL"}},
 };
 
+/* The words for a code come from the one table in core/rc.c (kks_rc_text), which
+ * kks-terminal's JSON and the trainer read too. */
 const char *receipt_rc_text(const char *rc, enum term_lang lang)
 {
-    for (size_t i = 0; rc && i < sizeof rc_texts / sizeof rc_texts[0]; i++)
-        if (strcmp(rc, rc_texts[i].rc) == 0)
-            return TX(lang, rc_texts[i].text);
-    return TX(lang, L_RC_UNKNOWN);
+    return kks_rc_text(rc, lang == TERM_LANG_EN ? KKS_LANG_EN : KKS_LANG_ID);
 }
 
 const char *receipt_title(const char *type, enum term_lang lang)

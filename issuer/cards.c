@@ -863,7 +863,9 @@ static int pin_op(issuer *is, const Kks__Envelope *req, const char *actor, const
         if ((rc = family_nik(is, c->kk, nik)) < 0)
             return rc;
         if (strcmp(nik, req->pin_set->nik) != 0) {
-            set_out(o, KKS_RC_DO_NOT_HONOR, "NIK does not match the card holder");
+            /* 63, security violation: the cardholder check failed (as a network answers a
+             * wrong card verification value), not 05, which reads "not activated yet" */
+            set_out(o, KKS_RC_SECURITY, "NIK does not match the card holder");
             return 0;
         }
         if (new_pvv(is, c, &req->pin_set->pin_block, o, pvv))

@@ -11,67 +11,69 @@
 #include "kks_rc.h"
 #include "kks_registry.h"
 
-static int txp_row(txn_policy *p, const char *k, const char *v, char *err, size_t cap)
+/* transaction-policy.csv keys, their slots and ranges. Every key is required, once. */
+#define TXP_KEYS 5
+typedef struct txp_loader {
+    txn_policy *p;
+    int seen[TXP_KEYS];
+} txp_loader;
+
+static int64_t *txp_slot(txn_policy *p, int i)
 {
-    struct {
-        const char *key;
-        int64_t *slot;
-        int64_t lo, hi;
-    } keys[] = {
-        {"atm_note", &p->atm_note, 1000, 1000000},
-        {"daily_withdraw_limit", &p->daily_withdraw_limit, 1, 1000000000},
-        {"max_amount", &p->max_amount, 1, 100000000000},
-        {"issuer_timeout_ms", &p->issuer_timeout_ms, 100, 60000},
-    };
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (strcmp(k, keys[i].key) != 0)
+    int64_t *slots[TXP_KEYS] = {&p->atm_note, &p->daily_withdraw_limit, &p->daily_withdraw_count,
+                                &p->max_amount, &p->issuer_timeout_ms};
+    return slots[i];
+}
+
+static const struct {
+    const char *key;
+    int64_t lo, hi;
+} txp_keys[TXP_KEYS] = {
+    {"atm_note", 1000, 1000000},
+    {"daily_withdraw_limit", 1, 1000000000},
+    {"daily_withdraw_count", 1, 1000},
+    {"max_amount", 1, 100000000000},
+    {"issuer_timeout_ms", 100, 60000},
+};
+
+static int txp_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    txp_loader *l = ctx;
+    for (int i = 0; i < TXP_KEYS; i++) {
+        if (strcmp(c->fields[0], txp_keys[i].key) != 0)
             continue;
-        if (*end || end == v || n < keys[i].lo || n > keys[i].hi) {
-            snprintf(err, cap, "transaction-policy.csv: %s out of range", k);
+        if (l->seen[i]) {
+            snprintf(why, cap, "%s given twice", txp_keys[i].key);
             return -1;
         }
-        *keys[i].slot = n;
+        if (kks_parse_digits(c->fields[1], txp_keys[i].lo, txp_keys[i].hi, txp_slot(l->p, i)) <
+            0) {
+            snprintf(why, cap, "%s must be a whole number %" PRId64 "..%" PRId64 ", not '%.20s'",
+                     txp_keys[i].key, txp_keys[i].lo, txp_keys[i].hi, c->fields[1]);
+            return -1;
+        }
+        l->seen[i] = 1;
         return 0;
     }
-    snprintf(err, cap, "transaction-policy.csv: unknown key %.40s", k);
+    snprintf(why, cap, "unknown key '%.40s'", c->fields[0]);
     return -1;
 }
 
 int rules_load(txn_policy *p, const char *dir, char *err, size_t cap)
 {
     static const char *const hdr[] = {"key", "value"};
-    char path[4096];
-    kks_csv csv;
-    FILE *f;
+    txp_loader l = {.p = p};
     int rc;
-    p->atm_note = 50000;
-    p->daily_withdraw_limit = 5000000;
-    p->max_amount = 10000000;
-    p->issuer_timeout_ms = 3000;
-    snprintf(path, sizeof path, "%s/transaction-policy.csv", dir);
-    if (!(f = fopen(path, "r"))) {
-        snprintf(err, cap, "%s: cannot open", path);
-        return KKS_EINVAL;
+    memset(p, 0, sizeof *p);
+    if ((rc = kks_csv_load(&l, dir, "transaction-policy.csv", hdr, 2, txp_row, err, cap)) < 0)
+        return rc;
+    for (int i = 0; i < TXP_KEYS; i++) {
+        if (!l.seen[i]) {
+            snprintf(err, cap, "%s/transaction-policy.csv: %s missing", dir, txp_keys[i].key);
+            return KKS_EINVAL;
+        }
     }
-    kks_csv_init(&csv, f, 1024);
-    rc = kks_csv_next(&csv);
-    if (rc != 1 || !kks_csv_is(&csv, hdr, 2)) {
-        snprintf(err, cap, "%s: bad header", path);
-        rc = -1;
-    } else {
-        while ((rc = kks_csv_next(&csv)) == 1)
-            if (csv.nfields != 2 || txp_row(p, csv.fields[0], csv.fields[1], err, cap) < 0) {
-                rc = -1;
-                break;
-            }
-        if (rc == KKS_EINVAL)
-            snprintf(err, cap, "%s: %s", path, csv.errmsg);
-    }
-    kks_csv_close(&csv);
-    fclose(f);
-    return rc < 0 ? KKS_EINVAL : 0;
+    return 0;
 }
 
 /* Howard Hinnant's days_from_civil. */
@@ -159,7 +161,22 @@ const char *rules_daily_limit(const txn_policy *p, int64_t already, int64_t amou
     return NULL;
 }
 
+const char *rules_daily_count(const txn_policy *p, int64_t count, char *why, size_t cap)
+{
+    if (count < 0) {
+        snprintf(why, cap, "system malfunction; nothing moved");
+        return KKS_RC_SYSTEM;
+    }
+    if (count >= p->daily_withdraw_count) {
+        snprintf(why, cap, "at most %" PRId64 " cash withdrawals a day per card; %" PRId64
+                 " made today", p->daily_withdraw_count, count);
+        return KKS_RC_OVER_FREQUENCY;
+    }
+    return NULL;
+}
+
 const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind, int bpnt_wallet,
+                           const char *bdate,
                            const char *const *skus, const uint32_t *qtys, size_t n,
                            rules_line *lines, int64_t *total, size_t *refused, char *why,
                            size_t cap)
@@ -185,9 +202,9 @@ const char *rules_purchase(const txn_policy *p, const kks_catalog *cat, int kind
             snprintf(why, cap, "quantity of %.20s must be 1 to 999", skus[i]);
             return KKS_RC_FORMAT;
         }
-        if (bpnt_wallet && !kks_catalog_bpnt_allowed(cat, ci)) {
-            snprintf(why, cap, "%s (%s) may not be bought with BPNT; only staple food", ci->name,
-                     ci->sku);
+        if (bpnt_wallet && !kks_catalog_bpnt_allowed_in(cat, ci, kks_month_of_date(bdate))) {
+            snprintf(why, cap, "%s (%s) may not be bought with BPNT in %.7s; only staple food",
+                     ci->name, ci->sku, bdate);
             *refused = i;
             return KKS_RC_NOT_PERMITTED_CARD;
         }

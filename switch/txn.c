@@ -358,11 +358,13 @@ static void on_issuer(int status, const Kks__Envelope *rep, void *ud)
         decline(t, KKS_RC_SYSTEM, "the issuer named no family for this card; nothing moved");
         return;
     }
-    if (is(t, "withdraw") &&
-        (rc = rules_daily_limit(&s->txp, txnlog_withdrawn(s->log, t->pan, t->bdate), t->amount,
-                                why, sizeof why))) {
-        finish(t, rc, why, NULL, 0);
-        return;
+    if (is(t, "withdraw")) {
+        int64_t count, sum = txnlog_withdrawn(s->log, t->pan, t->bdate, &count);
+        if ((rc = rules_daily_count(&s->txp, count, why, sizeof why)) ||
+            (rc = rules_daily_limit(&s->txp, sum, t->amount, why, sizeof why))) {
+            finish(t, rc, why, NULL, 0);
+            return;
+        }
     }
     if (is(t, "statement")) {
         ledger_movement mv[10];
@@ -523,7 +525,8 @@ static int check_request(txn_ctx *t, const Kks__TxnRequest *req)
         }
         size_t refused;
         if ((rc = rules_purchase(&s->txp, &s->catalog, t->kind, strcmp(t->wallet, "bpnt") == 0,
-                                 skus, qtys, n, lines, &t->amount, &refused, why, sizeof why))) {
+                                 t->bdate, skus, qtys, n, lines, &t->amount, &refused, why,
+                                 sizeof why))) {
             if (refused < n)
                 copy(t->refused_sku, sizeof t->refused_sku, skus[refused]);
             goto declined;

@@ -38,7 +38,7 @@ static const char *const sql[ST__COUNT] = {
     " digest = excluded.digest, pan_masked = excluded.pan_masked, pan_ref = excluded.pan_ref,"
     " kk = excluded.kk, rc = excluded.rc, amount = excluded.amount, rrn = excluded.rrn,"
     " reply = excluded.reply, bdate = excluded.bdate WHERE txn.reply IS NULL",
-    "SELECT coalesce(sum(amount), 0) FROM txn WHERE pan_ref = ? AND bdate = ?"
+    "SELECT coalesce(sum(amount), 0), count(*) FROM txn WHERE pan_ref = ? AND bdate = ?"
     " AND type = 'withdraw' AND rc = '00' AND reversed = 0",
     "SELECT id, reversed, rc, wallet, amount, to_kind, to_owner, kk FROM txn"
     " WHERE terminal = ? AND local_date = ? AND stan = ?",
@@ -208,16 +208,19 @@ int txnlog_insert(txnlog *j, const txnlog_row *r)
     return sqlite3_changes(j->db) == 1 ? 0 : KKS_EDB;
 }
 
-int64_t txnlog_withdrawn(txnlog *j, const char *pan, const char *bdate)
+int64_t txnlog_withdrawn(txnlog *j, const char *pan, const char *bdate, int64_t *count)
 {
     sqlite3_stmt *s = stmt(j, ST_WITHDRAWN);
     char ref[33];
     int64_t v = -1;
+    *count = -1;
     pan_ref(j, pan, ref);
     sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, bdate, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    if (sqlite3_step(s) == SQLITE_ROW) {
         v = sqlite3_column_int64(s, 0);
+        *count = sqlite3_column_int64(s, 1);
+    }
     sqlite3_reset(s);
     return v;
 }

@@ -44,9 +44,10 @@ int txnlog_find(txnlog *j, const char *terminal, const char *local_date, uint32_
  * 0, or KKS_EDB (also when the identity is journaled already: money must never
  * move without its own row). */
 int txnlog_insert(txnlog *j, const txnlog_row *r);
-/* Approved, not reversed withdrawals of the card on business date bdate, or -1
- * on a database error (the caller declines: a limit must not fail open). */
-int64_t txnlog_withdrawn(txnlog *j, const char *pan, const char *bdate);
+/* The sum of the approved, not reversed withdrawals of the card on business date
+ * bdate, and in *count how many there were; -1 (and *count -1) on a database
+ * error (the caller declines: a limit must not fail open). */
+int64_t txnlog_withdrawn(txnlog *j, const char *pan, const char *bdate, int64_t *count);
 
 /* The original of a reversal. */
 typedef struct txnlog_orig {

@@ -253,8 +253,16 @@ Test(auth, activation_rules)
           KKS_RC_INVALID_TXN);                                             /* trivial PIN */
     rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = "111111", .nik = NIK_A},
           KKS_RC_INVALID_TXN);
-    rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_B},
-          KKS_RC_DO_NOT_HONOR);                                            /* wrong NIK */
+    {
+        /* wrong NIK: 63 (cardholder check failed) and says so, never "not activated" */
+        Kks__Envelope *keep;
+        Kks__TxnReply *r = expect(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A,
+                                             .nik = NIK_B},
+                                  KKS_RC_SECURITY, &keep);
+        cr_assert(strstr(r->reason, "NIK"), "%s", r->reason);
+        cr_assert_null(strstr(r->reason, "activated"), "%s", r->reason);
+        kks__envelope__free_unpacked(keep, NULL);
+    }
     ok(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A});
     rc_is(&t, &(txn){.type = "activate", .pan = pan_a, .pin = PIN_A, .nik = NIK_A},
           KKS_RC_INVALID_TXN);                                             /* already active */

@@ -299,7 +299,8 @@ Test(durability, disk_full_at_commit_is_96_and_the_switch_recovers_when_space_re
 
 /* The database may not grow: a statement in the middle of the transaction
  * (transfer or journal row) fails with SQLITE_FULL, and SQLite rolls the whole
- * group transaction back. Approved withdrawals go on until the first one that
+ * group transaction back. Approved BPNT purchases (Rp3,000 of kangkung: a card
+ * may make only 3 cash withdrawals a day, not 60) go on until the first one that
  * needs a new page; that one is 96 and moved nothing. */
 Test(durability, a_database_that_may_not_grow_is_96_from_the_statement_that_needs_a_page)
 {
@@ -311,31 +312,32 @@ Test(durability, a_database_that_may_not_grow_is_96_from_the_statement_that_need
     wallets(&pkh, &bpnt);
     restart_switch("KKS_TEST_MAX_PAGES", "1");
     for (i = 0; i < 60; i++) {
-        ec = terminal(&out, "withdraw", "--pan", pan_a, "--pin", PIN_A, "--amount", "1000", NULL);
+        ec = terminal(&out, "purchase", "--pan", pan_a, "--pin", PIN_A, "--items", "SYR-KNG:1",
+                      NULL);
         if (ec != 0)
             break;
-        approved += 1000;
+        approved += 3000;
         free(out);
     }
     cr_assert_lt(i, 60, "the database never filled up");
-    fprintf(stderr, "max_page_count: %d withdrawals approved before one needed a new page\n", i);
-    cr_assert_eq(ec, 1, "the withdrawal that needs a new page: exit %d: %s", ec, out);
+    fprintf(stderr, "max_page_count: %d purchases approved before one needed a new page\n", i);
+    cr_assert_eq(ec, 1, "the purchase that needs a new page: exit %d: %s", ec, out);
     is_96(out, "\"reason\":\"system malfunction; nothing moved\"");
     free(out);
     wallets(&pkh2, &bpnt2);
-    cr_assert_eq(pkh2, pkh - approved, "only the %" PRId64 " approved moved", approved);
-    cr_assert_eq(bpnt2, bpnt);
+    cr_assert_eq(bpnt2, bpnt - approved, "only the %" PRId64 " approved moved", approved);
+    cr_assert_eq(pkh2, pkh);
     ledger_ok();
     cr_assert(log_has("switch.log", "group transaction not committed"));
     cr_assert_not(log_has("switch.log", "no such savepoint"),
                   "the group undid a savepoint SQLite had already rolled back");
 
     restart_switch(NULL, NULL);
-    ec = terminal(&out, "withdraw", "--pan", pan_a, "--pin", PIN_A, "--amount", "1000", NULL);
+    ec = terminal(&out, "purchase", "--pan", pan_a, "--pin", PIN_A, "--items", "SYR-KNG:1", NULL);
     cr_assert_eq(ec, 0, "after space returned: exit %d: %s", ec, out);
     free(out);
     wallets(&pkh2, &bpnt2);
-    cr_assert_eq(pkh2, pkh - approved - 1000);
+    cr_assert_eq(bpnt2, bpnt - approved - 3000);
     ledger_ok();
 }
 

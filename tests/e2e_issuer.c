@@ -577,7 +577,7 @@ Test(issuer, pin_lifecycle_and_wrong_state_codes)
     /* verify before activation: 05 */
     expect_pin(ssl, 1, pan, NULL, "482915", NULL, KKS_RC_DO_NOT_HONOR);
     /* wrong NIK, trivial PINs, then the real activation */
-    expect_pin(ssl, 0, pan, "1271015607820002", "482915", NULL, KKS_RC_DO_NOT_HONOR);
+    expect_pin(ssl, 0, pan, "1271015607820002", "482915", NULL, KKS_RC_SECURITY);
     expect_pin(ssl, 0, pan, nik, "123456", NULL, KKS_RC_INVALID_TXN);
     expect_pin(ssl, 0, pan, nik, "777777", NULL, KKS_RC_INVALID_TXN);
     expect_pin(ssl, 0, pan, nik, "654321", NULL, KKS_RC_INVALID_TXN);

@@ -168,7 +168,7 @@ static void make_tmp(void)
                                         "kecamatan.csv",     "kelurahan.csv",
                                         "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
-                                        "terminals.csv"};
+                                        "terminals.csv", "bpnt-category-periods.csv"};
     snprintf(tmp, sizeof tmp, "/tmp/kks-catalog-XXXXXX");
     cr_assert_not_null(mkdtemp(tmp));
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -181,7 +181,7 @@ static void remove_tmp(void)
                                         "kecamatan.csv",     "kelurahan.csv",
                                         "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
-                                        "terminals.csv"};
+                                        "terminals.csv", "bpnt-category-periods.csv"};
     char p[512];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
@@ -235,6 +235,38 @@ Test(hostile, copies_load)
     write_file("terminals.csv", TERMS_H);
     cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), 0, "%s", err);
     cr_assert_eq(t.n, 0);
+}
+
+/* bpnt-category-periods.csv: which categories BPNT may buy in some months only. */
+Test(hostile, commodity_list_per_period)
+{
+    static kks_catalog c;
+    char err[512] = "";
+    write_file("bpnt-category-periods.csv", "period,category,allowed\n"
+                                            "2022-04..06,minyak_goreng,1\n"
+                                            "2022-05,karbohidrat,0\n");
+    cr_assert_eq(kks_catalog_load(&c, tmp, err, sizeof err), 0, "%s", err);
+    const kks_item *oil = kks_catalog_find(&c, "MYK-1L"), *rice = kks_catalog_find(&c, "BRS-MED-5KG");
+    cr_assert(oil && rice);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, oil, kks_month_of_date("2022-03-31")), 0);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, oil, kks_month_of_date("2022-04-01")), 1);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, oil, kks_month_of_date("2022-06-30")), 1);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, oil, kks_month_of_date("2022-07-01")), 0);
+    cr_assert_eq(kks_catalog_bpnt_allowed(&c, oil), 0, "the default list is unchanged");
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, rice, kks_month_of_date("2022-05-15")), 0);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, rice, kks_month_of_date("2022-06-15")), 1);
+    cr_assert_eq(kks_catalog_bpnt_allowed_in(&c, NULL, kks_month_of_date("2022-06-15")), 0);
+
+    expect_bad("bpnt-category-periods.csv", "period,category,allowed\n2022-13,gula,1\n", "2",
+               "must be a BPNT month");
+    expect_bad("bpnt-category-periods.csv", "period,category,allowed\n2022-04,camilan,1\n", "2",
+               "'camilan' is not in bpnt-categories.csv");
+    expect_bad("bpnt-category-periods.csv", "period,category,allowed\n2022-04,gula,ya\n", "2",
+               "allowed must be 1 or 0");
+    expect_bad("bpnt-category-periods.csv",
+               "period,category,allowed\n2022-04..06,gula,1\n2022-07,gula,1\n2022-06,gula,0\n",
+               "4", "gula in 2022-06 overlaps the rule on line 2");
+    expect_bad("bpnt-category-periods.csv", "periode,kategori,boleh\n", "1", "header");
 }
 
 Test(hostile, duplicate_sku)

@@ -297,9 +297,10 @@ static int load_custom(const char *file, const char *text, kks_policy *p, char *
 }
 
 #define POLICY_HEAD "key,value\n"
+#define ELDERLY_KEYS "pkh_elderly_min_age,60\npkh_elderly_one_per_family,0\n"
 #define POLICY_REST                                                                                \
     "pkh_max_components,4\npkh_max_children,3\npkh_max_early_childhood,2\n"                        \
-    "pkh_stages_per_year,4\nbpnt_monthly,200000\nbpnt_cash_default,0\n"
+    "pkh_stages_per_year,4\nbpnt_monthly,200000\nbpnt_cash_default,0\n" ELDERLY_KEYS
 
 Test(policy, bad_seeds_refused)
 {
@@ -317,9 +318,10 @@ Test(policy, bad_seeds_refused)
         {"programme-policy.csv", POLICY_HEAD POLICY_REST "bpnt_max_months,3\nbpnt_weekly,1\n",
          "unknown key"},
         {"programme-policy.csv",
-         POLICY_HEAD "pkh_max_components,4\npkh_max_children,3\npkh_max_early_childhood,2\n"
-                     "pkh_stages_per_year,5\nbpnt_monthly,200000\nbpnt_cash_default,0\n"
-                     "bpnt_max_months,3\n",
+         POLICY_HEAD
+         "pkh_max_components,4\npkh_max_children,3\npkh_max_early_childhood,2\n"
+         "pkh_stages_per_year,5\nbpnt_monthly,200000\nbpnt_cash_default,0\n" ELDERLY_KEYS
+         "bpnt_max_months,3\n",
          "whole months"},
         {"pkh-components.csv",
          "component,per_year,per_stage\npregnant,3000000,750000\nearly_childhood,3000000,750000\n"
@@ -350,7 +352,23 @@ Test(policy, bad_seeds_refused)
         {"periods.csv", "program,period,key,value\nbpnt,2022-13,bpnt_cash_allowed,1\n",
          "not a period"},
         {"periods.csv", "program,period,key,value\npkh,2022-T1,bpnt_cash_allowed,1\n",
-         "unknown key"},
+         "line 2: PKH rules are per year"},
+        {"periods.csv", "program,period,key,value\npkh,2022,bpnt_cash_allowed,1\n",
+         "line 2: unknown key 'bpnt_cash_allowed' for pkh"},
+        {"periods.csv", "program,period,key,value\nbpnt,2022-01,pkh_stages_per_year,6\n",
+         "line 2: unknown key 'pkh_stages_per_year' for bpnt"},
+        {"periods.csv", "program,period,key,value\npkh,2023,pkh_stages_per_year,5\n",
+         "line 2: pkh_stages_per_year must be 4 (T1..T4) or 6 (B1..B6)"},
+        {"periods.csv", "program,period,key,value\npkh,2023,pkh_stages_per_year,12\n",
+         "4 (T1..T4) or 6 (B1..B6), not 12"},
+        {"periods.csv", "program,period,key,value\npkh,2022,pkh_elderly_min_age,30\n",
+         "line 2: pkh_elderly_min_age must be a whole number 40..100"},
+        {"periods.csv", "program,period,key,value\npkh,2022,pkh_elderly_one_per_family,2\n",
+         "pkh_elderly_one_per_family must be a whole number 0..1"},
+        {"periods.csv",
+         "program,period,key,value\npkh,2022,pkh_elderly_min_age,70\n"
+         "pkh,2022,pkh_elderly_min_age,65\n",
+         "line 3: pkh_elderly_min_age for 2022 given twice"},
         {"periods.csv", "program,period,key,value\nbpnt,2022-01,bpnt_cash_allowed,2\n", "0 or 1"},
         {"periods.csv",
          "program,period,key,value\nbpnt,2022-01..03,bpnt_cash_allowed,1\n"
@@ -376,10 +394,11 @@ Test(policy, other_policies)
     char err[512] = "", why[200] = "";
     /* A 3-month longest batch refuses 4 months; amounts follow the file. */
     cr_assert_eq(load_custom("programme-policy.csv",
-                             POLICY_HEAD "pkh_max_components,4\npkh_max_children,3\n"
-                                         "pkh_max_early_childhood,2\npkh_stages_per_year,4\n"
-                                         "bpnt_monthly,150000\nbpnt_cash_default,1\n"
-                                         "bpnt_max_months,3\n",
+                             POLICY_HEAD
+                             "pkh_max_components,4\npkh_max_children,3\n"
+                             "pkh_max_early_childhood,2\npkh_stages_per_year,4\n" ELDERLY_KEYS
+                             "bpnt_monthly,150000\nbpnt_cash_default,1\n"
+                             "bpnt_max_months,3\n",
                              &p, err, sizeof err),
                  0, "%s", err);
     kks_period q = period("bpnt", "2026-01..03"), q4 = period("bpnt", "2026-01..04");
@@ -394,19 +413,21 @@ Test(policy, other_policies)
 
     /* Six stages a year (paid every two months): quarter labels no longer fit. */
     cr_assert_eq(load_custom("programme-policy.csv",
-                             POLICY_HEAD "pkh_max_components,4\npkh_max_children,3\n"
-                                         "pkh_max_early_childhood,2\npkh_stages_per_year,6\n"
-                                         "bpnt_monthly,200000\nbpnt_cash_default,0\n"
-                                         "bpnt_max_months,3\n",
+                             POLICY_HEAD
+                             "pkh_max_components,4\npkh_max_children,3\n"
+                             "pkh_max_early_childhood,2\npkh_stages_per_year,6\n" ELDERLY_KEYS
+                             "bpnt_monthly,200000\nbpnt_cash_default,0\n"
+                             "bpnt_max_months,3\n",
                              &p, err, sizeof err),
                  KKS_EINVAL, "per_year amounts are 4 stages, not 6");
     cr_assert(strstr(err, "not 6 stages"), "%s", err);
     /* ... and with amounts for six stages, a quarter label is refused, not paid. */
     cr_assert_eq(load_custom2("programme-policy.csv",
-                              POLICY_HEAD "pkh_max_components,4\npkh_max_children,3\n"
-                                          "pkh_max_early_childhood,2\npkh_stages_per_year,6\n"
-                                          "bpnt_monthly,200000\nbpnt_cash_default,0\n"
-                                          "bpnt_max_months,3\n",
+                              POLICY_HEAD
+                              "pkh_max_components,4\npkh_max_children,3\n"
+                              "pkh_max_early_childhood,2\npkh_stages_per_year,6\n" ELDERLY_KEYS
+                              "bpnt_monthly,200000\nbpnt_cash_default,0\n"
+                              "bpnt_max_months,3\n",
                               "pkh-components.csv",
                               "component,per_year,per_stage\npregnant,3000000,500000\n"
                               "early_childhood,3000000,500000\nsd,900000,150000\n"
@@ -416,10 +437,11 @@ Test(policy, other_policies)
                  KKS_EINVAL, "2,000,000 is not 6 x 333,333");
     cr_assert(strstr(err, "sma: per_year 2000000 is not 6 stages of 333333"), "%s", err);
     cr_assert_eq(load_custom2("programme-policy.csv",
-                              POLICY_HEAD "pkh_max_components,4\npkh_max_children,3\n"
-                                          "pkh_max_early_childhood,2\npkh_stages_per_year,6\n"
-                                          "bpnt_monthly,200000\nbpnt_cash_default,0\n"
-                                          "bpnt_max_months,3\n",
+                              POLICY_HEAD
+                              "pkh_max_components,4\npkh_max_children,3\n"
+                              "pkh_max_early_childhood,2\npkh_stages_per_year,6\n" ELDERLY_KEYS
+                              "bpnt_monthly,200000\nbpnt_cash_default,0\n"
+                              "bpnt_max_months,3\n",
                               "pkh-components.csv",
                               "component,per_year,per_stage\npregnant,3000000,500000\n"
                               "early_childhood,3000000,500000\nsd,900000,150000\n"
@@ -434,10 +456,11 @@ Test(policy, other_policies)
 
     /* Caps from the file: 1 early-childhood child, 2 children, 3 components. */
     cr_assert_eq(load_custom("programme-policy.csv",
-                             POLICY_HEAD "pkh_max_components,3\npkh_max_children,2\n"
-                                         "pkh_max_early_childhood,1\npkh_stages_per_year,4\n"
-                                         "bpnt_monthly,200000\nbpnt_cash_default,0\n"
-                                         "bpnt_max_months,3\n",
+                             POLICY_HEAD
+                             "pkh_max_components,3\npkh_max_children,2\n"
+                             "pkh_max_early_childhood,1\npkh_stages_per_year,4\n" ELDERLY_KEYS
+                             "bpnt_monthly,200000\nbpnt_cash_default,0\n"
+                             "bpnt_max_months,3\n",
                              &p, err, sizeof err),
                  0, "%s", err);
     const int fam[KKS_PKH_COMPONENTS] = {0, 2, 1, 0, 1, 1, 0};
@@ -460,6 +483,113 @@ Test(policy, other_policies)
     cr_assert_eq(kks_policy_bpnt_cash_allowed(&p, &apr), 1); /* both months listed 1 */
     kks_period apr6 = period("bpnt", "2026-04..06");
     cr_assert_eq(kks_policy_bpnt_cash_allowed(&p, &apr6), 0); /* June takes the default 0 */
+}
+
+/* ---- policy that varies by year: the elderly rule, the payment schedule ------------------ */
+
+Test(policy, elderly_rule_by_year)
+{
+    int age, one;
+    /* seeds/periods.csv: 2022 from 70 and one per family; 2024 from 60, each counts */
+    kks_policy_pkh_elderly(&pol, 2022, &age, &one);
+    cr_assert(age == 70 && one == 1, "2022: %d %d", age, one);
+    kks_policy_pkh_elderly(&pol, 2024, &age, &one);
+    cr_assert(age == 60 && one == 0, "2024: %d %d", age, one);
+    kks_policy_pkh_elderly(&pol, 2026, &age, &one); /* no row: programme-policy.csv */
+    cr_assert(age == 60 && one == 0, "2026: %d %d", age, one);
+
+    /* a grandmother of 75, a grandfather of 72 and an aunt of 65 */
+    const int ages[] = {75, 72, 65};
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2022, ages, 3), 1, "70+, one per family");
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2024, ages, 3), 3, "60+, each");
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2022, ages + 2, 1), 0, "65 is not 70");
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2024, ages + 2, 1), 1);
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2024, ages, -1), KKS_EINVAL);
+    const int bad[] = {-1};
+    cr_assert_eq(kks_policy_pkh_elderly_count(&pol, 2024, bad, 1), KKS_EINVAL);
+
+    /* two elderly members (already of age) and an SD child: one elderly counts in 2022 */
+    const int fam[KKS_PKH_COMPONENTS] = {0, 0, 1, 0, 0, 0, 2};
+    kks_period t22 = period("pkh", "2022-T1"), t24 = period("pkh", "2024-T1");
+    int capped = -1;
+    cr_assert_eq(kks_policy_pkh_amount(&pol, &t22, fam, &capped), 600000 + 225000);
+    cr_assert_eq(capped, 1, "the second elderly member was cut");
+    cr_assert_eq(kks_policy_pkh_amount(&pol, &t24, fam, &capped), 2 * 600000 + 225000);
+    cr_assert_eq(capped, 0);
+    /* the most a family can get follows the rule: P P P P in both years, but a policy
+     * whose best members are elderly shows the difference (below) */
+    cr_assert_eq(kks_policy_max_amount(&pol, &t22), 4 * 750000);
+}
+
+Test(policy, six_payment_year)
+{
+    char why[200] = "";
+    /* seeds/periods.csv: 2023 pays PKH in 6 two-monthly payments, B1..B6 */
+    cr_assert_eq(kks_policy_pkh_stages(&pol, 2023), 6);
+    cr_assert_eq(kks_policy_pkh_stages(&pol, 2026), 4);
+    kks_period t1 = period("pkh", "2023-T1"), b3 = period("pkh", "2023-B3");
+    cr_assert_eq(b3.first_month, 5);
+    cr_assert_eq(b3.months, 2);
+    cr_assert_eq(b3.stage, 3);
+    cr_assert_eq(kks_policy_period_check(&pol, &t1, why, sizeof why), KKS_EINVAL);
+    cr_assert(strstr(why, "6 stages a year in 2023 (2023-B1..B6)"), "%s", why);
+    cr_assert_eq(kks_policy_period_check(&pol, &b3, why, sizeof why), 0, "%s", why);
+    kks_period b26 = period("pkh", "2026-B1");
+    cr_assert_eq(kks_policy_period_check(&pol, &b26, why, sizeof why), KKS_EINVAL);
+    cr_assert(strstr(why, "(2026-T1..T4)"), "%s", why);
+    cr_assert_eq(kks_policy_pkh_component(&pol, &b26, 0), KKS_EINVAL);
+
+    /* every component's six payments add up to its annual amount exactly; the remainder
+     * of a division goes to B6 (SMA: 2,000,000 = 5 x 333,333 + 333,335) */
+    for (int c = 0; c < KKS_PKH_COMPONENTS; c++) {
+        int64_t sum = 0;
+        for (int k = 1; k <= 6; k++) {
+            char label[8];
+            snprintf(label, sizeof label, "2023-B%d", k);
+            kks_period b = period("pkh", label);
+            int64_t v = kks_policy_pkh_component(&pol, &b, c);
+            cr_assert_geq(v, 1, "%s component %d", label, c);
+            sum += v;
+        }
+        cr_assert_eq(sum, pol.pkh_per_year[c], "component %d: %lld", c, (long long)sum);
+    }
+    kks_period b1 = period("pkh", "2023-B1"), b6 = period("pkh", "2023-B6");
+    const int sma = KKS_REG_PKH_SMA - KKS_REG_PKH_PREGNANT;
+    cr_assert_eq(kks_policy_pkh_component(&pol, &b1, sma), 333333);
+    cr_assert_eq(kks_policy_pkh_component(&pol, &b6, sma), 333335);
+    cr_assert_eq(kks_policy_pkh_component(&pol, &b1, 0), 500000);
+    /* a family's six payments are its annual amount: E E E SD SMA, capped the same way */
+    const int fam[KKS_PKH_COMPONENTS] = {0, 3, 1, 0, 1, 0, 0};
+    int64_t year = 0;
+    for (int k = 1; k <= 6; k++) {
+        char label[8];
+        snprintf(label, sizeof label, "2023-B%d", k);
+        kks_period b = period("pkh", label);
+        year += kks_policy_pkh_amount(&pol, &b, fam, NULL);
+    }
+    /* E x 2 (early-childhood cap), then SMA (pays more than SD) as the third child; SD is
+     * cut by the 3-child cap; SMA's B6 remainder makes the year exact */
+    cr_assert_eq(year, 2 * 3000000 + 2000000);
+    cr_assert_eq(kks_policy_max_amount(&pol, &b1), 4 * 500000);
+}
+
+Test(policy, elderly_first_policy)
+{
+    /* when the elderly component pays most, one-per-family changes the best family */
+    kks_policy p;
+    char err[512] = "";
+    cr_assert_eq(load_custom2("pkh-components.csv",
+                              "component,per_year,per_stage\npregnant,3000000,750000\n"
+                              "early_childhood,3000000,750000\nsd,900000,225000\n"
+                              "smp,1500000,375000\nsma,2000000,500000\n"
+                              "disability,2400000,600000\nelderly,4000000,1000000\n",
+                              "periods.csv",
+                              "program,period,key,value\npkh,2022,pkh_elderly_one_per_family,1\n",
+                              &p, err, sizeof err),
+                 0, "%s", err);
+    kks_period t22 = period("pkh", "2022-T1"), t24 = period("pkh", "2024-T1");
+    cr_assert_eq(kks_policy_max_amount(&p, &t22), 1000000 + 3 * 750000);
+    cr_assert_eq(kks_policy_max_amount(&p, &t24), 4 * 1000000);
 }
 
 /* ---- kksctl manifest, the built binary --------------------------------------------------- */
@@ -508,7 +638,7 @@ static void expect_medan(const kks_period *per, long *rows, int64_t *total)
                                         sizeof why),
                      0, "%s", why);
         int64_t a = per->program == KKS_PROGRAM_PKH
-                        ? kks_policy_pkh_stage_amount(&pol, fam.pkh, NULL)
+                        ? kks_policy_pkh_amount(&pol, per, fam.pkh, NULL)
                         : (fam.bpnt ? kks_policy_bpnt_amount(&pol, per) : 0);
         if (a > 0) {
             (*rows)++;
@@ -561,6 +691,43 @@ Test(manifest, pkh_stage_on_medan)
     cr_assert(strstr(err, "families in the extract   240"), "%s", err);
     cr_assert(strstr(err, "skipped as invalid        0"), "%s", err);
     cr_assert(strstr(err, "total                     Rp"), "%s", err);
+    free(out);
+    free(err);
+}
+
+/* A year of six payments (2023 in the seeds): B1..B6 manifests add up, family by family,
+ * to the annual amounts, which are four quarters of a year of four stages. */
+Test(manifest, six_payments_sum_to_the_year)
+{
+    char *out, *err, args[300];
+    long rows;
+    int64_t total, six = 0, b1 = 0, quarter;
+    for (int k = 1; k <= 6; k++) {
+        char prefix[32];
+        snprintf(args, sizeof args, "--program pkh --period 2023-B%d --registry " MEDAN, k);
+        cr_assert_eq(manifest(&out, &err, args), 0, "%s", err);
+        snprintf(prefix, sizeof prefix, "pkh,2023-B%d,", k);
+        check_manifest(out, prefix, &rows, &total);
+        six += total;
+        if (k == 1)
+            b1 = total;
+        if (k == 1) /* 2 E + L: 2 x 500,000 + 400,000 */
+            cr_assert(strstr(out, "\npkh,2023-B1,1271030105990001,1400000\n"), "%.300s", out);
+        free(out);
+        free(err);
+    }
+    cr_assert_eq(manifest(&out, &err, "--program pkh --period 2026-T1 --registry " MEDAN), 0,
+                 "%s", err);
+    check_manifest(out, "pkh,2026-T1,", &rows, &quarter);
+    free(out);
+    free(err);
+    cr_assert_eq(six, 4 * quarter, "six payments %lld, four quarters %lld", (long long)six,
+                 (long long)(4 * quarter));
+    cr_assert_neq(b1 * 6, six, "SMA's remainder goes to B6");
+    /* a quarter label in a year of six payments is a usage error, nothing written */
+    cr_assert_eq(manifest(&out, &err, "--program pkh --period 2023-T1 --registry " MEDAN), 2);
+    cr_assert(strstr(err, "2023-B1..B6"), "%s", err);
+    cr_assert_str_eq(out, "");
     free(out);
     free(err);
 }

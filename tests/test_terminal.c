@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kks_err.h"
+#include "kks_rc.h"
 #include "kks_json.h"
 #include "kks_log.h"
 #include "kks_pin.h"
@@ -128,7 +129,7 @@ Test(receipt, rupiah_in_both_languages)
 Test(receipt, every_response_code_has_words_in_both_languages)
 {
     static const char *codes[] = {"00", "05", "12", "13", "14", "30", "41", "43", "51", "54", "55",
-                                  "57", "58", "61", "65", "68", "75", "91", "92", "94", "96"};
+                                  "57", "58", "61", "63", "65", "68", "75", "91", "92", "94", "96"};
     const char *unk_id = receipt_rc_text("99", TERM_LANG_ID);
     const char *unk_en = receipt_rc_text("99", TERM_LANG_EN);
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
@@ -142,6 +143,12 @@ Test(receipt, every_response_code_has_words_in_both_languages)
     cr_assert_str_eq(receipt_rc_text("51", TERM_LANG_ID), "Saldo tidak cukup");
     cr_assert_str_eq(receipt_rc_text("55", TERM_LANG_EN), "Incorrect PIN");
     cr_assert_str_eq(receipt_rc_text(NULL, TERM_LANG_EN), "Unknown response code");
+    /* one table: the receipt's words are core/rc.c's */
+    cr_assert_eq(receipt_rc_text("63", TERM_LANG_ID), kks_rc_text("63", KKS_LANG_ID));
+    cr_assert(strstr(receipt_rc_text("63", TERM_LANG_ID), "NIK"), "a wrong NIK says so");
+    cr_assert(!strstr(receipt_rc_text("63", TERM_LANG_ID), "aktif"),
+              "a wrong NIK is not 'not activated'");
+    cr_assert_str_eq(kks_rc_meaning("63"), "security violation");
 }
 
 Test(receipt, titles)
@@ -151,7 +158,8 @@ Test(receipt, titles)
     cr_assert_str_eq(receipt_title("balance", TERM_LANG_ID), "CEK SALDO");
     cr_assert_str_eq(receipt_title("activate", TERM_LANG_ID), "AKTIVASI KARTU");
     cr_assert_str_eq(receipt_title("pin_change", TERM_LANG_ID), "GANTI PIN");
-    cr_assert_str_eq(receipt_title("statement", TERM_LANG_ID), "MINI STATEMENT");
+    cr_assert_str_eq(receipt_title("statement", TERM_LANG_ID), "MUTASI TERAKHIR");
+    cr_assert_str_eq(receipt_title("settle", TERM_LANG_ID), "REKAP TRANSAKSI HARIAN");
     cr_assert_str_eq(receipt_title("withdraw", TERM_LANG_EN), "CASH WITHDRAWAL");
 }
 
@@ -368,7 +376,8 @@ Test(receipt, balance_statement_activation_pin_change)
     c = ctx_for("statement", TERM_LANG_ID);
     s = render(&c, &r, 0);
     sample("statement (id)", s);
-    cr_assert(strstr(s, "MINI STATEMENT"));
+    cr_assert(strstr(s, "MUTASI TERAKHIR"));
+    cr_assert(!strstr(s, "STATEMENT"), "no English on an Indonesian receipt");
     cr_assert(strstr(s, "20/11 08:00 BPNT BANSOS MASUK"), "UTC shown as WIB");
     cr_assert(strstr(s, "24/11 06:30 PKH  TARIK TUNAI"), "crosses midnight in WIB");
     cr_assert(strstr(s, "-Rp200.000"));

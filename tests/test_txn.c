@@ -202,6 +202,68 @@ Test(txn, business_date_rules)
     kks__envelope__free_unpacked(r, NULL);
 }
 
+/* transaction-policy.csv: at most daily_withdraw_count (3 in the seeds) approved cash
+ * withdrawals per card per business day; the next is 65 whatever its amount, a declined one
+ * does not count, and the next business day starts again. */
+Test(txn, withdrawal_frequency_limit_is_65)
+{
+    setup_family(); /* PKH 1,500,000 */
+    cr_assert_eq(S->txp.daily_withdraw_count, 3);
+    static const struct {
+        const char *terminal, *rc;
+        int64_t amount;
+    } steps[] = {
+        {ATM, KKS_RC_APPROVED, 100000},
+        {ATM, KKS_RC_NSF, 2000000}, /* declined: does not count */
+        {EW, KKS_RC_APPROVED, 100000}, /* an e-warong's cash counts too */
+        {ATM, KKS_RC_APPROVED, 100000},
+        {ATM, KKS_RC_OVER_FREQUENCY, 50000}, /* the fourth, however small */
+        {EW, KKS_RC_OVER_FREQUENCY, 1000},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        Kks__Envelope *r = txn(strcmp(steps[i].terminal, ATM) == 0 ? atm : ew, steps[i].terminal,
+                               (t){"withdraw", .stan = (uint32_t)i + 1, .amount = steps[i].amount});
+        rc_is(r, steps[i].rc);
+        if (strcmp(steps[i].rc, KKS_RC_OVER_FREQUENCY) == 0)
+            cr_assert(strstr(r->txn_reply->reason, "at most 3 cash withdrawals a day"), "%s",
+                      r->txn_reply->reason);
+        kks__envelope__free_unpacked(r, NULL);
+    }
+    /* the next business day starts again */
+    memcpy(S->today, "2026-11-25", 11);
+    Kks__Envelope *r = txn(atm, ATM, (t){"withdraw", .stan = 1, .amount = 100000,
+                                         .date = "2026-11-25"});
+    rc_is(r, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(r, NULL);
+}
+
+/* The BPNT commodity list is per period (bpnt-category-periods.csv): cooking oil refused in
+ * November (57, naming it), allowed in a December that a rule opens to it. The rule is put
+ * into the loaded catalogue as the loader would from "2026-12,minyak_goreng,1". */
+Test(txn, commodity_refused_in_one_period_allowed_in_another)
+{
+    setup_family();
+    kks_catalog *cat = &S->catalog;
+    const kks_item *oil = kks_catalog_find(cat, "MYK-1L");
+    cr_assert_not_null(oil);
+    cr_assert_eq(cat->nrules, 0, "the seeds keep one list all year");
+    cat->rules[0] = (kks_category_rule){.first_month = kks_month_of_date("2026-12-01"),
+                                        .last_month = kks_month_of_date("2026-12-31"),
+                                        .category_index = oil->category_index,
+                                        .bpnt_allowed = 1};
+    cat->nrules = 1;
+    Kks__Envelope *r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1});
+    rc_is(r, KKS_RC_NOT_PERMITTED_CARD);
+    cr_assert(strstr(r->txn_reply->reason, "MYK-1L") && strstr(r->txn_reply->reason, "2026-11"),
+              "%s", r->txn_reply->reason);
+    cr_assert_str_eq(r->txn_reply->refused_sku, "MYK-1L");
+    kks__envelope__free_unpacked(r, NULL);
+    memcpy(S->today, "2026-12-01", 11);
+    r = txn(ew, EW, (t){"purchase", .items = "MYK-1L", .stan = 1, .date = "2026-12-01"});
+    rc_is(r, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(r, NULL);
+}
+
 Test(txn, issuer_down_is_91_and_nothing_moves_then_reversal_once)
 {
     setup_family();
