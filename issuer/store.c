@@ -4,9 +4,13 @@
  * card:   one row per card ever issued; keyed by PAN (allocated in order per
  *         bank, so inserts append); state per the picture in cards.c.
  * batch:  print batches.  pan_seq: next account number per bank.
- * audit:  every transition: who (certificate CN), where (site), when (UTC). */
+ * audit:  every transition: who (certificate CN), where (site), when (UTC).
+ * complaint: the complaints desk (desk.c): one row per complaint, with the
+ *         evidence gathered when it was opened (JSON), who opened and closed it
+ *         and when; the opening and closing are audit rows too. */
 #include "issuer.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +43,17 @@ static const char *const migrations[] = {
     " from_state TEXT, to_state TEXT, actor TEXT NOT NULL, site TEXT, at TEXT NOT NULL,"
     " detail TEXT);"
     "CREATE INDEX audit_pan ON audit(pan);",
+    /* 2: the complaints desk. A family is found by its holder's NIK; a
+     * complaint names a NIK that may be in no family ("data not registered"). */
+    "CREATE INDEX family_nik ON family(nik);"
+    "CREATE INDEX card_kk ON card(kk);"
+    "CREATE TABLE complaint(id INTEGER PRIMARY KEY, nik TEXT NOT NULL, kk TEXT,"
+    " kind TEXT NOT NULL, rrn TEXT, note TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),"
+    " opened_on TEXT NOT NULL, due TEXT NOT NULL, opened_at TEXT NOT NULL,"
+    " opened_by TEXT NOT NULL, closed_at TEXT, closed_by TEXT, resolution TEXT,"
+    " evidence TEXT NOT NULL);"
+    "CREATE INDEX complaint_open ON complaint(due) WHERE state = 'open';",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
@@ -61,6 +76,15 @@ sqlite3_stmt *store_stmt(issuer *is, const char *sql)
     is->stmts[i].sql = sql;
     is->nstmts++;
     return is->stmts[i].st;
+}
+
+void set_out(outcome *o, const char *rc, const char *fmt, ...)
+{
+    va_list ap;
+    o->rc = rc;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
 }
 
 void store_now(char out[21])
