@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "kks_desk.h"
 #include "kks_err.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
@@ -254,19 +255,8 @@ static int show_card(ctl *c, const Kks__CardReply *r)
     if (c->json) {
         json_t *o = kks_json_pb(&r->base, "rc reason");
         kks_json_set(&o, "missing", json_names(r->missing, r->n_missing, NULL));
-        if (k) {
-            json_t *card = kks_json_pb(&k->base, "pan kk name bank state expiry batch replaces "
-                                                 "replaced_by");
-            json_t *hist = json_array();
-            for (size_t i = 0; hist && i < k->n_history; i++) {
-                json_t *e = kks_json_pb(&k->history[i]->base, "at event from=from_state "
-                                                              "to=to_state actor site detail");
-                kks_json_set(&e, "docs", json_names(NULL, 0, k->history[i]->docs));
-                kks_json_append(&hist, e);
-            }
-            kks_json_set(&card, "history", hist);
-            kks_json_set(&o, "card", card);
-        }
+        if (k)
+            kks_json_set(&o, "card", kks_desk_card_json(k));
         return ctl_json_print(o);
     }
     printf("%s (%s)\n", r->reason, r->rc);

@@ -59,5 +59,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv);
 int cmd_ledger(ctl *c, int argc, char **argv);
 int cmd_account(ctl *c, int argc, char **argv);
 int cmd_settle(ctl *c, int argc, char **argv);
+int cmd_lookup(ctl *c, int argc, char **argv);
+int cmd_complaint(ctl *c, int argc, char **argv);
 
 #endif

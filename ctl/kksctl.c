@@ -30,6 +30,10 @@ static const char usage[] =
     "  ledger check                    verify the ledger's invariants\n"
     "  account show KK                 a family's wallets and last movements\n"
     "  settle --date YYYY-MM-DD [--out-dir DIR]   settle a business day (CSV and JSON)\n"
+    "  lookup (--nik NIK | --kk KK)    the family, its cards and its account (both daemons)\n"
+    "  complaint open --nik NIK --kind data|lost-card|disbursement|transaction [--rrn RRN]\n"
+    "            --note TEXT           open a complaint with the evidence gathered now\n"
+    "  complaint list [--open] | show ID | close ID --resolution TEXT   the complaints desk\n"
     "\n"
     "Peers and credentials come from --switch, --issuer, --pki or the environment\n"
     "variables KKS_SWITCH, KKS_ISSUER, KKS_PKI; kksctl uses DIR/operator.crt and .key.\n"
@@ -225,6 +229,8 @@ static const struct {
     {"ledger", cmd_ledger},
     {"account", cmd_account},
     {"settle", cmd_settle},
+    {"lookup", cmd_lookup},
+    {"complaint", cmd_complaint},
 };
 
 int main(int argc, char **argv)

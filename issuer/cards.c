@@ -50,24 +50,6 @@ typedef struct card_row {
     char replaces[20], replaced_by[20];
 } card_row;
 
-typedef struct outcome {
-    const char *rc;
-    char reason[200];
-    unsigned missing; /* documents missing (kks_docs set), for the reply */
-} outcome;
-
-static void set_out(outcome *o, const char *rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_out(outcome *o, const char *rc, const char *fmt, ...)
-{
-    va_list ap;
-    o->rc = rc;
-    va_start(ap, fmt);
-    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
-    va_end(ap);
-}
-
 static int is_live(const char *state)
 {
     return strcmp(state, "ISSUED") == 0 || strcmp(state, "PRINTED") == 0 ||
@@ -242,6 +224,93 @@ static void card_view_free(card_view *v)
     free(v->ev);
     free(v->pev);
     free(v->strs);
+}
+
+/* ---- the desk: every card of a family (desk.c) ---- */
+
+struct family_cards {
+    size_t n;
+    card_row *rows;
+    card_view *views;
+    Kks__Card **cards;
+};
+
+int family_cards_load(issuer *is, const char *kk, const char *at, family_cards **out)
+{
+    family_cards *fc = calloc(1, sizeof *fc);
+    sqlite3_stmt *st;
+    char (*pans)[20] = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    *out = NULL;
+    if (!fc)
+        return KKS_ENOMEM;
+    /* PANs first: card_load uses statements of its own (and may write EXPIRED) */
+    st = store_stmt(is, "SELECT pan FROM card WHERE kk = ? ORDER BY issued_at, pan LIMIT 100");
+    if (!st) {
+        free(fc);
+        return KKS_EDB;
+    }
+    sqlite3_bind_text(st, 1, kk, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            void *np = realloc(pans, cap * sizeof *pans);
+            if (!np) {
+                rc = KKS_ENOMEM;
+                break;
+            }
+            pans = np;
+        }
+        copy_col(pans[n++], 20, st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc == 0 && n) {
+        fc->rows = calloc(n, sizeof *fc->rows);
+        fc->views = calloc(n, sizeof *fc->views);
+        fc->cards = calloc(n, sizeof *fc->cards);
+        if (!fc->rows || !fc->views || !fc->cards)
+            rc = KKS_ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int r = card_load(is, pans[i], &fc->rows[i], at);
+        if (r != 0) {
+            rc = r < 0 ? r : KKS_EDB;
+            break;
+        }
+        card_view_fill(is, &fc->rows[i], &fc->views[i]);
+        fc->cards[i] = &fc->views[i].card;
+        fc->n = i + 1;
+    }
+    free(pans);
+    if (rc < 0) {
+        family_cards_free(fc);
+        return rc;
+    }
+    *out = fc;
+    return 0;
+}
+
+size_t family_cards_count(const family_cards *fc)
+{
+    return fc ? fc->n : 0;
+}
+
+Kks__Card **family_cards_list(const family_cards *fc)
+{
+    return fc ? fc->cards : NULL;
+}
+
+void family_cards_free(family_cards *fc)
+{
+    if (!fc)
+        return;
+    for (size_t i = 0; i < fc->n; i++)
+        card_view_free(&fc->views[i]);
+    free(fc->rows);
+    free(fc->views);
+    free(fc->cards);
+    free(fc);
 }
 
 /* Sends rep now, or holds it for the group COMMIT when the request wrote. */

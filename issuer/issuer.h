@@ -8,6 +8,7 @@
 #include "kks_daemon.h"
 #include "kks_db.h"
 #include "kks_docs.h"
+#include "kks_desk.h"
 #include "kks_group.h"
 #include "kks_seeds.h"
 
@@ -18,6 +19,7 @@ typedef struct issuer {
     sqlite3 *db;
     kks_seeds seeds;
     kks_docs docs; /* the documents each card event needs */
+    kks_desk_policy desk; /* complaint SLA days per kind */
     uint8_t zpk[16];
     uint8_t pvk[32];
     char today[11]; /* business date YYYY-MM-DD (UTC), or fixed by --today */
@@ -33,6 +35,15 @@ typedef struct issuer {
     } stmts[ISSUER_MAX_STMTS]; /* store_stmt's cache: prepared once per SQL literal */
     int nstmts;
 } issuer;
+
+/* What a request came to: a response code and the reason in words. */
+typedef struct outcome {
+    const char *rc;
+    char reason[240];
+    unsigned missing; /* documents missing (kks_docs set), for the reply */
+} outcome;
+/* Sets both (store.c). */
+void set_out(outcome *o, const char *rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* store.c: schema and helpers. */
 int store_open(issuer *is, const char *path);
@@ -60,5 +71,18 @@ int store_issue_card(issuer *is, const char *kk, const char *bank, const char *r
 /* enroll.c / cards.c: request handlers; each answers with one kks_conn_reply. */
 void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);
 void cards_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);
+
+/* cards.c, for the desk: every card family kk has had (at most 100), oldest
+ * first, each with its history, expiry applied as a card read does (so inside
+ * a transaction). 0, KKS_ENOMEM or KKS_EDB. */
+typedef struct family_cards family_cards;
+int family_cards_load(issuer *is, const char *kk, const char *at, family_cards **out);
+size_t family_cards_count(const family_cards *fc);
+Kks__Card **family_cards_list(const family_cards *fc);
+/* NULL is a no-op. */
+void family_cards_free(family_cards *fc);
+
+/* desk.c: lookup by NIK or KK, and complaints (operators only). */
+void desk_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);
 
 #endif

@@ -24,8 +24,10 @@ static const char usage[] =
     "  --pki DIR       PKI directory (uses DIR/issuer.crt, issuer.key, ca.crt); or KKS_PKI\n"
     "  --ready-file F  written with the bound address once listening\n"
     "  --metrics A     serve Prometheus metrics over HTTP on A\n"
-    "  --seeds DIR     banks, regions and card policy (default: the source tree's seeds/)\n"
-    "  --today D       fix the business date (for expiry), for tests and training\n";
+    "  --seeds DIR     banks, regions, card and complaint policy (default: the source\n"
+    "                  tree's seeds/)\n"
+    "  --today D       fix the business date (card expiry, complaint due dates), for tests\n"
+    "                  and training\n";
 
 static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req);
 
@@ -65,6 +67,13 @@ static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req)
             cards_handle(is, c, req);
         else
             kks_conn_reply_error(c, req->id, KKS_EPEERROLE, "card management is for operators");
+        return;
+    case KKS__ENVELOPE__BODY_LOOKUP_REQUEST:
+    case KKS__ENVELOPE__BODY_COMPLAINT_REQUEST:
+        if (op)
+            desk_handle(is, c, req);
+        else
+            kks_conn_reply_error(c, req->id, KKS_EPEERROLE, "the complaints desk is for operators");
         return;
     case KKS__ENVELOPE__BODY_PIN_SET:
     case KKS__ENVELOPE__BODY_PIN_VERIFY:
@@ -183,6 +192,10 @@ int main(int argc, char **argv)
     }
     if (kks_seeds_load(&is.seeds, seeds, err, sizeof err) < 0 ||
         kks_docs_load(&is.docs, seeds, err, sizeof err) < 0) {
+        fprintf(stderr, "kks-issuer: seeds: %s\n", err);
+        return 2;
+    }
+    if (kks_desk_policy_load(&is.desk, seeds, err, sizeof err) < 0) {
         fprintf(stderr, "kks-issuer: seeds: %s\n", err);
         return 2;
     }

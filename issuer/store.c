@@ -5,9 +5,13 @@
  *         bank, so inserts append); state per the picture in cards.c.
  * batch:  print batches.  pan_seq: next account number per bank.
  * audit:  every transition: who (certificate CN), where (site), when (UTC),
- *         and the documents the desk saw (docs, comma-separated; from v2). */
+ *         and the documents the desk saw (docs, comma-separated; from v3).
+ * complaint: the complaints desk (desk.c): one row per complaint, with the
+ *         evidence gathered when it was opened (JSON), who opened and closed it
+ *         and when; the opening and closing are audit rows too.
 #include "issuer.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +49,16 @@ static const char *const migrations[] = {
     /* v3: the documents seen at an event (hand-over, replacement); older
      * events have none recorded */
     "ALTER TABLE audit ADD COLUMN docs TEXT;",
+    /* v4: the complaints desk. A family's cards are found by its KK; a
+     * complaint names a NIK that may be in no family ("data not registered"). */
+    "CREATE INDEX card_kk ON card(kk);"
+    "CREATE TABLE complaint(id INTEGER PRIMARY KEY, nik TEXT NOT NULL, kk TEXT,"
+    " kind TEXT NOT NULL, rrn TEXT, note TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),"
+    " opened_on TEXT NOT NULL, due TEXT NOT NULL, opened_at TEXT NOT NULL,"
+    " opened_by TEXT NOT NULL, closed_at TEXT, closed_by TEXT, resolution TEXT,"
+    " evidence TEXT NOT NULL);"
+    "CREATE INDEX complaint_open ON complaint(due) WHERE state = 'open';",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
@@ -67,6 +81,15 @@ sqlite3_stmt *store_stmt(issuer *is, const char *sql)
     is->stmts[i].sql = sql;
     is->nstmts++;
     return is->stmts[i].st;
+}
+
+void set_out(outcome *o, const char *rc, const char *fmt, ...)
+{
+    va_list ap;
+    o->rc = rc;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
 }
 
 void store_now(char out[21])

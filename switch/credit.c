@@ -425,6 +425,19 @@ enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req
     return SW_READ;
 }
 
+void account_movements_pb(const ledger_movement *mv, int n, Kks__Movement *m, Kks__Movement **pm)
+{
+    for (int i = 0; i < n; i++) {
+        kks__movement__init(&m[i]);
+        m[i].at = (char *)mv[i].at;
+        m[i].wallet = (char *)mv[i].wallet;
+        m[i].amount = mv[i].amount;
+        m[i].kind = (char *)mv[i].kind;
+        m[i].ref = (char *)mv[i].ref;
+        pm[i] = &m[i];
+    }
+}
+
 enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
     const Kks__AccountRequest *a = req->account_request;
@@ -453,15 +466,7 @@ enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_
             ar.reason = "";
         }
     }
-    for (int i = 0; i < n; i++) {
-        kks__movement__init(&m[i]);
-        m[i].at = mv[i].at;
-        m[i].wallet = mv[i].wallet;
-        m[i].amount = mv[i].amount;
-        m[i].kind = mv[i].kind;
-        m[i].ref = mv[i].ref;
-        pm[i] = &m[i];
-    }
+    account_movements_pb(mv, n, m, pm);
     ar.n_movements = (size_t)n;
     ar.movements = pm;
     rep.body_case = KKS__ENVELOPE__BODY_ACCOUNT_REPLY;

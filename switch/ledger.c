@@ -128,6 +128,8 @@ const char *const ledger_schema[] = {
     "DROP INDEX txn_rev_bday;"
     "CREATE INDEX txn_rev_bday ON txn(rev_bdate) WHERE rev_bdate IS NOT NULL"
     " AND rev_batch IS NULL;",
+    /* 6: the complaints desk finds a transaction by its RRN (txnlog_by_rrn) */
+    "CREATE INDEX txn_rrn ON txn(rrn) WHERE rrn IS NOT NULL;",
 };
 const int ledger_schema_versions = (int)(sizeof ledger_schema / sizeof ledger_schema[0]);
 
@@ -136,7 +138,7 @@ enum {
     ST_CREDIT_FAST_PKH, ST_CREDIT_FAST_BPNT, ST_CREDIT_SLOW_PKH, ST_CREDIT_SLOW_BPNT,
     ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
     ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS,
-    ST_MANY_FAST_PKH, ST_MANY_FAST_BPNT, ST_MANY_INS, ST__COUNT
+    ST_MANY_FAST_PKH, ST_MANY_FAST_BPNT, ST_MANY_INS, ST_CREDITS, ST_XFER_GET, ST__COUNT
 };
 
 static const char *const sql[ST__COUNT] = {
@@ -194,6 +196,11 @@ static const char *const sql[ST__COUNT] = {
     " WHERE kk IN (SELECT kk FROM kks_credit_rows) AND programs & 2 AND bpnt_last < ?2",
     "INSERT INTO credit(kk, program, first, last, batch, amount)"
     " SELECT kk, ?1, ?2, ?3, ?4, amount FROM kks_credit_rows WHERE done ON CONFLICT DO NOTHING",
+    /* the desk: a family's credits, by programme then month */
+    "SELECT c.program, f.period, c.first, c.last, c.amount, b.at FROM credit c"
+    " JOIN credit_batch b ON b.id = c.batch JOIN funding f ON f.id = b.funding"
+    " WHERE c.kk = ? ORDER BY c.program, c.first LIMIT ?",
+    "SELECT from_kind, from_owner, to_kind, to_owner, amount, kind, at FROM transfer WHERE key = ?",
 };
 
 struct ledger {
@@ -841,4 +848,51 @@ int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int6
         }
     }
     return 0;
+}
+
+int ledger_credits(ledger *l, uint64_t kk, ledger_credit_line *out, int cap)
+{
+    sqlite3_stmt *s = stmt(l, ST_CREDITS);
+    int n = 0, r = SQLITE_DONE;
+    sqlite3_bind_int64(s, 1, (int64_t)kk);
+    sqlite3_bind_int(s, 2, cap);
+    while (n < cap && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        ledger_credit_line *c = &out[n++];
+        const unsigned char *p = sqlite3_column_text(s, 1), *at = sqlite3_column_text(s, 5);
+        c->program = sqlite3_column_int(s, 0) == LEDGER_PKH ? LEDGER_PKH : LEDGER_BPNT;
+        snprintf(c->period, sizeof c->period, "%s", p ? (const char *)p : "");
+        c->first = sqlite3_column_int(s, 2);
+        c->last = sqlite3_column_int(s, 3);
+        c->amount = sqlite3_column_int64(s, 4);
+        snprintf(c->at, sizeof c->at, "%s", at ? (const char *)at : "");
+    }
+    if (n < cap && r != SQLITE_DONE)
+        n = KKS_EDB;
+    sqlite3_reset(s);
+    return n;
+}
+
+int ledger_transfer_get(ledger *l, const char *key, ledger_xfer *out)
+{
+    sqlite3_stmt *s = stmt(l, ST_XFER_GET);
+    int r;
+    memset(out, 0, sizeof *out);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        char *dst[] = {out->from_kind, out->from_owner, out->to_kind, out->to_owner};
+        size_t caps[] = {sizeof out->from_kind, sizeof out->from_owner, sizeof out->to_kind,
+                         sizeof out->to_owner};
+        for (int i = 0; i < 4; i++) {
+            const unsigned char *t = sqlite3_column_text(s, i);
+            snprintf(dst[i], caps[i], "%s", t ? (const char *)t : "");
+        }
+        out->amount = sqlite3_column_int64(s, 4);
+        const unsigned char *k = sqlite3_column_text(s, 5), *at = sqlite3_column_text(s, 6);
+        snprintf(out->kind, sizeof out->kind, "%s", k ? (const char *)k : "");
+        snprintf(out->at, sizeof out->at, "%s", at ? (const char *)at : "");
+        snprintf(out->key, sizeof out->key, "%s", key);
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : KKS_EDB;
 }

@@ -140,6 +140,28 @@ typedef struct ledger_movement {
  * KKS_EDB. */
 int ledger_movements(ledger *l, uint64_t kk, ledger_movement *out, int cap);
 
+/* One credit of a family, for the complaints desk. */
+typedef struct ledger_credit_line {
+    unsigned program;    /* LEDGER_PKH or LEDGER_BPNT */
+    char period[24];     /* the label it was paid under */
+    int first, last;     /* months, kks_period_months */
+    int64_t amount;
+    char at[21];         /* when its batch was credited (UTC) */
+} ledger_credit_line;
+
+/* A family's credits by programme then first month, at most cap. Returns the
+ * count or KKS_EDB. */
+int ledger_credits(ledger *l, uint64_t kk, ledger_credit_line *out, int cap);
+
+/* A transfer, by its key. */
+typedef struct ledger_xfer {
+    char key[96], from_kind[16], from_owner[64], to_kind[16], to_owner[64], kind[16], at[21];
+    int64_t amount;
+} ledger_xfer;
+
+/* The transfer with this key: 1 found, 0 none, KKS_EDB. */
+int ledger_transfer_get(ledger *l, const char *key, ledger_xfer *out);
+
 /* Checks the invariants. Returns 0 when they hold, 1 with the first
  * violation in words, or KKS_EDB. Counts go to the out parameters. */
 int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int64_t *transfers,

@@ -248,6 +248,10 @@ static const struct {
      "credit runs and ledger views are for operators"},
     {KKS__ENVELOPE__BODY_ACCOUNT_REQUEST, KKS_ROLE_OPERATOR, 0, account_handle,
      "credit runs and ledger views are for operators"},
+    {KKS__ENVELOPE__BODY_DESK_ACCOUNT_REQUEST, KKS_ROLE_OPERATOR, 0, desk_account_handle,
+     "the complaints desk is for operators"},
+    {KKS__ENVELOPE__BODY_TXN_LOOKUP_REQUEST, KKS_ROLE_OPERATOR, 0, txn_lookup_handle,
+     "the complaints desk is for operators"},
 };
 
 /* The answer when a writing request's savepoint cannot even be opened. */

@@ -142,6 +142,12 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
 enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
+/* The protobuf views m (pointers in pm) of n movements; they point into mv. */
+void account_movements_pb(const ledger_movement *mv, int n, Kks__Movement *m, Kks__Movement **pm);
+
+/* desk.c: the complaints desk's views (operators; read-only). */
+enum sw_verdict desk_account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
+enum sw_verdict txn_lookup_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 
 /* uncommitted.c: the failure form of a reply whose transaction did not
  * commit (kks_group_failure_fn). */

@@ -13,7 +13,7 @@
 enum {
     ST_FIND, ST_INSERT, ST_WITHDRAWN, ST_ORIG, ST_MARK, ST_SET_REV, ST_TERM_TOTALS,
     ST_SETTLE_PENDING, ST_SETTLE_LAST, ST_SETTLE_MARK, ST_SETTLE_MARK_REV, ST_SETTLE_REC,
-    ST_SETTLE_LINES, ST_MAX_ID,
+    ST_SETTLE_LINES, ST_MAX_ID, ST_BY_RRN,
     ST__COUNT
 };
 
@@ -61,6 +61,11 @@ static const char *const sql[ST__COUNT] = {
     "SELECT kind, id, count, total FROM settlement WHERE date = ? AND batch = ?"
     " ORDER BY kind DESC, id",
     "SELECT coalesce(max(id), 0) FROM txn",
+    "SELECT terminal, local_date, stan, type, coalesce(pan_masked, ''), coalesce(kk, 0), rc,"
+    " amount, coalesce(wallet, ''), rrn, coalesce(auth_code, ''), coalesce(to_kind, ''),"
+    " coalesce(to_owner, ''), coalesce(bdate, ''), at, reversed, coalesce(rev_bdate, ''),"
+    " coalesce(settle_batch, 0), coalesce(rev_batch, 0) FROM txn WHERE rrn = ? ORDER BY id"
+    " LIMIT ?",
 };
 
 struct txnlog {
@@ -372,4 +377,39 @@ int64_t txnlog_max_id(txnlog *j)
         v = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return v;
+}
+
+int txnlog_by_rrn(txnlog *j, const char *rrn, txnlog_view *out, int cap)
+{
+    sqlite3_stmt *s = stmt(j, ST_BY_RRN);
+    int n = 0, r = SQLITE_DONE;
+    sqlite3_bind_text(s, 1, rrn, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, cap);
+    while (n < cap && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        txnlog_view *v = &out[n++];
+        memset(v, 0, sizeof *v);
+        text(v->terminal, sizeof v->terminal, s, 0);
+        text(v->local_date, sizeof v->local_date, s, 1);
+        v->stan = (uint32_t)sqlite3_column_int(s, 2);
+        text(v->type, sizeof v->type, s, 3);
+        text(v->pan_masked, sizeof v->pan_masked, s, 4);
+        v->kk = (uint64_t)sqlite3_column_int64(s, 5);
+        text(v->rc, sizeof v->rc, s, 6);
+        v->amount = sqlite3_column_int64(s, 7);
+        text(v->wallet, sizeof v->wallet, s, 8);
+        text(v->rrn, sizeof v->rrn, s, 9);
+        text(v->auth_code, sizeof v->auth_code, s, 10);
+        text(v->to_kind, sizeof v->to_kind, s, 11);
+        text(v->to_owner, sizeof v->to_owner, s, 12);
+        text(v->bdate, sizeof v->bdate, s, 13);
+        text(v->at, sizeof v->at, s, 14);
+        v->reversed = sqlite3_column_int(s, 15);
+        text(v->rev_bdate, sizeof v->rev_bdate, s, 16);
+        v->settle_batch = sqlite3_column_int(s, 17);
+        v->rev_batch = sqlite3_column_int(s, 18);
+    }
+    if (n < cap && r != SQLITE_DONE)
+        n = KKS_EDB;
+    sqlite3_reset(s);
+    return n;
 }

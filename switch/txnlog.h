@@ -97,6 +97,19 @@ int txnlog_settle_commit(txnlog *j, const char *date, int batch, const txnlog_se
 /* The lines of a batch already recorded (a repeated view). Count or KKS_EDB. */
 int txnlog_settle_lines(txnlog *j, const char *date, int batch, txnlog_settle_line *out, int cap);
 
+/* A journal row as the complaints desk reads it. */
+typedef struct txnlog_view {
+    char terminal[64], local_date[11], type[16], pan_masked[20], rc[4], wallet[8], rrn[16],
+        auth_code[8], to_kind[16], to_owner[64], bdate[11], at[21], rev_bdate[11];
+    uint32_t stan;
+    uint64_t kk; /* 0: unknown */
+    int64_t amount;
+    int reversed, settle_batch, rev_batch;
+} txnlog_view;
+
+/* The rows with this RRN, oldest first, at most cap. Count or KKS_EDB. */
+int txnlog_by_rrn(txnlog *j, const char *rrn, txnlog_view *out, int cap);
+
 /* The highest row id, to seed the RRN sequence; KKS_EDB on error. */
 int64_t txnlog_max_id(txnlog *j);
 
