@@ -364,7 +364,7 @@ static int complaint_open(issuer *is, const Kks__ComplaintRequest *r, const char
             snprintf(detail, sizeof detail, "complaint %llu: %s", (unsigned long long)*id,
                      kks_desk_kinds[kind]);
             rc = store_audit(is, NULL, fs.n ? fs.v[0].f[KKS_REG_KK] : NULL, "complaint_opened",
-                             NULL, "open", actor, NULL, detail, at);
+                             NULL, "open", actor, NULL, detail, NULL, at);
         }
     }
     free(evtext);
@@ -417,7 +417,7 @@ static int complaint_close(issuer *is, const Kks__ComplaintRequest *r, const cha
             snprintf(detail, sizeof detail, "complaint %llu: %s", (unsigned long long)r->id,
                      w.kind);
             rc = store_audit(is, NULL, *w.kk ? w.kk : NULL, "complaint_closed", "open",
-                             "closed", actor, NULL, detail, at);
+                             "closed", actor, NULL, detail, NULL, at);
         }
     }
     if (rc == 0)

@@ -8,7 +8,7 @@
  *         and the documents the desk saw (docs, comma-separated; from v3).
  * complaint: the complaints desk (desk.c): one row per complaint, with the
  *         evidence gathered when it was opened (JSON), who opened and closed it
- *         and when; the opening and closing are audit rows too.
+ *         and when; the opening and closing are audit rows too. */
 #include "issuer.h"
 
 #include <stdarg.h>

@@ -156,7 +156,8 @@ static void world(void)
         cr_assert_eq(CTL(&out, "print", "--bank", banks[i], "--out", path), 0, "%s", out);
         free(out);
         first_pan(path, pans[i]);
-        cr_assert_eq(CTL(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota"),
+        cr_assert_eq(CTL(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota",
+                         "--docs", "undangan,ktp,kk"),
                      0, "%s", out);
         free(out);
     }
@@ -279,7 +280,8 @@ Test(desk, complaints_with_evidence_overdue_first_and_bad_input)
     cr_assert(strstr(out, "credits (2)"), "%s", out);
     cr_assert_null(strstr(out, pan_b), "full PAN in text: %s", out);
     free(out);
-    cr_assert_eq(CTL(&out, "card", "replace", pan_b), 0, "%s", out);
+    cr_assert_eq(CTL(&out, "card", "replace", pan_b, "--docs", "surat-kehilangan,ktp,kk,buku-tabungan"),
+                 0, "%s", out);
     free(out);
     cr_assert_eq(CTLJ(&out, "lookup", "--nik", NIK_B), 0, "%s", out);
     j = parse(out);

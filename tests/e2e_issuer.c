@@ -786,7 +786,8 @@ Test(issuer, documents_early_renewal_and_an_old_database)
     snprintf(db, sizeof db, "%s/issuer.db", E.dir);
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(h, "DROP INDEX family_nik; ALTER TABLE audit DROP COLUMN docs;"
+    cr_assert_eq(sqlite3_exec(h, "DROP INDEX family_nik; DROP INDEX card_kk; DROP TABLE complaint;"
+                                 " ALTER TABLE audit DROP COLUMN docs;"
                                  " PRAGMA user_version=1;",
                               NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(h));

@@ -544,7 +544,7 @@ Test(policy, six_payment_year)
     for (int c = 0; c < KKS_PKH_COMPONENTS; c++) {
         int64_t sum = 0;
         for (int k = 1; k <= 6; k++) {
-            char label[8];
+            char label[24];
             snprintf(label, sizeof label, "2023-B%d", k);
             kks_period b = period("pkh", label);
             int64_t v = kks_policy_pkh_component(&pol, &b, c);
@@ -562,7 +562,7 @@ Test(policy, six_payment_year)
     const int fam[KKS_PKH_COMPONENTS] = {0, 3, 1, 0, 1, 0, 0};
     int64_t year = 0;
     for (int k = 1; k <= 6; k++) {
-        char label[8];
+        char label[24];
         snprintf(label, sizeof label, "2023-B%d", k);
         kks_period b = period("pkh", label);
         year += kks_policy_pkh_amount(&pol, &b, fam, NULL);
