@@ -76,6 +76,13 @@ rc=$?
 [ -s "$WORK/home/.local/state/kks/load/pin.key" ] || fail "the state is not under HOME"
 [ -z "$(ls -A "$WORK/elsewhere")" ] || fail "it wrote into the working directory: $(ls -A "$WORK/elsewhere")"
 
+STEP="withdrawals per card and day"
+load --closed --duration 1 --warmup 0 --terminals 2 --cards 10 --mix withdraw=100
+rc=$?
+[ $rc = 0 ] || fail "exit $rc"
+grep -q " 65 x" "$WORK/out" && fail "a card went past its withdrawals of the day (65)"
+grep -q "withdrawals became balance inquiries" "$WORK/out" || fail "the swap is not said"
+
 STEP="thresholds"
 load --closed --duration 2 --warmup 0 --terminals 4 --cards 100 --max-p99 0.001 \
     --max-errors 0 --min-rate 1

@@ -216,7 +216,10 @@ static json_t *ctl(const ld_world *w, const char *const *args, char *why, size_t
         argv[n++] = args[i];
     argv[n] = NULL;
     int ec = kc_run(w->loop, argv, &out, &err);
-    json_t *j = ec == 0 && out ? json_loads(out, 0, NULL) : NULL;
+    /* 0 done; 1 declined, which print says of a bank with nothing to print */
+    json_t *j = (ec == 0 || (ec == 1 && strcmp(args[0], "print") == 0)) && out
+                    ? json_loads(out, 0, NULL)
+                    : NULL;
     if (!j)
         snprintf(why, cap, "kksctl %s: %s", args[0],
                  ec < 0 ? "could not be run" : err && *err ? err : "no reply");

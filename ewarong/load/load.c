@@ -62,6 +62,7 @@ static const char *const items[] = {"BRS-MED-1KG", "TLR-1KG", "TMP-500G",
 
 typedef struct ld_opts {
     int terminals, hold, closed, json, fresh;
+    int card_withdrawals; /* per card per business day, as the switch's policy allows */
     size_t cards;
     double rate, duration, warmup, max_p99_ms, min_rate;
     long long max_errors; /* -1: no threshold */
@@ -91,6 +92,9 @@ typedef struct gen {
     ld_cards cards;
     char (*pins)[7];
     size_t *pkh, npkh, *bpnt, nbpnt; /* indices of the cards in each programme */
+    uint8_t *wd;                     /* withdrawals today per card (counted from DIR/withdrawals) */
+    size_t pkh_live;                 /* g->pkh[0..pkh_live) may still withdraw today */
+    uint64_t wd_swapped;             /* withdrawals made balance inquiries: every card at its count */
     lterm *t, *held;
     int nt, nheld;
     lterm *free;
@@ -147,6 +151,8 @@ static int usage(FILE *f, int rc)
           "                ~/.local/state/kks/load) for the next run on the same switch\n"
           "  --mix         purchase, withdraw, balance, statement: percentages summing to 100\n"
           "  --hold N      also open N idle terminal connections and report the switch's memory\n"
+          "  --card-withdrawals N  cash withdrawals per card per business day (default 3, the\n"
+          "                switch's daily_withdraw_count): a card at it is not used for more\n"
           "  --max-p99 MS, --min-rate R (approved/s), --max-errors N: exit 1 when broken\n"
           "  Without --switch it starts a private issuer and switch (the embedded world).\n"
           "  Exit: 0 done, 1 a threshold broke, 2 usage, 3 the switch could not be reached,\n"
@@ -218,6 +224,7 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
     memset(o, 0, sizeof *o);
     o->terminals = 64;
     o->cards = 2000;
+    o->card_withdrawals = 3;
     o->duration = 30;
     o->warmup = 2;
     o->max_errors = -1;
@@ -264,6 +271,10 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
             if (num(a, v, 1, 1000000, &d) < 0)
                 return TERM_EXIT_USAGE;
             o->cards = (size_t)d;
+        } else if (strcmp(a, "--card-withdrawals") == 0) {
+            if (num(a, v, 1, 255, &d) < 0)
+                return TERM_EXIT_USAGE;
+            o->card_withdrawals = (int)d;
         } else if (strcmp(a, "--hold") == 0) {
             if (num(a, v, 0, 1000000, &d) < 0)
                 return TERM_EXIT_USAGE;
@@ -592,8 +603,19 @@ static void send_one(gen *g, lterm *t, uint64_t due)
                      items[rnd(g) % (sizeof items / sizeof items[0])]);
             x.items[0].qty = 1;
             x.n_items = 1;
+        } else if (type == T_WITHDRAW && g->pkh_live == 0) {
+            g->wd_swapped++; /* no card may withdraw again today: a balance inquiry instead */
+            type = T_BALANCE;
+            x.type = "balance";
+            ci = (size_t)(rnd(g) % g->cards.n);
         } else if (type == T_WITHDRAW) {
-            ci = pick(g, g->pkh, g->npkh);
+            /* a card that may still withdraw today; one at its count leaves the set */
+            size_t k = (size_t)(rnd(g) % g->pkh_live);
+            ci = g->pkh[k];
+            if (++g->wd[ci] >= g->o.card_withdrawals) {
+                g->pkh[k] = g->pkh[--g->pkh_live];
+                g->pkh[g->pkh_live] = ci;
+            }
             x.amount = 50000;
             x.wallet = "pkh";
         } else
@@ -815,6 +837,7 @@ static json_t *result_json(const gen *g, double secs, const holdres *h, const ve
     json_object_set_new(j, "generator_cpu",
                         json_real(g->wall > 0 ? (g->cpu1 - g->cpu0) / g->wall : 0.0));
     json_object_set_new(j, "generator_fell_behind", json_boolean(fell_behind(g)));
+    json_object_set_new(j, "withdrawals_made_balance", json_integer((json_int_t)g->wd_swapped));
     json_object_set_new(j, "thresholds", th);
     json_object_set_new(j, "thresholds_broken", json_integer(v->broken));
     if (h->asked) {
@@ -876,6 +899,10 @@ static void print_text(FILE *f, const gen *g, double secs, const holdres *h, con
     if (g->never)
         fprintf(f, "  unsent     %" PRIu64 " due requests never started (the run ended)\n",
                 g->never);
+    if (g->wd_swapped)
+        fprintf(f, "  cards      %" PRIu64 " withdrawals became balance inquiries: every PKH card "
+                   "had made its %d withdrawals of the day (more --cards, or the next day)\n",
+                g->wd_swapped, g->o.card_withdrawals);
     if (g->first_error[0])
         fprintf(f, "  first error %s\n", g->first_error);
     if (h->asked) {
@@ -995,6 +1022,45 @@ static void stan_save(const char *state, const char *date, const gen *g)
         fprintf(stderr, "kks-terminal load: the terminals used every STAN of %s; the next run "
                         "on this day repeats them (the switch answers 94)\n", date);
     fprintf(f, "%s %lu\n", date, top >= 999999 ? 1ul : (unsigned long)top + 1);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+/* ---- withdrawals per card and day, across runs ---- */
+
+/* DIR/withdrawals: "YYYY-MM-DD N SWITCH" then one count per card, in the
+ * order of cards.csv (N cards). Another day, switch or card count starts at
+ * zero. */
+static void wd_load(const char *state, const char *sw, gen *g)
+{
+    char path[1100], d[16], a[KKS_ADDR_MAX + 8];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/withdrawals", state);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fscanf(f, "%15s %zu %63s", d, &n, a) == 3 && strcmp(d, g->date) == 0 &&
+        n == g->cards.n && strcmp(a, sw) == 0)
+        for (size_t i = 0; i < n; i++) {
+            unsigned v;
+            if (fscanf(f, "%u", &v) != 1)
+                break;
+            g->wd[i] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    fclose(f);
+}
+
+static void wd_save(const char *state, const char *sw, const gen *g)
+{
+    char path[1100], tmp[1120];
+    snprintf(path, sizeof path, "%s/withdrawals", state);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%s %zu %s\n", g->date, g->cards.n, sw);
+    for (size_t i = 0; i < g->cards.n; i++)
+        fprintf(f, "%u\n", g->wd[i]);
     if (fclose(f) == 0)
         rename(tmp, path);
 }
@@ -1158,7 +1224,8 @@ int load_cli(int argc, char **argv)
     g->pkh = malloc(g->cards.n * sizeof *g->pkh);
     g->bpnt = malloc(g->cards.n * sizeof *g->bpnt);
     g->t = calloc((size_t)o.terminals, sizeof *g->t);
-    if (!g->pins || !g->pkh || !g->bpnt || !g->t) {
+    g->wd = calloc(g->cards.n ? g->cards.n : 1, 1);
+    if (!g->pins || !g->pkh || !g->bpnt || !g->t || !g->wd) {
         rc = TERM_EXIT_INTERNAL;
         goto out;
     }
@@ -1195,6 +1262,13 @@ int load_cli(int argc, char **argv)
         goto out;
     }
 
+    wd_load(state, sw, g);
+    for (size_t i = 0; i < g->npkh; i++) /* the cards that may still withdraw today first */
+        if (g->wd[g->pkh[i]] < o.card_withdrawals) {
+            size_t t = g->pkh[g->pkh_live];
+            g->pkh[g->pkh_live++] = g->pkh[i];
+            g->pkh[i] = t;
+        }
     if (activate) {
         fprintf(stderr, "activating %zu cards...\n", g->cards.n);
         size_t per = (g->cards.n + (size_t)g->nt - 1) / (size_t)g->nt;
@@ -1267,6 +1341,7 @@ int load_cli(int argc, char **argv)
         sec_finish(g, &g->secs[g->nsecs - 1]);
     g->phase = 3;
     stan_save(state, g->date, g);
+    wd_save(state, sw, g);
 
     verdict v;
     thresholds(g, secs, &v);
@@ -1309,6 +1384,7 @@ out:
         free(g->pins);
         free(g->pkh);
         free(g->bpnt);
+        free(g->wd);
         free(g->t);
         free(g->held);
         free(g->secs);
