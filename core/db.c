@@ -1,6 +1,7 @@
 #include "kks_db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kks_err.h"
 #include "kks_log.h"
@@ -259,6 +261,13 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         configured = 1;
     }
     test_hooks_before_open();
+    /* The databases hold PANs, NIKs and names: made 0600 before SQLite opens
+     * them (its -wal and -shm files take the main file's mode). */
+    if (strcmp(path, ":memory:") != 0 && path[0]) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         kks_error("cannot open database", "file", path, "error",

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kks_db.h"
 #include "kks_err.h"
 #include "kks_frame.h"
 #include "kks_json.h"
@@ -653,5 +654,29 @@ Test(net, stalled_handshakes_are_bounded_and_a_real_peer_is_served_after)
     for (int k = 0; k < 100 && !done; k++)
         uv_run(&loop, UV_RUN_ONCE);
     kks_server_free(fl);
+}
+
+/* The databases hold personal data: the file and its WAL are 0600. */
+Test(db, files_are_private)
+{
+    char tmp[] = "/tmp/kks-db-XXXXXX", path[64], wal[80];
+    static const char *const schema[] = {"CREATE TABLE t(x);"};
+    sqlite3 *db;
+    struct stat st;
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(path, sizeof path, "%s/x.db", tmp);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    mode_t old = umask(022);
+    cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
+    cr_assert_eq(kks_db_exec(db, "INSERT INTO t VALUES (1)"), 0);
+    umask(old);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "database mode %o", st.st_mode & 0777);
+    cr_assert_eq(stat(wal, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "WAL mode %o", st.st_mode & 0777);
+    kks_db_close(db);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    cr_assert_eq(system(cmd), 0);
 }
 
