@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,10 +62,20 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The daemons hold keys and PINs pass through them: no core dump (and no
+ * ptrace by other processes of the user), whatever the shell's ulimit. */
+static void no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
+        kks_warn("cannot turn core dumps off", "error", strerror(errno));
+}
+
 int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_file)
 {
     int rc;
     signal(SIGPIPE, SIG_IGN);
+    no_core_dumps();
     raise_fd_limit();
     if (metrics_addr) {
         if ((rc = kks_metrics_listen(d->loop, metrics_addr, d->metrics_source, d->metrics_ud,

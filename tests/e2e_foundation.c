@@ -306,6 +306,36 @@ Test(foundation, sigterm_exits_zero)
     e2e_tls_close(ssl);
 }
 
+/* The daemons hold keys: no core file whatever the ulimit they inherit. */
+static void assert_no_core(pid_t pid)
+{
+    char path[64], line[256];
+    int found = 0;
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max core file size", 18) == 0) {
+            unsigned long long soft, hard;
+            cr_assert_eq(sscanf(line + 18, "%llu %llu", &soft, &hard), 2, "%s", line);
+            cr_assert_eq(soft, 0);
+            cr_assert_eq(hard, 0);
+            found = 1;
+        }
+    fclose(f);
+    cr_assert(found);
+}
+
+Test(foundation, daemons_make_no_core_dumps)
+{
+    e2e_start_issuer();
+    e2e_start_switch();
+    assert_no_core(E.issuer_pid);
+    assert_no_core(E.switch_pid);
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    cr_assert_eq(e2e_stop(E.issuer_pid), 0);
+}
+
 Test(foundation, bad_flags_are_usage_errors)
 {
     char *argv1[] = {(char *)e2e_bin("kks-issuer"), "--listen", "127.0.0.1:0", NULL};
