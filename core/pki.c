@@ -26,8 +26,22 @@ static int path_join(char *out, size_t cap, const char *dir, const char *name)
     return (size_t)snprintf(out, cap, "%s/%s", dir, name) < cap ? 0 : KKS_EINVAL;
 }
 
+/* mkdir -p: the parents too (made with mode 0755 unless they exist). */
 static int mkdir_p(const char *path, mode_t mode)
 {
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return KKS_EINVAL;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+            kks_error("cannot create directory", "dir", p, "error", strerror(errno));
+            return KKS_EIO;
+        }
+        *s = '/';
+    }
     if (mkdir(path, mode) == 0 || errno == EEXIST)
         return 0;
     kks_error("cannot create directory", "dir", path, "error", strerror(errno));
