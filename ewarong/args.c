@@ -91,8 +91,9 @@ static const char usage_common[] =
     "  --lang id|en        receipt language: Bahasa Indonesia (default) or English\n"
     "  --stan N            use STAN N (1..999999) instead of the next one\n"
     "  --date YYYY-MM-DD   business date (default: today in WIB, UTC+7)\n"
-    "  --state DIR         STAN counter and journal (default: $KKS_TERMINAL_STATE,\n"
-    "                      else var/terminal): DIR/ID.stan, DIR/ID.journal\n"
+    "  --state DIR         STAN counter and journal (default: $KKS_TERMINAL_STATE, else\n"
+    "                      $XDG_STATE_HOME/kks/terminals, else ~/.local/state/kks/terminals;\n"
+    "                      never the working directory): DIR/ID.stan, DIR/ID.journal\n"
     "  --timeout MS        how long to wait for each reply (default 10000)\n"
     "  --help              this text; COMMAND --help for one command\n"
     "\n"
@@ -284,7 +285,7 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
     a->timeout_ms = TERM_TIMEOUT_DEFAULT;
     a->sw = d->sw;
     a->pki = d->pki;
-    a->state = d->state && *d->state ? d->state : TERM_STATE_DEFAULT;
+    a->state = d->state && *d->state ? d->state : NULL;
     why[0] = '\0';
 
     optind = 0; /* full reinitialisation: the tests parse many command lines */
@@ -379,6 +380,8 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
         snprintf(a->id, sizeof a->id, "%s", id);
 
     /* Common options. */
+    if (!a->state)
+        FAIL("no state directory: give --state DIR, or set KKS_TERMINAL_STATE or HOME");
     if (lang && strcmp(lang, "id") == 0)
         a->lang = TERM_LANG_ID;
     else if (lang && strcmp(lang, "en") == 0)

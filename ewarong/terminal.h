@@ -58,7 +58,6 @@ enum term_lang { TERM_LANG_ID, TERM_LANG_EN };
 #define TERM_AMOUNT_LIMIT 1000000000000000LL /* amounts typed must be below 10^15 */
 #define TERM_TIMEOUT_DEFAULT 10000u
 #define TERM_TIMEOUT_MAX 3600000u
-#define TERM_STATE_DEFAULT "var/terminal"
 #define TERM_WIB_OFFSET (7 * 3600)
 #define TERM_ID_MAX 41 /* kks_terminal_id_valid: at most 40 characters */
 

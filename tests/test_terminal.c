@@ -663,7 +663,8 @@ static void argv_free(argv_buf *b)
         free(b->argv[i]);
 }
 
-static const term_defaults defaults = {.sw = "127.0.0.1:9", .pki = "/tmp/pki", .now = NOW};
+static const term_defaults defaults = {.sw = "127.0.0.1:9", .pki = "/tmp/pki",
+                                       .state = "/tmp/state", .now = NOW};
 
 /* Parses a command line. a's string options point into argv: only the
  * fixed-size fields (id, pan, pin, date...) are valid after this returns. */
@@ -717,10 +718,15 @@ Test(args, defaults_date_in_wib_and_state)
     cr_assert_eq(targs_parse(&a, b.argc, b.argv, &d, why, sizeof why), TERM_EXIT_OK, "%s", why);
     argv_free(&b);
     cr_assert_str_eq(a.date, "2026-11-25");
-    cr_assert_str_eq(a.state, "var/terminal");
+    cr_assert_str_eq(a.state, "/tmp/state");
     cr_assert_eq(a.timeout_ms, 10000);
     cr_assert_eq(a.lang, TERM_LANG_ID);
     cr_assert_eq(a.stan, 0, "allocate");
+    d.state = NULL; /* no --state, no KKS_TERMINAL_STATE, no HOME: never the working directory */
+    split(&b, "--id ATM-BNI-0001 balance --pan 522184000000 --pin 000000");
+    cr_assert_eq(targs_parse(&a, b.argc, b.argv, &d, why, sizeof why), TERM_EXIT_USAGE);
+    argv_free(&b);
+    cr_assert(strstr(why, "no state directory"), "%s", why);
     d.state = "/srv/state";
     split(&b, "--id BR-BNI-MEDAN-01 settle");
     cr_assert_eq(targs_parse(&a, b.argc, b.argv, &d, why, sizeof why), TERM_EXIT_OK, "%s", why);
@@ -799,7 +805,7 @@ Test(args, no_switch_or_pki_is_a_usage_error)
 {
     term_args a;
     char why[256];
-    term_defaults d = {.now = NOW};
+    term_defaults d = {.state = "/tmp/state", .now = NOW};
     argv_buf b;
     split(&b, "--id EW-1 settle");
     cr_assert_eq(targs_parse(&a, b.argc, b.argv, &d, why, sizeof why), TERM_EXIT_USAGE);
@@ -908,7 +914,7 @@ Test(args, help_through_term_cli_goes_to_stdout)
 {
     argv_buf b;
     capture out, err;
-    term_env env = {.defaults = {.now = NOW}};
+    term_env env = {.defaults = {.state = "/tmp/state", .now = NOW}};
     char *o, *e;
     split(&b, "settle --help");
     cap_open(&out);
