@@ -1,11 +1,14 @@
 #include "kks_registry.h"
 
+#include "kks_json.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "kks_err.h"
+#include "kks_json.h"
 
 const char *const kks_registry_header[KKS_REG_NFIELDS] = {
     "kk",          "nik",           "name",    "birth_date",          "sex",
@@ -121,6 +124,16 @@ static int copy_text(char *dst, size_t cap, const char *src, const char *what, i
         if (ch < 0x20 || ch == 0x7f) {
             snprintf(why, wcap, "%s has a control character", what);
             return -1;
+        }
+        if (ch >= 0x80) { /* stored and echoed in protobuf strings: valid UTF-8 only */
+            size_t k = kks_utf8_len(src + i);
+            if (k == 0) {
+                snprintf(why, wcap, "%s is not valid UTF-8 (byte %zu)", what, i + 1);
+                return -1;
+            }
+            memcpy(dst + i, src + i, k);
+            i += k - 1;
+            continue;
         }
         dst[i] = (char)ch;
     }

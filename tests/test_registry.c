@@ -75,6 +75,10 @@ Test(registry, table_of_bad_rows)
         {KKS_REG_SEX, "", "L or P"},
         {KKS_REG_NAME, "", "name is empty"},
         {KKS_REG_NAME, "Tetty\x01", "control character"},
+        {KKS_REG_NAME, "Tetty \xff", "not valid UTF-8"},          /* not UTF-8 at all */
+        {KKS_REG_NAME, "Tetty \xc3", "not valid UTF-8"},          /* cut in the middle */
+        {KKS_REG_NAME, "Tetty \xc0\xaf", "not valid UTF-8"},      /* overlong */
+        {KKS_REG_ADDRESS, "Jl. \xed\xa0\x80", "not valid UTF-8"}, /* a surrogate */
         {KKS_REG_CITY, "127", "city_code"},
         {KKS_REG_CITY, "9971", "city_code"},
         {KKS_REG_DECILE, "5", "decile"},
