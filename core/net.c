@@ -14,6 +14,7 @@
 
 #include "kks_err.h"
 #include "kks_frame.h"
+#include "kks_json.h"
 #include "kks_log.h"
 #include "kks_metrics.h"
 
@@ -573,6 +574,53 @@ static void arena_reset(void)
 
 static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
 
+static int utf8_ok(const char *s)
+{
+    while (s && *s) {
+        size_t k = kks_utf8_len(s);
+        if (k == 0)
+            return 0;
+        s += k;
+    }
+    return 1;
+}
+
+/* 1 when every string field of m (and of the messages in it) is valid UTF-8:
+ * protobuf-c does not check, and a string stored and echoed back would make a
+ * strict peer fail to decode our reply. */
+static int pb_utf8_ok(const ProtobufCMessage *m, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (depth > 32)
+        return 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m + f->offset;
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) { /* only the member set */
+            uint32_t which = *(const uint32_t *)((const char *)m + f->quantifier_offset);
+            if (which != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            void *const *v = *(void *const *const *)base;
+            for (size_t k = 0; k < n; k++)
+                if (f->type == PROTOBUF_C_TYPE_STRING ? !utf8_ok(v[k])
+                                                       : !pb_utf8_ok(v[k], depth + 1))
+                    return 0;
+            continue;
+        }
+        const void *v = *(const void *const *)base;
+        if (!v)
+            continue;
+        if (f->type == PROTOBUF_C_TYPE_STRING ? !utf8_ok(v) : !pb_utf8_ok(v, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
 static int conn_on_frame(void *ud, const uint8_t *data, size_t len)
 {
     kks_conn *c = ud;
@@ -580,7 +628,7 @@ static int conn_on_frame(void *ud, const uint8_t *data, size_t len)
     if (c->closing || c->shutting || c->refusing)
         return KKS_ECLOSED;
     env = kks__envelope__unpack(&arena_allocator, len, data);
-    if (!env) {
+    if (!env || !pb_utf8_ok(&env->base, 0)) { /* not an Envelope, or text that is not UTF-8 */
         arena_reset();
         return KKS_EPROTO;
     }

@@ -268,6 +268,28 @@ Test(foundation, garbage_and_truncated_frames)
     free(log);
 }
 
+/* A string that is not UTF-8 (protobuf-c does not check) is a protocol
+ * error: refused, never stored or echoed back to a strict client. */
+Test(foundation, strings_that_are_not_utf8_are_refused)
+{
+    e2e_start_issuer();
+    Kks__Envelope env = KKS__ENVELOPE__INIT;
+    Kks__CardRequest cr = KKS__CARD_REQUEST__INIT;
+    cr.op = "show";
+    cr.pan = "5046\xff\xfe";
+    env.id = 7;
+    env.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
+    env.card_request = &cr;
+    uint8_t frame[256];
+    size_t n = kks__envelope__get_packed_size(&env);
+    cr_assert(n + 4 <= sizeof frame);
+    kks__envelope__pack(&env, frame + 4);
+    frame[0] = (uint8_t)(n >> 24), frame[1] = (uint8_t)(n >> 16);
+    frame[2] = (uint8_t)(n >> 8), frame[3] = (uint8_t)n;
+    expect_refused_frame(E.issuer_addr, "operator", frame, n + 4, KKS_EPROTO);
+    assert_serving(E.issuer_addr);
+}
+
 Test(foundation, many_requests_in_flight_on_one_connection)
 {
     e2e_start_issuer();
