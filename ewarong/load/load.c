@@ -96,7 +96,7 @@ typedef struct gen {
     size_t pkh_live;                 /* g->pkh[0..pkh_live) may still withdraw today */
     uint64_t wd_swapped;             /* withdrawals made balance inquiries: every card at its count */
     lterm *t, *held;
-    int nt, nheld;
+    int nt, nheld, sample;
     lterm *free;
     char date[11];
     uint64_t rnd;
@@ -681,6 +681,14 @@ static int past_end(gen *g)
     return g->stop || uv_hrtime() >= g->tend;
 }
 
+static int sample_has_tickets(gen *g)
+{
+    for (int i = 0; i < g->sample; i++)
+        if (g->held[i].cl && !kks_client_has_session(g->held[i].cl))
+            return 0;
+    return 1;
+}
+
 static int held_up(gen *g)
 {
     for (int i = 0; i < g->nheld; i++)
@@ -1111,8 +1119,11 @@ static int hold_connections(gen *g, const char *pki, const char *sw, int switch_
     kc_pause(g->loop, 1000); /* let the switch settle its buffers */
     h->rss_after = rss_kib(switch_pid);
     /* reconnects: a sample of the held connections dropped, as a network
-     * would, and made again: they offer the session the switch gave them */
+     * would, and made again: they offer the session the switch gave them
+     * (its ticket comes after the handshake: waited for, a few seconds) */
     int sample = g->nheld < HOLD_WAVE ? g->nheld : HOLD_WAVE;
+    g->sample = sample;
+    run_until(g, sample_has_tickets, uv_hrtime() + 10 * NS);
     unsigned hs0 = 0, rs0 = 0, hs1 = 0, rs1 = 0, a, b;
     for (int i = 0; i < sample; i++) {
         kks_client_tls_stats(g->held[i].cl, &a, &b);
