@@ -37,7 +37,7 @@ typedef struct kc_proc {
 
 typedef struct kc_world_opts {
     const char *bin_dir; /* kks-issuer, kks-switch, kksctl; NULL: beside this program */
-    const char *seeds;   /* NULL: the built-in default */
+    const char *seeds;   /* NULL: kks_seeds_default(), passed to both daemons */
     const char *today;   /* the business date of both daemons, or NULL */
     const char *tmp;     /* parent of the world's directory; NULL: $TMPDIR or /tmp */
     /* The switch's link to its issuer goes to this address instead of the

@@ -13,6 +13,7 @@
 
 #include "kks_err.h"
 #include "kks_pki.h"
+#include "kks_seeds.h"
 
 #define READY_WAIT_MS 20000
 #define STOP_WAIT_MS 10000
@@ -189,10 +190,10 @@ static int start_daemon(kc_world *w, enum kc_daemon which, const char *listen)
         argv[n++] = "--today";
         argv[n++] = (char *)w->o.today;
     }
-    if (w->o.seeds) {
-        argv[n++] = "--seeds";
-        argv[n++] = (char *)w->o.seeds;
-    }
+    /* Always given: the daemons may sit in another bin_dir than this program,
+     * so they read the seeds this program would read. */
+    argv[n++] = "--seeds";
+    argv[n++] = (char *)(w->o.seeds ? w->o.seeds : kks_seeds_default(NULL));
     argv[n] = NULL;
     if ((rc = spawn(w->loop, &w->proc[which], argv, log, w->why, sizeof w->why)) < 0)
         return rc;

@@ -127,7 +127,7 @@ int kks_docs_required(const char *dir, int ev, char *out, size_t cap, char *err,
         snprintf(err, errcap, "no such card event");
         return KKS_EINVAL;
     }
-    if ((rc = kks_docs_load(&d, dir ? dir : KKS_DEFAULT_SEEDS, err, errcap)) < 0)
+    if ((rc = kks_docs_load(&d, dir ? dir : kks_seeds_default(NULL), err, errcap)) < 0)
         return rc;
     kks_docs_format(&d, d.required[ev], out, cap);
     return 0;

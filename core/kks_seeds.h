@@ -8,6 +8,7 @@
 #define KKS_SEEDS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define KKS_MAX_BANKS 16
 #define KKS_MAX_KECAMATAN 512
@@ -76,9 +77,32 @@ const kks_kelurahan *kks_seeds_kelurahan(const kks_seeds *s, const kks_kecamatan
 const kks_kecamatan *kks_seeds_kelurahan_home(const kks_seeds *s, const kks_kecamatan *k,
                                               const char *name);
 
-/* The default seeds directory: the source tree's seeds/. */
+/* The source tree's seeds/, compiled in: the last resort of
+ * kks_seeds_default(), for a program run from its build tree. */
 #ifndef KKS_DEFAULT_SEEDS
 #define KKS_DEFAULT_SEEDS "seeds"
 #endif
+
+/* Where the seeds come from when no --seeds DIR is given. */
+enum kks_seeds_from {
+    KKS_SEEDS_FROM_ENV,       /* $KKS_SEEDS, set and not empty */
+    KKS_SEEDS_FROM_INSTALL,   /* <executable's dir>/../share/kks/seeds, which exists */
+    KKS_SEEDS_FROM_SOURCE,    /* KKS_DEFAULT_SEEDS */
+};
+
+/* The seeds directory of a program given no --seeds DIR: $KKS_SEEDS when set
+ * and not empty; else the installed seeds beside the executable,
+ * <exe dir>/../share/kks/seeds (made canonical), when that is a directory;
+ * else the compiled-in source tree's. Resolved at run time, so that installed
+ * binaries need no source tree. Never NULL; the string lives as long as the
+ * process. from, when not NULL, says which of the three it is. Safe from any
+ * thread; $KKS_SEEDS is read on each call. */
+const char *kks_seeds_default(enum kks_seeds_from *from);
+
+/* Prints "PROG VERSION" and, on a second line, "seeds: DIR (WHERE)" with
+ * kks_seeds_default() and where it came from ($KKS_SEEDS, installed, source
+ * tree), on f; what --version does in every program. Returns 0, the exit
+ * status. */
+int kks_version_print(FILE *f, const char *prog);
 
 #endif

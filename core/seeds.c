@@ -1,9 +1,13 @@
 #include "kks_seeds.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kks_csv.h"
 #include "kks_err.h"
@@ -323,4 +327,57 @@ const kks_kecamatan *kks_seeds_kelurahan_home(const kks_seeds *s, const kks_keca
             kks_seeds_kelurahan(s, &s->kecamatan[i], name))
             return &s->kecamatan[i];
     return NULL;
+}
+
+/* The installed seeds, found once from /proc/self/exe: "" when this program
+ * does not sit in an installed bin/ (a build tree's bin/ has no
+ * ../share/kks/seeds beside it). */
+static char installed_seeds[PATH_MAX];
+static pthread_once_t installed_once = PTHREAD_ONCE_INIT;
+
+static void find_installed(void)
+{
+    char exe[PATH_MAX], want[PATH_MAX + 32];
+    struct stat st;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    snprintf(want, sizeof want, "%s/../share/kks/seeds", exe);
+    if (stat(want, &st) == 0 && S_ISDIR(st.st_mode) && !realpath(want, installed_seeds))
+        installed_seeds[0] = '\0';
+}
+
+const char *kks_seeds_default(enum kks_seeds_from *from)
+{
+    const char *env = getenv("KKS_SEEDS");
+    enum kks_seeds_from f;
+    const char *dir;
+    pthread_once(&installed_once, find_installed);
+    if (env && *env) {
+        f = KKS_SEEDS_FROM_ENV;
+        dir = env;
+    } else if (installed_seeds[0]) {
+        f = KKS_SEEDS_FROM_INSTALL;
+        dir = installed_seeds;
+    } else {
+        f = KKS_SEEDS_FROM_SOURCE;
+        dir = KKS_DEFAULT_SEEDS;
+    }
+    if (from)
+        *from = f;
+    return dir;
+}
+
+int kks_version_print(FILE *f, const char *prog)
+{
+    static const char *const where[] = {"$KKS_SEEDS", "installed", "source tree"};
+    enum kks_seeds_from from;
+    const char *dir = kks_seeds_default(&from);
+    fprintf(f, "%s %s\nseeds: %s (%s)\n", prog, KKS_VERSION, dir, where[from]);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "kks_err.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_seeds.h"
 
 #define PAGE 5000
 
@@ -77,6 +78,7 @@ int cmd_print(ctl *c, int argc, char **argv)
         {"bank", required_argument, 0, 'b'},   {"site", required_argument, 0, 's'},
         {"out", required_argument, 0, 'o'},    {"issuer", required_argument, 0, 'i'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     const char *bank = NULL, *site = "", *out = NULL;
@@ -91,6 +93,7 @@ int cmd_print(ctl *c, int argc, char **argv)
         case 'o': out = optarg; break;
         case 'i': c->issuer = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts("usage: kksctl print --bank CODE [--site NAME] [--out FILE] [--json]");
             return EXIT_OK;
         default: return EXIT_USAGE;
@@ -184,7 +187,8 @@ int cmd_handover(ctl *c, int argc, char **argv)
         {"batch", required_argument, 0, 'b'}, {"pan", required_argument, 0, 'p'},
         {"site", required_argument, 0, 's'},  {"issuer", required_argument, 0, 'i'},
         {"docs", required_argument, 0, 'D'},  {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
     };
     static const char use[] = "usage: kksctl handover (--batch ID | --pan PAN) --site NAME "
                               "--docs LIST [--json]\n"
@@ -208,6 +212,7 @@ int cmd_handover(ctl *c, int argc, char **argv)
         case 's': site = optarg; break;
         case 'i': c->issuer = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -291,6 +296,7 @@ int cmd_card(ctl *c, int argc, char **argv)
         {"police-report", required_argument, 0, 'r'}, {"site", required_argument, 0, 's'},
         {"issuer", required_argument, 0, 'i'},        {"json", no_argument, 0, 'j'},
         {"docs", required_argument, 0, 'D'},          {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const char use[] =
@@ -321,6 +327,7 @@ int cmd_card(ctl *c, int argc, char **argv)
         case 's': site = optarg; break;
         case 'i': c->issuer = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }

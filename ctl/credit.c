@@ -21,6 +21,7 @@
 #include "kks_policy.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_seeds.h"
 
 #define BATCH 16384
 #define IN_FLIGHT 8
@@ -329,6 +330,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"switch", required_argument, 0, 's'}, {"pki", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {"progress-interval", required_argument, 0, 'i'},
         {0, 0, 0, 0},
     };
@@ -347,6 +349,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         case 'p': c->pki = optarg; break;
         case 'j': c->json = 1; break;
         case 'i': interval_ms = strtol(optarg, NULL, 10); break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -437,7 +440,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
     Kks__LedgerCheckRequest lc = KKS__LEDGER_CHECK_REQUEST__INIT;
@@ -447,6 +450,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts("usage: kksctl ledger check [--switch A] [--json]"); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -483,6 +487,7 @@ int cmd_account(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
         {"limit", required_argument, 0, 'l'},  {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const char use[] = "usage: kksctl account show KK [--limit N] [--switch A] [--json]";
@@ -495,6 +500,7 @@ int cmd_account(ctl *c, int argc, char **argv)
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
         case 'l': ar.limit = (uint32_t)atoi(optarg); break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -554,7 +560,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"date", required_argument, 0, 'd'},   {"out-dir", required_argument, 0, 'o'},
         {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
     static const char use[] = "usage: kksctl settle --date YYYY-MM-DD [--out-dir DIR] [--json]";
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
@@ -568,6 +574,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
         case 'o': dir = optarg; break;
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }

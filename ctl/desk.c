@@ -17,6 +17,7 @@
 #include "kks_money.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_seeds.h"
 
 #define DESK_TIMEOUT_MS 15000
 #define DESK_MAX_KK 8
@@ -326,6 +327,7 @@ int cmd_lookup(ctl *c, int argc, char **argv)
         {"nik", required_argument, 0, 'n'},    {"kk", required_argument, 0, 'k'},
         {"issuer", required_argument, 0, 'i'}, {"switch", required_argument, 0, 's'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const char use[] =
@@ -344,6 +346,7 @@ int cmd_lookup(ctl *c, int argc, char **argv)
         case 'i': c->issuer = optarg; break;
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': json_decref(fams); json_decref(unr); return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); json_decref(fams); json_decref(unr); return EXIT_OK;
         default: json_decref(fams); json_decref(unr); return EXIT_USAGE;
         }
@@ -507,6 +510,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
         {"rrn", required_argument, 0, 'r'},  {"note", required_argument, 0, 'o'},
         {"issuer", required_argument, 0, 'i'}, {"switch", required_argument, 0, 's'},
         {"json", no_argument, 0, 'j'},       {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const char use[] =
@@ -531,6 +535,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
         case 'i': c->issuer = optarg; break;
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: fprintf(stderr, "%s\n", use); return EXIT_USAGE;
         }
@@ -756,6 +761,7 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         {"open", no_argument, 0, 'o'},         {"resolution", required_argument, 0, 'r'},
         {"issuer", required_argument, 0, 'i'}, {"switch", required_argument, 0, 's'},
         {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const char use[] =
@@ -772,6 +778,12 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *sub = argv[1];
+    if (strcmp(sub, "--version") == 0)
+        return kks_version_print(stdout, "kksctl");
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        puts(use);
+        return EXIT_OK;
+    }
     if (strcmp(sub, "open") == 0)
         return complaint_open(c, argc - 1, argv + 1);
     argc--;
@@ -783,6 +795,7 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         case 'i': c->issuer = optarg; break;
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: fprintf(stderr, "%s\n", use); return EXIT_USAGE;
         }

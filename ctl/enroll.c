@@ -21,6 +21,7 @@
 #include "kks_csv.h"
 #include "kks_err.h"
 #include "kks_registry.h"
+#include "kks_seeds.h"
 
 #define BATCH_ROWS 4000
 #define BATCH_BYTES (600u * 1024u) /* well under the 1 MiB frame cap */
@@ -371,7 +372,7 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
     static const struct option opts[] = {
         {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
         {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
     static Kks__EnrollRow rows[BATCH_ROWS];
     const char *use = verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
@@ -391,6 +392,7 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
         case 'p': c->pki = optarg; break;
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -504,6 +506,8 @@ int cmd_enroll(ctl *c, int argc, char **argv)
 
 int cmd_accounts(ctl *c, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+        return kks_version_print(stdout, "kksctl");
     if (argc < 2 || strcmp(argv[1], "open") != 0) {
         fputs("usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]\n", stderr);
         return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)

@@ -56,8 +56,9 @@ static const char gen_usage[] =
     "  --sample      number KKs and NIKs from the range kept for the sample extracts\n"
     "                (at most 10000 families); without it, no KK or NIK of a sample\n"
     "                extract is ever written\n"
-    "  --seeds DIR   kecamatan, kelurahan, streets and registry policy (default the\n"
-    "                source tree's seeds/)\n"
+    "  --seeds DIR   kecamatan, kelurahan, streets and registry policy (default\n"
+    "                $KKS_SEEDS, else the installed share/kks/seeds, else the source\n"
+    "                tree's)\n"
     "Writes a synthetic DTSEN registry extract (the enrolment CSV) on stdout.\n";
 
 static const char gen_header[] =
@@ -600,9 +601,10 @@ static int gen_population(int argc, char **argv)
                                          {"sample", no_argument, 0, 'S'},
                                          {"seeds", required_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     static char outbuf[GEN_OUTBUF]; /* static: stdout may still use it after we return */
-    const char *families = NULL, *seed = "1", *city = "1271", *dir = KKS_DEFAULT_SEEDS;
+    const char *families = NULL, *seed = "1", *city = "1271", *dir = kks_seeds_default(NULL);
     static gen_ctx g;      /* static: the city tables are large */
     static gen_places places;
     uint64_t n = 0;
@@ -617,6 +619,7 @@ static int gen_population(int argc, char **argv)
         case 'c': city = optarg; break;
         case 'S': sample = 1; break;
         case 'd': dir = optarg; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
         default: fputs(gen_usage, stderr); return EXIT_USAGE;
         }
@@ -689,6 +692,8 @@ int cmd_gen(ctl *c, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "population") == 0)
         return gen_population(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+        return kks_version_print(stdout, "kksctl");
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(gen_usage, stdout);
         return EXIT_OK;

@@ -9,6 +9,7 @@
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_pki.h"
+#include "kks_seeds.h"
 
 static const char usage[] =
     "usage: kksctl [--pki DIR] [--switch HOST:PORT] [--issuer HOST:PORT] [--json] COMMAND ...\n"
@@ -37,6 +38,9 @@ static const char usage[] =
     "\n"
     "Peers and credentials come from --switch, --issuer, --pki or the environment\n"
     "variables KKS_SWITCH, KKS_ISSUER, KKS_PKI; kksctl uses DIR/operator.crt and .key.\n"
+    "--version (here or after any command) prints the version and the seeds directory\n"
+    "in use: --seeds DIR, else $KKS_SEEDS, else the installed share/kks/seeds, else the\n"
+    "source tree's seeds/.\n"
     "Exit codes: 0 done, 1 declined, 2 usage error, 3 cannot reach a peer, 4 internal error.\n";
 
 kks_client *ctl_connect(ctl *c, const char *addr, unsigned role, int *exit_code)
@@ -143,12 +147,15 @@ static int cmd_pki_init(int argc, char **argv)
 {
     static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL;
     int o, rc;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (o == 'd')
             dir = optarg;
+        else if (o == 'V')
+            return kks_version_print(stdout, "kksctl");
         else if (o == 'h') {
             puts("usage: kksctl pki init --dir DIR");
             return EXIT_OK;
@@ -175,6 +182,7 @@ static int cmd_pki_terminal(int argc, char **argv)
     static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
                                          {"id", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL, *id = NULL;
     int o, rc;
@@ -183,6 +191,8 @@ static int cmd_pki_terminal(int argc, char **argv)
             dir = optarg;
         else if (o == 'i')
             id = optarg;
+        else if (o == 'V')
+            return kks_version_print(stdout, "kksctl");
         else if (o == 'h') {
             puts("usage: kksctl pki terminal --dir DIR --id ID   (ID: EW-..., ATM-..., BR-...)");
             return EXIT_OK;
@@ -202,13 +212,22 @@ static int cmd_pki_terminal(int argc, char **argv)
     return EXIT_OK;
 }
 
+static const char pki_usage[] =
+    "usage: kksctl pki init --dir DIR | kksctl pki terminal --dir DIR --id ID";
+
 int cmd_pki(ctl *c, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "init") == 0)
         return cmd_pki_init(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "terminal") == 0)
         return cmd_pki_terminal(argc - 1, argv + 1);
-    fputs("usage: kksctl pki init --dir DIR | kksctl pki terminal --dir DIR --id ID\n", stderr);
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+        return kks_version_print(stdout, "kksctl");
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        puts(pki_usage);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "%s\n", pki_usage);
     return EXIT_USAGE;
 }
 
@@ -238,7 +257,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"pki", required_argument, 0, 'p'},    {"switch", required_argument, 0, 's'},
         {"issuer", required_argument, 0, 'i'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
     };
     ctl c = {.pki = getenv("KKS_PKI"), .sw = getenv("KKS_SWITCH"), .issuer = getenv("KKS_ISSUER")};
     int o, rc = EXIT_USAGE;
@@ -252,6 +272,7 @@ int main(int argc, char **argv)
         case 's': c.sw = optarg; break;
         case 'i': c.issuer = optarg; break;
         case 'j': c.json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(usage, stdout); return EXIT_OK;
         default: fputs(usage, stderr); return EXIT_USAGE;
         }

@@ -30,7 +30,8 @@ static const char mf_usage[] =
     "  --program   pkh (cash, per stage) or bpnt (food, per month)\n"
     "  --period P  pkh: YYYY-T1..T4, or YYYY-B1..B6 in a year of 6 payments; bpnt: YYYY-MM, or YYYY-MM..MM or YYYY-MM..YYYY-MM for a batch of months\n"
     "  --registry  a DTSEN registry extract (the enrolment CSV), a regular file\n"
-    "  --seeds DIR policy and reference files (default " KKS_DEFAULT_SEEDS ")\n"
+    "  --seeds DIR policy and reference files (default $KKS_SEEDS, else the installed\n"
+    "              share/kks/seeds, else the source tree's; --version shows which)\n"
     "Writes the manifest CSV (program,period,kk,amount) on stdout: one row per family with a\n"
     "positive amount under the policy in DIR. A summary goes to stderr. Exit 0 done, 1 done\n"
     "but some rows were skipped as invalid, 2 usage error or malformed file (nothing written).\n";
@@ -281,10 +282,10 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"program", required_argument, 0, 'p'}, {"period", required_argument, 0, 'e'},
         {"registry", required_argument, 0, 'r'}, {"seeds", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},           {0, 0, 0, 0},
     };
     static char outbuf[MF_IOBUF]; /* static: stdout may still use it after we return */
-    const char *program = NULL, *label = NULL, *path = NULL, *dir = KKS_DEFAULT_SEEDS;
+    const char *program = NULL, *label = NULL, *path = NULL, *dir = kks_seeds_default(NULL);
     static kks_seeds seeds;
     static kks_policy pol;
     static mf_run r;
@@ -300,6 +301,7 @@ int cmd_manifest(ctl *c, int argc, char **argv)
         case 'e': label = optarg; break;
         case 'r': path = optarg; break;
         case 's': dir = optarg; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(mf_usage, stdout); return EXIT_OK;
         default: fputs(mf_usage, stderr); return EXIT_USAGE;
         }

@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "kks_err.h"
+#include "kks_seeds.h"
 
 #define PING_TIMEOUT_MS 5000
 
@@ -102,7 +103,7 @@ int cmd_ping(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"switch", required_argument, 0, 's'}, {"issuer", required_argument, 0, 'i'},
         {"pki", required_argument, 0, 'p'},    {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
     int o, ec = EXIT_OK, r;
     json_t *peers;
@@ -112,6 +113,7 @@ int cmd_ping(ctl *c, int argc, char **argv)
         case 'i': c->issuer = optarg; break;
         case 'p': c->pki = optarg; break;
         case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
         case 'h':
             puts("usage: kksctl ping [--switch A] [--issuer A] [--pki DIR] [--json]");
             return EXIT_OK;

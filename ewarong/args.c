@@ -96,6 +96,8 @@ static const char usage_common[] =
     "                      never the working directory): DIR/ID.stan, DIR/ID.journal\n"
     "  --timeout MS        how long to wait for each reply (default 10000)\n"
     "  --help              this text; COMMAND --help for one command\n"
+    "  --version           the version and the seeds directory in use ($KKS_SEEDS,\n"
+    "                      else the installed share/kks/seeds, else the source tree's)\n"
     "\n"
     "QA scenarios: kks-terminal run FILE|DIR... [--junit FILE] [-j N] (run --help).\n"
     "Trainers: kks-terminal --id ID train [--kind ewarong|atm] [--lesson NAME] [--record FILE]\n"
@@ -264,6 +266,7 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
         {"wallet", required_argument, 0, K_WALLET},
         {"items", required_argument, 0, K_ITEMS},
         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     static const struct {
@@ -323,6 +326,7 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
                 FAIL("--new-pin: a PIN is exactly %d digits", KKS_PIN_LEN);
             break;
         case 'h': a->help = 1; break;
+        case 'V': a->version = 1; break;
         case ':': {
             char name[48];
             bad_option_name(argv, optind, name, sizeof name);
@@ -352,7 +356,7 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
         }
         a->cmd = cmd ? cmd->cmd : TERM_CMD_NONE;
     }
-    if (a->help) { /* --help wins over everything else on the line */
+    if (a->help || a->version) { /* --help, then --version, win over everything else */
         failed = 0;
         if (!cmd)
             a->cmd = TERM_CMD_NONE;

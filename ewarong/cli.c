@@ -17,6 +17,7 @@
 #include "kks_err.h"
 #include "kks_pki.h"
 #include "kks_rc.h"
+#include "kks_seeds.h"
 #include "terminal.h"
 
 typedef struct run {
@@ -341,6 +342,10 @@ int term_cli(const term_env *env, int argc, char **argv)
         fputs(targs_usage(a.cmd), env->out);
         targs_wipe(&a);
         return TERM_EXIT_OK;
+    }
+    if (a.version) {
+        targs_wipe(&a);
+        return kks_version_print(env->out, "kks-terminal");
     }
     r.rc.lang = a.lang;
     r.rc.terminal = a.id;

@@ -78,7 +78,8 @@ typedef struct term_defaults {
  * targs_wipe() them as soon as the PIN blocks are built. */
 typedef struct term_args {
     enum term_cmd cmd;
-    int help; /* --help: print targs_usage(cmd) and stop */
+    int help;    /* --help: print targs_usage(cmd) and stop */
+    int version; /* --version: print the version and stop (after --help) */
     char id[TERM_ID_MAX];
     const char *sw, *pki, *state;
     int json;

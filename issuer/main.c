@@ -13,6 +13,7 @@
 #include "kks_pki.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_seeds.h"
 
 static const char usage[] =
     "usage: kks-issuer --listen HOST:PORT --db FILE --pki DIR [--ready-file FILE]\n"
@@ -24,10 +25,11 @@ static const char usage[] =
     "  --pki DIR       PKI directory (uses DIR/issuer.crt, issuer.key, ca.crt); or KKS_PKI\n"
     "  --ready-file F  written with the bound address once listening\n"
     "  --metrics A     serve Prometheus metrics over HTTP on A\n"
-    "  --seeds DIR     banks, regions, card and complaint policy (default: the source\n"
-    "                  tree's seeds/)\n"
+    "  --seeds DIR     banks, regions, card and complaint policy (default: $KKS_SEEDS,\n"
+    "                  else the installed share/kks/seeds, else the source tree's)\n"
     "  --today D       fix the business date (card expiry, complaint due dates), for tests\n"
-    "                  and training\n";
+    "                  and training\n"
+    "  --version       the version and the default seeds directory\n";
 
 static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req);
 
@@ -146,10 +148,11 @@ int main(int argc, char **argv)
         {"pki", required_argument, 0, 'p'},    {"ready-file", required_argument, 0, 'r'},
         {"metrics", required_argument, 0, 'm'}, {"seeds", required_argument, 0, 's'},
         {"today", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
-               *metrics = NULL, *seeds = KKS_DEFAULT_SEEDS, *today = NULL;
+               *metrics = NULL, *seeds = kks_seeds_default(NULL), *today = NULL;
     static issuer is;
     char err[512];
     SSL_CTX *ctx;
@@ -165,6 +168,7 @@ int main(int argc, char **argv)
         case 'm': metrics = optarg; break;
         case 's': seeds = optarg; break;
         case 't': today = optarg; break;
+        case 'V': return kks_version_print(stdout, "kks-issuer");
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }

@@ -18,6 +18,7 @@
 #include "kks_log.h"
 #include "kks_rc.h"
 #include "switch.h"
+#include "kks_seeds.h"
 
 #define LINK_HEARTBEAT_MS 5000
 
@@ -35,8 +36,10 @@ static const char usage[] =
     "  --route BIN=A      the issuer for cards of this 6- or 8-digit BIN (repeatable)\n"
     "  --ready-file F     written with the bound address once listening\n"
     "  --metrics A        serve Prometheus metrics over HTTP on A\n"
-    "  --seeds DIR        programme policy (default: the source tree's seeds/)\n"
-    "  --today D          fix the business date (tests, training); default: today in WIB\n";
+    "  --seeds DIR        programme policy (default: $KKS_SEEDS, else the installed\n"
+    "                     share/kks/seeds, else the source tree's)\n"
+    "  --today D          fix the business date (tests, training); default: today in WIB\n"
+    "  --version          the version and the default seeds directory\n";
 
 
 static link *link_for(sw *s, const char *addr)
@@ -79,11 +82,12 @@ int main(int argc, char **argv)
         {"metrics", required_argument, 0, 'm'}, {"issuer", required_argument, 0, 'i'},
         {"route", required_argument, 0, 'R'},   {"seeds", required_argument, 0, 's'},
         {"today", required_argument, 0, 't'},   {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
                *metrics = NULL, *issuer = getenv("KKS_ISSUER"),
-               *seeds = KKS_DEFAULT_SEEDS;
+               *seeds = kks_seeds_default(NULL);
     char err[512];
     const char *routes[MAX_ROUTES];
     int nroutes = 0, o, rc;
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
             }
             routes[nroutes++] = optarg;
             break;
+        case 'V': return kks_version_print(stdout, "kks-switch");
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }

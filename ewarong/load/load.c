@@ -41,6 +41,7 @@
 #include "kks_net.h"
 #include "kks_pki.h"
 #include "kks_rc.h"
+#include "kks_seeds.h"
 #include "kks_tls.h"
 #include "report.h"
 #include "terminal.h"
@@ -69,6 +70,7 @@ typedef struct ld_opts {
     int mix[T__COUNT];    /* percent */
     char mix_text[128];
     const char *report, *state, *sw, *issuer, *pki;
+    const char *seeds; /* the embedded world's; NULL: kks_seeds_default() */
 } ld_opts;
 
 struct gen;
@@ -141,7 +143,7 @@ static int usage(FILE *f, int rc)
           "         [--terminals N] [--cards N] [--mix purchase=50,withdraw=30,balance=20]\n"
           "         [--hold N] [--json] [--report FILE.html] [--state DIR] [--fresh-cards]\n"
           "         [--max-p99 MS] [--min-rate R] [--max-errors N]\n"
-          "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n"
+          "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR] [--seeds DIR]\n"
           "  --rate R      open model: R requests/s on a fixed schedule; latency from the due time\n"
           "  --closed      each terminal sends its next request when the last is answered\n"
           "  --duration S  measured seconds (default 30), after --warmup S (default 2)\n"
@@ -154,7 +156,10 @@ static int usage(FILE *f, int rc)
           "  --card-withdrawals N  cash withdrawals per card per business day (default 3, the\n"
           "                switch's daily_withdraw_count): a card at it is not used for more\n"
           "  --max-p99 MS, --min-rate R (approved/s), --max-errors N: exit 1 when broken\n"
-          "  Without --switch it starts a private issuer and switch (the embedded world).\n"
+          "  Without --switch it starts a private issuer and switch (the embedded world),\n"
+          "  reading --seeds DIR (default $KKS_SEEDS, else the installed share/kks/seeds,\n"
+          "  else the source tree's).\n"
+          "  --version     the version and the default seeds directory\n"
           "  Exit: 0 done, 1 a threshold broke, 2 usage, 3 the switch could not be reached,\n"
           "  4 internal error.\n",
           f);
@@ -237,6 +242,8 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
             continue;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage(stdout, 0) - 1; /* -1: stop, exit 0 */
+        if (strcmp(a, "--version") == 0)
+            return kks_version_print(stdout, "kks-terminal") - 1;
         if (strcmp(a, "--closed") == 0) {
             o->closed = 1;
             continue;
@@ -305,6 +312,8 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
             o->issuer = v;
         else if (strcmp(a, "--pki") == 0)
             o->pki = v;
+        else if (strcmp(a, "--seeds") == 0)
+            o->seeds = v;
         else {
             fprintf(stderr, "kks-terminal load: unknown option %s\n", a);
             return TERM_EXIT_USAGE;
@@ -1208,7 +1217,7 @@ int load_cli(int argc, char **argv)
             rc = TERM_EXIT_USAGE;
             goto out;
         }
-        kc_world_opts wo = {.pki = wpki};
+        kc_world_opts wo = {.pki = wpki, .seeds = o.seeds};
         fprintf(stderr, "starting the embedded world (a private issuer and switch)...\n");
         if (kc_world_start(&w, g->loop, &wo) < 0) {
             fprintf(stderr, "kks-terminal load: the embedded world did not start: %s\n", w.why);

@@ -9,6 +9,8 @@
  * "P passed, F failed". Exit 0 when all pass, 1 when any fails. */
 #include "scenario.h"
 
+#include "kks_seeds.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -23,13 +25,16 @@
 
 static const char usage[] =
     "usage: kks-terminal run FILE|DIR... [--junit FILE] [-j N] [--keep] [--verbose]\n"
-    "                        [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n"
+    "                        [--switch HOST:PORT --issuer HOST:PORT --pki DIR] [--seeds DIR]\n"
     "Runs QA scenarios (YAML). Each scenario gets a private issuer and switch on\n"
     "127.0.0.1 unless --switch, --issuer and --pki name running ones.\n"
     "  --junit FILE  write JUnit XML (one testsuite per file, one testcase per scenario)\n"
     "  -j N          run N scenarios at once (default 1)\n"
     "  --keep        keep each scenario's directory (logs, databases) in $TMPDIR\n"
     "  --verbose     print each step's whole reply (JSON) under its line\n"
+    "  --seeds DIR   policy files for the checks and the private daemons (default\n"
+    "                $KKS_SEEDS, else the installed share/kks/seeds, else the source tree's)\n"
+    "  --version     the version and the default seeds directory\n"
     "Exit 0 all passed, 1 one failed, 2 a file cannot be read (file:line:column).\n";
 
 static int cmp_str(const void *a, const void *b)
@@ -154,7 +159,8 @@ int sc_cli(int argc, char **argv, FILE *out, FILE *err)
         {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
         {"keep", no_argument, 0, 'k'},         {"seeds", required_argument, 0, 'S'},
         {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
     };
     const char *junit = NULL;
     sc_target t = {0};
@@ -183,6 +189,7 @@ int sc_cli(int argc, char **argv, FILE *out, FILE *err)
             }
             break;
         }
+        case 'V': return kks_version_print(out, "kks-terminal");
         case 'h': fputs(usage, out); return 0;
         default: fputs(usage, err); return 2;
         }

@@ -25,6 +25,7 @@
 #include "kks_docs.h"
 #include "kks_err.h"
 #include "kks_proxy.h"
+#include "kks_seeds.h"
 #include "terminal.h"
 
 #define MAX_VARS 64
@@ -306,7 +307,8 @@ static const char *step_docs(runctx *c, const sc_step *st, int ev1, int ev2,
     }
     kks_docs pol;
     char err[300];
-    if (kks_docs_load(&pol, c->t->seeds ? c->t->seeds : KKS_DEFAULT_SEEDS, err, sizeof err) < 0) {
+    const char *seeds = c->t->seeds ? c->t->seeds : kks_seeds_default(NULL);
+    if (kks_docs_load(&pol, seeds, err, sizeof err) < 0) {
         say(c, "document policy: %s", err);
         return NULL;
     }

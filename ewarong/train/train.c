@@ -39,6 +39,7 @@
 #include "kks_docs.h"
 #include "kks_log.h"
 #include "kks_pki.h"
+#include "kks_seeds.h"
 #include "lesson.h"
 #include "scenario/scenario.h"
 #include "terminal.h"
@@ -1328,9 +1329,12 @@ static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: kks-terminal --id ID train [--kind ewarong|atm] [--lang id|en]\n"
                "         [--lesson NAME] [--record FILE] [--lessons DIR] [--trainer-pin PIN]\n"
-               "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR]\n"
+               "         [--switch HOST:PORT --issuer HOST:PORT --pki DIR] [--seeds DIR]\n"
                "  The device follows the terminal ID: ATM-... is a Himbara ATM, EW-... an\n"
-               "  e-warong EDC; --kind, when given, must agree with it.\n");
+               "  e-warong EDC; --kind, when given, must agree with it.\n"
+               "  --seeds DIR: lessons (unless --lessons DIR) and training/world.yaml, and the\n"
+               "  world's daemons (default $KKS_SEEDS, else the installed share/kks/seeds,\n"
+               "  else the source tree's). --version: the version and the seeds in use.\n");
     return rc;
 }
 
@@ -1347,11 +1351,10 @@ int train_cli(int argc, char **argv)
 {
     app *a = calloc(1, sizeof *a);
     const char *sw = NULL, *issuer = NULL, *pki = NULL, *want = NULL, *kind = NULL;
+    const char *seeds = kks_seeds_default(NULL), *lessons = NULL;
     char lessons_dir[1024], world_file[1024];
     int rc = 0;
     if (!a) return TERM_EXIT_INTERNAL;
-    snprintf(lessons_dir, sizeof lessons_dir, "%s/lessons", KKS_DEFAULT_SEEDS);
-    snprintf(world_file, sizeof world_file, "%s/training/world.yaml", KKS_DEFAULT_SEEDS);
     a->trainer_pin = TRAINER_PIN_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1359,6 +1362,10 @@ int train_cli(int argc, char **argv)
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             free(a);
             return usage(stdout, 0);
+        }
+        if (strcmp(o, "--version") == 0) {
+            free(a);
+            return kks_version_print(stdout, "kks-terminal");
         }
         if (!v || o[0] != '-') {
             fprintf(stderr, "kks-terminal train: unexpected %s\n", o);
@@ -1377,7 +1384,9 @@ int train_cli(int argc, char **argv)
         else if (strcmp(o, "--record") == 0)
             a->record = v;
         else if (strcmp(o, "--lessons") == 0)
-            snprintf(lessons_dir, sizeof lessons_dir, "%s", v);
+            lessons = v;
+        else if (strcmp(o, "--seeds") == 0)
+            seeds = v;
         else if (strcmp(o, "--trainer-pin") == 0)
             a->trainer_pin = v;
         else if (strcmp(o, "--switch") == 0)
@@ -1412,6 +1421,11 @@ int train_cli(int argc, char **argv)
         free(a);
         return TERM_EXIT_USAGE;
     }
+    if (lessons)
+        snprintf(lessons_dir, sizeof lessons_dir, "%s", lessons);
+    else
+        snprintf(lessons_dir, sizeof lessons_dir, "%s/lessons", seeds);
+    snprintf(world_file, sizeof world_file, "%s/training/world.yaml", seeds);
     a->nlessons =
         tl_load_dir(lessons_dir, a->lessons, TL_LESSONS_MAX, a->lesson_errs, sizeof a->lesson_errs);
     if (a->lesson_errs[0])
@@ -1438,7 +1452,7 @@ int train_cli(int argc, char **argv)
     char *log = NULL;
     size_t loglen = 0;
     FILE *lf = open_memstream(&log, &loglen);
-    sc_target t = {.sw = sw, .issuer = issuer, .pki = pki};
+    sc_target t = {.sw = sw, .issuer = issuer, .pki = pki, .seeds = seeds};
     sc_result r;
     fprintf(stderr, "%s\n",
             a->lang ? "Starting the training world..." : "Menyiapkan dunia latihan...");
