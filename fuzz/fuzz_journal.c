@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kc_journal.h"
 #include "kks_err.h"
@@ -27,6 +28,18 @@ static void check(int ok, const char *what)
     }
 }
 
+/* At exit: the private directory goes (libFuzzer exits normally at its time limit). */
+static void remove_dir(void)
+{
+    static const char *const ext[] = {"journal", "lock", "stan"};
+    char p[160];
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s.%s", dir, ID, ext[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     snprintf(dir, sizeof dir, "/tmp/kks-fuzz-journal-XXXXXX");
@@ -34,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     snprintf(path, sizeof path, "%s/%s.journal", dir, ID);
     kks_log_set_level(KKS_LOG_ERROR + 1);
+    atexit(remove_dir);
     return 0;
 }
 

@@ -25,6 +25,11 @@ static void check(int ok, const char *what)
     }
 }
 
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     int fd;
@@ -32,6 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if ((fd = mkstemp(path)) < 0)
         abort();
     close(fd);
+    atexit(remove_file);
     kks_log_set_level(KKS_LOG_ERROR + 1); /* a refused file is not news */
     return 0;
 }

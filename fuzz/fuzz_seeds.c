@@ -64,6 +64,18 @@ static void put(const char *name, const void *p, size_t n)
         abort();
 }
 
+/* At exit: the private copy goes (libFuzzer exits normally at its time limit). */
+static void remove_dir(void)
+{
+    char path[256];
+    for (size_t i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        unlink(path);
+        free(orig[i]);
+    }
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     snprintf(dir, sizeof dir, "/tmp/kks-fuzz-seeds-XXXXXX");
@@ -83,6 +95,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         orig_len[i] = (size_t)n;
         put(files[i].name, orig[i], orig_len[i]);
     }
+    atexit(remove_dir);
     return 0;
 }
 
