@@ -368,26 +368,42 @@ int kks_pki_terminal(const char *dir, const char *id)
     return kks_pki_terminals(dir, &id, 1);
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2 x len hex digits, then a newline or the end of the file. Each
+ * pair is read digit by digit: sscanf("%2X") took one digit before the end
+ * of the line, a sign, "0x" or a leading space as part of a byte. */
 int kks_key_file_load(const char *p, uint8_t *out, size_t len)
 {
     char line[160];
     FILE *f;
-    size_t i;
+    size_t i, n = 0;
     int ok;
     if (!(f = fopen(p, "r"))) {
         kks_error("cannot read key file", "file", p, "error", strerror(errno));
         return KKS_EPKI;
     }
-    ok = fgets(line, sizeof line, f) != NULL && 2 * len < sizeof line;
+    ok = 2 * len < sizeof line;
+    if (ok)
+        n = fread(line, 1, 2 * len + 1, f);
     fclose(f);
+    ok = ok && n >= 2 * len && (n == 2 * len || line[2 * len] == '\n');
     for (i = 0; ok && i < len; i++) {
-        unsigned v;
-        if (sscanf(line + 2 * i, "%2X", &v) != 1)
+        int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             ok = 0;
         else
-            out[i] = (uint8_t)v;
+            out[i] = (uint8_t)(hi << 4 | lo);
     }
-    ok = ok && (line[2 * len] == '\n' || line[2 * len] == '\0');
     OPENSSL_cleanse(line, sizeof line);
     if (!ok) {
         OPENSSL_cleanse(out, len);

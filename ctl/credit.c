@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "kks_csv.h"
+#include "credit_manifest.h"
 #include "kc_op.h"
 #include "kks_err.h"
 #include "kks_log.h"
@@ -26,11 +26,7 @@
 #define BATCH 16384
 #define IN_FLIGHT 8
 
-typedef struct row {
-    uint64_t kk;
-    int64_t amount;
-    uint32_t line;
-} row;
+typedef credit_row row;
 
 typedef ctl_rej rej;
 
@@ -53,24 +49,13 @@ typedef struct run {
  * in silence). */
 static void add_rej(run *r, uint32_t line, const char *reason)
 {
-    char *copy;
-    if (r->nrej == r->caprej) {
-        size_t nc = r->caprej ? r->caprej * 2 : 64;
-        rej *n = realloc(r->rejs, nc * sizeof *n);
-        if (!n) {
-            r->failed = EXIT_INTERNAL;
-            return;
-        }
-        r->rejs = n;
-        r->caprej = nc;
-    }
-    if (!(copy = strdup(reason))) {
-        r->failed = EXIT_INTERNAL;
-        return;
-    }
-    r->rejs[r->nrej].line = line;
-    r->rejs[r->nrej].reason = copy;
-    r->nrej++;
+    credit_manifest m = {.rejs = r->rejs, .nrej = r->nrej, .caprej = r->caprej};
+    credit_manifest_reject(&m, line, reason);
+    r->rejs = m.rejs;
+    r->nrej = m.nrej;
+    r->caprej = m.caprej;
+    if (m.failed)
+        r->failed = m.failed;
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -131,91 +116,29 @@ static int cmp_rej(const void *a, const void *b)
 }
 
 
-/* Reads the manifest. Returns EXIT_OK or EXIT_USAGE after printing why. */
+/* Reads the manifest (ctl/credit_manifest.c) into r, which then owns its rows
+ * and rejections. Returns EXIT_OK, or EXIT_USAGE / EXIT_INTERNAL after printing why. */
 static int read_manifest(run *r, const char *path)
 {
-    static const char *const hdr[] = {"program", "period", "kk", "amount"};
-    kks_csv csv;
+    credit_manifest m = {0};
     FILE *f = fopen(path, "r");
-    int rc, ec = EXIT_OK;
+    int ec;
     if (!f) {
         fprintf(stderr, "kksctl: cannot open %s\n", path);
         return EXIT_USAGE;
     }
-    if (kks_csv_init(&csv, f, 4096) < 0) {
-        fclose(f);
-        return EXIT_INTERNAL;
-    }
-    rc = kks_csv_next(&csv);
-    if (rc != 1 || !kks_csv_is(&csv, hdr, 4)) {
-        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path,
-                rc < 0 ? csv.errmsg : "not a manifest: the header must be program,period,kk,amount");
-        ec = EXIT_USAGE;
-        goto out;
-    }
-    while ((rc = kks_csv_next(&csv)) == 1) {
-        uint32_t line = (uint32_t)csv.line;
-        if (csv.nfields != 4) {
-            add_rej(r, line, "expected 4 fields: program,period,kk,amount");
-            continue;
-        }
-        if (!r->program[0]) {
-            kks_period per;
-            if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
-                fprintf(stderr, "kksctl: %s line %u: not a programme and period: %.8s %.30s "
-                                "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
-                        path, line, csv.fields[0], csv.fields[1]);
-                ec = EXIT_USAGE;
-                goto out;
-            }
-            snprintf(r->program, sizeof r->program, "%s", csv.fields[0]);
-            snprintf(r->period, sizeof r->period, "%s", csv.fields[1]);
-        } else if (strcmp(csv.fields[0], r->program) != 0 ||
-                   strcmp(csv.fields[1], r->period) != 0) {
-            fprintf(stderr, "kksctl: %s line %u: %.8s %.30s, but the file is %s %s: one programme "
-                            "and period per manifest; nothing credited\n",
-                    path, line, csv.fields[0], csv.fields[1], r->program, r->period);
-            ec = EXIT_USAGE;
-            goto out;
-        }
-        int64_t amount;
-        if (!kks_digits(csv.fields[2], 16)) {
-            add_rej(r, line, "KK must be 16 digits");
-            continue;
-        }
-        if (kks_parse_digits(csv.fields[3], 0, 999999999999999, &amount) < 0) {
-            add_rej(r, line, "amount must be whole rupiah (digits only)");
-            continue;
-        }
-        if (r->nrows == r->caprows) {
-            size_t nc = r->caprows ? r->caprows * 2 : 1 << 16;
-            row *nr = realloc(r->rows, nc * sizeof *nr);
-            if (!nr) {
-                fprintf(stderr, "kksctl: out of memory reading %s\n", path);
-                ec = EXIT_INTERNAL;
-                goto out;
-            }
-            r->rows = nr;
-            r->caprows = nc;
-        }
-        uint64_t kk = 0;
-        for (const char *d = csv.fields[2]; *d; d++) /* 16 digits, checked above */
-            kk = kk * 10 + (uint64_t)(*d - '0');
-        r->rows[r->nrows].kk = kk;
-        r->rows[r->nrows].amount = amount;
-        r->rows[r->nrows].line = line;
-        r->nrows++;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path, csv.errmsg);
-        ec = EXIT_USAGE;
-    } else if (!r->program[0]) {
-        fprintf(stderr, "kksctl: %s: no rows\n", path);
-        ec = EXIT_USAGE;
-    }
-out:
-    kks_csv_close(&csv);
+    ec = credit_manifest_read(&m, f, path);
     fclose(f);
+    memcpy(r->program, m.program, sizeof r->program);
+    memcpy(r->period, m.period, sizeof r->period);
+    r->rows = m.rows;
+    r->nrows = m.nrows;
+    r->caprows = m.caprows;
+    r->rejs = m.rejs;
+    r->nrej = m.nrej;
+    r->caprej = m.caprej;
+    if (m.failed)
+        r->failed = m.failed;
     return ec;
 }
 

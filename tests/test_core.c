@@ -293,6 +293,51 @@ Test(pki, files_and_modes)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* A key file is exactly 2 x len hex digits and a newline or the end. fuzz_key_file found that
+ * a file one digit short loaded (the last byte from its one digit, then a read past the line's
+ * end), and sscanf's "%2X" also took a sign, "0x" or a space inside a byte. */
+Test(pki, key_file_is_exact_hex)
+{
+    static const struct {
+        const char *text;
+        int rc;
+    } cases[] = {
+        {"00112233445566778899aabbccddeeff\n", 0},
+        {"00112233445566778899AABBCCDDEEFF", 0},
+        {"00112233445566778899aabbccddeeff\nsecond line\n", 0},
+        {"00112233445566778899aabbccddeef\n", KKS_EPKI}, /* one digit short */
+        {"00112233445566778899aabbccddeef", KKS_EPKI},
+        {"00112233445566778899aabbccddee\n", KKS_EPKI},
+        {"0x112233445566778899aabbccddeeff\n", KKS_EPKI},
+        {"-1112233445566778899aabbccddeeff\n", KKS_EPKI},
+        {" 1112233445566778899aabbccddeeff\n", KKS_EPKI},
+        {"00112233445566778899aabbccddeeff0\n", KKS_EPKI},
+        {"00112233445566778899aabbccddeeff\r\n", KKS_EPKI},
+        {"", KKS_EPKI},
+    };
+    char p[] = "/tmp/kks-key-XXXXXX";
+    int fd = mkstemp(p);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kks_log_set_level(KKS_LOG_ERROR + 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t k[16];
+        FILE *f = fopen(p, "w");
+        cr_assert_not_null(f);
+        fputs(cases[i].text, f);
+        fclose(f);
+        memset(k, 0x5a, sizeof k);
+        cr_assert_eq(kks_key_file_load(p, k, sizeof k), cases[i].rc, "%s", cases[i].text);
+        if (cases[i].rc == 0)
+            cr_assert(k[0] == 0x00 && k[10] == 0xaa && k[15] == 0xff, "%s", cases[i].text);
+        else
+            for (size_t j = 0; j < sizeof k; j++)
+                cr_assert_eq(k[j], 0, "a refused key is cleared");
+    }
+    kks_log_set_level(KKS_LOG_INFO);
+    unlink(p);
+}
+
 Test(net, call_before_connected_waits_for_the_handshake)
 {
     kks_client *cl;

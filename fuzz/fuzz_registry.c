@@ -1,0 +1,100 @@
+/* libFuzzer target: a DTSEN registry extract as kksctl enrol and manifest
+ * read it: the input is the CSV file, read by the bounded CSV reader
+ * (core/csv.c) and each record after the header validated by
+ * kks_registry_parse and kks_registry_check_holder (core/registry.c) against
+ * the repository's seeds/, loaded once. The first byte picks the record bound
+ * (a small one reaches the "record too long" path). Checks: the reader
+ * returns 1, 0 or an error and then stays failed with a message naming a
+ * line; a record has 1..KKS_CSV_MAX_FIELDS fields within the bound; a refused
+ * row has a reason; an accepted row holds what the rest of the system relies
+ * on without checking again (16-digit KK and NIK, a real birth date, L or P,
+ * a decile within the policy, a known bank, PKH counts 0..20, bpnt 0 or 1). Build and
+ * run: make fuzz. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kks_csv.h"
+#include "kks_err.h"
+#include "kks_registry.h"
+#include "kks_seeds.h"
+
+static kks_seeds seeds;
+
+static void check(int ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz_registry: %s\n", what);
+        abort();
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char err[512];
+    if (kks_seeds_load(&seeds, KKS_DEFAULT_SEEDS, err, sizeof err) < 0) {
+        fprintf(stderr, "fuzz_registry: %s\n", err);
+        abort();
+    }
+    return 0;
+}
+
+static void check_family(const kks_family *f)
+{
+    int y, m, d;
+    check(kks_digits(f->kk, 16) && kks_digits(f->nik, 16), "KK or NIK not 16 digits");
+    check(kks_ymd_parse(f->birth_date, &y, &m, &d) == 0, "birth date not a date");
+    check(f->sex == 'L' || f->sex == 'P', "sex not L or P");
+    check(f->decile >= seeds.decile_min && f->decile <= seeds.decile_max, "decile out of policy");
+    check(kks_seeds_bank(&seeds, f->bank) != NULL, "an unknown bank");
+    for (int i = 0; i < KKS_PKH_COMPONENTS; i++)
+        check(f->pkh[i] >= 0 && f->pkh[i] <= 20, "a PKH count outside 0..20");
+    check(f->bpnt == 0 || f->bpnt == 1, "bpnt not 0 or 1");
+    check(kks_seeds_city_known(&seeds, f->city), "an unknown city");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t bounds[] = {0, 64, 512, 4096};
+    kks_csv csv;
+    FILE *f;
+    int rc, rows = 0;
+    if (size < 1)
+        return 0;
+    if (!(f = fmemopen(size > 1 ? (void *)(data + 1) : (void *)"", size > 1 ? size - 1 : 1,
+                       "r")))
+        return 0;
+    if (size == 1)
+        (void)fgetc(f); /* an empty file */
+    if (kks_csv_init(&csv, f, bounds[data[0] % 4]) < 0)
+        abort();
+    while ((rc = kks_csv_next(&csv)) == 1) {
+        kks_family fam;
+        char why[256] = "";
+        check(csv.nfields >= 1 && csv.nfields <= KKS_CSV_MAX_FIELDS, "field count");
+        check(csv.line >= 1 && csv.next_line >= csv.line, "line numbers");
+        if (rows++ == 0 && kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS))
+            continue;
+        if (kks_registry_parse(&seeds, (const char *const *)csv.fields, csv.nfields, &fam, why,
+                               sizeof why) < 0) {
+            check(why[0] != '\0', "a row refused without a reason");
+            continue;
+        }
+        check_family(&fam);
+        why[0] = '\0';
+        if (kks_registry_check_holder(&seeds, &fam, "2026-01-15", why, sizeof why) < 0)
+            check(why[0] != '\0', "a holder refused without a reason");
+        else
+            check(kks_age_on(fam.birth_date, "2026-01-15") >= seeds.holder_min_age,
+                  "a holder under the minimum age");
+    }
+    check(rc == 0 || rc == KKS_EINVAL || rc == KKS_ENOMEM, "an unexpected reader result");
+    if (rc < 0) {
+        check(csv.errmsg[0] != '\0', "a reader error without a message");
+        check(kks_csv_next(&csv) == rc, "the reader did not stay failed");
+    }
+    kks_csv_close(&csv);
+    fclose(f);
+    return 0;
+}
