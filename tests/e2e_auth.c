@@ -59,22 +59,7 @@ static int ctl_argv(char **out, const char *const *a)
     return e2e_run(out, argv);
 }
 
-static void write_file(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(s, f);
-    fclose(f);
-}
 
-static void first_pan(const char *print_file, char out[20])
-{
-    char *pf = e2e_slurp(print_file);
-    cr_assert_not_null(pf);
-    memcpy(out, strchr(pf, '\n') + 1, 16);
-    out[16] = '\0';
-    free(pf);
-}
 
 /* Two families with handed-over cards, PKH and BPNT credited. */
 static void world(void)
@@ -99,7 +84,7 @@ static void world(void)
              "%s,%s,Togar Simanjuntak,1970-05-12,L,Jl. Sutomo No. 1,Teladan Barat,Medan Kota,"
              "1271,1,BRI,0,0,1,1,0,0,1,1\n",
              header, KK_A, NIK_A, KK_B, NIK_B);
-    write_file(path, rows);
+    e2e_write_file(path, rows);
     cr_assert_eq(ctl(&out, "enroll", path, 0, 0, 0), 0, "%s", out);
     free(out);
     const char *banks[] = {"BNI", "BRI"};
@@ -108,7 +93,7 @@ static void world(void)
         snprintf(path, sizeof path, "%s/print-%s.csv", E.dir, banks[i]);
         cr_assert_eq(ctl(&out, "print", "--bank", banks[i], "--out", path), 0, "%s", out);
         free(out);
-        first_pan(path, pans[i]);
+        e2e_first_pan(path, pans[i]);
         cr_assert_eq(ctl(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota",
                          "--docs", "undangan,ktp,kk"),
                      0, "%s", out);
@@ -118,13 +103,13 @@ static void world(void)
     snprintf(path, sizeof path, "%s/pkh.csv", E.dir);
     snprintf(rows, sizeof rows, "program,period,kk,amount\npkh,2026-T4,%s,1500000\n"
                                 "pkh,2026-T4,%s,1200000\n", KK_A, KK_B);
-    write_file(path, rows);
+    e2e_write_file(path, rows);
     cr_assert_eq(ctl(&out, "credit-run", path, 0, 0, 0), 0, "%s", out);
     free(out);
     snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
     snprintf(rows, sizeof rows, "program,period,kk,amount\nbpnt,2026-10..12,%s,600000\n"
                                 "bpnt,2026-10..12,%s,600000\n", KK_A, KK_B);
-    write_file(path, rows);
+    e2e_write_file(path, rows);
     cr_assert_eq(ctl(&out, "credit-run", path, 0, 0, 0), 0, "%s", out);
     free(out);
 }
@@ -840,7 +825,7 @@ Test(auth, metrics_count_what_the_switch_answered)
              "program,period,kk,amount\nbpnt,2026-10..12,%s,600000\nbpnt,2026-10..12,%s,600000\n"
              "bpnt,2026-10..12,1271099999990001,600000\n",
              KK_A, KK_B);
-    write_file(path, rows);
+    e2e_write_file(path, rows);
     ctl(&out, "credit-run", path, 0, 0, 0);
     cr_assert(out && strstr(out, "no account at the switch"), "%s", out ? out : "");
     free(out);

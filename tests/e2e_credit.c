@@ -151,13 +151,6 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 #define A "1271010000000101" /* PKH and BPNT */
 #define B "1271010000000202" /* BPNT only */
@@ -177,58 +170,58 @@ Test(credit, months_once_accounts_and_programmes)
     e2e_open_accounts(&c, 1, 1);
     snprintf(path, sizeof path, "%s/m.csv", E.dir);
 
-    write_file(path, "program,period,kk,amount\nbpnt,2026-01..03," A ",600000\nbpnt,2026-01..03," B
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-01..03," A ",600000\nbpnt,2026-01..03," B
                      ",600000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
     cr_assert_eq(num(out, "credited"), 2, "%s", out);
     free(out);
     /* February again under another label: rejected, naming the month */
-    write_file(path, "program,period,kk,amount\nbpnt,2026-02," A ",200000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-02," A ",200000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
     cr_assert_eq(num(out, "credited"), 0, "%s", out);
     cr_assert(strstr(out, "bpnt 2026-02 already paid (under bpnt 2026-01..03): not applied"),
               "%s", out);
     free(out);
-    write_file(path, "program,period,kk,amount\nbpnt,2026-02..04," A ",600000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-02..04," A ",600000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
     cr_assert(strstr(out, "bpnt 2026-02..2026-03 already paid (under bpnt 2026-01..03)"), "%s",
               out);
     free(out);
     /* new months, then a batch across the year end, then a month inside it */
-    write_file(path, "program,period,kk,amount\nbpnt,2026-04," A ",200000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-04," A ",200000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
     free(out);
-    write_file(path, "program,period,kk,amount\nbpnt,2026-12..2027-02," A ",600000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-12..2027-02," A ",600000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
     cr_assert_eq(num(out, "credited"), 1, "%s", out);
     free(out);
-    write_file(path, "program,period,kk,amount\nbpnt,2027-01," A ",200000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2027-01," A ",200000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
     cr_assert(strstr(out, "bpnt 2027-01 already paid (under bpnt 2026-12..2027-02)"), "%s", out);
     free(out);
     /* a gap paid late is fine: 2026-05 lies between paid months */
-    write_file(path, "program,period,kk,amount\nbpnt,2026-05," A ",200000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-05," A ",200000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
     free(out);
 
     /* programmes and accounts */
-    write_file(path, "program,period,kk,amount\npkh,2026-T4," B ",375000\npkh,2026-T4," C
+    e2e_write_file(path, "program,period,kk,amount\npkh,2026-T4," B ",375000\npkh,2026-T4," C
                      ",375000\npkh,2026-T4,9999999999999999,375000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
     cr_assert_eq(num(out, "credited"), 1, "%s", out);
     cr_assert(strstr(out, "family " B " is not in PKH"), "%s", out);
     cr_assert(strstr(out, "no account at the switch for KK 9999999999999999"), "%s", out);
     free(out);
-    write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\npkh,2026-T1," C
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\npkh,2026-T1," C
                      ",375000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "mixed periods: %s", out);
     free(out);
-    write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\n");
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
     cr_assert(strstr(out, "family " C " is not in BPNT"), "%s", out);
     free(out);
     /* PKH stage 1 after stage 4: earlier, but free */
-    write_file(path, "program,period,kk,amount\npkh,2026-T1," C ",375000\n");
+    e2e_write_file(path, "program,period,kk,amount\npkh,2026-T1," C ",375000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
     free(out);
 

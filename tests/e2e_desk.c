@@ -118,22 +118,7 @@ static const char *str_at(json_t *j, const char *path)
     return s;
 }
 
-static void write_file(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(s, f);
-    fclose(f);
-}
 
-static void first_pan(const char *print_file, char out[20])
-{
-    char *pf = e2e_slurp(print_file);
-    cr_assert_not_null(pf);
-    memcpy(out, strchr(pf, '\n') + 1, 16);
-    out[16] = '\0';
-    free(pf);
-}
 
 /* Two families with handed-over cards, PKH and BPNT credited; A activated and
  * buying eggs (the RRN kept). */
@@ -146,7 +131,7 @@ static void world(void)
     start_issuer(NULL);
     e2e_start_switch();
     snprintf(path, sizeof path, "%s/fam.csv", E.dir);
-    write_file(path, extract);
+    e2e_write_file(path, extract);
     cr_assert_eq(CTL(&out, "enroll", path), 0, "%s", out);
     free(out);
     const char *banks[] = {"BNI", "BRI"};
@@ -155,19 +140,19 @@ static void world(void)
         snprintf(path, sizeof path, "%s/print-%s.csv", E.dir, banks[i]);
         cr_assert_eq(CTL(&out, "print", "--bank", banks[i], "--out", path), 0, "%s", out);
         free(out);
-        first_pan(path, pans[i]);
+        e2e_first_pan(path, pans[i]);
         cr_assert_eq(CTL(&out, "handover", "--pan", pans[i], "--site", "Kantor Camat Medan Kota",
                          "--docs", "undangan,ktp,kk"),
                      0, "%s", out);
         free(out);
     }
     snprintf(path, sizeof path, "%s/pkh.csv", E.dir);
-    write_file(path, "program,period,kk,amount\npkh,2026-T4," KK_A ",1500000\n"
+    e2e_write_file(path, "program,period,kk,amount\npkh,2026-T4," KK_A ",1500000\n"
                      "pkh,2026-T4," KK_B ",1200000\n");
     cr_assert_eq(CTL(&out, "credit-run", path), 0, "%s", out);
     free(out);
     snprintf(path, sizeof path, "%s/bpnt.csv", E.dir);
-    write_file(path, "program,period,kk,amount\nbpnt,2026-10..12," KK_A ",600000\n"
+    e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-10..12," KK_A ",600000\n"
                      "bpnt,2026-10..12," KK_B ",600000\n");
     cr_assert_eq(CTL(&out, "credit-run", path), 0, "%s", out);
     free(out);

@@ -447,3 +447,22 @@ void e2e_open_accounts(const uint64_t *kks, size_t n, unsigned programs)
     kc_accounts_free(&ab);
     e2e_tls_close(ssl);
 }
+
+void e2e_write_file(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(s, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+void e2e_first_pan(const char *print_file, char out[20])
+{
+    char *pf = e2e_slurp(print_file);
+    cr_assert_not_null(pf);
+    const char *row = strchr(pf, '\n');
+    cr_assert_not_null(row, "no card in %s", print_file);
+    memcpy(out, row + 1, 16);
+    out[16] = '\0';
+    free(pf);
+}

@@ -69,6 +69,10 @@ double e2e_metric(const char *text, const char *series);
 int e2e_file_has(const char *path, const char *needle);
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *e2e_slurp(const char *path);
+/* Writes s to path (the test fails if it cannot). */
+void e2e_write_file(const char *path, const char *s);
+/* The first card number of a print file (pan,name,...), 16 digits. */
+void e2e_first_pan(const char *print_file, char out[20]);
 
 /* A blocking TLS client for tests that need to send raw bytes. cred is a
  * name in the PKI ("operator", "terminals/EW-..."), or NULL for no

@@ -14,7 +14,7 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/kks-report-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/kks-report-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
 }
 
