@@ -5,6 +5,8 @@
  * walks its tables in order, and streams it in batches with several in
  * flight. Each batch is acknowledged after the switch committed it; running
  * the same manifest again credits only what is missing. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -527,10 +529,14 @@ int cmd_settle(ctl *c, int argc, char **argv)
         for (int pass = 0; pass < 2 && ec == EXIT_OK && r->batch > 0; pass++) {
             const char *final = pass ? jsonp : csvp;
             snprintf(tmp, sizeof tmp, "%s.tmp", final);
-            FILE *f = fopen(tmp, "w");
+            /* 0600: what each merchant was owed is the bank's, not every local user's */
+            int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
             int bad = 0;
             if (!f) {
-                fprintf(stderr, "kksctl: cannot write %s\n", tmp);
+                if (fd >= 0)
+                    close(fd);
+                fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
                 ec = EXIT_USAGE;
                 break;
             }

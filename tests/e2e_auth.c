@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -356,6 +357,9 @@ Test(auth, purchases_withdrawals_and_balances)
     char csv[500];
     snprintf(csv, sizeof csv, "%s/settlement-%s-b1.csv", dir, DAY);
     cr_assert(e2e_file_has(csv, "1,merchant,\"M-127101-0001\""), "CSV written, naming its batch");
+    struct stat fs;
+    cr_assert_eq(stat(csv, &fs), 0);
+    cr_assert_eq(fs.st_mode & 0777, 0600, "settlement file mode %o", fs.st_mode & 0777);
 
     /* A purchase after the day was settled is settled by the day's next batch,
      * and then no payable holds anything. */
