@@ -604,19 +604,17 @@ static void send_one(gen *g, lterm *t, uint64_t due)
                 break;
             }
         }
-        x.type = type == T_PURCHASE ? "purchase" : type == T_WITHDRAW ? "withdraw"
-                 : type == T_BALANCE ? "balance" : "statement";
+        if (type == T_WITHDRAW && g->pkh_live == 0) {
+            g->wd_swapped++; /* no card may withdraw again today: a balance inquiry instead */
+            type = T_BALANCE;
+        }
+        x.type = type_names[type];
         if (type == T_PURCHASE) {
             ci = pick(g, g->bpnt, g->nbpnt);
             snprintf(x.items[0].sku, sizeof x.items[0].sku, "%s",
                      items[rnd(g) % (sizeof items / sizeof items[0])]);
             x.items[0].qty = 1;
             x.n_items = 1;
-        } else if (type == T_WITHDRAW && g->pkh_live == 0) {
-            g->wd_swapped++; /* no card may withdraw again today: a balance inquiry instead */
-            type = T_BALANCE;
-            x.type = "balance";
-            ci = (size_t)(rnd(g) % g->cards.n);
         } else if (type == T_WITHDRAW) {
             /* a card that may still withdraw today; one at its count leaves the set */
             size_t k = (size_t)(rnd(g) % g->pkh_live);

@@ -373,17 +373,6 @@ static void feedback(app *a, const char *fmt, ...)
 }
 
 /* The NIK of the lesson's family, from the training world's families. */
-static const char *family_nik(app *a)
-{
-    for (size_t i = 0; a->families && i < a->families->n; i++) {
-        const sc_node *f = a->families->items[i], *kk = sc_get(f, "kk"), *nik = sc_get(f, "nik");
-        if (kk && nik && strcmp(kk->scalar, a->lesson->family) == 0) return nik->scalar;
-    }
-    return "";
-}
-
-/* Bank steps come to pass by themselves: the bank blocks a lost card, or
- * issues and hands over its replacement (a new card, waiting for activation). */
 /* The documents the policy asks at event ev: the bank's desk in a lesson
  * always sees them (the lesson is about the terminal). "" when the policy
  * cannot be read, and the issuer then says what is missing. */
@@ -395,6 +384,32 @@ static const char *desk_docs(int ev, char out[KKS_DOCS_LIST_MAX])
     return out;
 }
 
+static const char *family_field(const app *a, const char *kk, const char *field)
+{
+    for (size_t i = 0; a->families && i < a->families->n; i++) {
+        const sc_node *f = a->families->items[i], *k = sc_get(f, "kk"), *v = sc_get(f, field);
+        if (k && v && strcmp(k->scalar, kk) == 0) return v->scalar;
+    }
+    return NULL;
+}
+
+/* The family's new card (a replacement, ISSUED) printed and handed over:
+ * it waits for activation. Its PAN in pan (the family's card from then on). */
+static void hand_over_new(app *a, const char *kk, char pan[40])
+{
+    char out[1200], docs[KKS_DOCS_LIST_MAX];
+    const char *bank = family_field(a, kk, "bank"), *cur = sc_world_card(a->world, kk);
+    snprintf(pan, 40, "%s", cur ? cur : "");
+    snprintf(out, sizeof out, "%s/print-replacement-%s.csv", sc_world_dir(a->world), pan);
+    const char *p[] = {"print", "--bank", bank ? bank : "BNI", "--out", out, NULL};
+    json_decref(sc_world_ctl(a->world, p));
+    const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)",
+                       "--docs", desk_docs(KKS_DOC_HANDOVER_REPLACEMENT, docs), NULL};
+    json_decref(sc_world_ctl(a->world, h));
+}
+
+/* Bank steps come to pass by themselves: the bank blocks a lost card, or
+ * issues and hands over its replacement (a new card, waiting for activation). */
 static void bank_steps(app *a)
 {
     const tl_step *st;
@@ -423,23 +438,8 @@ static void bank_steps(app *a)
         rec_event(a, "bank", st->value);
         json_decref(r);
         if (strcmp(st->value, "replace") == 0 && sc_world_card(a->world, a->lesson->family) &&
-            strcmp(sc_world_card(a->world, a->lesson->family), pan) != 0) {
-            /* the new card is printed, then handed over: it waits for activation */
-            char out[1200];
-            const char *bank = "BNI";
-            for (size_t i = 0; a->families && i < a->families->n; i++) {
-                const sc_node *f = a->families->items[i], *kk = sc_get(f, "kk");
-                if (kk && strcmp(kk->scalar, a->lesson->family) == 0 && sc_get(f, "bank"))
-                    bank = sc_get(f, "bank")->scalar;
-            }
-            snprintf(pan, sizeof pan, "%s", sc_world_card(a->world, a->lesson->family));
-            snprintf(out, sizeof out, "%s/print-replacement-%s.csv", sc_world_dir(a->world), pan);
-            const char *p[] = {"print", "--bank", bank, "--out", out, NULL};
-            json_decref(sc_world_ctl(a->world, p));
-            const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)",
-                               "--docs", desk_docs(KKS_DOC_HANDOVER_REPLACEMENT, docs), NULL};
-            json_decref(sc_world_ctl(a->world, h));
-        }
+            strcmp(sc_world_card(a->world, a->lesson->family), pan) != 0)
+            hand_over_new(a, a->lesson->family, pan);
         feedback(a, "%s%s%s", tl_str(&st->guide, a->lang), rc && strcmp(rc, "00") ? " rc " : "",
                  rc && strcmp(rc, "00") ? rc : "");
         a->step++;
@@ -468,10 +468,12 @@ static int check(app *a, enum tl_kind kind, const char *value)
              strcmp(sc_world_card(a->world, a->lesson->family), value) == 0;
         why = W(a, W_WRONG_CARD);
         break;
-    case TL_NIK:
-        ok = strcmp(family_nik(a), value) == 0;
+    case TL_NIK: {
+        const char *nik = family_field(a, a->lesson->family, "nik");
+        ok = nik && strcmp(nik, value) == 0;
         why = W(a, W_WRONG_NIK);
         break;
+    }
     case TL_PIN:
         if (strcmp(st->value, "strong") == 0)
             ok = !tl_pin_trivial(value), why = W(a, W_WEAK_PIN);
@@ -988,14 +990,6 @@ static void go(app *a, enum scr s)
     a->dev_msg[0] = '\0';
 }
 
-static const char *family_field(const app *a, const char *kk, const char *field)
-{
-    for (size_t i = 0; a->families && i < a->families->n; i++) {
-        const sc_node *f = a->families->items[i], *k = sc_get(f, "kk"), *v = sc_get(f, field);
-        if (k && v && strcmp(k->scalar, kk) == 0) return v->scalar;
-    }
-    return NULL;
-}
 
 static char *card_state(app *a, const char *pan, char *out, size_t cap)
 {
@@ -1021,8 +1015,8 @@ static int terminal_rc(app *a, const char *const *args)
  * The new card's PAN is the family's card from then on. */
 static int renew_card(app *a, const char *kk)
 {
-    char pan[40], st[24], out[1200], docs[KKS_DOCS_LIST_MAX];
-    const char *cur = sc_world_card(a->world, kk), *bank = family_field(a, kk, "bank");
+    char pan[40], st[24], docs[KKS_DOCS_LIST_MAX];
+    const char *cur = sc_world_card(a->world, kk);
     snprintf(pan, sizeof pan, "%s", cur ? cur : "");
     card_state(a, pan, st, sizeof st);
     if (strcmp(st, "LOST") != 0 && strcmp(st, "STOLEN") != 0) {
@@ -1034,13 +1028,7 @@ static int renew_card(app *a, const char *kk)
     json_decref(sc_world_ctl(a->world, r));
     cur = sc_world_card(a->world, kk);
     if (!cur || strcmp(cur, pan) == 0) return -1;
-    snprintf(pan, sizeof pan, "%s", cur);
-    snprintf(out, sizeof out, "%s/print-ulang-%s.csv", sc_world_dir(a->world), pan);
-    const char *p[] = {"print", "--bank", bank ? bank : "BNI", "--out", out, NULL};
-    json_decref(sc_world_ctl(a->world, p));
-    const char *h[] = {"handover", "--pan", pan, "--site", "Kantor Cabang (latihan)",
-                       "--docs", desk_docs(KKS_DOC_HANDOVER_REPLACEMENT, docs), NULL};
-    json_decref(sc_world_ctl(a->world, h));
+    hand_over_new(a, kk, pan);
     return strcmp(card_state(a, pan, st, sizeof st), "DISTRIBUTED") == 0 ? 0 : -1;
 }
 
