@@ -313,17 +313,35 @@ static void row_char(gen_row *w, char c)
     row_raw(w, &c, 1);
 }
 
-/* v in decimal, left-padded with zeros to width digits (width 0: as many as needed). */
+/* v in decimal, left-padded with zeros to width digits (width 0: as many as needed), at the
+ * end of tmp, two digits at a time; returns how many. */
+static unsigned uint_digits(char tmp[24], uint64_t v, unsigned width)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    unsigned n = 0;
+    while (v >= 100) {
+        memcpy(tmp + 24 - 2 - n, pairs + v % 100 * 2, 2);
+        v /= 100;
+        n += 2;
+    }
+    if (v >= 10) {
+        memcpy(tmp + 24 - 2 - n, pairs + v * 2, 2);
+        n += 2;
+    } else {
+        tmp[24 - 1 - n++] = (char)('0' + v);
+    }
+    while (n < width && n < 24)
+        tmp[24 - 1 - n++] = '0';
+    return n;
+}
+
 static void row_uint(gen_row *w, uint64_t v, unsigned width)
 {
     char tmp[24];
-    unsigned n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && n < sizeof tmp);
-    while (n < width && n < sizeof tmp)
-        tmp[sizeof tmp - 1 - n++] = '0';
+    unsigned n = uint_digits(tmp, v, width);
     row_raw(w, tmp + sizeof tmp - n, n);
 }
 
@@ -370,57 +388,121 @@ typedef struct gen_family {
     unsigned pregnant, early, sd, smp, sma, disability, elderly, bpnt;
 } gen_family;
 
+/* Text built by appending, cut (never overrun) at cap - 1 bytes, always terminated: what
+ * snprintf would make of the same pieces, without its cost on every row. */
+typedef struct gen_text {
+    char *p;
+    size_t n, cap;
+} gen_text;
+
+static void text_put(gen_text *t, const char *s)
+{
+    size_t k = strlen(s);
+    if (k > t->cap - 1 - t->n)
+        k = t->cap - 1 - t->n;
+    memcpy(t->p + t->n, s, k);
+    t->n += k;
+    t->p[t->n] = '\0';
+}
+
+/* v in decimal, at least width digits. */
+static void text_uint(gen_text *t, unsigned v, unsigned width)
+{
+    char tmp[25];
+    unsigned n = uint_digits(tmp, v, width);
+    tmp[24] = '\0';
+    text_put(t, tmp + 24 - n);
+}
+
+/* a, then sep and b when b is not NULL, into out. */
+static void text_join(char *out, size_t cap, const char *a, const char *sep, const char *b)
+{
+    gen_text t = {out, 0, cap};
+    out[0] = '\0';
+    text_put(&t, a);
+    if (b) {
+        text_put(&t, sep);
+        text_put(&t, b);
+    }
+}
+
+/* The holder's name. Where a name has two drawn parts, the second part is drawn first (the
+ * order the extracts in seeds/ were made with). */
 static void gen_name(gen_rng *r, const gen_group *c, int female, int year, char *out, size_t cap)
 {
     int old = year < 1978;
     unsigned g = rng_weighted(r, c->groups, GRP_N), x = rng_below(r, 100);
+    const char *first, *last;
     switch (g) {
     case GRP_BATAK:
-        if (female && x < 55)
-            snprintf(out, cap, "%s Br %s", PICK(r, gen_batak_f), PICK(r, gen_batak_marga));
-        else if (female && x < 75)
-            snprintf(out, cap, "%s", PICK(r, gen_batak_f));
-        else
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_batak_f) : PICK(r, gen_batak_m),
-                     PICK(r, gen_batak_marga));
+        if (female && x < 55) {
+            last = PICK(r, gen_batak_marga);
+            text_join(out, cap, PICK(r, gen_batak_f), " Br ", last);
+        } else if (female && x < 75) {
+            text_join(out, cap, PICK(r, gen_batak_f), "", NULL);
+        } else {
+            last = PICK(r, gen_batak_marga);
+            first = female ? PICK(r, gen_batak_f) : PICK(r, gen_batak_m);
+            text_join(out, cap, first, " ", last);
+        }
         break;
     case GRP_MINANG:
-        if (x < 40)
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m),
-                     PICK(r, gen_minang_suku));
-        else
-            snprintf(out, cap, "%s", female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m));
+        if (x < 40) {
+            last = PICK(r, gen_minang_suku);
+            first = female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m);
+            text_join(out, cap, first, " ", last);
+        } else {
+            text_join(out, cap, female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m), "", NULL);
+        }
         break;
     case GRP_CHINESE:
-        if (x < 20)
-            snprintf(out, cap, "%s",
-                     female ? PICK(r, gen_chinese_full_f) : PICK(r, gen_chinese_full_m));
-        else
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_chinese_f) : PICK(r, gen_chinese_m),
-                     PICK(r, gen_chinese_sur));
+        if (x < 20) {
+            text_join(out, cap, female ? PICK(r, gen_chinese_full_f) : PICK(r, gen_chinese_full_m),
+                      "", NULL);
+        } else {
+            last = PICK(r, gen_chinese_sur);
+            first = female ? PICK(r, gen_chinese_f) : PICK(r, gen_chinese_m);
+            text_join(out, cap, first, " ", last);
+        }
         break;
     default:
         if (female)
-            snprintf(out, cap, "%s", old ? PICK(r, gen_malay_f_old) : PICK(r, gen_malay_f_new));
+            text_join(out, cap, old ? PICK(r, gen_malay_f_old) : PICK(r, gen_malay_f_new), "",
+                      NULL);
         else
-            snprintf(out, cap, "%s", old ? PICK(r, gen_malay_m_old) : PICK(r, gen_malay_m_new));
+            text_join(out, cap, old ? PICK(r, gen_malay_m_old) : PICK(r, gen_malay_m_new), "",
+                      NULL);
         break;
     }
 }
 
+/* "Jl. STREET[ Gg. GANG] No. N" and a lingkungan (Medan's kelurahan are divided into them) or
+ * an RT and RW (the RW drawn before the RT). */
 static void gen_address(gen_rng *r, const char *const *streets, unsigned nstreets, int medan,
                         char *out, size_t cap)
 {
     const char *street = streets[rng_below(r, nstreets)];
-    char gang[48] = "", area[32];
+    gen_text t = {out, 0, cap};
     unsigned no = 1 + rng_below(r, rng_below(r, 4) ? 120 : 400);
-    if (rng_below(r, 100) < 55)
-        snprintf(gang, sizeof gang, " Gg. %s", PICK(r, gen_gangs));
-    if (medan) /* Medan's kelurahan are divided into lingkungan */
-        snprintf(area, sizeof area, " Lingk. %s", PICK(r, gen_roman));
-    else
-        snprintf(area, sizeof area, " RT %03u RW %03u", 1 + rng_below(r, 12), 1 + rng_below(r, 8));
-    snprintf(out, cap, "Jl. %s%s No. %u%s", street, gang, no, area);
+    out[0] = '\0';
+    text_put(&t, "Jl. ");
+    text_put(&t, street);
+    if (rng_below(r, 100) < 55) {
+        text_put(&t, " Gg. ");
+        text_put(&t, PICK(r, gen_gangs));
+    }
+    text_put(&t, " No. ");
+    text_uint(&t, no, 0);
+    if (medan) {
+        text_put(&t, " Lingk. ");
+        text_put(&t, PICK(r, gen_roman));
+    } else {
+        unsigned rw = 1 + rng_below(r, 8), rt = 1 + rng_below(r, 12);
+        text_put(&t, " RT ");
+        text_uint(&t, rt, 3);
+        text_put(&t, " RW ");
+        text_uint(&t, rw, 3);
+    }
 }
 
 /* Programme components. About 15% of families get PKH only, 45% BPNT only, 40% both; counts
@@ -494,8 +576,8 @@ typedef struct gen_ctx {
 static void gen_place(uint64_t key, char *out, size_t cap)
 {
     uint64_t h = gen_mix(key);
-    snprintf(out, cap, "%s %s", gen_place_head[h % NELEM(gen_place_head)],
-             gen_place_tail[(h >> 32) % NELEM(gen_place_tail)]);
+    text_join(out, cap, gen_place_head[h % NELEM(gen_place_head)], " ",
+              gen_place_tail[(h >> 32) % NELEM(gen_place_tail)]);
 }
 
 static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "kks_csv.h"
 #include "kks_registry.h"
@@ -215,4 +216,45 @@ Test(gen, the_sample_extracts_are_reproduced)
         free(got);
         free(want);
     }
+}
+
+/* A size whose KK serials or NIK sequences would need a fifth digit is refused before a row is
+ * written, rather than repeating numbers: with holders born in two years only (a registry policy
+ * asking for age 74), a city of 8 made-up kecamatan runs out of NIK sequences. */
+Test(gen, a_size_past_the_four_digit_numbers_is_refused)
+{
+    char dir[] = "/tmp/kks-gen-XXXXXX", cmd[768], path[64];
+    char *out, *err;
+    size_t out_len, err_len;
+    int rc;
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             "cp " SEEDS "/*.csv %s/ && printf 'key,value\\nholder_min_age,74\\ndecile_min,1\\n"
+             "decile_max,4\\n' > %s/registry-policy.csv",
+             dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             KKS_BIN_DIR "/kksctl gen population --seeds %s --city 1172 --families 100000000 "
+                         "> %s/out.csv 2> %s/err.txt",
+             dir, dir, dir);
+    rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d", rc);
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    cr_assert_not_null(out = slurp(path, &out_len));
+    cr_assert_eq(out_len, 0, "rows written before the refusal");
+    snprintf(path, sizeof path, "%s/err.txt", dir);
+    cr_assert_not_null(err = slurp(path, &err_len));
+    err[err_len] = '\0';
+    cr_assert(strstr(err, "too many for the 4-digit NIK sequences and KK serials of province 11"),
+              "%s", err);
+    /* the same seeds make a smaller extract */
+    snprintf(cmd, sizeof cmd,
+             KKS_BIN_DIR "/kksctl gen population --seeds %s --city 1172 --families 1000 > "
+                         "/dev/null",
+             dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(out);
+    free(err);
 }
