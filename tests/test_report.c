@@ -99,7 +99,7 @@ static void self_contained(const char *html)
 }
 
 static kl_second secs[3600];
-static kl_hist all;
+static kr_hist all;
 static uint64_t codes[100];
 
 /* n seconds of a steady run with a slow patch at a third and an outage at two thirds. */
@@ -107,7 +107,7 @@ static kl_report synthetic(size_t n)
 {
     memset(secs, 0, sizeof secs);
     memset(codes, 0, sizeof codes);
-    kl_hist_init(&all);
+    kr_hist_init(&all);
     uint64_t errors = 0;
     for (size_t i = 0; i < n; i++) {
         kl_second *s = &secs[i];
@@ -124,10 +124,10 @@ static kl_report synthetic(size_t n)
         codes[51] += s->codes[51];
         errors += s->errors;
         for (uint64_t k = 0; k < s->answered; k++)
-            kl_hist_add(&all, s->p50 / 2 + k * s->p50 / 64);
+            kr_hist_add(&all, s->p50 / 2 + k * s->p50 / 64);
     }
-    static const kl_kv settings[] = {{"terminals", "50"}, {"model", "open, --rate 200/s"}};
-    static const kl_kv summary[] = {{"approved/s", "182.1"}, {"fell behind", "yes"}};
+    static const kr_kv settings[] = {{"terminals", "50"}, {"model", "open, --rate 200/s"}};
+    static const kr_kv summary[] = {{"approved/s", "182.1"}, {"fell behind", "yes"}};
     return (kl_report){"kks-terminal load, 2026-12-02 05:10 UTC",
                        settings,
                        2,
@@ -166,9 +166,9 @@ Test(report, one_file_four_charts_nothing_fetched)
 Test(report, hostile_strings_are_escaped)
 {
     kl_report r = synthetic(5);
-    const kl_kv settings[] = {{"<script>alert(1)</script>", "a & b \"q\" 'x' <img onerror=x>"},
+    const kr_kv settings[] = {{"<script>alert(1)</script>", "a & b \"q\" 'x' <img onerror=x>"},
                               {"switch", "127.0.0.1:7000\x01\n"}};
-    const kl_kv summary[] = {{"verdict", "</td></tr></table><h1>"}};
+    const kr_kv summary[] = {{"verdict", "</td></tr></table><h1>"}};
     r.title = "<b>load</b> & \"run\"";
     r.settings = settings, r.nsettings = 2;
     r.summary = summary, r.nsummary = 1;
@@ -184,8 +184,8 @@ Test(report, hostile_strings_are_escaped)
 
 Test(report, empty_run_says_no_data)
 {
-    kl_hist empty;
-    kl_hist_init(&empty);
+    kr_hist empty;
+    kr_hist_init(&empty);
     uint64_t none[100] = {0};
     kl_report cases[] = {
         {.title = "empty"},                                             /* every pointer NULL */
@@ -206,8 +206,8 @@ Test(report, seconds_without_answers)
     memset(secs, 0, sizeof secs);
     for (size_t i = 0; i < 10; i++)
         secs[i].errors = 50;
-    kl_hist empty;
-    kl_hist_init(&empty);
+    kr_hist empty;
+    kr_hist_init(&empty);
     uint64_t none[100] = {0};
     kl_report r = {
         .title = "down", .secs = secs, .nsecs = 10, .all = &empty, .codes = none, .errors = 500};
