@@ -8,10 +8,10 @@
  *   (d) batch round trips: the percentile spectrum and its table
  *   (e) the switch's RSS and WAL size over time, from its metrics, or why not
  *
- * Batches are answered in lumps, so the buckets are as wide as a batch
- * round of the batches in flight (at most 100 buckets, widths of 1, 2 or 5 times a power
- * of ten seconds). Nothing here names a family: the report holds no personal
- * data. */
+ * Batches are answered in lumps, so a time bucket is about as wide as half a
+ * round of the batches in flight (at most 100 buckets, widths of 1, 2 or 5
+ * times a power of ten seconds). Nothing here names a family: the report
+ * holds no personal data. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -59,8 +59,11 @@ static void view_free(view *v)
 /* Buckets and sample columns of the run. -1 when out of memory. */
 static int view_make(view *v, const struct credit_run_stats *st)
 {
-    /* answers come in rounds of the batches in flight: a bucket holds about one round */
-    size_t target = st->nbatches / (st->in_flight ? st->in_flight : 1);
+    /* answers come in rounds of the batches in flight: a bucket holds about
+     * half a round (8 in flight: 4 batches), fewer buckets than that are steps
+     * of nothing and everything */
+    size_t half = st->in_flight > 1 ? st->in_flight / 2 : 1;
+    size_t target = st->nbatches / half;
     if (target > MAX_BUCKETS)
         target = MAX_BUCKETS;
     if (target == 0 && st->nbatches)
