@@ -156,6 +156,14 @@ Test(credit, run_rerun_conflicts_and_rejects)
     fclose(f);
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "bad header: %s", out);
     free(out);
+    /* flags out of their range send nothing either (this manifest would exit 1) */
+    e2e_write_file(path, "program,period,kk,amount\npkh,2026-T4,9999999999999999,1\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, "--metrics=no-port"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "credit-run", path, "--batch=16385"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "credit-run", path, "--batch=12x"), 2, "%s", out);
+    free(out);
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }
 
