@@ -224,6 +224,11 @@ static void body(FILE *f, const void *ud)
                      "from its send to its answer, which the switch gives after COMMIT.");
 }
 
+double ctl_credit_run_ms(const struct credit_run_stats *st, double q)
+{
+    return (double)kr_hist_quantile(&st->rtt, q) / 1e6;
+}
+
 int ctl_credit_run_report(const struct credit_run_stats *st, const char *path, const char *sw,
                           char *err, size_t cap)
 {

@@ -463,11 +463,6 @@ void ctl_credit_run_free(struct credit_run_stats *st)
     st->nrej = st->nbatches = st->nsamples = 0;
 }
 
-double ctl_credit_run_ms(const struct credit_run_stats *st, double q)
-{
-    return (double)kr_hist_quantile(&st->rtt, q) / 1e6;
-}
-
 static double per_s(double n, double seconds)
 {
     return seconds > 0 ? n / seconds : 0;

@@ -97,7 +97,8 @@ void ctl_credit_run_print(FILE *f, const struct credit_run_stats *st);
 int ctl_credit_run_report(const struct credit_run_stats *st, const char *path, const char *sw,
                           char *err, size_t cap);
 
-/* The quantile q of the batch round trips, in ms (0 when there were none). */
+/* The quantile q of the batch round trips, in ms (0 when there were none);
+ * in ctl/credit_report.c with the report, which a test links alone. */
 double ctl_credit_run_ms(const struct credit_run_stats *st, double q);
 
 #endif
