@@ -206,8 +206,9 @@ static void body(FILE *f, const void *ud)
                                   "in buckets of %g s", v->w);
     kr_time_chart(f, title, "rows/s", (double)v->nb * v->w, rate, 2);
     kr_h2(f, "Batch round trip over time");
-    snprintf(title, sizeof title, "Batch round trip over time: p50, p90, p99 and max of the batches "
-                                  "answered in each %g s, ms", v->w);
+    snprintf(title, sizeof title,
+             "Batch round trip over time: p50, p90, p99 and max of the batches answered in each "
+             "%g s, ms", v->w);
     kr_time_chart(f, title, "round trip (ms)", (double)v->nb * v->w, rtt, 4);
     kr_h2(f, "Batch round trips");
     kr_spectrum(f, "Batch round trips: round trip at each percentile, ms", &st->rtt);

@@ -107,6 +107,11 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert(strstr(out, "{\"line\":1005,\"reason\":\"Rp600001 is over the policy maximum"),
               "%s", out);
     cr_assert(strstr(out, "{\"line\":1006,\"reason\":\"amount must be whole rupiah"), "%s", out);
+    /* grouped by class: kksctl's own (twice, bad KK, -5) and the switch's (0, over the maximum) */
+    cr_assert(strstr(out, "\"rejected_count\":5,\"rejected_by_reason\":{\"bad KK\":1,"
+                          "\"bad amount\":2,\"over the policy maximum\":1,"
+                          "\"twice in the manifest\":1}"),
+              "%s", out);
     free(out);
     ledger_ok();
 
@@ -123,6 +128,8 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert_eq(num(out, "credited"), 0, "%s", out);
     cr_assert(strstr(out, "already credited Rp600000 for bpnt 2026-10..12; the manifest says "
                           "Rp400000: not applied"), "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"credited before with another amount\":3}"),
+              "%s", out);
     free(out);
 
     /* PKH for the same families goes to the other wallet. */
@@ -197,6 +204,7 @@ Test(credit, months_once_accounts_and_programmes)
     cr_assert_eq(num(out, "credited"), 0, "%s", out);
     cr_assert(strstr(out, "bpnt 2026-02 already paid (under bpnt 2026-01..03): not applied"),
               "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"already paid\":1}"), "%s", out);
     free(out);
     e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-02..04," A ",600000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
@@ -227,6 +235,8 @@ Test(credit, months_once_accounts_and_programmes)
     cr_assert_eq(num(out, "credited"), 1, "%s", out);
     cr_assert(strstr(out, "family " B " is not in PKH"), "%s", out);
     cr_assert(strstr(out, "no account at the switch for KK 9999999999999999"), "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"no account\":1,\"not in the programme\":1}"),
+              "%s", out);
     free(out);
     e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\npkh,2026-T1," C
                      ",375000\n");
