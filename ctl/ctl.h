@@ -37,6 +37,7 @@ int ctl_json_print(json_t *v);
 typedef struct ctl_rej {
     uint32_t line;
     char *reason;
+    unsigned kind; /* a credit row's class of reason (core/kks_reject.h); 0 otherwise */
 } ctl_rej;
 
 /* [{"line":N,"reason":"..."}, ...] for --json; NULL only when out of memory. */

@@ -53,7 +53,9 @@ static void untrack(pid_t pid)
             E.pids[i] = 0;
 }
 
-static pid_t spawn_to(const char *out_path, int out_only_stdout, char *const argv[])
+/* Starts argv with stdout to out_path and stderr to err_path (the same file
+ * when equal; inherited when NULL). */
+static pid_t spawn_to(const char *out_path, const char *err_path, char *const argv[])
 {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -62,8 +64,12 @@ static pid_t spawn_to(const char *out_path, int out_only_stdout, char *const arg
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd >= 0) {
             dup2(fd, 1);
-            if (!out_only_stdout)
-                dup2(fd, 2);
+            close(fd);
+        }
+        if (err_path && (fd = strcmp(err_path, out_path) == 0
+                                  ? dup(1)
+                                  : open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+            dup2(fd, 2);
             close(fd);
         }
         execv(argv[0], argv);
@@ -76,7 +82,17 @@ pid_t e2e_spawn(const char *logname, char *const argv[])
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.log", E.dir, logname);
-    pid_t pid = spawn_to(path, 0, argv);
+    pid_t pid = spawn_to(path, path, argv);
+    track(pid);
+    return pid;
+}
+
+pid_t e2e_spawn_split(const char *name, char *const argv[])
+{
+    char out[512], log[512];
+    snprintf(out, sizeof out, "%s/%s.out", E.dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", E.dir, name);
+    pid_t pid = spawn_to(out, log, argv);
     track(pid);
     return pid;
 }
@@ -102,7 +118,7 @@ int e2e_run(char **out, char *const argv[])
     char path[512];
     static int seq;
     snprintf(path, sizeof path, "%s/run-%d.out", E.dir, ++seq);
-    pid_t pid = spawn_to(path, 1, argv);
+    pid_t pid = spawn_to(path, NULL, argv);
     track(pid);
     int rc = wait_exit(pid, 60000);
     if (rc == -1)
