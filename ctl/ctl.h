@@ -40,6 +40,10 @@ typedef struct ctl_rej {
     unsigned kind; /* a credit row's class of reason (core/kks_reject.h); 0 otherwise */
 } ctl_rej;
 
+/* A whole decimal number in [lo, hi] with nothing around it (no sign, no
+ * space): 0 with *out, or -1. */
+int ctl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
 /* [{"line":N,"reason":"..."}, ...] for --json; NULL only when out of memory. */
 json_t *ctl_rejected_json(const ctl_rej *rejs, size_t n);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "enroll.h"
 #include "kc_op.h"
 #include "kks_csv.h"
 #include "kks_err.h"
@@ -56,6 +57,7 @@ typedef struct run {
     size_t cap, count;
     int tty;
     uint64_t started;
+    uint64_t accounts_started;
 } run;
 
 static void add_rej(run *r, unsigned line, const char *reason)
@@ -331,11 +333,9 @@ static long long check_structure(const char *path, FILE *f)
 }
 
 /* Prints the summary; returns EXIT_OK or EXIT_INTERNAL (--json not written). */
-static int print_summary(run *r)
+static int print_summary(ctl *c, const struct ctl_enroll_stats *r, int verify)
 {
-    if (r->nrej)
-        qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
-    if (r->c->json) {
+    if (c->json) {
         json_t *o = json_pack("{s:I,s:I,s:I}", "rows", (json_int_t)r->rows, "enrolled",
                               (json_int_t)r->enrolled, "unchanged", (json_int_t)r->unchanged);
         kks_json_set(&o, "accounts",
@@ -347,7 +347,7 @@ static int print_summary(run *r)
         kks_json_set(&o, "rejected", ctl_rejected_json(r->rejs, r->nrej));
         return ctl_json_print(o);
     }
-    if (r->verify)
+    if (verify)
         printf("rows %llu, enrolled at the issuer %llu, rejected %zu\n",
                (unsigned long long)r->rows, (unsigned long long)r->unchanged, r->nrej);
     else
@@ -368,46 +368,38 @@ static int print_summary(run *r)
     return EXIT_OK;
 }
 
-static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
+/* The figures of a run into st (which takes the rejections). */
+static void keep_stats(run *r, struct ctl_enroll_stats *st)
 {
-    static const struct option opts[] = {
-        {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
-        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
-    };
+    if (r->nrej)
+        qsort(r->rejs, r->nrej, sizeof *r->rejs, cmp_rej);
+    st->rows = r->rows;
+    st->enrolled = r->enrolled;
+    st->unchanged = r->unchanged;
+    st->done_rows = r->done_rows;
+    st->opened = r->opened;
+    st->updated = r->updated;
+    st->acct_unchanged = r->acct_unchanged;
+    st->accounts_done = r->accounts_done;
+    st->rejs = r->rejs;
+    st->nrej = r->nrej;
+    r->rejs = NULL;
+    r->nrej = 0;
+}
+
+int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
+               struct ctl_enroll_stats *st)
+{
     static Kks__EnrollRow rows[BATCH_ROWS];
-    const char *use = verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
-                             : "usage: kksctl enroll FILE.csv [--issuer A] [--switch A] [--json]";
-    run r = {.c = c, .verify = verify};
+    run r = {.c = c, .verify = o->verify};
     kks_client *sw = NULL;
     kks_csv csv;
     kks_client *cl;
     FILE *f;
     long long total;
-    int o, ec = EXIT_OK, rc;
+    int ec = EXIT_OK, rc;
     size_t n = 0, bytes = 0;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'i': c->issuer = optarg; break;
-        case 'p': c->pki = optarg; break;
-        case 's': c->sw = optarg; break;
-        case 'j': c->json = 1; break;
-        case 'V': return kks_version_print(stdout, "kksctl");
-        case 'h': puts(use); return EXIT_OK;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "%s\n", use);
-        return EXIT_USAGE;
-    }
-    if (verify && !c->sw) {
-        fprintf(stderr, "kksctl: accounts open needs the switch (--switch or KKS_SWITCH)\n%s\n",
-                use);
-        return EXIT_USAGE;
-    }
-    const char *path = argv[optind];
     if (!(f = fopen(path, "r"))) {
         fprintf(stderr, "kksctl: cannot open %s\n", path);
         return EXIT_USAGE;
@@ -423,7 +415,7 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
         return ec;
     }
     rewind(f);
-    r.tty = isatty(2);
+    r.tty = !o->quiet && isatty(2);
     r.started = uv_hrtime();
     kks_csv_init(&csv, f, 0);
     kks_csv_next(&csv); /* the header, checked above */
@@ -479,24 +471,78 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
     kks_csv_close(&csv);
     fclose(f);
     progress(&r, 1);
-    if (!r.failed && sw)
+    r.accounts_started = uv_hrtime();
+    st->enrol_seconds = (double)(r.accounts_started - r.started) / 1e9;
+    if (!r.failed && sw) {
         open_accounts(&r, sw);
+        st->accounts_seconds = (double)(uv_hrtime() - r.accounts_started) / 1e9;
+    }
     if (r.failed) {
         fprintf(stderr, "kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
                         "run the same file again to finish (done rows are unchanged).\n",
                 (unsigned long long)r.done_rows);
         ec = r.failed;
     } else {
-        ec = print_summary(&r);
-        if (ec == EXIT_OK && r.nrej)
-            ec = EXIT_DECLINED;
+        ec = r.nrej ? EXIT_DECLINED : EXIT_OK;
     }
+    keep_stats(&r, st);
     for (size_t i = 0; i < r.nrej; i++)
         free(r.rejs[i].reason);
     free(r.rejs);
     free(r.keys);
     free(r.lines);
     free(r.accts);
+    return ec;
+}
+
+void ctl_enroll_free(struct ctl_enroll_stats *st)
+{
+    for (size_t i = 0; i < st->nrej; i++)
+        free(st->rejs[i].reason);
+    free(st->rejs);
+    memset(st, 0, sizeof *st);
+}
+
+static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
+{
+    static const struct option opts[] = {
+        {"issuer", required_argument, 0, 'i'}, {"pki", required_argument, 0, 'p'},
+        {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
+    };
+    const char *use = verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
+                             : "usage: kksctl enroll FILE.csv [--issuer A] [--switch A] [--json]";
+    struct ctl_enroll_opts eo = {.verify = verify};
+    struct ctl_enroll_stats st = {0};
+    int o, ec;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'i': c->issuer = optarg; break;
+        case 'p': c->pki = optarg; break;
+        case 's': c->sw = optarg; break;
+        case 'j': c->json = 1; break;
+        case 'V': return kks_version_print(stdout, "kksctl");
+        case 'h': puts(use); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "%s\n", use);
+        return EXIT_USAGE;
+    }
+    if (verify && !c->sw) {
+        fprintf(stderr, "kksctl: accounts open needs the switch (--switch or KKS_SWITCH)\n%s\n",
+                use);
+        return EXIT_USAGE;
+    }
+    ec = ctl_enroll(c, argv[optind], &eo, &st);
+    if (ec == EXIT_OK || ec == EXIT_DECLINED) {
+        int pec = print_summary(c, &st, verify);
+        if (pec != EXIT_OK)
+            ec = pec;
+    }
+    ctl_enroll_free(&st);
     return ec;
 }
 

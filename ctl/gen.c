@@ -49,10 +49,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "gen.h"
 #include "kks_csv.h"
 #include "kks_seeds.h"
 
-#define GEN_MAX_FAMILIES 100000000LL
 #define GEN_ROW_CAP 1024
 #define GEN_OUTBUF (1u << 20)
 #define GEN_REF_YEAR 2026 /* "now" for ages, fixed so the output never changes */
@@ -660,21 +660,6 @@ static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
 
 /* ---- the command ----------------------------------------------------------------------- */
 
-/* A whole decimal number in [lo, hi] with nothing around it; 0 or -1. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int street_row(void *ctx, const kks_csv *csv, char *why, size_t cap)
 {
     gen_places *p = ctx;
@@ -860,6 +845,81 @@ static int groups_init(gen_ctx *g, uint64_t n, int national)
     return 0;
 }
 
+struct ctl_gen {
+    gen_ctx g;
+    gen_places places;
+    uint64_t families;
+};
+
+int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
+{
+    ctl_gen *cg;
+    *out = NULL;
+    if (o->sample && o->families > GEN_SAMPLE_MAX) {
+        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
+                GEN_SAMPLE_MAX);
+        return EXIT_USAGE;
+    }
+    if (!(cg = calloc(1, sizeof *cg))) { /* the place tables are large: not on the stack */
+        fputs("kksctl gen population: out of memory\n", stderr);
+        return EXIT_INTERNAL;
+    }
+    gen_ctx *g = &cg->g;
+    g->seed = o->seed;
+    if (places_init(g, &cg->places, o->city, o->seeds) < 0)
+        goto usage;
+    g->base = o->sample ? 1 : GEN_SAMPLE_RESERVED + 1;
+    g->decile_min = cg->places.seeds.decile_min;
+    g->decile_max = cg->places.seeds.decile_max;
+    /* the youngest holder is of KTP age on the first day of GEN_REF_YEAR */
+    int last_year = GEN_REF_YEAR - cg->places.seeds.holder_min_age - 1;
+    g->birth_first = days_from_civil(1950, 1, 1);
+    g->birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g->birth_first;
+    if (g->birth_days < 366) {
+        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
+                "from 1950\n", cg->places.seeds.holder_min_age);
+        goto usage;
+    }
+    g->reg_first = days_from_civil(1998, 1, 1);
+    g->reg_days = days_from_civil(2026, 1, 1) - g->reg_first;
+    if (groups_init(g, o->families, o->city == NULL) < 0)
+        goto usage;
+    cg->families = o->families;
+    *out = cg;
+    return EXIT_OK;
+usage:
+    free(cg);
+    return EXIT_USAGE;
+}
+
+int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, const char *name)
+{
+    gen_row row;
+    assert(first <= cg->families && count <= cg->families - first);
+    fputs(gen_header, out);
+    memset(&row, 0, sizeof row);
+    for (uint64_t i = first; i < first + count; i++) {
+        gen_family_row(&cg->g, i, &row);
+        if (row.overflow) { /* cannot happen with the tables above */
+            fprintf(stderr, "kksctl gen population: row %llu too long\n",
+                    (unsigned long long)i + 1);
+            return EXIT_INTERNAL;
+        }
+        if (fwrite(row.b, 1, row.n, out) != row.n)
+            break;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "kksctl gen population: %s: %s\n", name, strerror(errno));
+        return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
+}
+
+void ctl_gen_free(ctl_gen *cg)
+{
+    free(cg);
+}
+
 static int gen_population(int argc, char **argv)
 {
     static const struct option opts[] = {{"families", required_argument, 0, 'n'},
@@ -871,21 +931,18 @@ static int gen_population(int argc, char **argv)
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     static char outbuf[GEN_OUTBUF]; /* static: stdout may still use it after we return */
-    const char *families = NULL, *seed = "1", *city = NULL, *dir = kks_seeds_default(NULL);
-    static gen_ctx g;      /* static: the place tables are large */
-    static gen_places places;
-    uint64_t n = 0;
-    int sample = 0;
-    gen_row row;
-    int o;
+    const char *families = NULL, *seed = "1";
+    struct ctl_gen_opts go = {.seeds = kks_seeds_default(NULL)};
+    ctl_gen *cg;
+    int o, ec;
 
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'n': families = optarg; break;
         case 's': seed = optarg; break;
-        case 'c': city = optarg; break;
-        case 'S': sample = 1; break;
-        case 'd': dir = optarg; break;
+        case 'c': go.city = optarg; break;
+        case 'S': go.sample = 1; break;
+        case 'd': go.seeds = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
         default: fputs(gen_usage, stderr); return EXIT_USAGE;
@@ -900,58 +957,22 @@ static int gen_population(int argc, char **argv)
         fprintf(stderr, "kksctl gen population: --families N is required\n%s", gen_usage);
         return EXIT_USAGE;
     }
-    if (parse_u64(families, 1, GEN_MAX_FAMILIES, &n) < 0) {
+    if (ctl_parse_u64(families, 1, GEN_MAX_FAMILIES, &go.families) < 0) {
         fprintf(stderr, "kksctl gen population: --families %s: want a whole number 1..%lld\n",
                 families, GEN_MAX_FAMILIES);
         return EXIT_USAGE;
     }
-    if (parse_u64(seed, 0, UINT64_MAX, &g.seed) < 0) {
+    if (ctl_parse_u64(seed, 0, UINT64_MAX, &go.seed) < 0) {
         fprintf(stderr, "kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
-    if (sample && n > GEN_SAMPLE_MAX) {
-        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
-                GEN_SAMPLE_MAX);
-        return EXIT_USAGE;
-    }
-    if (places_init(&g, &places, city, dir) < 0)
-        return EXIT_USAGE;
-    g.base = sample ? 1 : GEN_SAMPLE_RESERVED + 1;
-    g.decile_min = places.seeds.decile_min;
-    g.decile_max = places.seeds.decile_max;
-    /* the youngest holder is of KTP age on the first day of GEN_REF_YEAR */
-    int last_year = GEN_REF_YEAR - places.seeds.holder_min_age - 1;
-    g.birth_first = days_from_civil(1950, 1, 1);
-    g.birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g.birth_first;
-    if (g.birth_days < 366) {
-        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
-                "from 1950\n", places.seeds.holder_min_age);
-        return EXIT_USAGE;
-    }
-    g.reg_first = days_from_civil(1998, 1, 1);
-    g.reg_days = days_from_civil(2026, 1, 1) - g.reg_first;
-    if (groups_init(&g, n, city == NULL) < 0)
-        return EXIT_USAGE;
-
+    if ((ec = ctl_gen_new(&go, &cg)) != EXIT_OK)
+        return ec;
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    fputs(gen_header, stdout);
-    memset(&row, 0, sizeof row);
-    for (uint64_t i = 0; i < n; i++) {
-        gen_family_row(&g, i, &row);
-        if (row.overflow) { /* cannot happen with the tables above */
-            fprintf(stderr, "kksctl gen population: row %llu too long\n",
-                    (unsigned long long)i + 1);
-            return EXIT_INTERNAL;
-        }
-        if (fwrite(row.b, 1, row.n, stdout) != row.n)
-            break;
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        perror("kksctl gen population: stdout");
-        return EXIT_INTERNAL;
-    }
-    return EXIT_OK;
+    ec = ctl_gen_write(cg, 0, go.families, stdout, "stdout");
+    ctl_gen_free(cg);
+    return ec;
 }
 
 int cmd_gen(ctl *c, int argc, char **argv)

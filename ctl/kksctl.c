@@ -1,4 +1,5 @@
 /* kksctl: the operator console. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,20 @@ int ctl_json_print(json_t *v)
         return EXIT_OK;
     fprintf(stderr, "kksctl: cannot write the JSON output: %s\n", kks_strerror(rc));
     return EXIT_INTERNAL;
+}
+
+int ctl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 json_t *ctl_rejected_json(const ctl_rej *rejs, size_t n)

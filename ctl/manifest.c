@@ -7,6 +7,7 @@
  * and writes one manifest row per family with a positive amount. The extract must be a regular
  * file, since it is read twice; memory stays flat whatever its size, apart from the set of KKs
  * seen (12 bytes a slot, about 17 bytes a family). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "manifest.h"
 #include "kks_money.h"
 #include "kks_csv.h"
 #include "kks_err.h"
@@ -22,7 +24,6 @@
 #include "kks_registry.h"
 #include "kks_seeds.h"
 
-#define MF_SHOW_SKIPPED 10 /* skipped rows named in the summary */
 #define MF_IOBUF (1u << 20)
 
 static const char mf_usage[] =
@@ -36,15 +37,8 @@ static const char mf_usage[] =
     "positive amount under the policy in DIR. A summary goes to stderr. Exit 0 done, 1 done\n"
     "but some rows were skipped as invalid, 2 usage error or malformed file (nothing written).\n";
 
-typedef struct skipped {
-    unsigned long line;
-    char reason[200];
-} skipped;
-
 typedef struct mf_run {
-    uint64_t rows, families, manifest, capped, nskipped;
-    int64_t total;
-    skipped shown[MF_SHOW_SKIPPED];
+    struct ctl_manifest_stats *st;
     /* KKs of valid rows: open addressing on the 16-digit number + 1 (0 marks a free slot),
      * at most 70% full; the line each was first seen on (saturating at UINT32_MAX). */
     uint64_t *keys;
@@ -52,13 +46,13 @@ typedef struct mf_run {
     size_t cap, count;
 } mf_run;
 
-static void skip_row(mf_run *r, unsigned long line, const char *reason)
+static void skip_row(struct ctl_manifest_stats *st, unsigned long line, const char *reason)
 {
-    if (r->nskipped < MF_SHOW_SKIPPED) {
-        r->shown[r->nskipped].line = line;
-        snprintf(r->shown[r->nskipped].reason, sizeof r->shown[0].reason, "%s", reason);
+    if (st->nskipped < CTL_MANIFEST_SHOWN) {
+        st->shown[st->nskipped].line = line;
+        snprintf(st->shown[st->nskipped].reason, sizeof st->shown[0].reason, "%s", reason);
     }
-    r->nskipped++;
+    st->nskipped++;
 }
 
 static size_t kk_slot(uint64_t k, size_t cap)
@@ -174,8 +168,10 @@ static char *put_u64(char *p, uint64_t v)
 
 /* Pass 2: validate, compute, write. EXIT_OK, or an exit code after printing why. */
 static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds *seeds,
-                          const kks_policy *pol, const kks_period *per)
+                          const kks_policy *pol, const kks_period *per, FILE *out,
+                          const char *out_name)
 {
+    struct ctl_manifest_stats *st = r->st;
     char prefix[64], row[128], why[200];
     int64_t bpnt_amount = 0;
     size_t plen;
@@ -197,15 +193,15 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         kks_csv_close(&csv);
         return EXIT_USAGE; /* the file changed since pass 1 */
     }
-    printf("program,period,kk,amount\n");
+    fputs("program,period,kk,amount\n", out);
     while ((rc = kks_csv_next(&csv)) == 1) {
         int64_t amount;
         long long first;
         int capped = 0;
-        r->rows++;
+        st->rows++;
         if (kks_registry_parse(seeds, (const char *const *)csv.fields, csv.nfields, &fam, why,
                                sizeof why) < 0) {
-            skip_row(r, csv.line, why);
+            skip_row(st, csv.line, why);
             continue;
         }
         if ((first = seen_kk(r, fam.kk, csv.line)) != 0) {
@@ -216,30 +212,30 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
             }
             snprintf(why, sizeof why, "KK %s appears twice in this extract (first on line %lld)",
                      fam.kk, first);
-            skip_row(r, csv.line, why);
+            skip_row(st, csv.line, why);
             continue;
         }
-        r->families++;
+        st->families++;
         if (per->program == KKS_PROGRAM_PKH) {
             amount = kks_policy_pkh_amount(pol, per, fam.pkh, &capped);
-            r->capped += (uint64_t)capped;
+            st->capped += (uint64_t)capped;
         } else {
             amount = fam.bpnt ? bpnt_amount : 0;
         }
         if (amount <= 0)
             continue;
-        if (__builtin_add_overflow(r->total, amount, &r->total)) {
+        if (__builtin_add_overflow(st->total, amount, &st->total)) {
             fputs("kksctl manifest: the total overflows 64 bits; manifest incomplete\n", stderr);
             ec = EXIT_INTERNAL;
             break;
         }
-        r->manifest++;
+        st->manifest++;
         memcpy(row, prefix, plen);
         memcpy(row + plen, fam.kk, 16);
         row[plen + 16] = ',';
         char *end = put_u64(row + plen + 17, (uint64_t)amount);
         *end++ = '\n';
-        fwrite(row, 1, (size_t)(end - row), stdout);
+        fwrite(row, 1, (size_t)(end - row), out);
     }
     if (rc < 0 && ec == EXIT_OK) {
         fprintf(stderr, "kksctl manifest: %s: %s (the file changed while being read?); manifest "
@@ -247,14 +243,15 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         ec = EXIT_USAGE;
     }
     kks_csv_close(&csv);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        perror("kksctl manifest: stdout");
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "kksctl manifest: %s: %s\n", out_name, strerror(errno));
         return EXIT_INTERNAL;
     }
     return ec;
 }
 
-static void print_summary(const mf_run *r, const kks_period *per, const char *path)
+static void print_summary(const struct ctl_manifest_stats *r, const kks_period *per,
+                          const char *path)
 {
     char rp[48];
     fmt_rupiah(r->total, rp, sizeof rp);
@@ -270,11 +267,11 @@ static void print_summary(const mf_run *r, const kks_period *per, const char *pa
             per->program == KKS_PROGRAM_PKH ? "  cut by a PKH cap          " : "  months in the batch       ",
             per->program == KKS_PROGRAM_PKH ? (unsigned long long)r->capped
                                             : (unsigned long long)per->months);
-    for (uint64_t i = 0; i < r->nskipped && i < MF_SHOW_SKIPPED; i++)
+    for (uint64_t i = 0; i < r->nskipped && i < CTL_MANIFEST_SHOWN; i++)
         fprintf(stderr, "    line %lu: %s\n", r->shown[i].line, r->shown[i].reason);
-    if (r->nskipped > MF_SHOW_SKIPPED)
+    if (r->nskipped > CTL_MANIFEST_SHOWN)
         fprintf(stderr, "    ... and %llu more\n",
-                (unsigned long long)(r->nskipped - MF_SHOW_SKIPPED));
+                (unsigned long long)(r->nskipped - CTL_MANIFEST_SHOWN));
 }
 
 int cmd_manifest(ctl *c, int argc, char **argv)
@@ -288,11 +285,9 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     const char *program = NULL, *label = NULL, *path = NULL, *dir = kks_seeds_default(NULL);
     static kks_seeds seeds;
     static kks_policy pol;
-    static mf_run r;
+    static struct ctl_manifest_stats st;
     kks_period per;
-    struct stat st;
     char err[512];
-    FILE *f;
     int o, ec;
 
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -334,11 +329,27 @@ int cmd_manifest(ctl *c, int argc, char **argv)
         fprintf(stderr, "kksctl manifest: --period %s: %s\n", label, err);
         return EXIT_USAGE;
     }
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    memset(&st, 0, sizeof st);
+    ec = ctl_manifest_write(path, &seeds, &pol, &per, stdout, "stdout", &st);
+    if (ec == EXIT_OK || ec == EXIT_DECLINED)
+        print_summary(&st, &per, path);
+    return ec;
+}
+
+int ctl_manifest_write(const char *path, const kks_seeds *seeds, const kks_policy *pol,
+                       const kks_period *per, FILE *out, const char *out_name,
+                       struct ctl_manifest_stats *st)
+{
+    mf_run r = {.st = st};
+    struct stat sb;
+    FILE *f;
+    int ec;
     if (!(f = fopen(path, "r"))) {
         fprintf(stderr, "kksctl manifest: cannot open %s\n", path);
         return EXIT_USAGE;
     }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fprintf(stderr, "kksctl manifest: %s: not a regular file (the extract is read twice)\n",
                 path);
         fclose(f);
@@ -350,16 +361,11 @@ int cmd_manifest(ctl *c, int argc, char **argv)
         return EXIT_USAGE;
     }
     rewind(f);
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    memset(&r, 0, sizeof r);
-    ec = write_manifest(&r, f, path, &seeds, &pol, &per);
+    ec = write_manifest(&r, f, path, seeds, pol, per, out, out_name);
     fclose(f);
     free(r.keys);
     free(r.lines);
-    if (ec == EXIT_OK) {
-        print_summary(&r, &per, path);
-        if (r.nskipped)
-            ec = EXIT_DECLINED;
-    }
+    if (ec == EXIT_OK && st->nskipped)
+        ec = EXIT_DECLINED;
     return ec;
 }
