@@ -73,15 +73,8 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         fprintf(stderr, "%s\n", use);
         return EXIT_USAGE;
     }
-    if (ro.metrics && !*ro.metrics)
-        ro.metrics = NULL; /* KKS_SWITCH_METRICS= : not given */
-    struct sockaddr_storage sa;
-    if (ro.metrics && kks_addr_parse(ro.metrics, &sa) < 0) {
-        fprintf(stderr, "kksctl: bad switch metrics address %s (expected HOST:PORT, from %s)\n",
-                ro.metrics, getenv("KKS_SWITCH_METRICS") == ro.metrics ? "KKS_SWITCH_METRICS"
-                                                                       : "--metrics");
+    if (ctl_credit_run_metrics(&ro.metrics) != EXIT_OK)
         return EXIT_USAGE;
-    }
     ro.batch = (unsigned)batch;
     ec = ctl_credit_run(c, argv[optind], &ro, &st);
     if (ec != EXIT_USAGE && st.program[0]) { /* the manifest was read: its figures */

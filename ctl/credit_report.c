@@ -161,21 +161,11 @@ static void rejections(FILE *f, const struct credit_run_stats *st)
             colors, 1);
 }
 
-static void body(FILE *f, const void *ud)
+/* Sections (a) to (e) of the run in v; head, when given, starts each heading. */
+static void charts(FILE *f, const view *v, const char *head)
 {
-    const view *v = ud;
     const struct credit_run_stats *st = v->st;
-    char title[160], mem[300], set[4][160];
-    snprintf(title, sizeof title, "kksctl credit-run, %s %s, %s", st->program, st->period,
-             st->started_at);
-    snprintf(set[0], sizeof set[0], "%s %s", st->program, st->period);
-    snprintf(set[1], sizeof set[1], "%u rows a batch, %u in flight", st->batch_rows,
-             st->in_flight);
-    snprintf(set[2], sizeof set[2], "%s", st->metrics ? st->metrics : "not given");
-    const kr_kv settings[] = {
-        {"manifest", st->manifest}, {"programme and period", set[0]},
-        {"switch", v->sw ? v->sw : "-"}, {"batches", set[1]}, {"switch metrics", set[2]},
-    };
+    char title[200], mem[300];
     const kr_series rate[] = {
         {"credited/s", KR_GREEN, v->x, v->y[Y_CREDITED], v->nb, 0, 0},
         {"rows answered/s", KR_BLUE, v->x, v->y[Y_ROWS], v->nb, 1, 0},
@@ -194,26 +184,23 @@ static void body(FILE *f, const void *ud)
     for (size_t i = 0; i < st->nsamples; i++)
         if (v->sx[i] > xmem)
             xmem = v->sx[i];
-    kr_page_open(f, title);
-    kr_h2(f, "Settings");
-    kr_kv_table(f, settings, sizeof settings / sizeof settings[0]);
-    kr_h2(f, "Summary");
-    summary(f, v);
-    kr_h2(f, "Rejections by reason");
+#define H2(text) (snprintf(title, sizeof title, "%s%s", head ? head : "", text), kr_h2(f, title))
+    H2("Rejections by reason");
     rejections(f, st);
-    kr_h2(f, "Credits over time");
+    H2("Credits over time");
     snprintf(title, sizeof title, "Credits over time: credited rows and answered rows per second, "
                                   "in buckets of %g s", v->w);
     kr_time_chart(f, title, "rows/s", (double)v->nb * v->w, rate, 2);
-    kr_h2(f, "Batch round trip over time");
+    H2("Batch round trip over time");
     snprintf(title, sizeof title,
              "Batch round trip over time: p50, p90, p99 and max of the batches answered in each "
              "%g s, ms", v->w);
     kr_time_chart(f, title, "round trip (ms)", (double)v->nb * v->w, rtt, 4);
-    kr_h2(f, "Batch round trips");
+    H2("Batch round trips");
     kr_spectrum(f, "Batch round trips: round trip at each percentile, ms", &st->rtt);
     kr_percentile_table(f, &st->rtt, "batches");
-    kr_h2(f, "The switch's memory and WAL");
+    H2("The switch's memory and WAL");
+#undef H2
     if (st->nsamples) {
         kr_time_chart(f, "The switch's resident memory and WAL file size over time, MiB", "MiB",
                       xmem, memory, 2);
@@ -221,8 +208,41 @@ static void body(FILE *f, const void *ud)
         snprintf(mem, sizeof mem, "The switch's memory was not sampled: %s.", st->metrics_why);
         kr_para(f, mem);
     }
+}
+
+static void body(FILE *f, const void *ud)
+{
+    const view *v = ud;
+    const struct credit_run_stats *st = v->st;
+    char title[160], set[4][160];
+    snprintf(title, sizeof title, "kksctl credit-run, %s %s, %s", st->program, st->period,
+             st->started_at);
+    snprintf(set[0], sizeof set[0], "%s %s", st->program, st->period);
+    snprintf(set[1], sizeof set[1], "%u rows a batch, %u in flight", st->batch_rows,
+             st->in_flight);
+    snprintf(set[2], sizeof set[2], "%s", st->metrics ? st->metrics : "not given");
+    const kr_kv settings[] = {
+        {"manifest", st->manifest}, {"programme and period", set[0]},
+        {"switch", v->sw ? v->sw : "-"}, {"batches", set[1]}, {"switch metrics", set[2]},
+    };
+    kr_page_open(f, title);
+    kr_h2(f, "Settings");
+    kr_kv_table(f, settings, sizeof settings / sizeof settings[0]);
+    kr_h2(f, "Summary");
+    summary(f, v);
+    charts(f, v, NULL);
     kr_page_close(f, "Written by kksctl credit-run " KKS_VERSION ". A batch's round trip runs "
                      "from its send to its answer, which the switch gives after COMMIT.");
+}
+
+int ctl_credit_run_charts(FILE *f, const struct credit_run_stats *st, const char *head)
+{
+    view v = {.st = st};
+    int rc = view_make(&v, st);
+    if (rc == 0)
+        charts(f, &v, head);
+    view_free(&v);
+    return rc;
 }
 
 double ctl_credit_run_ms(const struct credit_run_stats *st, double q)

@@ -450,6 +450,19 @@ done:
     return ec;
 }
 
+int ctl_credit_run_metrics(const char **addr)
+{
+    struct sockaddr_storage sa;
+    if (*addr && !**addr)
+        *addr = NULL; /* KKS_SWITCH_METRICS= : not given */
+    if (*addr && kks_addr_parse(*addr, &sa) < 0) {
+        fprintf(stderr, "kksctl: bad switch metrics address %s (expected HOST:PORT, from %s)\n",
+                *addr, getenv("KKS_SWITCH_METRICS") == *addr ? "KKS_SWITCH_METRICS" : "--metrics");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 void ctl_credit_run_free(struct credit_run_stats *st)
 {
     for (size_t i = 0; i < st->nrej; i++)

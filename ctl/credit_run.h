@@ -87,6 +87,10 @@ struct credit_run_stats {
 int ctl_credit_run(ctl *c, const char *path, const struct credit_run_opts *o,
                    struct credit_run_stats *st);
 void ctl_credit_run_free(struct credit_run_stats *st);
+/* Checks the switch's metrics address *addr (from --metrics, or
+ * getenv("KKS_SWITCH_METRICS") itself); an empty one becomes NULL (not
+ * given). EXIT_OK, or EXIT_USAGE after saying why. */
+int ctl_credit_run_metrics(const char **addr);
 
 /* The figures as one JSON object (stolen by the caller); NULL: out of memory. */
 json_t *ctl_credit_run_json(const struct credit_run_stats *st);
@@ -96,6 +100,13 @@ void ctl_credit_run_print(FILE *f, const struct credit_run_stats *st);
  * -1 with the reason in err. */
 int ctl_credit_run_report(const struct credit_run_stats *st, const char *path, const char *sw,
                           char *err, size_t cap);
+
+/* The report's charts of the run (rejections by reason, credits and batch
+ * round trips over time, the round trips' spectrum, the switch's memory), as
+ * sections of a page another report draws (report/kr_chart.h); head, when
+ * given, starts each section's heading. 0, or -1 when out of memory (nothing
+ * drawn). */
+int ctl_credit_run_charts(FILE *f, const struct credit_run_stats *st, const char *head);
 
 /* The quantile q of the batch round trips, in ms (0 when there were none);
  * in ctl/credit_report.c with the report, which a test links alone. */

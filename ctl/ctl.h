@@ -61,6 +61,7 @@ int cmd_handover(ctl *c, int argc, char **argv);
 int cmd_card(ctl *c, int argc, char **argv);
 int cmd_manifest(ctl *c, int argc, char **argv);
 int cmd_credit_run(ctl *c, int argc, char **argv);
+int cmd_period(ctl *c, int argc, char **argv);
 int cmd_ledger(ctl *c, int argc, char **argv);
 int cmd_account(ctl *c, int argc, char **argv);
 int cmd_settle(ctl *c, int argc, char **argv);

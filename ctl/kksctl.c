@@ -263,6 +263,7 @@ static const struct {
     {"gen", cmd_gen},
     {"manifest", cmd_manifest},
     {"credit-run", cmd_credit_run},
+    {"period", cmd_period},
     {"ledger", cmd_ledger},
     {"account", cmd_account},
     {"settle", cmd_settle},
