@@ -39,26 +39,7 @@ static const char header[] =
     "pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,pkh_disability,pkh_elderly,bpnt\n";
 
 /* kksctl --json ARGS... (ending at the first NULL) against E's daemons. */
-#define ctl(out, ...) ctl_argv(out, (const char *const[]){__VA_ARGS__, NULL})
-static int ctl_argv(char **out, const char *const *a)
-{
-    char *argv[24];
-    int n = 0;
-    argv[n++] = (char *)e2e_bin("kksctl");
-    argv[n++] = "--pki";
-    argv[n++] = E.pki;
-    argv[n++] = "--issuer";
-    argv[n++] = E.issuer_addr;
-    argv[n++] = "--switch";
-    argv[n++] = E.switch_addr;
-    argv[n++] = "--json";
-    for (int i = 0; a[i]; i++) {
-        cr_assert_lt(n, 23);
-        argv[n++] = (char *)a[i];
-    }
-    argv[n] = NULL;
-    return e2e_run(out, argv);
-}
+#define ctl(out, ...) e2e_ctl(out, E2E_CTL_JSON, __VA_ARGS__)
 
 
 

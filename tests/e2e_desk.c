@@ -47,33 +47,9 @@ static void start_issuer(const char *today)
                  "issuer did not start");
 }
 
-/* kksctl [--json] ARGS... (NULL-terminated) against both daemons. */
-static int ctlv(char **out, int json, ...)
-{
-    char *argv[32];
-    int n = 0;
-    va_list ap;
-    argv[n++] = (char *)e2e_bin("kksctl");
-    argv[n++] = "--pki";
-    argv[n++] = E.pki;
-    argv[n++] = "--issuer";
-    argv[n++] = E.issuer_addr;
-    argv[n++] = "--switch";
-    argv[n++] = E.switch_addr;
-    if (json)
-        argv[n++] = "--json";
-    va_start(ap, json);
-    for (const char *a; n < 31 && (a = va_arg(ap, const char *));)
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    if (out)
-        *out = NULL;
-    return e2e_run(out, argv);
-}
 
-#define CTL(out, ...) ctlv(out, 0, __VA_ARGS__, (const char *)NULL)
-#define CTLJ(out, ...) ctlv(out, 1, __VA_ARGS__, (const char *)NULL)
+#define CTL(out, ...) e2e_ctl(out, 0, __VA_ARGS__)
+#define CTLJ(out, ...) e2e_ctl(out, E2E_CTL_JSON, __VA_ARGS__)
 
 static int terminal(char **out, ...)
 {

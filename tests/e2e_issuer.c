@@ -23,24 +23,7 @@ TestSuite(issuer, .init = e2e_setup, .fini = e2e_teardown, .timeout = 180);
 
 /* kksctl --json ARGS... against E's issuer; returns the exit status. The
  * arguments end at the first NULL (0). */
-#define ctl(out, ...) ctl_argv(out, (const char *const[]){__VA_ARGS__, NULL})
-static int ctl_argv(char **out, const char *const *a)
-{
-    char *argv[24];
-    int n = 0;
-    argv[n++] = (char *)e2e_bin("kksctl");
-    argv[n++] = "--pki";
-    argv[n++] = E.pki;
-    argv[n++] = "--issuer";
-    argv[n++] = E.issuer_addr;
-    argv[n++] = "--json";
-    for (int i = 0; a[i]; i++) {
-        cr_assert_lt(n, 23);
-        argv[n++] = (char *)a[i];
-    }
-    argv[n] = NULL;
-    return e2e_run(out, argv);
-}
+#define ctl(out, ...) e2e_ctl(out, E2E_CTL_JSON | E2E_CTL_NO_SWITCH, __VA_ARGS__)
 
 static long json_num(const char *s, const char *key)
 {

@@ -24,28 +24,8 @@ TestSuite(period, .init = e2e_setup, .fini = e2e_teardown, .timeout = 300);
 #define SEED "11"
 #define MONTH "2026-11" /* bpnt 2026-11, pkh 2026-T4 */
 
-/* kksctl --pki P --issuer A --switch A [--json] then the rest (NULL-ended). */
-static int ctl(char **out, int json, ...)
-{
-    char *argv[40];
-    int n = 0;
-    va_list ap;
-    argv[n++] = (char *)e2e_bin("kksctl");
-    argv[n++] = "--pki";
-    argv[n++] = E.pki;
-    argv[n++] = "--issuer";
-    argv[n++] = E.issuer_addr;
-    argv[n++] = "--switch";
-    argv[n++] = E.switch_addr;
-    if (json)
-        argv[n++] = "--json";
-    va_start(ap, json);
-    for (char *a; n < 39 && (a = va_arg(ap, char *)) != NULL;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    return e2e_run(out, argv);
-}
+/* kksctl --pki P --issuer A --switch A [--json] then the rest. */
+#define ctl(out, json, ...) e2e_ctl(out, (json) ? E2E_CTL_JSON : 0, __VA_ARGS__)
 
 static json_t *parse(const char *s)
 {
@@ -150,7 +130,7 @@ static int dir_empty(const char *path)
 static void ledger_ok(void)
 {
     char *out = NULL;
-    cr_assert_eq(ctl(&out, 1, "ledger", "check", NULL), 0, "ledger check: %s", out);
+    cr_assert_eq(ctl(&out, 1, "ledger", "check"), 0, "ledger check: %s", out);
     cr_assert(strstr(out, "\"ok\":true"), "%s", out);
     free(out);
 }
@@ -169,8 +149,7 @@ Test(period, run_then_again_exactly_once)
     setenv("TMPDIR", tmp, 1);
 
     cr_assert_eq(ctl(&out, 1, "period", "run", "--families", FAMILIES, "--seed", SEED, "--chunk",
-                     CHUNK, "--month", MONTH, "--report", report, "--metrics", E.switch_metrics,
-                     NULL),
+                     CHUNK, "--month", MONTH, "--report", report, "--metrics", E.switch_metrics),
                  0, "%s", out);
     json_t *j = parse(out);
     cr_assert(json_is_true(json_object_get(j, "complete")), "%s", out);
@@ -213,7 +192,7 @@ Test(period, run_then_again_exactly_once)
      * new anywhere, each manifest row already credited. */
     snprintf(keep, sizeof keep, "%s/keep", E.dir);
     cr_assert_eq(ctl(&out, 1, "period", "run", "--families", FAMILIES, "--seed", SEED, "--chunk",
-                     CHUNK, "--month", MONTH, "--keep", keep, NULL),
+                     CHUNK, "--month", MONTH, "--keep", keep ),
                  0, "%s", out);
     j = parse(out);
     cr_assert_eq(jint(j, "enrol.enrolled"), 0, "%s", out);
@@ -257,7 +236,7 @@ Test(period, text_summary_and_usage)
     e2e_start_issuer();
     e2e_start_switch();
     cr_assert_eq(ctl(&out, 0, "period", "run", "--families", "1500", "--chunk", "1000",
-                     "--month", MONTH, NULL),
+                     "--month", MONTH ),
                  0, "%s", out);
     cr_assert(strstr(out, "period run: 1500 families (seed 1), pkh 2026-T4, bpnt 2026-11, 2 "
                           "chunks of 1000"), "%s", out);
@@ -266,14 +245,14 @@ Test(period, text_summary_and_usage)
     cr_assert(strstr(out, "  rejected 0\n"), "%s", out);
     free(out);
     /* usage errors, each before anything is sent */
-    cr_assert_eq(ctl(NULL, 0, "period", "run", NULL), 2);
-    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "0", NULL), 2);
-    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--chunk", "10", NULL), 2);
-    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--month", "2026-13", NULL),
+    cr_assert_eq(ctl(NULL, 0, "period", "run"), 2);
+    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "0"), 2);
+    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--chunk", "10"), 2);
+    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--month", "2026-13"),
                  2);
-    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--metrics", "nowhere", NULL),
+    cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "10", "--metrics", "nowhere"),
                  2);
-    cr_assert_eq(ctl(&out, 0, "period", "--help", NULL), 0);
+    cr_assert_eq(ctl(&out, 0, "period", "--help"), 0);
     cr_assert(strstr(out, "usage: kksctl period run --families N"), "%s", out);
     free(out);
 }

@@ -128,6 +128,31 @@ int e2e_run(char **out, char *const argv[])
     return rc;
 }
 
+int e2e_ctl_argv(char **out, int flags, const char *const *args)
+{
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)e2e_bin("kksctl");
+    argv[n++] = "--pki";
+    argv[n++] = E.pki;
+    argv[n++] = "--issuer";
+    argv[n++] = E.issuer_addr;
+    if (!(flags & E2E_CTL_NO_SWITCH)) {
+        argv[n++] = "--switch";
+        argv[n++] = E.switch_addr;
+    }
+    if (flags & E2E_CTL_JSON)
+        argv[n++] = "--json";
+    for (int i = 0; args[i]; i++) {
+        cr_assert_lt(n, 39, "too many arguments for kksctl");
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    if (out)
+        *out = NULL;
+    return e2e_run(out, argv);
+}
+
 int e2e_wait(pid_t pid)
 {
     int st;

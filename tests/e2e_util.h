@@ -39,6 +39,13 @@ pid_t e2e_spawn_split(const char *name, char *const argv[]);
 /* Runs argv to completion with stdout in *out (malloc'd, may be NULL);
  * returns the exit status, or -1 if it did not exit normally in 60 s. */
 int e2e_run(char **out, char *const argv[]);
+/* Runs kksctl --pki, --issuer and --switch of E (not --switch with
+ * E2E_CTL_NO_SWITCH), --json with E2E_CTL_JSON, then args (up to a NULL), as
+ * e2e_run does. */
+enum { E2E_CTL_JSON = 1, E2E_CTL_NO_SWITCH = 2 };
+int e2e_ctl_argv(char **out, int flags, const char *const *args);
+#define e2e_ctl(out, flags, ...) \
+    e2e_ctl_argv(out, flags, (const char *const[]){__VA_ARGS__, NULL})
 /* Waits for a ready file; copies the address. 0 or -1 (timeout, or pid died). */
 int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap);
 /* Waits for a process the test started; its exit status, or 128+signal. */
