@@ -546,12 +546,12 @@ static int city_init(gen_city *c, gen_places *p, const char *code, const char *d
     unsigned prov;
     if (kks_seeds_load(&p->seeds, dir, err, sizeof err) < 0 ||
         kks_csv_load(p, dir, "streets.csv", hdr, 2, street_row, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl gen population: seeds: %s\n", err);
+        ctl_say("kksctl gen population: seeds: %s\n", err);
         return -1;
     }
     if (strlen(code) != 4 || strspn(code, "0123456789") != 4 ||
         !kks_seeds_city_known(&p->seeds, code)) {
-        fprintf(stderr,
+        ctl_say(
                 "kksctl gen population: --city %s: want the 4-digit code of a city whose "
                 "kecamatan are in %s/kecamatan.csv (e.g. 1271 Kota Medan, 3171 Jakarta Pusat)\n",
                 code, dir);
@@ -566,7 +566,7 @@ static int city_init(gen_city *c, gen_places *p, const char *code, const char *d
         if (memcmp(k->code, code, 4) != 0)
             continue;
         if (k->nkel == 0) {
-            fprintf(stderr, "kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
+            ctl_say("kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
                     k->code, k->name);
             return -1;
         }
@@ -574,7 +574,7 @@ static int city_init(gen_city *c, gen_places *p, const char *code, const char *d
             if (p->street_kec[j] == i && c->nstreets[c->nkec] < NELEM(c->streets[0]))
                 c->streets[c->nkec][c->nstreets[c->nkec]++] = p->street[j];
         if (c->nstreets[c->nkec] == 0) {
-            fprintf(stderr,
+            ctl_say(
                     "kksctl gen population: seeds: kecamatan %s (%s) has no street in "
                     "streets.csv\n",
                     k->code, k->name);
@@ -612,7 +612,7 @@ static int gen_population(int argc, char **argv)
     gen_row row;
     int o;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': families = optarg; break;
         case 's': seed = optarg; break;
@@ -621,30 +621,30 @@ static int gen_population(int argc, char **argv)
         case 'd': dir = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
-        default: fputs(gen_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", gen_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl gen population: unexpected argument %s\n%s", argv[optind],
+        ctl_say("kksctl gen population: unexpected argument %s\n%s", argv[optind],
                 gen_usage);
         return EXIT_USAGE;
     }
     if (!families) {
-        fprintf(stderr, "kksctl gen population: --families N is required\n%s", gen_usage);
+        ctl_say("kksctl gen population: --families N is required\n%s", gen_usage);
         return EXIT_USAGE;
     }
     if (parse_u64(families, 1, GEN_MAX_FAMILIES, &n) < 0) {
-        fprintf(stderr, "kksctl gen population: --families %s: want a whole number 1..%lld\n",
+        ctl_say("kksctl gen population: --families %s: want a whole number 1..%lld\n",
                 families, GEN_MAX_FAMILIES);
         return EXIT_USAGE;
     }
     if (parse_u64(seed, 0, UINT64_MAX, &g.seed) < 0) {
-        fprintf(stderr, "kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
+        ctl_say("kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
     if (sample && n > GEN_SAMPLE_MAX) {
-        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
+        ctl_say("kksctl gen population: --sample makes at most %d families\n",
                 GEN_SAMPLE_MAX);
         return EXIT_USAGE;
     }
@@ -658,7 +658,7 @@ static int gen_population(int argc, char **argv)
     g.birth_first = days_from_civil(1950, 1, 1);
     g.birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g.birth_first;
     if (g.birth_days < 366) {
-        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
+        ctl_say("kksctl gen population: seeds: holder_min_age %d leaves no birth years "
                 "from 1950\n", places.seeds.holder_min_age);
         return EXIT_USAGE;
     }
@@ -674,7 +674,7 @@ static int gen_population(int argc, char **argv)
     for (uint64_t i = 0; i < n; i++) {
         gen_family_row(&g, i, &row);
         if (row.overflow) { /* cannot happen with the tables above */
-            fprintf(stderr, "kksctl gen population: row %llu too long\n",
+            ctl_say("kksctl gen population: row %llu too long\n",
                     (unsigned long long)i + 1);
             return EXIT_INTERNAL;
         }
@@ -698,6 +698,6 @@ int cmd_gen(ctl *c, int argc, char **argv)
         fputs(gen_usage, stdout);
         return EXIT_OK;
     }
-    fputs(gen_usage, stderr);
+    ctl_say("%s", gen_usage);
     return EXIT_USAGE;
 }
