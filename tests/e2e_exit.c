@@ -282,8 +282,13 @@ static const row usage_rows[] = {
 
 Test(exit, usage_errors)
 {
+    char nopki[400];
     for (size_t i = 0; i < sizeof usage_rows / sizeof usage_rows[0]; i++)
         check(&usage_rows[i]);
+    /* a refused pki terminal left nothing behind */
+    snprintf(nopki, sizeof nopki, "%s/nopki", E.dir);
+    cr_expect_neq(access(nopki, F_OK), 0, "pki terminal made %s for a PKI that is not there",
+                  nopki);
 }
 
 /* With an issuer and a switch running, and a port where nothing listens. */
