@@ -41,7 +41,8 @@ static const char usage[] =
     "--version (here or after any command) prints the version and the seeds directory\n"
     "in use: --seeds DIR, else $KKS_SEEDS, else the installed share/kks/seeds, else the\n"
     "source tree's seeds/.\n"
-    "Exit codes: 0 done, 1 declined, 2 usage error, 3 cannot reach a peer, 4 internal error.\n";
+    "Exit codes: 0 done, 1 declined, 2 usage error, 3 cannot reach a peer, 4 internal error.\n"
+    "With --json stdout is one JSON object, a failure too: {\"error\":\"...\",\"exit\":N}.\n";
 
 kks_client *ctl_connect(ctl *c, const char *addr, unsigned role, int *exit_code)
 {
