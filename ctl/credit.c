@@ -325,8 +325,8 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     progress(&r, 1);
     if (r.failed) {
         ctl_say("kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
-                        "Acknowledged batches are committed; run the same manifest again to credit "
-                        "what is missing (nothing is credited twice).\n",
+                "Acknowledged batches are committed; run the same manifest again to credit "
+                "what is missing (nothing is credited twice).\n",
                 r.acked, r.nrows);
         ec = r.failed;
         goto done;

@@ -63,7 +63,8 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
             kks_period per;
             if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
                 ctl_say("kksctl: %s line %u: not a programme and period: %.8s %.30s "
-                                "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
+                        "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or "
+                        "YYYY-MM..YYYY-MM); nothing credited\n",
                         path, line, csv.fields[0], csv.fields[1]);
                 ec = EXIT_USAGE;
                 goto out;
@@ -73,7 +74,7 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
         } else if (strcmp(csv.fields[0], m->program) != 0 ||
                    strcmp(csv.fields[1], m->period) != 0) {
             ctl_say("kksctl: %s line %u: %.8s %.30s, but the file is %s %s: one programme "
-                            "and period per manifest; nothing credited\n",
+                    "and period per manifest; nothing credited\n",
                     path, line, csv.fields[0], csv.fields[1], m->program, m->period);
             ec = EXIT_USAGE;
             goto out;

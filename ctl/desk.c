@@ -550,7 +550,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
     }
     if (kks_desk_kind(kind) < 0) {
         ctl_say("kksctl: unknown kind '%.20s': data, lost-card, disbursement or "
-                        "transaction\n", kind);
+                "transaction\n", kind);
         return EXIT_USAGE;
     }
     if (kks_desk_text_check("note", note, KKS_DESK_NOTE_MAX, why, sizeof why) < 0) {

@@ -483,7 +483,7 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
         open_accounts(&r, sw);
     if (r.failed) {
         ctl_say("kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
-                        "run the same file again to finish (done rows are unchanged).\n",
+                "run the same file again to finish (done rows are unchanged).\n",
                 (unsigned long long)r.done_rows);
         ec = r.failed;
     } else {
@@ -509,7 +509,8 @@ int cmd_accounts(ctl *c, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0)
         return kks_version_print(stdout, "kksctl");
-    static const char use[] = "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]";
+    static const char use[] =
+        "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]";
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         puts(use);
         return EXIT_OK;

@@ -194,20 +194,24 @@ static int pki_option(ctl *c, int o, const char *use, int *ec)
     }
 }
 
-static int pki_failed(const char *dir, int rc)
+/* Says why pki init or pki terminal failed (what: the directory, or the ID
+ * for KKS_EINVAL); the exit code. */
+static int pki_failed(const char *what, int rc)
 {
-    if (rc == KKS_EEXISTS) {
-        ctl_say("kksctl: %s already holds a PKI; remove it first to make a new one\n", dir);
+    switch (rc) {
+    case KKS_EEXISTS:
+        ctl_say("kksctl: %s already holds a PKI; remove it first to make a new one\n", what);
         return EXIT_USAGE;
-    }
-    if (rc == KKS_EINVAL || rc == KKS_EPKI) {
-        ctl_say("kksctl: %s: %s\n", dir, rc == KKS_EINVAL ? "not a terminal ID (EW-..., ATM-..., "
-                                                          "BR-...)" : "no CA here; run kksctl pki "
-                                                                      "init first");
+    case KKS_EINVAL:
+        ctl_say("kksctl: %s: not a terminal ID (EW-..., ATM-..., BR-...)\n", what);
         return EXIT_USAGE;
+    case KKS_EPKI:
+        ctl_say("kksctl: %s: no CA here; run kksctl pki init first\n", what);
+        return EXIT_USAGE;
+    default:
+        ctl_say("kksctl: cannot make the PKI in %s: %s\n", what, kks_strerror(rc));
+        return EXIT_INTERNAL;
     }
-    ctl_say("kksctl: cannot make the PKI in %s: %s\n", dir, kks_strerror(rc));
-    return EXIT_INTERNAL;
 }
 
 static int cmd_pki_init(ctl *c, int argc, char **argv)

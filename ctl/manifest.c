@@ -244,7 +244,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
     }
     if (rc < 0 && ec == EXIT_OK) {
         ctl_say("kksctl manifest: %s: %s (the file changed while being read?); manifest "
-                        "incomplete\n", path, csv.errmsg);
+                "incomplete\n", path, csv.errmsg);
         ec = EXIT_USAGE;
     }
     kks_csv_close(&csv);

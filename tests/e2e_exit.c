@@ -274,8 +274,8 @@ static const row usage_rows[] = {
      "--listen, --db, --pki and --issuer (or --route) are required"},
     {"kks-switch --listen 127.0.0.1:0 --db {dir}/s.db --pki {pki} --issuer {dead} --route 12=x",
      2, LOG, "bad --route 12=x"},
-    {"kks-switch --listen 127.0.0.1:0 --db {dir}/s.db --pki {pki} --issuer {dead} --today 2026-13-01",
-     2, LOG, "bad --today"},
+    {"kks-switch --listen 127.0.0.1:0 --db {dir}/s.db --pki {pki} --issuer {dead} "
+     "--today 2026-13-01", 2, LOG, "bad --today"},
     {"kks-switch --listen 127.0.0.1:0 --db {dir}/nodir/s.db --pki {pki} --issuer {dead}", 2, LOG,
      "No such file or directory"},
 };
@@ -294,7 +294,8 @@ Test(exit, usage_errors)
 /* With an issuer and a switch running, and a port where nothing listens. */
 static const row peer_rows[] = {
     /* declined: an unknown card is 14 */
-    {"kksctl --json --pki {pki} --issuer {is} card show 5046010000999995", 1, JSON, "\"rc\":\"14\""},
+    {"kksctl --json --pki {pki} --issuer {is} card show 5046010000999995", 1, JSON,
+     "\"rc\":\"14\""},
     {"kks-terminal --json --id EW-127101-0001 --pki {pki} --state {dir}/st --switch {sw} "
      "balance --pan 5046010000999995 --pin 135792", 1, JSON, "\"rc\":\"14\""},
     {"kks-terminal --id EW-127101-0001 --pki {pki} --state {dir}/st --switch {sw} "
