@@ -37,7 +37,8 @@ void kks_cli_bad_option(int ret, char **argv, char *out, size_t cap);
  * error object: the first line of the text of fmt, without leading line
  * breaks and without prefix ("kksctl: ") when it starts with it. ap is left
  * for the caller to print. */
-void kks_cli_keep(char *said, size_t cap, const char *prefix, const char *fmt, va_list ap);
+__attribute__((format(printf, 4, 0))) void kks_cli_keep(char *said, size_t cap, const char *prefix,
+                                                        const char *fmt, va_list ap);
 
 /* Adds "error" and "exit" to *o (kks_json_set: on failure *o is dropped).
  * Returns 0 or KKS_ENOMEM. */
