@@ -50,6 +50,9 @@ int ctl_json_print(json_t *v);
 __attribute__((format(printf, 1, 2))) void ctl_say(const char *fmt, ...);
 /* The first line ctl_say said, without "kksctl: "; "" when nothing was. */
 const char *ctl_said(void);
+/* Says that the command has begun writing data that is not JSON (gen and
+ * manifest: CSV) on stdout: no error object is added to it then. */
+void ctl_stdout_taken(void);
 /* getopt_long over a command's options ("h" the only short one) that says
  * what was wrong with an unknown option or a missing value (ctl_say) and then
  * returns '?'. */

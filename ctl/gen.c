@@ -669,6 +669,7 @@ static int gen_population(int argc, char **argv)
     perm_init(&g.kk_perm, (uint64_t)g.reg_days, gen_mix(g.seed ^ 0x6b6b));
 
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    ctl_stdout_taken();
     fputs(gen_header, stdout);
     memset(&row, 0, sizeof row);
     for (uint64_t i = 0; i < n; i++) {

@@ -126,14 +126,19 @@ void ctl_wib(const char *utc, char out[32])
     strftime(out, 32, "%Y-%m-%d %H:%M WIB", &tm);
 }
 
-/* Whether the command printed JSON of its own (then main() adds no error
- * object). */
-static int json_printed;
+/* Whether the command printed JSON of its own, or other data, on stdout
+ * (then main() adds no error object). */
+static int stdout_taken;
+
+void ctl_stdout_taken(void)
+{
+    stdout_taken = 1;
+}
 
 int ctl_json_print(json_t *v)
 {
     int rc;
-    json_printed = 1;
+    stdout_taken = 1;
     if ((rc = kks_json_print(stdout, v)) == 0)
         return EXIT_OK;
     ctl_say("kksctl: cannot write the JSON output: %s\n", kks_strerror(rc));
@@ -396,7 +401,7 @@ int main(int argc, char **argv)
     }
     if (rc == EXIT_OK)
         rc = run_command(&c, argc - optind, argv + optind);
-    if (rc != EXIT_OK && c.json && !json_printed)
+    if (rc != EXIT_OK && c.json && !stdout_taken)
         kks_cli_error_json(stdout, *ctl_said() ? ctl_said() : kks_cli_exit_name(rc), rc);
     return rc;
 }

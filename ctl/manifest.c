@@ -198,6 +198,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         kks_csv_close(&csv);
         return EXIT_USAGE; /* the file changed since pass 1 */
     }
+    ctl_stdout_taken();
     printf("program,period,kk,amount\n");
     while ((rc = kks_csv_next(&csv)) == 1) {
         int64_t amount;
