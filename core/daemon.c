@@ -23,7 +23,7 @@ int kks_write_ready_file(const char *path, const char *addr)
     if (!(f = fopen(tmp, "w")) || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 ||
         rename(tmp, path) != 0) {
         kks_error("cannot write ready file", "file", path, "error", strerror(errno));
-        return KKS_EIO;
+        return KKS_EINVAL;
     }
     return 0;
 }
@@ -98,7 +98,8 @@ int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_
 
 int kks_daemon_exit_code(int rc)
 {
-    return rc == KKS_EADDR || rc == KKS_ELISTEN ? KKS_EXIT_USAGE : KKS_EXIT_INTERNAL;
+    return rc == KKS_EADDR || rc == KKS_ELISTEN || rc == KKS_EINVAL ? KKS_EXIT_USAGE
+                                                                    : KKS_EXIT_INTERNAL;
 }
 
 int kks_daemon_usage(const char *prog, const char *error)

@@ -340,6 +340,9 @@ static const row peer_rows[] = {
      "\"msg\":\"cannot listen\",\"addr\":\"{sw}\",\"error\":\"address already in use\""},
     {"kks-issuer --listen 127.0.0.1:0 --db {dir}/i3.db --pki {pki} --metrics {is}", 2, LOG,
      "\"addr\":\"{is}\",\"error\":\"address already in use\""},
+    {"kks-switch --listen 127.0.0.1:0 --db {dir}/s3.db --pki {pki} --issuer {is} "
+     "--ready-file {dir}/nodir/ready", 2, LOG,
+     "\"file\":\"{dir}/nodir/ready\",\"error\":\"No such file or directory\""},
     /* internal: the terminal's state cannot be kept ({dir}/afile is a file) */
     {"kks-terminal --json --id EW-127101-0001 --pki {pki} --state {dir}/afile/st --switch {sw} "
      "balance --pan 5046010000999995 --pin 135792", 4, ERROR, "terminal state"},
