@@ -126,7 +126,7 @@ static int read_manifest(run *r, const char *path)
     FILE *f = fopen(path, "r");
     int ec;
     if (!f) {
-        fprintf(stderr, "kksctl: cannot open %s\n", path);
+        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     ec = credit_manifest_read(&m, f, path);
@@ -182,7 +182,7 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
     r->inflight--;
     if (status < 0 || rep->body_case != KKS__ENVELOPE__BODY_CREDIT_RESULT) {
         if (!r->failed) {
-            fprintf(stderr, "\nkksctl: switch: %s\n",
+            ctl_say("\nkksctl: switch: %s\n",
                     status < 0 ? kks_strerror(status)
                     : rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
                         ? rep->error->message
@@ -204,11 +204,11 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
             while (done < b->n && r->rows[b->from + done].kk < res->next_kk)
                 done++;
             if (done == 0 || done == b->n) {
-                fprintf(stderr, "\nkksctl: switch: a partial batch that names no row of it\n");
+                ctl_say("\nkksctl: switch: a partial batch that names no row of it\n");
                 if (!r->failed)
                     r->failed = EXIT_INTERNAL;
             } else if (send_batch(r, r->cl, b->from + done, b->n - done) < 0 && !r->failed) {
-                fprintf(stderr, "\nkksctl: switch: %s\n", kks_client_last_error(r->cl));
+                ctl_say("\nkksctl: switch: %s\n", kks_client_last_error(r->cl));
                 r->failed = EXIT_PEER;
             }
         }
@@ -268,7 +268,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     int o, ec = EXIT_OK;
     char money[48];
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'p': c->pki = optarg; break;
@@ -280,7 +280,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 1 != argc || (interval_ms < 0 && interval_ms != -1) || interval_ms > 3600000) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     if ((ec = read_manifest(&r, argv[optind])) != EXIT_OK)
@@ -314,7 +314,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
             break;
         size_t n = r.nrows - r.sent < BATCH ? r.nrows - r.sent : BATCH;
         if (send_batch(&r, cl, r.sent, n) < 0) {
-            fprintf(stderr, "kksctl: switch: %s\n", kks_client_last_error(cl));
+            ctl_say("kksctl: switch: %s\n", kks_client_last_error(cl));
             r.failed = EXIT_PEER;
             break;
         }
@@ -324,9 +324,9 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
         uv_run(c->loop, UV_RUN_ONCE);
     progress(&r, 1);
     if (r.failed) {
-        fprintf(stderr, "kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
-                        "Acknowledged batches are committed; run the same manifest again to credit "
-                        "what is missing (nothing is credited twice).\n",
+        ctl_say("kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
+                "Acknowledged batches are committed; run the same manifest again to credit "
+                "what is missing (nothing is credited twice).\n",
                 r.acked, r.nrows);
         ec = r.failed;
         goto done;
@@ -371,7 +371,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
     Kks__LedgerCheckRequest lc = KKS__LEDGER_CHECK_REQUEST__INIT;
     char a[48], b[48];
     int o, ec;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
@@ -381,7 +381,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 1 != argc || strcmp(argv[optind], "check") != 0) {
-        fputs("usage: kksctl ledger check [--switch A] [--json]\n", stderr);
+        ctl_say("%s", "usage: kksctl ledger check [--switch A] [--json]\n");
         return EXIT_USAGE;
     }
     kc_op_ledger_check(&req, &lc);
@@ -420,7 +420,7 @@ int cmd_account(ctl *c, int argc, char **argv)
     Kks__AccountRequest ar = KKS__ACCOUNT_REQUEST__INIT;
     char m1[48], m2[48];
     int o, ec;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
@@ -431,7 +431,7 @@ int cmd_account(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 2 != argc || strcmp(argv[optind], "show") != 0) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     kc_op_account(&req, &ar, argv[optind + 1], ar.limit);
@@ -493,7 +493,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
     const char *date = NULL, *dir = ".";
     char csvp[4200], jsonp[4200], tmp[4300], money[48];
     int o, ec = EXIT_OK, y, m, d;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'd': date = optarg; break;
         case 'o': dir = optarg; break;
@@ -505,7 +505,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
         }
     }
     if (!date || optind != argc || kks_ymd_parse(date, &y, &m, &d) < 0) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     /* a day with more payables than one batch holds is settled in several */
@@ -536,7 +536,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
             if (!f) {
                 if (fd >= 0)
                     close(fd);
-                fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
+                ctl_say("kksctl: cannot write %s: %s\n", tmp, strerror(errno));
                 ec = EXIT_USAGE;
                 break;
             }

@@ -53,7 +53,9 @@ static void untrack(pid_t pid)
             E.pids[i] = 0;
 }
 
-static pid_t spawn_to(const char *out_path, int out_only_stdout, char *const argv[])
+/* Starts argv with stdout to out_path and stderr to err_path (the same file
+ * when they are equal; left as the test's when err_path is NULL). */
+static pid_t spawn_to(const char *out_path, const char *err_path, char *const argv[])
 {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -62,8 +64,13 @@ static pid_t spawn_to(const char *out_path, int out_only_stdout, char *const arg
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd >= 0) {
             dup2(fd, 1);
-            if (!out_only_stdout)
+            if (err_path == out_path)
                 dup2(fd, 2);
+            close(fd);
+        }
+        if (err_path && err_path != out_path &&
+            (fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+            dup2(fd, 2);
             close(fd);
         }
         execv(argv[0], argv);
@@ -76,7 +83,7 @@ pid_t e2e_spawn(const char *logname, char *const argv[])
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.log", E.dir, logname);
-    pid_t pid = spawn_to(path, 0, argv);
+    pid_t pid = spawn_to(path, path, argv);
     track(pid);
     return pid;
 }
@@ -99,16 +106,24 @@ static int wait_exit(pid_t pid, int timeout_ms)
 
 int e2e_run(char **out, char *const argv[])
 {
-    char path[512];
+    return e2e_run_err(out, NULL, argv);
+}
+
+int e2e_run_err(char **out, char **err, char *const argv[])
+{
+    char path[512], epath[520];
     static int seq;
     snprintf(path, sizeof path, "%s/run-%d.out", E.dir, ++seq);
-    pid_t pid = spawn_to(path, 1, argv);
+    snprintf(epath, sizeof epath, "%s.err", path);
+    pid_t pid = spawn_to(path, err ? epath : NULL, argv);
     track(pid);
     int rc = wait_exit(pid, 60000);
     if (rc == -1)
         e2e_kill(pid);
     if (out)
         *out = e2e_slurp(path);
+    if (err)
+        *err = e2e_slurp(epath);
     return rc;
 }
 
