@@ -795,7 +795,7 @@ Test(issuer, documents_early_renewal_and_an_old_database)
     /* the business date two months before the card's expiry month: inside
      * renew_months_before (3), so the card may be renewed early */
     int y, m;
-    char today[11];
+    char today[32];
     cr_assert_eq(sscanf(expiry, "%d-%d", &y, &m), 2);
     m -= 2;
     if (m < 1)
