@@ -26,7 +26,7 @@
 
 #define BATCH_ROWS 4000
 #define BATCH_BYTES (600u * 1024u) /* well under the 1 MiB frame cap */
-#define IN_FLIGHT 16
+#define IN_FLIGHT 32 /* ~100k rows: more than the issuer fills a commit with (64k) */
 
 typedef ctl_rej rej;
 
