@@ -39,10 +39,13 @@ typedef struct kks_family {
  * 1982-07-17"). Besides the syntax it checks the registry rules that need no
  * date and no database:
  *   - KK serial (last 4 digits) and NIK sequence are not 0000;
- *   - city_code is a city with listed kecamatan (kecamatan.csv);
- *   - the KK's and the NIK's first 6 digits are both the listed kecamatan that
- *     the row names, in that city, and the kelurahan is listed under it
- *     (kelurahan.csv); kecamatan and kelurahan names ignore ASCII case;
+ *   - city_code is a regency or city of cities.csv;
+ *   - in a city with listed kecamatan (kecamatan.csv): the KK's and the NIK's
+ *     first 6 digits are both the listed kecamatan that the row names, in that
+ *     city, and the kelurahan is listed under it (kelurahan.csv); kecamatan and
+ *     kelurahan names ignore ASCII case;
+ *   - in any other city, as far as the seeds allow: the KK's first 6 digits lie
+ *     in that city with a kecamatan other than 00, and the NIK's are the same;
  *   - decile is within the policy's decile_min..decile_max.
  * Lookups are scans of the in-memory seeds: no allocation, no I/O. */
 int kks_registry_parse(const kks_seeds *s, const char *const *fields, int n, kks_family *out,

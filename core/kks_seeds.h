@@ -13,6 +13,7 @@
 #define KKS_MAX_BANKS 16
 #define KKS_MAX_KECAMATAN 512
 #define KKS_MAX_KELURAHAN 4096
+#define KKS_MAX_CITIES 1024
 #define KKS_PLACE_NAME 48 /* longest kecamatan or kelurahan name, with its NUL */
 
 typedef struct kks_bank {
@@ -27,6 +28,11 @@ typedef struct kks_kecamatan {
     int kel_first, nkel;        /* its kelurahan: kelurahan[kel_first .. +nkel) */
 } kks_kecamatan;
 
+typedef struct kks_city {
+    char code[5];               /* 4 digits: province, regency or city */
+    char name[KKS_PLACE_NAME];
+} kks_city;
+
 typedef struct kks_kelurahan {
     int kecamatan;              /* index into kks_seeds.kecamatan */
     char name[KKS_PLACE_NAME];
@@ -36,6 +42,10 @@ typedef struct kks_seeds {
     kks_bank banks[KKS_MAX_BANKS];
     int nbanks;
     unsigned char province[100]; /* province[code] = 1 when known */
+    unsigned province_pop[100];  /* province-population.csv: people, > 0 for every province */
+    kks_city cities[KKS_MAX_CITIES]; /* cities.csv, file order */
+    int ncities;
+    short city_at[10000];        /* city_at[code] = index in cities + 1, 0 when not listed */
     kks_kecamatan kecamatan[KKS_MAX_KECAMATAN]; /* file order */
     int nkecamatan;
     kks_kelurahan kelurahan[KKS_MAX_KELURAHAN]; /* grouped by kecamatan, file order within */
@@ -49,11 +59,13 @@ typedef struct kks_seeds {
     int decile_min, decile_max;  /* DTSEN welfare deciles that may enrol */
 } kks_seeds;
 
-/* Loads banks.csv, provinces.csv, kecamatan.csv, kelurahan.csv,
- * card-policy.csv and registry-policy.csv from dir. Every kecamatan code is 6
- * digits of a known province, listed once; every kelurahan names a listed
- * kecamatan, once; every registry-policy key is given once. Returns 0 or
- * KKS_EINVAL with the file, line and reason in err. */
+/* Loads banks.csv, provinces.csv, province-population.csv, cities.csv,
+ * kecamatan.csv, kelurahan.csv, card-policy.csv and registry-policy.csv from
+ * dir. Every province has a population; every city (regency or city) code is
+ * 4 digits of a known province, listed once, at most KKS_MAX_CITIES; every
+ * kecamatan code is 6 digits of a listed city, listed once; every kelurahan
+ * names a listed kecamatan, once; every registry-policy key is given once.
+ * Returns 0 or KKS_EINVAL with the file, line and reason in err. */
 int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap);
 
 const kks_bank *kks_seeds_bank(const kks_seeds *s, const char *code);
@@ -67,6 +79,9 @@ const kks_kecamatan *kks_seeds_kecamatan(const kks_seeds *s, const char *id);
 /* The kecamatan of city (4 digits) named name (ASCII case ignored), or NULL. */
 const kks_kecamatan *kks_seeds_kecamatan_named(const kks_seeds *s, const char *city,
                                                const char *name);
+/* The regency or city of cities.csv whose code is the first 4 digits of id,
+ * or NULL. */
+const kks_city *kks_seeds_city(const kks_seeds *s, const char *id);
 /* 1 if some listed kecamatan lies in the 4-digit city code. */
 int kks_seeds_city_known(const kks_seeds *s, const char *city);
 /* The kelurahan named name (ASCII case ignored) in kecamatan k, or NULL. */

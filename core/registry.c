@@ -160,14 +160,31 @@ static int small_int(const char *s, int lo, int hi, int *out)
         return KKS_EINVAL;                                                                         \
     } while (0)
 
-/* The places of a row: the city is known; the KK's region is a listed
- * kecamatan of that city and the one the row names; the NIK was issued in the
- * same kecamatan; the kelurahan belongs to it. */
+/* The places of a row in a city with no kecamatan listed: the KK's region lies
+ * in the row's city and names a kecamatan (not 00), and the NIK was issued in
+ * the same kecamatan. The kecamatan and kelurahan names cannot be checked. */
+static int check_unlisted_places(const kks_family *o, char *why, size_t cap)
+{
+    if (memcmp(o->kk, o->city, 4) != 0)
+        FAIL("KK region %.6s is not in city_code %s", o->kk, o->city);
+    if (o->kk[4] == '0' && o->kk[5] == '0')
+        FAIL("KK region %.6s names no kecamatan (kecamatan 00)", o->kk);
+    if (memcmp(o->nik, o->kk, 6) != 0)
+        FAIL("NIK region %.6s does not match the KK region %.6s", o->nik, o->kk);
+    return 0;
+}
+
+/* The places of a row: the city is a regency or city of cities.csv. If its
+ * kecamatan are listed, the KK's region is a listed kecamatan of that city and
+ * the one the row names; the NIK was issued in the same kecamatan; the
+ * kelurahan belongs to it. Otherwise check_unlisted_places. */
 static int check_places(const kks_seeds *s, const kks_family *o, char *why, size_t cap)
 {
     const kks_kecamatan *kk, *nik, *named, *home;
+    if (!kks_seeds_city(s, o->city))
+        FAIL("city_code %s is not a known city (not a regency or city in cities.csv)", o->city);
     if (!kks_seeds_city_known(s, o->city))
-        FAIL("city_code %s is not a known city (no kecamatan listed for it)", o->city);
+        return check_unlisted_places(o, why, cap);
     if (!(kk = kks_seeds_kecamatan(s, o->kk)))
         FAIL("KK region %.6s is not a known kecamatan code", o->kk);
     if (memcmp(kk->code, o->city, 4) != 0)

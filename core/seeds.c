@@ -64,27 +64,81 @@ static int place_name_ok(const char *name)
     return 1;
 }
 
+/* What every row of a place list (code, name) must be: a place name, a code not listed
+ * before (twice is 1 when it was), and room in a table that holds n of max. what and whats
+ * name one place and many in the reason. Returns 0, or -1 with the reason in why. */
+static int place_row_ok(const char *what, const char *whats, const kks_csv *c, int twice, int n,
+                        int max, char *why, size_t cap)
+{
+    if (!place_name_ok(c->fields[1]))
+        snprintf(why, cap, "%s name must be 1..%d printable bytes", what, KKS_PLACE_NAME - 1);
+    else if (twice)
+        snprintf(why, cap, "%s %s listed twice", what, c->fields[0]);
+    else if (n == max)
+        snprintf(why, cap, "more than %d %s", max, whats);
+    else
+        return 0;
+    return -1;
+}
+
+/* province-population.csv: a known province, once, with a population of 1..1e9. */
+static int population_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    kks_seeds *s = ctx;
+    int64_t v;
+    int p;
+    if (!all_digits(c->fields[0], 2) || !s->province[p = atoi(c->fields[0])]) {
+        snprintf(why, cap, "province %.10s is not in provinces.csv", c->fields[0]);
+        return -1;
+    }
+    if (s->province_pop[p]) {
+        snprintf(why, cap, "province %s listed twice", c->fields[0]);
+        return -1;
+    }
+    if (kks_parse_digits(c->fields[1], 1, 1000000000, &v) < 0) {
+        snprintf(why, cap, "population must be a whole number 1..1000000000, not '%.20s'",
+                 c->fields[1]);
+        return -1;
+    }
+    s->province_pop[p] = (unsigned)v;
+    return 0;
+}
+
+/* cities.csv: 4 digits of a known province, not ending in 00, once; a place name. */
+static int city_row(void *ctx, const kks_csv *c, char *why, size_t cap)
+{
+    kks_seeds *s = ctx;
+    kks_city *k;
+    int code;
+    if (!all_digits(c->fields[0], 4) || !s->province[(code = atoi(c->fields[0])) / 100] ||
+        code % 100 == 0) {
+        snprintf(why, cap, "city code must be 4 digits: a known province, a regency or city");
+        return -1;
+    }
+    if (place_row_ok("city", "cities", c, s->city_at[code] != 0, s->ncities, KKS_MAX_CITIES, why,
+                     cap) < 0)
+        return -1;
+    k = &s->cities[s->ncities++];
+    memcpy(k->code, c->fields[0], 5);
+    snprintf(k->name, sizeof k->name, "%s", c->fields[1]);
+    s->city_at[code] = (short)s->ncities;
+    return 0;
+}
+
 static int kecamatan_row(void *ctx, const kks_csv *c, char *why, size_t cap)
 {
     kks_seeds *s = ctx;
     kks_kecamatan *k;
-    if (!all_digits(c->fields[0], 6) || !s->province[atoi(c->fields[0]) / 10000] ||
+    if (!all_digits(c->fields[0], 6) || !kks_seeds_city(s, c->fields[0]) ||
         (c->fields[0][4] == '0' && c->fields[0][5] == '0')) {
-        snprintf(why, cap, "kecamatan code must be 6 digits: a known province, city, kecamatan");
+        snprintf(why, cap,
+                 "kecamatan code must be 6 digits: a known province and city (cities.csv), "
+                 "then a kecamatan");
         return -1;
     }
-    if (!place_name_ok(c->fields[1])) {
-        snprintf(why, cap, "kecamatan name must be 1..%d printable bytes", KKS_PLACE_NAME - 1);
+    if (place_row_ok("kecamatan", "kecamatan", c, kks_seeds_kecamatan(s, c->fields[0]) != NULL,
+                     s->nkecamatan, KKS_MAX_KECAMATAN, why, cap) < 0)
         return -1;
-    }
-    if (kks_seeds_kecamatan(s, c->fields[0])) {
-        snprintf(why, cap, "kecamatan %s listed twice", c->fields[0]);
-        return -1;
-    }
-    if (s->nkecamatan == KKS_MAX_KECAMATAN) {
-        snprintf(why, cap, "more than %d kecamatan", KKS_MAX_KECAMATAN);
-        return -1;
-    }
     k = &s->kecamatan[s->nkecamatan++];
     memcpy(k->code, c->fields[0], 7);
     snprintf(k->name, sizeof k->name, "%s", c->fields[1]);
@@ -214,6 +268,7 @@ int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
     static const char *const bank_h[] = {"code", "name", "bin"};
     static const char *const code_h[] = {"code", "name"};
     static const char *const pol_h[] = {"key", "value"};
+    static const char *const pop_h[] = {"province", "population"};
     int rc;
     memset(s, 0, sizeof *s);
     s->expiry_years = 5;
@@ -222,6 +277,17 @@ int kks_seeds_load(kks_seeds *s, const char *dir, char *err, size_t cap)
     s->pan_length = 16;
     if ((rc = kks_csv_load(s, dir, "banks.csv", bank_h, 3, bank_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "provinces.csv", code_h, 2, province_row, err, cap)) < 0 ||
+        (rc = kks_csv_load(s, dir, "province-population.csv", pop_h, 2, population_row, err,
+                           cap)) < 0)
+        return rc;
+    for (int p = 0; p < 100; p++) {
+        if (s->province[p] && !s->province_pop[p]) {
+            snprintf(err, cap, "%s/province-population.csv: province %02d has no population", dir,
+                     p);
+            return KKS_EINVAL;
+        }
+    }
+    if ((rc = kks_csv_load(s, dir, "cities.csv", code_h, 2, city_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "kecamatan.csv", code_h, 2, kecamatan_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "kelurahan.csv", kel_h, 2, kelurahan_row, err, cap)) < 0 ||
         (rc = kks_csv_load(s, dir, "card-policy.csv", pol_h, 2, policy_row, err, cap)) < 0)
@@ -282,6 +348,17 @@ const kks_kecamatan *kks_seeds_kecamatan(const kks_seeds *s, const char *id)
         if (memcmp(s->kecamatan[i].code, id, 6) == 0)
             return &s->kecamatan[i];
     return NULL;
+}
+
+const kks_city *kks_seeds_city(const kks_seeds *s, const char *id)
+{
+    int code = 0;
+    for (int i = 0; i < 4; i++) {
+        if (id[i] < '0' || id[i] > '9')
+            return NULL;
+        code = code * 10 + (id[i] - '0');
+    }
+    return s->city_at[code] ? &s->cities[s->city_at[code] - 1] : NULL;
 }
 
 int kks_seeds_region_ok(const kks_seeds *s, const char *id)

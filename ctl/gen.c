@@ -2,28 +2,45 @@
  *
  * One row per family: the card holder's KK, NIK, name, birth date, sex and address, the welfare
  * decile, the bank and the programme components. The output depends only on (families, seed,
- * city): no clock, no C library random numbers, no locale.
+ * city) and the seeds: no clock, no C library random numbers, no locale. It is streamed: no
+ * state is kept per family, so memory stays the same at 29 million families as at ten.
+ *
+ * Where families live. Without --city, every province of provinces.csv: row i goes to the
+ * province of entry i % T of the province table, where each province holds a share of the
+ * T (about GEN_TABLE) entries in proportion to its population (province-population.csv; at least
+ * one), shuffled with the seed. Inside a province the rows are numbered j = 0, 1, ... (entry
+ * rank + cycle i / T times the share), and everything below is per province, on j. With --city,
+ * the one city is the one "province" and j = i, as it always was: the same bytes as before for
+ * Medan and Jakarta Pusat. A province's kecamatan slots are those of each of its cities
+ * (cities.csv): the listed kecamatan of a city that has them (kecamatan.csv, file order; Medan,
+ * Jakarta Pusat), else GEN_SYN_KEC made-up kecamatan codes 01..08 with made-up names.
  *
  * Identity numbers are unique by construction, not by luck:
- *   NIK = kecamatan(6) DDMMYY(DD+40 for women) seq(4). Row i falls in block q = i / B, where
- *         B = kecamatan count x birth days x 4. Inside a block a keyed Feistel permutation
- *         (cycle-walked onto [0, B)) turns i % B into a distinct (kecamatan, birth day, s);
- *         seq = base + 4q + s. Sex does not take part, so NIKs stay unique whatever it is.
- *   KK  = kecamatan(6) DDMMYY(registration day) serial(4). Block q = i / R, R = registration
- *         days 1998-01-01..2025-12-31 (10,227); a permutation of i % R gives the day and
- *         serial = base + q. (day, serial) is distinct for every row, so KKs are unique whatever
- *         the kecamatan; 100,000,000 rows need 9,779 serials.
+ *   NIK = kecamatan(6) DDMMYY(DD+40 for women) seq(4). Row j falls in block q = j / B, where
+ *         B = slot count x birth days x 4. Inside a block a keyed Feistel permutation
+ *         (cycle-walked onto [0, B)) turns j % B into a distinct (slot, birth day, s);
+ *         seq = base + 4q + s. Slots have distinct region codes, and provinces differ in
+ *         the first two digits. Sex does not take part, so NIKs stay unique whatever it is.
+ *   KK  = kecamatan(6) DDMMYY(registration day) serial(4). Block q = j / R, R = registration
+ *         days 1998-01-01..2025-12-31 (10,227); a permutation of j % R gives the day and
+ *         serial = base + q. (day, serial) is distinct for every row of a province, so KKs are
+ *         unique whatever the kecamatan; 100,000,000 rows in one place need 9,779 serials, and
+ *         groups_init refuses a size that would need more than 4 digits.
  * The sample extracts in seeds/ are made with --sample, which starts both numbers at 1 and is
  * limited to GEN_SAMPLE_MAX families, so they use only serials and sequences 1..4. Without it
  * base is GEN_SAMPLE_RESERVED + 1: a generated population never reuses a KK or NIK of a sample
  * extract, whatever its seed, and the two can be enrolled into one issuer.
- * Everything else (sex, name, address, decile, bank, components) comes from a splitmix64
- * stream seeded with (seed, i), so each row is independent of the others.
+ * Everything else (sex, name, address, kelurahan, decile, bank, components) comes from a
+ * splitmix64 stream seeded with (seed, i), so each row is independent of the others, and N
+ * families are the first N rows of any larger extract with the same seed.
  *
- * Places come from the seeds directory: the city's kecamatan (kecamatan.csv, file order), their
- * kelurahan (kelurahan.csv) and their streets (streets.csv), so that every row passes the
- * issuer's registry rules. Holders are born 1950-01-01..2004-12-31 (earlier still if the
- * registry policy's minimum age asks for it) and deciles are kept inside the policy's range. */
+ * Places come from the seeds directory, so that every row passes the issuer's registry rules:
+ * in a city with lists, the kecamatan's own kelurahan (kelurahan.csv) and streets
+ * (streets.csv); elsewhere made-up kecamatan and kelurahan names (the registry cannot check
+ * them) and streets that nearly every town has. Holders are born 1950-01-01..2004-12-31
+ * (earlier still if the registry policy's minimum age asks for it) and deciles are kept inside
+ * the policy's range. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -43,6 +60,13 @@
 #define GEN_SAMPLE_RESERVED 100 /* KK serials and NIK sequences 1..100 belong to --sample */
 #define GEN_SAMPLE_MAX 10000     /* --sample families: serials and sequences stay below 5 */
 #define GEN_MAX_STREETS 4096
+#define GEN_STREETS_PER_KEC 64 /* a listed kecamatan's streets beyond these are not used */
+#define GEN_SYN_KEC 8   /* made-up kecamatan 01..08 of a city whose kecamatan are not listed */
+#define GEN_SYN_KEL 12  /* made-up kelurahan names in each of them */
+#define GEN_TABLE 10000 /* the province table: a province's share in 1/10000 of the rows */
+#define GEN_TABLE_MAX (GEN_TABLE + 100) /* rounding up and at least one entry each: <= 38 more */
+#define GEN_MAX_SLOTS (KKS_MAX_CITIES * GEN_SYN_KEC + KKS_MAX_KECAMATAN)
+#define GEN_MAX_SERIAL 9999 /* KK serials and NIK sequences are 4 digits */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char gen_usage[] =
@@ -51,14 +75,15 @@ static const char gen_usage[] =
     "  --families N  families (rows) to write, 1..100000000\n"
     "  --seed S      PRNG seed, a decimal number (default 1); same N, S and CODE give the\n"
     "                same bytes\n"
-    "  --city CODE   4-digit regency/city code with kecamatan in the seeds (default 1271,\n"
-    "                Kota Medan; 3171 is Jakarta Pusat)\n"
+    "  --city CODE   only this 4-digit regency or city (cities.csv), e.g. 1271 Kota Medan,\n"
+    "                3171 Jakarta Pusat; without it, families of every province, in\n"
+    "                proportion to its population (province-population.csv)\n"
     "  --sample      number KKs and NIKs from the range kept for the sample extracts\n"
     "                (at most 10000 families); without it, no KK or NIK of a sample\n"
     "                extract is ever written\n"
-    "  --seeds DIR   kecamatan, kelurahan, streets and registry policy (default\n"
-    "                $KKS_SEEDS, else the installed share/kks/seeds, else the source\n"
-    "                tree's)\n"
+    "  --seeds DIR   provinces, cities, kecamatan, kelurahan, streets and registry\n"
+    "                policy (default $KKS_SEEDS, else the installed share/kks/seeds,\n"
+    "                else the source tree's)\n"
     "Writes a synthetic DTSEN registry extract (the enrolment CSV) on stdout.\n";
 
 static const char gen_header[] =
@@ -81,6 +106,25 @@ static const char *const gen_gangs[] = {
     "Damai", "Keluarga", "Bersama", "Sederhana", "Masjid", "Mushola", "Sejahtera", "Pendidikan",
     "Amal", "Ikhlas", "Setia", "Famili", "Bakti", "Saudara", "Langgar", "Swadaya", "Pertama",
     "Buntu", "Murni"};
+
+/* Streets found in almost every Indonesian town, for cities whose own streets are not in the
+ * seeds. */
+static const char *const gen_common_streets[] = {
+    "Merdeka", "Jenderal Sudirman", "Diponegoro", "Ahmad Yani", "Gatot Subroto", "Imam Bonjol",
+    "Pahlawan", "Veteran", "Pemuda", "Kartini", "Hasanuddin", "Gajah Mada", "Hayam Wuruk",
+    "Pattimura", "Cut Nyak Dien", "Teuku Umar", "Ki Hajar Dewantara", "Pasar", "Pendidikan",
+    "Juanda", "Urip Sumoharjo", "Cokroaminoto", "Dr. Sutomo", "Pramuka", "Kenanga", "Cendana",
+    "Perintis Kemerdekaan", "Raya", "Bhayangkara", "Sisingamangaraja", "Panglima Polim",
+    "Wolter Monginsidi"};
+
+/* Made-up kecamatan and kelurahan names of cities without lists, from the commonest parts of
+ * real village names ("Sukamaju", "Karang Anyar", "Sumber Rejo"). */
+static const char *const gen_place_head[] = {
+    "Suka", "Mekar", "Sido", "Karang", "Sumber", "Tanjung", "Bukit", "Sungai", "Padang", "Tanah",
+    "Teluk", "Batu", "Pasir", "Air", "Kampung", "Talang"};
+static const char *const gen_place_tail[] = {
+    "Maju", "Jaya", "Makmur", "Mulya", "Sari", "Rejo", "Harapan", "Baru", "Indah", "Damai",
+    "Asri", "Raya", "Lestari", "Agung", "Anyar", "Permai"};
 
 static const char *const gen_roman[] = {
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV"};
@@ -269,17 +313,35 @@ static void row_char(gen_row *w, char c)
     row_raw(w, &c, 1);
 }
 
-/* v in decimal, left-padded with zeros to width digits (width 0: as many as needed). */
+/* v in decimal, left-padded with zeros to width digits (width 0: as many as needed), at the
+ * end of tmp, two digits at a time; returns how many. */
+static unsigned uint_digits(char tmp[24], uint64_t v, unsigned width)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    unsigned n = 0;
+    while (v >= 100) {
+        memcpy(tmp + 24 - 2 - n, pairs + v % 100 * 2, 2);
+        v /= 100;
+        n += 2;
+    }
+    if (v >= 10) {
+        memcpy(tmp + 24 - 2 - n, pairs + v * 2, 2);
+        n += 2;
+    } else {
+        tmp[24 - 1 - n++] = (char)('0' + v);
+    }
+    while (n < width && n < 24)
+        tmp[24 - 1 - n++] = '0';
+    return n;
+}
+
 static void row_uint(gen_row *w, uint64_t v, unsigned width)
 {
     char tmp[24];
-    unsigned n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && n < sizeof tmp);
-    while (n < width && n < sizeof tmp)
-        tmp[sizeof tmp - 1 - n++] = '0';
+    unsigned n = uint_digits(tmp, v, width);
     row_raw(w, tmp + sizeof tmp - n, n);
 }
 
@@ -302,71 +364,145 @@ static void row_field(gen_row *w, const char *s, char sep)
 
 /* ---- one family ------------------------------------------------------------------------ */
 
-typedef struct gen_city {
-    unsigned code; /* 4 digits */
-    int medan;
-    unsigned nkec;
-    const kks_kecamatan *kec[KKS_MAX_KECAMATAN]; /* the city's, in kecamatan.csv order */
-    const char *streets[KKS_MAX_KECAMATAN][64];  /* per kecamatan, at most 64 */
-    unsigned nstreets[KKS_MAX_KECAMATAN];
-    const kks_seeds *seeds;
+/* A kecamatan a family may live in: one listed in the seeds (kec >= 0, its index in
+ * kecamatan.csv), or one of GEN_SYN_KEC made-up kecamatan 01.. of a city without a list. */
+typedef struct gen_slot {
+    uint32_t region; /* 6 digits */
+    int kec;
+    int medan; /* Medan's kelurahan are divided into lingkungan, not RT/RW */
+} gen_slot;
+
+/* The slots whose families are numbered together, one NIK and KK series: a province, or the
+ * one city of --city. A row i falls in group table_group[i % table_n] as its member
+ * j = (i / table_n) * share + table_rank[i % table_n], a number no other row of the group has. */
+typedef struct gen_group {
+    unsigned code;  /* the province */
+    unsigned first, nslots;
+    unsigned share; /* entries of the province table */
+    uint64_t nik_block; /* nslots x birth days x GEN_NIK_SLOTS */
+    gen_perm nik_perm, kk_perm;
     unsigned char groups[GRP_N]; /* name-group weights for this province */
-} gen_city;
+} gen_group;
 
 typedef struct gen_family {
     unsigned pregnant, early, sd, smp, sma, disability, elderly, bpnt;
 } gen_family;
 
-static void gen_name(gen_rng *r, const gen_city *c, int female, int year, char *out, size_t cap)
+/* Text built by appending, cut (never overrun) at cap - 1 bytes, always terminated: what
+ * snprintf would make of the same pieces, without its cost on every row. */
+typedef struct gen_text {
+    char *p;
+    size_t n, cap;
+} gen_text;
+
+static void text_put(gen_text *t, const char *s)
+{
+    size_t k = strlen(s);
+    if (k > t->cap - 1 - t->n)
+        k = t->cap - 1 - t->n;
+    memcpy(t->p + t->n, s, k);
+    t->n += k;
+    t->p[t->n] = '\0';
+}
+
+/* v in decimal, at least width digits. */
+static void text_uint(gen_text *t, unsigned v, unsigned width)
+{
+    char tmp[25];
+    unsigned n = uint_digits(tmp, v, width);
+    tmp[24] = '\0';
+    text_put(t, tmp + 24 - n);
+}
+
+/* a, then sep and b when b is not NULL, into out. */
+static void text_join(char *out, size_t cap, const char *a, const char *sep, const char *b)
+{
+    gen_text t = {out, 0, cap};
+    out[0] = '\0';
+    text_put(&t, a);
+    if (b) {
+        text_put(&t, sep);
+        text_put(&t, b);
+    }
+}
+
+/* The holder's name. Where a name has two drawn parts, the second part is drawn first (the
+ * order the extracts in seeds/ were made with). */
+static void gen_name(gen_rng *r, const gen_group *c, int female, int year, char *out, size_t cap)
 {
     int old = year < 1978;
     unsigned g = rng_weighted(r, c->groups, GRP_N), x = rng_below(r, 100);
+    const char *first, *last;
     switch (g) {
     case GRP_BATAK:
-        if (female && x < 55)
-            snprintf(out, cap, "%s Br %s", PICK(r, gen_batak_f), PICK(r, gen_batak_marga));
-        else if (female && x < 75)
-            snprintf(out, cap, "%s", PICK(r, gen_batak_f));
-        else
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_batak_f) : PICK(r, gen_batak_m),
-                     PICK(r, gen_batak_marga));
+        if (female && x < 55) {
+            last = PICK(r, gen_batak_marga);
+            text_join(out, cap, PICK(r, gen_batak_f), " Br ", last);
+        } else if (female && x < 75) {
+            text_join(out, cap, PICK(r, gen_batak_f), "", NULL);
+        } else {
+            last = PICK(r, gen_batak_marga);
+            first = female ? PICK(r, gen_batak_f) : PICK(r, gen_batak_m);
+            text_join(out, cap, first, " ", last);
+        }
         break;
     case GRP_MINANG:
-        if (x < 40)
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m),
-                     PICK(r, gen_minang_suku));
-        else
-            snprintf(out, cap, "%s", female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m));
+        if (x < 40) {
+            last = PICK(r, gen_minang_suku);
+            first = female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m);
+            text_join(out, cap, first, " ", last);
+        } else {
+            text_join(out, cap, female ? PICK(r, gen_minang_f) : PICK(r, gen_minang_m), "", NULL);
+        }
         break;
     case GRP_CHINESE:
-        if (x < 20)
-            snprintf(out, cap, "%s",
-                     female ? PICK(r, gen_chinese_full_f) : PICK(r, gen_chinese_full_m));
-        else
-            snprintf(out, cap, "%s %s", female ? PICK(r, gen_chinese_f) : PICK(r, gen_chinese_m),
-                     PICK(r, gen_chinese_sur));
+        if (x < 20) {
+            text_join(out, cap, female ? PICK(r, gen_chinese_full_f) : PICK(r, gen_chinese_full_m),
+                      "", NULL);
+        } else {
+            last = PICK(r, gen_chinese_sur);
+            first = female ? PICK(r, gen_chinese_f) : PICK(r, gen_chinese_m);
+            text_join(out, cap, first, " ", last);
+        }
         break;
     default:
         if (female)
-            snprintf(out, cap, "%s", old ? PICK(r, gen_malay_f_old) : PICK(r, gen_malay_f_new));
+            text_join(out, cap, old ? PICK(r, gen_malay_f_old) : PICK(r, gen_malay_f_new), "",
+                      NULL);
         else
-            snprintf(out, cap, "%s", old ? PICK(r, gen_malay_m_old) : PICK(r, gen_malay_m_new));
+            text_join(out, cap, old ? PICK(r, gen_malay_m_old) : PICK(r, gen_malay_m_new), "",
+                      NULL);
         break;
     }
 }
 
-static void gen_address(gen_rng *r, const gen_city *c, unsigned kec, char *out, size_t cap)
+/* "Jl. STREET[ Gg. GANG] No. N" and a lingkungan (Medan's kelurahan are divided into them) or
+ * an RT and RW (the RW drawn before the RT). */
+static void gen_address(gen_rng *r, const char *const *streets, unsigned nstreets, int medan,
+                        char *out, size_t cap)
 {
-    const char *street = c->streets[kec][rng_below(r, c->nstreets[kec])];
-    char gang[48] = "", area[32];
+    const char *street = streets[rng_below(r, nstreets)];
+    gen_text t = {out, 0, cap};
     unsigned no = 1 + rng_below(r, rng_below(r, 4) ? 120 : 400);
-    if (rng_below(r, 100) < 55)
-        snprintf(gang, sizeof gang, " Gg. %s", PICK(r, gen_gangs));
-    if (c->medan) /* Medan's kelurahan are divided into lingkungan */
-        snprintf(area, sizeof area, " Lingk. %s", PICK(r, gen_roman));
-    else
-        snprintf(area, sizeof area, " RT %03u RW %03u", 1 + rng_below(r, 12), 1 + rng_below(r, 8));
-    snprintf(out, cap, "Jl. %s%s No. %u%s", street, gang, no, area);
+    out[0] = '\0';
+    text_put(&t, "Jl. ");
+    text_put(&t, street);
+    if (rng_below(r, 100) < 55) {
+        text_put(&t, " Gg. ");
+        text_put(&t, PICK(r, gen_gangs));
+    }
+    text_put(&t, " No. ");
+    text_uint(&t, no, 0);
+    if (medan) {
+        text_put(&t, " Lingk. ");
+        text_put(&t, PICK(r, gen_roman));
+    } else {
+        unsigned rw = 1 + rng_below(r, 8), rt = 1 + rng_below(r, 12);
+        text_put(&t, " RT ");
+        text_uint(&t, rt, 3);
+        text_put(&t, " RW ");
+        text_uint(&t, rw, 3);
+    }
 }
 
 /* Programme components. About 15% of families get PKH only, 45% BPNT only, 40% both; counts
@@ -419,52 +555,78 @@ static void row_ddmmyy(gen_row *w, long days, int women)
 }
 
 typedef struct gen_ctx {
-    gen_city city;
+    const kks_seeds *seeds;
     uint64_t seed;
     unsigned base;                /* first KK serial and NIK sequence: 1, or past the samples' */
     int decile_min, decile_max;   /* the registry policy's */
     long birth_first, birth_days; /* holders born 1950-01-01 .. 2004-12-31 */
     long reg_first, reg_days;     /* KKs registered 1998-01-01 .. 2025-12-31 */
-    uint64_t nik_block;           /* kecamatan x birth days x GEN_NIK_SLOTS */
-    gen_perm nik_perm, kk_perm;
+    gen_slot slot[GEN_MAX_SLOTS];
+    unsigned nslots;
+    gen_group group[100];
+    unsigned ngroups;
+    unsigned char table_group[GEN_TABLE_MAX]; /* the province table (one entry for --city) */
+    uint16_t table_rank[GEN_TABLE_MAX];
+    unsigned table_n;
+    const char *streets[KKS_MAX_KECAMATAN][GEN_STREETS_PER_KEC]; /* per listed kecamatan */
+    unsigned nstreets[KKS_MAX_KECAMATAN];
 } gen_ctx;
+
+/* A made-up place name, the same for the same key. */
+static void gen_place(uint64_t key, char *out, size_t cap)
+{
+    uint64_t h = gen_mix(key);
+    text_join(out, cap, gen_place_head[h % NELEM(gen_place_head)], " ",
+              gen_place_tail[(h >> 32) % NELEM(gen_place_tail)]);
+}
 
 static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
 {
     static const char *const banks[] = {"BNI", "BRI", "MANDIRI", "BTN"};
     static const unsigned char bank_w[] = {30, 35, 25, 10};
     static const unsigned char decile_pkh[] = {40, 30, 18, 12}, decile_bpnt[] = {22, 30, 26, 22};
-    const gen_city *c = &g->city;
+    const unsigned t = (unsigned)(i % g->table_n);
+    const gen_group *c = &g->group[g->table_group[t]];
+    const uint64_t j = i / g->table_n * c->share + g->table_rank[t]; /* the row in its group */
     gen_rng r = {gen_mix(g->seed ^ gen_mix(i + 0x632be59bd9b4e019ULL))};
-    uint64_t q = i / g->nik_block, v = perm_apply(&g->nik_perm, i % g->nik_block, gen_mix(q));
-    unsigned kec = (unsigned)(v % c->nkec);
-    long bday = g->birth_first + (long)(v / c->nkec % (uint64_t)g->birth_days);
-    uint64_t seq = g->base + q * GEN_NIK_SLOTS + v / c->nkec / (uint64_t)g->birth_days;
-    uint64_t kq = i / (uint64_t)g->reg_days;
-    long reg = g->reg_first + (long)perm_apply(&g->kk_perm, i % (uint64_t)g->reg_days,
+    uint64_t q = j / c->nik_block, v = perm_apply(&c->nik_perm, j % c->nik_block, gen_mix(q));
+    const gen_slot *sl = &g->slot[c->first + v % c->nslots];
+    long bday = g->birth_first + (long)(v / c->nslots % (uint64_t)g->birth_days);
+    uint64_t seq = g->base + q * GEN_NIK_SLOTS + v / c->nslots / (uint64_t)g->birth_days;
+    uint64_t kq = j / (uint64_t)g->reg_days;
+    long reg = g->reg_first + (long)perm_apply(&c->kk_perm, j % (uint64_t)g->reg_days,
                                                gen_mix(kq ^ 0x5bd1e995ULL));
-    uint64_t region = strtoull(c->kec[kec]->code, NULL, 10);
     int female = rng_below(&r, 100) < 80, y, age, pkh, decile;
     unsigned m, d;
-    char name[96], addr[160];
-    const char *kel;
+    char name[96], addr[160], kel_name[KKS_PLACE_NAME], kec_name[KKS_PLACE_NAME];
+    const char *kel, *kec;
     gen_family f;
 
     civil_from_days(bday, &y, &m, &d);
     age = GEN_REF_YEAR - y;
     gen_name(&r, c, female, y, name, sizeof name);
-    gen_address(&r, c, kec, addr, sizeof addr);
-    kel = c->seeds->kelurahan[c->kec[kec]->kel_first + (int)rng_below(&r, (unsigned)c->kec[kec]->nkel)]
-              .name;
+    if (sl->kec >= 0) {
+        const kks_kecamatan *k = &g->seeds->kecamatan[sl->kec];
+        gen_address(&r, g->streets[sl->kec], g->nstreets[sl->kec], sl->medan, addr, sizeof addr);
+        kel = g->seeds->kelurahan[k->kel_first + (int)rng_below(&r, (unsigned)k->nkel)].name;
+        kec = k->name;
+    } else {
+        gen_address(&r, gen_common_streets, NELEM(gen_common_streets), 0, addr, sizeof addr);
+        gen_place((uint64_t)sl->region * GEN_SYN_KEL + rng_below(&r, GEN_SYN_KEL), kel_name,
+                  sizeof kel_name);
+        gen_place(sl->region ^ 0x6b6563ULL << 32, kec_name, sizeof kec_name);
+        kel = kel_name;
+        kec = kec_name;
+    }
     gen_programmes(&r, female, age, &f);
     pkh = f.pregnant | f.early | f.sd | f.smp | f.sma | f.disability | f.elderly;
 
     w->n = 0;
-    row_uint(w, region, 6); /* kk */
+    row_uint(w, sl->region, 6); /* kk */
     row_ddmmyy(w, reg, 0);
     row_uint(w, g->base + kq, 4);
     row_char(w, ',');
-    row_uint(w, region, 6); /* nik */
+    row_uint(w, sl->region, 6); /* nik */
     row_ddmmyy(w, bday, female);
     row_uint(w, seq, 4);
     row_char(w, ',');
@@ -477,8 +639,8 @@ static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
     row_raw(w, female ? ",P," : ",L,", 3);
     row_field(w, addr, ',');
     row_field(w, kel, ',');
-    row_field(w, c->kec[kec]->name, ',');
-    row_uint(w, c->code, 4);
+    row_field(w, kec, ',');
+    row_uint(w, sl->region / 100, 4);
     row_char(w, ',');
     decile = 1 + (int)rng_weighted(&r, pkh ? decile_pkh : decile_bpnt, 4);
     decile = decile < g->decile_min ? g->decile_min
@@ -537,59 +699,164 @@ static int street_row(void *ctx, const kks_csv *csv, char *why, size_t cap)
     return 0;
 }
 
-/* The city's kecamatan, kelurahan and streets from the seeds. Returns 0, or -1 after saying
- * why on stderr (EXIT_USAGE for the caller). */
-static int city_init(gen_city *c, gen_places *p, const char *code, const char *dir)
+/* Name-group weights of a province: batak, malay/javanese, minang, chinese-indonesian. */
+static void province_names(unsigned prov, unsigned char out[GRP_N])
 {
-    static const char *const hdr[] = {"kecamatan_code", "name"};
-    char err[300];
-    unsigned prov;
-    if (kks_seeds_load(&p->seeds, dir, err, sizeof err) < 0 ||
-        kks_csv_load(p, dir, "streets.csv", hdr, 2, street_row, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl gen population: seeds: %s\n", err);
-        return -1;
-    }
-    if (strlen(code) != 4 || strspn(code, "0123456789") != 4 ||
-        !kks_seeds_city_known(&p->seeds, code)) {
-        fprintf(stderr,
-                "kksctl gen population: --city %s: want the 4-digit code of a city whose "
-                "kecamatan are in %s/kecamatan.csv (e.g. 1271 Kota Medan, 3171 Jakarta Pusat)\n",
-                code, dir);
-        return -1;
-    }
-    c->code = (unsigned)atoi(code);
-    c->seeds = &p->seeds;
-    prov = c->code / 100;
-    c->medan = c->code == 1271; /* Medan's kelurahan are divided into lingkungan, not RT/RW */
-    for (int i = 0; i < p->seeds.nkecamatan; i++) {
-        const kks_kecamatan *k = &p->seeds.kecamatan[i];
-        if (memcmp(k->code, code, 4) != 0)
-            continue;
-        if (k->nkel == 0) {
-            fprintf(stderr, "kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
-                    k->code, k->name);
-            return -1;
-        }
-        for (int j = 0; j < p->nstreets; j++)
-            if (p->street_kec[j] == i && c->nstreets[c->nkec] < NELEM(c->streets[0]))
-                c->streets[c->nkec][c->nstreets[c->nkec]++] = p->street[j];
-        if (c->nstreets[c->nkec] == 0) {
-            fprintf(stderr,
-                    "kksctl gen population: seeds: kecamatan %s (%s) has no street in "
-                    "streets.csv\n",
-                    k->code, k->name);
-            return -1;
-        }
-        c->kec[c->nkec++] = k;
-    }
-    /* Name groups: batak, malay/javanese, minang, chinese-indonesian. */
     static const unsigned char w_sumut[] = {40, 35, 13, 12}, w_sumbar[] = {7, 15, 75, 3},
                                w_sumatra[] = {8, 75, 12, 5}, w_other[] = {4, 85, 4, 7};
     const unsigned char *w = prov == 12   ? w_sumut
                              : prov == 13 ? w_sumbar
                              : prov < 30  ? w_sumatra
                                           : w_other;
-    memcpy(c->groups, w, GRP_N);
+    memcpy(out, w, GRP_N);
+}
+
+/* Adds the slots of city (a cities.csv entry) to the last group: its listed kecamatan in
+ * kecamatan.csv order, each with its kelurahan and streets, or GEN_SYN_KEC made-up ones.
+ * Returns 0, or -1 after saying why on stderr. */
+static int add_city(gen_ctx *g, const gen_places *p, const kks_city *city)
+{
+    const kks_seeds *s = &p->seeds;
+    unsigned code = (unsigned)atoi(city->code);
+    int listed = 0;
+    for (int i = 0; i < s->nkecamatan; i++) {
+        const kks_kecamatan *k = &s->kecamatan[i];
+        if (memcmp(k->code, city->code, 4) != 0)
+            continue;
+        if (k->nkel == 0) {
+            ctl_say("kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
+                    k->code, k->name);
+            return -1;
+        }
+        for (int j = 0; j < p->nstreets; j++)
+            if (p->street_kec[j] == i && g->nstreets[i] < GEN_STREETS_PER_KEC)
+                g->streets[i][g->nstreets[i]++] = p->street[j];
+        if (g->nstreets[i] == 0) {
+            ctl_say(
+                    "kksctl gen population: seeds: kecamatan %s (%s) has no street in "
+                    "streets.csv\n",
+                    k->code, k->name);
+            return -1;
+        }
+        g->slot[g->nslots++] = (gen_slot){(uint32_t)atoi(k->code), i, code == 1271};
+        listed = 1;
+    }
+    for (unsigned k = 1; !listed && k <= GEN_SYN_KEC; k++)
+        g->slot[g->nslots++] = (gen_slot){code * 100 + k, -1, 0};
+    g->group[g->ngroups - 1].nslots = g->nslots - g->group[g->ngroups - 1].first;
+    return 0;
+}
+
+/* Opens a new group for province prov. */
+static void add_group(gen_ctx *g, unsigned prov, unsigned share)
+{
+    gen_group *gr = &g->group[g->ngroups++];
+    memset(gr, 0, sizeof *gr);
+    gr->code = prov;
+    gr->first = g->nslots;
+    gr->share = share;
+    province_names(prov, gr->groups);
+}
+
+/* The province table: each province gets a share of GEN_TABLE entries by its population
+ * (at least one), and the entries are shuffled with the seed, so that the provinces mix in
+ * every stretch of rows and stay within one entry of their shares. */
+static void province_table(gen_ctx *g)
+{
+    uint64_t total = 0;
+    unsigned n = 0;
+    gen_rng r = {gen_mix(g->seed ^ 0x70726f76ULL)};
+    for (unsigned p = 0; p < 100; p++)
+        total += g->seeds->province[p] ? g->seeds->province_pop[p] : 0;
+    for (unsigned k = 0; k < g->ngroups; k++) {
+        gen_group *gr = &g->group[k];
+        uint64_t share = (g->seeds->province_pop[gr->code] * (uint64_t)GEN_TABLE + total / 2) /
+                         total;
+        gr->share = share ? (unsigned)share : 1;
+    }
+    for (unsigned k = 0; k < g->ngroups; k++)
+        for (unsigned e = 0; e < g->group[k].share; e++, n++) {
+            assert(n < GEN_TABLE_MAX); /* each share rounds up by less than 1, plus 1 at most */
+            g->table_group[n] = (unsigned char)k;
+            g->table_rank[n] = (uint16_t)e;
+        }
+    for (unsigned e = n; e-- > 1;) { /* Fisher-Yates */
+        unsigned o = rng_below(&r, e + 1);
+        unsigned char tg = g->table_group[e];
+        uint16_t tr = g->table_rank[e];
+        g->table_group[e] = g->table_group[o];
+        g->table_rank[e] = g->table_rank[o];
+        g->table_group[o] = tg;
+        g->table_rank[o] = tr;
+    }
+    g->table_n = n;
+}
+
+/* The places from the seeds: with city, that city alone (a regency or city of cities.csv);
+ * without, every province of provinces.csv and every city of cities.csv. Returns 0, or -1
+ * after saying why on stderr (EXIT_USAGE for the caller). */
+static int places_init(gen_ctx *g, gen_places *p, const char *city, const char *dir)
+{
+    static const char *const hdr[] = {"kecamatan_code", "name"};
+    char err[300];
+    const kks_city *c;
+    if (kks_seeds_load(&p->seeds, dir, err, sizeof err) < 0 ||
+        kks_csv_load(p, dir, "streets.csv", hdr, 2, street_row, err, sizeof err) < 0) {
+        ctl_say("kksctl gen population: seeds: %s\n", err);
+        return -1;
+    }
+    g->seeds = &p->seeds;
+    if (city) {
+        if (strlen(city) != 4 || !(c = kks_seeds_city(&p->seeds, city))) {
+            ctl_say(
+                    "kksctl gen population: --city %s: want the 4-digit code of a regency or "
+                    "city in %s/cities.csv (e.g. 1271 Kota Medan, 3171 Jakarta Pusat)\n",
+                    city, dir);
+            return -1;
+        }
+        add_group(g, (unsigned)atoi(city) / 100, 1);
+        g->table_n = 1; /* table_group[0] = 0, table_rank[0] = 0: row i is the city's i */
+        return add_city(g, p, c);
+    }
+    for (unsigned prov = 0; prov < 100; prov++) {
+        if (!p->seeds.province[prov])
+            continue;
+        add_group(g, prov, 0);
+        for (int k = 0; k < p->seeds.ncities; k++)
+            if ((unsigned)atoi(p->seeds.cities[k].code) / 100 == prov &&
+                add_city(g, p, &p->seeds.cities[k]) < 0)
+                return -1;
+        if (g->group[g->ngroups - 1].nslots == 0) {
+            ctl_say("kksctl gen population: seeds: province %02u has no city in "
+                    "cities.csv\n", prov);
+            return -1;
+        }
+    }
+    province_table(g);
+    return 0;
+}
+
+/* The numbering of each group: its keyed permutations, and a check that n families fit the
+ * 4-digit KK serials and NIK sequences. Returns 0, or -1 after saying why on stderr. */
+static int groups_init(gen_ctx *g, uint64_t n, int national)
+{
+    for (unsigned k = 0; k < g->ngroups; k++) {
+        gen_group *gr = &g->group[k];
+        /* --city keeps the keys it always had; a province's are its own */
+        uint64_t salt = national ? (uint64_t)gr->code << 40 : 0;
+        uint64_t last = (n - 1) / g->table_n * gr->share + gr->share - 1; /* largest j */
+        gr->nik_block = (uint64_t)gr->nslots * (uint64_t)g->birth_days * GEN_NIK_SLOTS;
+        perm_init(&gr->nik_perm, gr->nik_block, gen_mix(g->seed ^ 0x6e696b ^ salt));
+        perm_init(&gr->kk_perm, (uint64_t)g->reg_days, gen_mix(g->seed ^ 0x6b6b ^ salt));
+        if (g->base + last / gr->nik_block * GEN_NIK_SLOTS + GEN_NIK_SLOTS - 1 > GEN_MAX_SERIAL ||
+            g->base + last / (uint64_t)g->reg_days > GEN_MAX_SERIAL) {
+            ctl_say(
+                    "kksctl gen population: --families %llu: too many for the 4-digit NIK "
+                    "sequences and KK serials of province %02u\n",
+                    (unsigned long long)n, gr->code);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -604,15 +871,15 @@ static int gen_population(int argc, char **argv)
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     static char outbuf[GEN_OUTBUF]; /* static: stdout may still use it after we return */
-    const char *families = NULL, *seed = "1", *city = "1271", *dir = kks_seeds_default(NULL);
-    static gen_ctx g;      /* static: the city tables are large */
+    const char *families = NULL, *seed = "1", *city = NULL, *dir = kks_seeds_default(NULL);
+    static gen_ctx g;      /* static: the place tables are large */
     static gen_places places;
     uint64_t n = 0;
     int sample = 0;
     gen_row row;
     int o;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': families = optarg; break;
         case 's': seed = optarg; break;
@@ -621,34 +888,34 @@ static int gen_population(int argc, char **argv)
         case 'd': dir = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
-        default: fputs(gen_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", gen_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl gen population: unexpected argument %s\n%s", argv[optind],
+        ctl_say("kksctl gen population: unexpected argument %s\n%s", argv[optind],
                 gen_usage);
         return EXIT_USAGE;
     }
     if (!families) {
-        fprintf(stderr, "kksctl gen population: --families N is required\n%s", gen_usage);
+        ctl_say("kksctl gen population: --families N is required\n%s", gen_usage);
         return EXIT_USAGE;
     }
     if (parse_u64(families, 1, GEN_MAX_FAMILIES, &n) < 0) {
-        fprintf(stderr, "kksctl gen population: --families %s: want a whole number 1..%lld\n",
+        ctl_say("kksctl gen population: --families %s: want a whole number 1..%lld\n",
                 families, GEN_MAX_FAMILIES);
         return EXIT_USAGE;
     }
     if (parse_u64(seed, 0, UINT64_MAX, &g.seed) < 0) {
-        fprintf(stderr, "kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
+        ctl_say("kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
     if (sample && n > GEN_SAMPLE_MAX) {
-        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
+        ctl_say("kksctl gen population: --sample makes at most %d families\n",
                 GEN_SAMPLE_MAX);
         return EXIT_USAGE;
     }
-    if (city_init(&g.city, &places, city, dir) < 0)
+    if (places_init(&g, &places, city, dir) < 0)
         return EXIT_USAGE;
     g.base = sample ? 1 : GEN_SAMPLE_RESERVED + 1;
     g.decile_min = places.seeds.decile_min;
@@ -658,15 +925,14 @@ static int gen_population(int argc, char **argv)
     g.birth_first = days_from_civil(1950, 1, 1);
     g.birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g.birth_first;
     if (g.birth_days < 366) {
-        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
+        ctl_say("kksctl gen population: seeds: holder_min_age %d leaves no birth years "
                 "from 1950\n", places.seeds.holder_min_age);
         return EXIT_USAGE;
     }
     g.reg_first = days_from_civil(1998, 1, 1);
     g.reg_days = days_from_civil(2026, 1, 1) - g.reg_first;
-    g.nik_block = (uint64_t)g.city.nkec * (uint64_t)g.birth_days * GEN_NIK_SLOTS;
-    perm_init(&g.nik_perm, g.nik_block, gen_mix(g.seed ^ 0x6e696b));
-    perm_init(&g.kk_perm, (uint64_t)g.reg_days, gen_mix(g.seed ^ 0x6b6b));
+    if (groups_init(&g, n, city == NULL) < 0)
+        return EXIT_USAGE;
 
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     fputs(gen_header, stdout);
@@ -674,7 +940,7 @@ static int gen_population(int argc, char **argv)
     for (uint64_t i = 0; i < n; i++) {
         gen_family_row(&g, i, &row);
         if (row.overflow) { /* cannot happen with the tables above */
-            fprintf(stderr, "kksctl gen population: row %llu too long\n",
+            ctl_say("kksctl gen population: row %llu too long\n",
                     (unsigned long long)i + 1);
             return EXIT_INTERNAL;
         }
@@ -698,6 +964,6 @@ int cmd_gen(ctl *c, int argc, char **argv)
         fputs(gen_usage, stdout);
         return EXIT_OK;
     }
-    fputs(gen_usage, stderr);
+    ctl_say("%s", gen_usage);
     return EXIT_USAGE;
 }

@@ -7,6 +7,7 @@
  * and writes one manifest row per family with a positive amount. The extract must be a regular
  * file, since it is read twice; memory stays flat whatever its size, apart from the set of KKs
  * seen (12 bytes a slot, about 17 bytes a family). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,9 +128,9 @@ static int read_header(kks_csv *csv, const char *path)
     if (rc == 1 && kks_csv_is(csv, kks_registry_header, KKS_REG_NFIELDS))
         return 0;
     if (rc < 0)
-        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv->errmsg);
+        ctl_say("kksctl manifest: %s: %s; no manifest written\n", path, csv->errmsg);
     else
-        fprintf(stderr,
+        ctl_say(
                 "kksctl manifest: %s: not a registry extract: the first line must be the "
                 "header\n  kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,"
                 "decile,bank,pkh_pregnant,pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,"
@@ -144,7 +145,7 @@ static int check_structure(FILE *f, const char *path)
     kks_csv csv;
     int rc;
     if (kks_csv_init(&csv, f, 0) < 0) {
-        fputs("kksctl manifest: out of memory\n", stderr);
+        ctl_say("%s", "kksctl manifest: out of memory\n");
         return -1;
     }
     if (read_header(&csv, path) < 0) {
@@ -154,7 +155,7 @@ static int check_structure(FILE *f, const char *path)
     while ((rc = kks_csv_next(&csv)) == 1)
         ;
     if (rc < 0)
-        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv.errmsg);
+        ctl_say("kksctl manifest: %s: %s; no manifest written\n", path, csv.errmsg);
     kks_csv_close(&csv);
     return rc < 0 ? -1 : 0;
 }
@@ -186,17 +187,18 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
     plen = (size_t)snprintf(prefix, sizeof prefix, "%s,%s,", kks_program_name(per->program),
                             per->label);
     if (per->program == KKS_PROGRAM_BPNT && (bpnt_amount = kks_policy_bpnt_amount(pol, per)) < 0) {
-        fprintf(stderr, "kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
+        ctl_say("kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
         return EXIT_USAGE;
     }
     if (kks_csv_init(&csv, f, 0) < 0) {
-        fputs("kksctl manifest: out of memory\n", stderr);
+        ctl_say("%s", "kksctl manifest: out of memory\n");
         return EXIT_INTERNAL;
     }
     if (read_header(&csv, path) < 0) {
         kks_csv_close(&csv);
         return EXIT_USAGE; /* the file changed since pass 1 */
     }
+    ctl_stdout_taken();
     printf("program,period,kk,amount\n");
     while ((rc = kks_csv_next(&csv)) == 1) {
         int64_t amount;
@@ -210,7 +212,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         }
         if ((first = seen_kk(r, fam.kk, csv.line)) != 0) {
             if (first < 0) {
-                fputs("kksctl manifest: out of memory\n", stderr);
+                ctl_say("%s", "kksctl manifest: out of memory\n");
                 ec = EXIT_INTERNAL;
                 break;
             }
@@ -229,7 +231,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         if (amount <= 0)
             continue;
         if (__builtin_add_overflow(r->total, amount, &r->total)) {
-            fputs("kksctl manifest: the total overflows 64 bits; manifest incomplete\n", stderr);
+            ctl_say("kksctl manifest: the total overflows 64 bits; manifest incomplete\n");
             ec = EXIT_INTERNAL;
             break;
         }
@@ -242,8 +244,8 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         fwrite(row, 1, (size_t)(end - row), stdout);
     }
     if (rc < 0 && ec == EXIT_OK) {
-        fprintf(stderr, "kksctl manifest: %s: %s (the file changed while being read?); manifest "
-                        "incomplete\n", path, csv.errmsg);
+        ctl_say("kksctl manifest: %s: %s (the file changed while being read?); manifest "
+                "incomplete\n", path, csv.errmsg);
         ec = EXIT_USAGE;
     }
     kks_csv_close(&csv);
@@ -295,7 +297,7 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     FILE *f;
     int o, ec;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'p': program = optarg; break;
         case 'e': label = optarg; break;
@@ -303,43 +305,43 @@ int cmd_manifest(ctl *c, int argc, char **argv)
         case 's': dir = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(mf_usage, stdout); return EXIT_OK;
-        default: fputs(mf_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", mf_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl manifest: unexpected argument %s\n%s", argv[optind], mf_usage);
+        ctl_say("kksctl manifest: unexpected argument %s\n%s", argv[optind], mf_usage);
         return EXIT_USAGE;
     }
     if (!program || !label || !path) {
-        fprintf(stderr, "kksctl manifest: --program, --period and --registry are required\n%s",
+        ctl_say("kksctl manifest: --program, --period and --registry are required\n%s",
                 mf_usage);
         return EXIT_USAGE;
     }
     if (strcmp(program, "pkh") != 0 && strcmp(program, "bpnt") != 0) {
-        fprintf(stderr, "kksctl manifest: --program %s: want pkh or bpnt\n", program);
+        ctl_say("kksctl manifest: --program %s: want pkh or bpnt\n", program);
         return EXIT_USAGE;
     }
     if (kks_period_parse(program, label, &per) < 0) {
-        fprintf(stderr, "kksctl manifest: --period %s: want %s\n", label,
+        ctl_say("kksctl manifest: --period %s: want %s\n", label,
                 strcmp(program, "pkh") == 0 ? "YYYY-T1..T4 or YYYY-B1..B6 for pkh"
                                             : "YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM for bpnt");
         return EXIT_USAGE;
     }
     if (kks_seeds_load(&seeds, dir, err, sizeof err) < 0 ||
         kks_policy_load(&pol, dir, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl manifest: seeds: %s\n", err);
+        ctl_say("kksctl manifest: seeds: %s\n", err);
         return EXIT_USAGE;
     }
     if (kks_policy_period_check(&pol, &per, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl manifest: --period %s: %s\n", label, err);
+        ctl_say("kksctl manifest: --period %s: %s\n", label, err);
         return EXIT_USAGE;
     }
     if (!(f = fopen(path, "r"))) {
-        fprintf(stderr, "kksctl manifest: cannot open %s\n", path);
+        ctl_say("kksctl manifest: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "kksctl manifest: %s: not a regular file (the extract is read twice)\n",
+        ctl_say("kksctl manifest: %s: not a regular file (the extract is read twice)\n",
                 path);
         fclose(f);
         return EXIT_USAGE;

@@ -40,6 +40,9 @@ static const struct {
     {"terminals.csv", L_TERMINALS},
     {"document-policy.csv", L_DOCS},
     {"complaint-policy.csv", L_DESK},
+    /* appended, so that the corpus's first bytes keep naming the same files */
+    {"province-population.csv", L_SEEDS | L_TERMINALS},
+    {"cities.csv", L_SEEDS | L_TERMINALS},
 };
 #define NFILES (sizeof files / sizeof files[0])
 
@@ -127,7 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((rc = kks_seeds_load(&s, dir, err, sizeof err)) < 0)
             refused(rc, fn, err);
         else
-            check(s.nbanks >= 0 && s.nbanks <= KKS_MAX_BANKS && s.nkecamatan >= 0 &&
+            check(s.nbanks >= 0 && s.nbanks <= KKS_MAX_BANKS && s.ncities >= 0 &&
+                      s.ncities <= KKS_MAX_CITIES && s.nkecamatan >= 0 &&
                       s.nkecamatan <= KKS_MAX_KECAMATAN && s.nkelurahan >= 0 &&
                       s.nkelurahan <= KKS_MAX_KELURAHAN,
                   fn, "counts outside the tables");

@@ -39,6 +39,8 @@ pid_t e2e_spawn_split(const char *name, char *const argv[]);
 /* Runs argv to completion with stdout in *out (malloc'd, may be NULL);
  * returns the exit status, or -1 if it did not exit normally in 60 s. */
 int e2e_run(char **out, char *const argv[]);
+/* The same with stderr in *err (malloc'd, may be NULL) instead of the test's. */
+int e2e_run_err(char **out, char **err, char *const argv[]);
 /* Waits for a ready file; copies the address. 0 or -1 (timeout, or pid died). */
 int e2e_wait_ready(const char *path, pid_t pid, char *addr, size_t cap);
 /* Waits for a process the test started; its exit status, or 128+signal. */

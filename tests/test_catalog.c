@@ -165,6 +165,7 @@ static void copy_file(const char *name)
 static void make_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
+                                        "province-population.csv", "cities.csv",
                                         "kecamatan.csv",     "kelurahan.csv",
                                         "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
@@ -178,6 +179,7 @@ static void make_tmp(void)
 static void remove_tmp(void)
 {
     static const char *const files[] = {"banks.csv",         "provinces.csv",
+                                        "province-population.csv", "cities.csv",
                                         "kecamatan.csv",     "kelurahan.csv",
                                         "card-policy.csv",   "registry-policy.csv",
                                         "bpnt-categories.csv", "staples.csv",
@@ -438,6 +440,61 @@ Test(hostile, registry_seeds)
                      "kecamatan code must be 6 digits");
     expect_bad_seeds("kecamatan.csv", "code,name\n997101,Nowhere\n", "2",
                      "a known province");
+    /* a kecamatan of a city that cities.csv does not list (Medan's province, city 99) */
+    expect_bad_seeds("kecamatan.csv", "code,name\n129901,Nowhere\n", "2",
+                     "a known province and city (cities.csv)");
+}
+
+#define CITY_H "code,name\n"
+#define POP_H "province,population\n"
+
+/* cities.csv and province-population.csv: hostile rows, each refused with its line. */
+Test(hostile, city_and_population_seeds)
+{
+    static kks_terminals t;
+    static const int provs[] = {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31};
+    char err[512] = "", *big;
+    size_t n = 0, cap = (size_t)(KKS_MAX_CITIES + 2) * 24;
+    static const struct {
+        const char *file, *text, *line, *reason;
+    } bad[] = {
+        {"cities.csv", CITY_H "1271,Kota Medan\n1271,Kota Medan\n", "3", "city 1271 listed twice"},
+        {"cities.csv", CITY_H "9971,Nowhere\n", "2", "a known province"},
+        {"cities.csv", CITY_H "1200,Sumatera Utara\n", "2", "regency or city"},
+        {"cities.csv", CITY_H "127,Kota Medan\n", "2", "4 digits"},
+        {"cities.csv", CITY_H "12a1,Kota Medan\n", "2", "4 digits"},
+        {"cities.csv", CITY_H "1271,\n", "2", "city name"},
+        {"cities.csv", CITY_H "1271, Kota Medan\n", "2", "city name"},
+        {"cities.csv", CITY_H "1271,Kota Medan Kota Medan Kota Medan Kota Medan Kota Medan\n", "2",
+         "city name"},
+        {"cities.csv", CITY_H "1271,Kota\x01Medan\n", "2", "city name"},
+        {"province-population.csv", POP_H "99,1000\n", "2", "province 99 is not in provinces.csv"},
+        {"province-population.csv", POP_H "12,1000\n12,2000\n", "3", "province 12 listed twice"},
+        {"province-population.csv", POP_H "12,0\n", "2",
+         "population must be a whole number 1..1000000000"},
+        {"province-population.csv", POP_H "12,-5\n", "2", "population must be"},
+        {"province-population.csv", POP_H "12,99999999999999999999\n", "2", "population must be"},
+        {"province-population.csv", POP_H "1,1000\n", "2", "not in provinces.csv"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_bad_seeds(bad[i].file, bad[i].text, bad[i].line, bad[i].reason);
+        copy_file(bad[i].file);
+    }
+    /* the bound: more cities than the table holds is refused, not written past */
+    cr_assert_not_null(big = malloc(cap));
+    n += (size_t)snprintf(big + n, cap - n, CITY_H);
+    for (int i = 0; i <= KKS_MAX_CITIES; i++) /* 99 city codes in each of these provinces */
+        n += (size_t)snprintf(big + n, cap - n, "%d,Kota %d\n", provs[i / 99] * 100 + i % 99 + 1,
+                              i);
+    write_file("cities.csv", big);
+    free(big);
+    cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), KKS_EINVAL);
+    cr_assert(strstr(err, "more than 1024 cities"), "%s", err);
+    copy_file("cities.csv");
+    /* every province needs a population */
+    write_file("province-population.csv", POP_H "12,14799000\n");
+    cr_assert_eq(kks_terminals_load(&t, tmp, err, sizeof err), KKS_EINVAL);
+    cr_assert(strstr(err, "province-population.csv: province 11 has no population"), "%s", err);
 }
 
 Test(hostile, missing_file)

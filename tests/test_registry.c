@@ -25,6 +25,27 @@ static const char *good[KKS_REG_NFIELDS] = {
     "Jl. Amaliun No. 7", "Pasar Merah Barat", "Medan Kota", "1271", "3", "BTN",
     "0", "2", "0", "0", "0", "0", "0", "0"};
 
+/* good, with the places of a row replaced. */
+static void with_places(const char **f, const char *kk, const char *nik, const char *kelurahan,
+                        const char *kecamatan, const char *city)
+{
+    memcpy(f, good, sizeof good);
+    f[KKS_REG_KK] = kk;
+    f[KKS_REG_NIK] = nik;
+    f[KKS_REG_KELURAHAN] = kelurahan;
+    f[KKS_REG_KECAMATAN] = kecamatan;
+    f[KKS_REG_CITY] = city;
+}
+
+/* Parses good with the places of a row replaced; why holds 200 bytes. */
+static int parse_places(const char *kk, const char *nik, const char *kelurahan,
+                        const char *kecamatan, const char *city, kks_family *fam, char *why)
+{
+    const char *f[KKS_REG_NFIELDS];
+    with_places(f, kk, nik, kelurahan, kecamatan, city);
+    return kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, fam, why, 200);
+}
+
 static int check(int field, const char *value, char *why)
 {
     const char *f[KKS_REG_NFIELDS];
@@ -124,6 +145,24 @@ Test(registry, women_add_forty_and_men_do_not)
                  KKS_EINVAL);
 }
 
+/* A city without a kecamatan list (Kota Bandung, 3273): a row whose KK and NIK lie in one
+ * kecamatan of it is accepted, whatever its kecamatan and kelurahan are called, since the
+ * seeds cannot say; a listed city (Medan) still checks the names. */
+Test(registry, a_city_without_lists_checks_its_codes)
+{
+    char why[200] = "";
+    kks_family fam;
+    cr_assert_eq(parse_places("3273051502210001", "3273055607820001", "Suka Maju", "Bukit Indah",
+                              "3273", &fam, why),
+                 0, "%s", why);
+    cr_assert_str_eq(fam.city, "3273");
+    cr_assert_str_eq(fam.kecamatan, "Bukit Indah");
+    cr_assert_eq(parse_places("1271011502210001", "1271015607820001", "Suka Maju", "Bukit Indah",
+                              "1271", &fam, why),
+                 KKS_EINVAL);
+    cr_assert_str_eq(why, "kecamatan 'Bukit Indah' is not a kecamatan of city_code 1271");
+}
+
 /* Each registry rule, one fault per row, and the reason that names it. */
 Test(registry, places_agree_with_the_regions)
 {
@@ -139,9 +178,18 @@ Test(registry, places_agree_with_the_regions)
         /* a city with no kecamatan: province 12, city 00 */
         {"1200011502210001", "1200015607820001", "Pasar Merah Barat", "Medan Kota", "1200",
          "city_code 1200 is not a known city"},
-        /* a province with no listed city */
-        {"1101011502210001", "1101015607820001", "Pasar Merah Barat", "Medan Kota", "1101",
-         "city_code 1101 is not a known city"},
+        /* a city code that is no regency or city of Aceh */
+        {"1199011502210001", "1199015607820001", "Pasar Merah Barat", "Medan Kota", "1199",
+         "city_code 1199 is not a known city"},
+        /* Kabupaten Aceh Selatan has no kecamatan list: its codes are still checked */
+        {"1271011502210001", "1101015607820001", "Kampung Baru", "Tapaktuan", "1101",
+         "KK region 127101 is not in city_code 1101"},
+        {"1101001502210001", "1101005607820001", "Kampung Baru", "Tapaktuan", "1101",
+         "KK region 110100 names no kecamatan"},
+        {"1101011502210001", "1101025607820001", "Kampung Baru", "Tapaktuan", "1101",
+         "NIK region 110102 does not match the KK region 110101"},
+        {"1101011502210001", "1271015607820001", "Kampung Baru", "Tapaktuan", "1101",
+         "NIK region 127101 does not match the KK region 110101"},
         {"1271991502210001", "1271015607820001", "Pasar Merah Barat", "Medan Kota", "1271",
          "KK region 127199 is not a known kecamatan code"},
         /* the KK says Medan Sunggal, the row Medan Kota */
@@ -164,16 +212,10 @@ Test(registry, places_agree_with_the_regions)
          "KK serial 0000 is not issued"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *f[KKS_REG_NFIELDS];
         char why[200] = "";
         kks_family fam;
-        memcpy(f, good, sizeof f);
-        f[KKS_REG_KK] = bad[i].kk;
-        f[KKS_REG_NIK] = bad[i].nik;
-        f[KKS_REG_KELURAHAN] = bad[i].kelurahan;
-        f[KKS_REG_KECAMATAN] = bad[i].kecamatan;
-        f[KKS_REG_CITY] = bad[i].city;
-        cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why),
+        cr_assert_eq(parse_places(bad[i].kk, bad[i].nik, bad[i].kelurahan, bad[i].kecamatan,
+                                  bad[i].city, &fam, why),
                      KKS_EINVAL, "case %zu accepted", i);
         cr_assert(strstr(why, bad[i].reason), "case %zu: '%s' lacks '%s'", i, why, bad[i].reason);
     }
@@ -184,12 +226,7 @@ Test(registry, a_second_city_and_names_in_any_case)
     const char *f[KKS_REG_NFIELDS];
     char why[200] = "";
     kks_family fam;
-    memcpy(f, good, sizeof f);
-    f[KKS_REG_KK] = "3171061502210001";
-    f[KKS_REG_NIK] = "3171065607820001";
-    f[KKS_REG_KELURAHAN] = "Pegangsaan";
-    f[KKS_REG_KECAMATAN] = "Menteng";
-    f[KKS_REG_CITY] = "3171";
+    with_places(f, "3171061502210001", "3171065607820001", "Pegangsaan", "Menteng", "3171");
     cr_assert_eq(kks_registry_parse(&seeds, f, KKS_REG_NFIELDS, &fam, why, sizeof why), 0, "%s",
                  why);
     /* registry extracts are often in capitals */
