@@ -30,7 +30,7 @@ fuzz:
 	@KKS_FUZZ=1 ./scripts/install-deps.sh
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKKS_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_switch fuzz_scenario fuzz_metrics_head \
-		fuzz_registry fuzz_seeds fuzz_key_file fuzz_addr fuzz_journal fuzz_credit_manifest
+		fuzz_registry fuzz_seeds fuzz_key_file fuzz_addr fuzz_journal fuzz_credit_manifest fuzz_scrape
 	@mkdir -p fuzz/corpus-run fuzz/corpus-switch-run && cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
 	@mkdir -p fuzz/corpus-scenario-run && cp -n fuzz/corpus-scenario/* fuzz/corpus-scenario-run/ 2>/dev/null || true
 	@mkdir -p fuzz/corpus-metrics-run && cp -n fuzz/corpus-metrics/* fuzz/corpus-metrics-run/ 2>/dev/null || true
@@ -41,7 +41,7 @@ fuzz:
 	@build-fuzz/bin/fuzz_metrics_head -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-max_len=6144 fuzz/corpus-metrics-run
 	@for t in registry:registry seeds:seeds key_file:key addr:addr journal:journal \
-		credit_manifest:credit; do \
+		credit_manifest:credit scrape:scrape; do \
 		mkdir -p fuzz/corpus-$${t#*:}-run && cp -n fuzz/corpus-$${t#*:}/* fuzz/corpus-$${t#*:}-run/ 2>/dev/null; \
 		build-fuzz/bin/fuzz_$${t%%:*} -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			fuzz/corpus-$${t#*:}-run || exit 1; \

@@ -1,4 +1,5 @@
 #include "kks_rc.h"
+#include "kks_reject.h"
 
 #include <string.h>
 
@@ -29,4 +30,14 @@ const char *kks_rc_text(const char *rc, kks_lang lang)
     int l = lang == KKS_LANG_EN ? KKS_LANG_EN : KKS_LANG_ID;
     if (i < 0) return l == KKS_LANG_EN ? "Unknown response code" : "Kode respon tidak dikenal";
     return rc_table[i].text[l];
+}
+
+const char *kks_reject_words(unsigned kind)
+{
+    static const char *const words[KKS_REJECT__COUNT] = {
+#define KKS__REJECT_WORDS(name, number, w) [number] = w,
+        KKS_REJECT_MAP(KKS__REJECT_WORDS)
+#undef KKS__REJECT_WORDS
+    };
+    return kind < KKS_REJECT__COUNT ? words[kind] : words[KKS_REJECT_OTHER];
 }

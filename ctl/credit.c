@@ -1,10 +1,5 @@
-/* kksctl credit-run, ledger check, account show.
- *
- * credit-run reads the whole manifest first (structure, one programme and
- * period, 16-digit KKs, whole-rupiah amounts), sorts it by KK so the switch
- * walks its tables in order, and streams it in batches with several in
- * flight. Each batch is acknowledged after the switch committed it; running
- * the same manifest again credits only what is missing. */
+/* kksctl credit-run (the command; the engine is ctl/credit_run.c), ledger
+ * check, account show, settle. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,7 +10,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "credit_manifest.h"
+#include "credit_run.h"
 #include "kc_op.h"
 #include "kks_err.h"
 #include "kks_log.h"
@@ -25,226 +20,6 @@
 #include "kks_registry.h"
 #include "kks_seeds.h"
 
-#define BATCH 16384
-#define IN_FLIGHT 8
-
-typedef credit_row row;
-
-typedef ctl_rej rej;
-
-typedef struct run {
-    ctl *c;
-    char program[8], period[32];
-    row *rows;
-    size_t nrows, caprows, sent, acked;
-    uint64_t credited, already;
-    int64_t rupiah;
-    rej *rejs;
-    size_t nrej, caprej;
-    int inflight, failed, tty;
-    kks_client *cl;
-    uint64_t started, last_print;
-    uint64_t interval_ns; /* between progress lines */
-} run;
-
-/* Keeps a rejected row; out of memory fails the run (a rejection is never lost
- * in silence). */
-static void add_rej(run *r, uint32_t line, const char *reason)
-{
-    credit_manifest m = {.rejs = r->rejs, .nrej = r->nrej, .caprej = r->caprej};
-    credit_manifest_reject(&m, line, reason);
-    r->rejs = m.rejs;
-    r->nrej = m.nrej;
-    r->caprej = m.caprej;
-    if (m.failed)
-        r->failed = m.failed;
-}
-
-static int cmp_row(const void *a, const void *b)
-{
-    const row *x = a, *y = b;
-    if (x->kk != y->kk)
-        return x->kk < y->kk ? -1 : 1;
-    return (x->line > y->line) - (x->line < y->line);
-}
-
-/* Sorts rows by KK, rows of one KK in file order: a stable LSD radix sort on
- * the KK (rows arrive in file order). qsort took 0.17 s of a 850k-row run, a
- * tenth of it end to end; this takes a few hundredths. Returns 0 or
- * KKS_ENOMEM (then the caller falls back to qsort). */
-static int sort_rows(row *rows, size_t n)
-{
-    enum { BITS = 11, BUCKETS = 1 << BITS };
-    size_t i, *count;
-    row *tmp, *src = rows, *dst;
-    int pass, passes = (54 + BITS - 1) / BITS; /* a KK is under 2^54 */
-    for (i = 1; i < n && rows[i - 1].kk <= rows[i].kk; i++)
-        ;
-    if (i >= n)
-        return 0; /* in order already */
-    if (!(tmp = malloc(n * sizeof *tmp)) || !(count = malloc(BUCKETS * sizeof *count))) {
-        free(tmp);
-        return KKS_ENOMEM;
-    }
-    dst = tmp;
-    for (pass = 0; pass < passes; pass++) {
-        unsigned shift = (unsigned)(pass * BITS);
-        size_t sum = 0;
-        memset(count, 0, BUCKETS * sizeof *count);
-        for (i = 0; i < n; i++)
-            count[(src[i].kk >> shift) & (BUCKETS - 1)]++;
-        for (i = 0; i < BUCKETS; i++) {
-            size_t c = count[i];
-            count[i] = sum;
-            sum += c;
-        }
-        for (i = 0; i < n; i++)
-            dst[count[(src[i].kk >> shift) & (BUCKETS - 1)]++] = src[i];
-        row *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != rows)
-        memcpy(rows, src, n * sizeof *rows);
-    free(count);
-    free(tmp);
-    return 0;
-}
-
-static int cmp_rej(const void *a, const void *b)
-{
-    const rej *x = a, *y = b;
-    return (x->line > y->line) - (x->line < y->line);
-}
-
-
-/* Reads the manifest (ctl/credit_manifest.c) into r, which then owns its rows
- * and rejections. Returns EXIT_OK, or EXIT_USAGE / EXIT_INTERNAL after printing why. */
-static int read_manifest(run *r, const char *path)
-{
-    credit_manifest m = {0};
-    FILE *f = fopen(path, "r");
-    int ec;
-    if (!f) {
-        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    ec = credit_manifest_read(&m, f, path);
-    fclose(f);
-    memcpy(r->program, m.program, sizeof r->program);
-    memcpy(r->period, m.period, sizeof r->period);
-    r->rows = m.rows;
-    r->nrows = m.nrows;
-    r->caprows = m.caprows;
-    r->rejs = m.rejs;
-    r->nrej = m.nrej;
-    r->caprej = m.caprej;
-    if (m.failed)
-        r->failed = m.failed;
-    return ec;
-}
-
-static void progress(run *r, int final)
-{
-    uint64_t now = uv_hrtime();
-    double el = (double)(now - r->started) / 1e9;
-    double rate = el > 0 ? (double)r->acked / el : 0;
-    double left = rate > 0 ? (double)(r->nrows - r->acked) / rate : 0;
-    if (!final && now - r->last_print < r->interval_ns)
-        return;
-    r->last_print = now;
-    if (r->tty) {
-        int w = 30, done = r->nrows ? (int)((double)r->acked * w / (double)r->nrows) : w;
-        char bar[32];
-        for (int i = 0; i < w; i++)
-            bar[i] = i < done ? '#' : '-';
-        bar[w] = '\0';
-        fprintf(stderr, "\r[%s] %3.0f%% %zu/%zu  %.0f/s  %.0f s left   %s", bar,
-                r->nrows ? 100.0 * (double)r->acked / (double)r->nrows : 100.0, r->acked, r->nrows,
-                rate, left, final ? "\n" : "");
-    } else {
-        fprintf(stderr, "credit-run: %zu/%zu rows, %.0f rows/s, %.0f s left\n", r->acked,
-                r->nrows, rate, left);
-    }
-}
-
-struct batch {
-    run *r;
-    size_t from, n;
-};
-
-static int send_batch(run *r, kks_client *cl, size_t from, size_t n);
-
-static void on_result(int status, const Kks__Envelope *rep, void *ud)
-{
-    struct batch *b = ud;
-    run *r = b->r;
-    r->inflight--;
-    if (status < 0 || rep->body_case != KKS__ENVELOPE__BODY_CREDIT_RESULT) {
-        if (!r->failed) {
-            ctl_say("\nkksctl: switch: %s\n",
-                    status < 0 ? kks_strerror(status)
-                    : rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
-                        ? rep->error->message
-                        : "unexpected reply");
-            r->failed = status < 0 ? EXIT_PEER : EXIT_INTERNAL;
-        }
-    } else {
-        const Kks__CreditResult *res = rep->credit_result;
-        r->credited += res->credited;
-        r->already += res->already;
-        r->rupiah += res->rupiah;
-        for (size_t i = 0; i < res->n_rejected; i++)
-            add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
-        size_t done = b->n;
-        if (res->next_kk) {
-            /* the switch kept its reply under the frame cap and stopped at this
-             * family: the rest of the batch goes again */
-            done = 0;
-            while (done < b->n && r->rows[b->from + done].kk < res->next_kk)
-                done++;
-            if (done == 0 || done == b->n) {
-                ctl_say("\nkksctl: switch: a partial batch that names no row of it\n");
-                if (!r->failed)
-                    r->failed = EXIT_INTERNAL;
-            } else if (send_batch(r, r->cl, b->from + done, b->n - done) < 0 && !r->failed) {
-                ctl_say("\nkksctl: switch: %s\n", kks_client_last_error(r->cl));
-                r->failed = EXIT_PEER;
-            }
-        }
-        r->acked += done;
-        progress(r, 0);
-    }
-    free(b);
-}
-
-static int send_batch(run *r, kks_client *cl, size_t from, size_t n)
-{
-    Kks__Envelope env;
-    kc_credits cb;
-    struct batch *b = malloc(sizeof *b);
-    int rc;
-    if (!b || kc_credits_init(&cb, r->program, r->period, n) < 0) {
-        free(b);
-        return KKS_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        kc_credits_add(&cb, r->rows[from + i].line, r->rows[from + i].kk,
-                       r->rows[from + i].amount);
-    kc_credits_envelope(&cb, &env);
-    b->r = r;
-    b->from = from;
-    b->n = n;
-    rc = kks_client_call(cl, &env, CTL_TIMEOUT_MS, on_result, b); /* packed: cb may go */
-    kc_credits_free(&cb);
-    if (rc < 0) {
-        free(b);
-        return rc;
-    }
-    r->inflight++;
-    return 0;
-}
-
 static void print_money(int64_t v, char *out, size_t cap)
 {
     kks_rupiah(v, '.', out, cap);
@@ -253,111 +28,72 @@ static void print_money(int64_t v, char *out, size_t cap)
 int cmd_credit_run(ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"switch", required_argument, 0, 's'}, {"pki", required_argument, 0, 'p'},
-        {"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+        {"switch", required_argument, 0, 's'},
+        {"pki", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {"progress-interval", required_argument, 0, 'i'},
+        {"report", required_argument, 0, 'r'},
+        {"metrics", required_argument, 0, 'm'},
+        {"batch", required_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
     static const char use[] =
-        "usage: kksctl credit-run MANIFEST.csv [--switch A] [--json] [--progress-interval MS]\n"
+        "usage: kksctl credit-run MANIFEST.csv [--switch A] [--json] [--report FILE.html]\n"
+        "                         [--metrics A] [--batch N] [--progress-interval MS]\n"
+        "  --report FILE.html  one self-contained page: figures, credits/s and batch round\n"
+        "                      trips over time, the switch's RSS and WAL, rejections by reason\n"
+        "  --metrics A         the switch's --metrics address (or KKS_SWITCH_METRICS): its\n"
+        "                      RSS and WAL size are sampled every 100 ms during the run\n"
+        "  --batch N           rows a batch, 1..16384 (default 16384)\n"
         "  progress: a bar on a terminal (every 100 ms), else a line every 5 s (or MS)";
-    long interval_ms = -1;
-    run r = {.c = c};
-    kks_client *cl;
-    int o, ec = EXIT_OK;
-    char money[48];
+    struct credit_run_opts ro = {.progress_ms = -1, .metrics = getenv("KKS_SWITCH_METRICS")};
+    struct credit_run_stats st = {0};
+    long batch = 0;
+    char *end;
+    int o, ec;
 
     while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'p': c->pki = optarg; break;
         case 'j': c->json = 1; break;
-        case 'i': interval_ms = strtol(optarg, NULL, 10); break;
+        case 'i': ro.progress_ms = strtol(optarg, &end, 10); if (*end) ro.progress_ms = -2; break;
+        case 'r': ro.report = optarg; break;
+        case 'm': ro.metrics = optarg; break;
+        case 'b': batch = strtol(optarg, &end, 10); if (*end) batch = -1; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
         default: return EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || (interval_ms < 0 && interval_ms != -1) || interval_ms > 3600000) {
+    if (optind + 1 != argc || ro.progress_ms < -1 || ro.progress_ms > 3600000 || batch < 0 ||
+        batch > CREDIT_RUN_BATCH) {
         ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
-    if ((ec = read_manifest(&r, argv[optind])) != EXIT_OK)
-        goto done;
-    /* KK order: the switch's tables are keyed by KK, so in-order keys are appends. */
-    if (sort_rows(r.rows, r.nrows) < 0)
-        qsort(r.rows, r.nrows, sizeof *r.rows, cmp_row);
-    size_t total_rows = r.nrows + r.nrej, w = 0;
-    for (size_t i = 0; i < r.nrows; i++) {
-        if (w > 0 && r.rows[w - 1].kk == r.rows[i].kk) {
-            char why[96];
-            snprintf(why, sizeof why, "KK %016" PRIu64 " appears twice in this run (first on "
-                     "line %u)", r.rows[i].kk, r.rows[w - 1].line);
-            add_rej(&r, r.rows[i].line, why);
-            continue;
+    if (ro.metrics && !*ro.metrics)
+        ro.metrics = NULL; /* KKS_SWITCH_METRICS= : not given */
+    struct sockaddr_storage sa;
+    if (ro.metrics && kks_addr_parse(ro.metrics, &sa) < 0) {
+        ctl_say("kksctl: bad switch metrics address %s (expected HOST:PORT, from %s)\n",
+                ro.metrics, getenv("KKS_SWITCH_METRICS") == ro.metrics ? "KKS_SWITCH_METRICS"
+                                                                       : "--metrics");
+        return EXIT_USAGE;
+    }
+    ro.batch = (unsigned)batch;
+    ec = ctl_credit_run(c, argv[optind], &ro, &st);
+    if (ec != EXIT_USAGE && st.program[0]) { /* the manifest was read: its figures */
+        if (c->json) {
+            int jec = ctl_json_print(ctl_credit_run_json(&st));
+            if (jec != EXIT_OK)
+                ec = jec;
+        } else {
+            ctl_credit_run_print(stdout, &st);
         }
-        r.rows[w++] = r.rows[i];
     }
-    r.nrows = w;
-    if (!(cl = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))
-        goto done;
-    r.cl = cl;
-    r.tty = isatty(2);
-    r.interval_ns = (uint64_t)(interval_ms >= 0 ? interval_ms : r.tty ? 100 : 5000) * 1000000ull;
-    r.started = uv_hrtime();
-    r.last_print = r.started; /* first line after the interval, not at once */
-    while (r.sent < r.nrows && !r.failed) {
-        while (r.inflight >= IN_FLIGHT && !r.failed)
-            uv_run(c->loop, UV_RUN_ONCE);
-        if (r.failed)
-            break;
-        size_t n = r.nrows - r.sent < BATCH ? r.nrows - r.sent : BATCH;
-        if (send_batch(&r, cl, r.sent, n) < 0) {
-            ctl_say("kksctl: switch: %s\n", kks_client_last_error(cl));
-            r.failed = EXIT_PEER;
-            break;
-        }
-        r.sent += n;
-    }
-    while (r.inflight > 0)
-        uv_run(c->loop, UV_RUN_ONCE);
-    progress(&r, 1);
-    if (r.failed) {
-        ctl_say("kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
-                "Acknowledged batches are committed; run the same manifest again to credit "
-                "what is missing (nothing is credited twice).\n",
-                r.acked, r.nrows);
-        ec = r.failed;
-        goto done;
-    }
-    if (r.nrej)
-        qsort(r.rejs, r.nrej, sizeof *r.rejs, cmp_rej);
-    if (c->json) {
-        json_t *j = json_pack("{s:o,s:o,s:I,s:I,s:I,s:I}", "program", kks_json_str(r.program),
-                              "period", kks_json_str(r.period), "rows", (json_int_t)total_rows,
-                              "credited", (json_int_t)r.credited, "already_credited",
-                              (json_int_t)r.already, "rupiah", (json_int_t)r.rupiah);
-        kks_json_set(&j, "rejected", ctl_rejected_json(r.rejs, r.nrej));
-        if ((ec = ctl_json_print(j)) != EXIT_OK)
-            goto done;
-    } else {
-        print_money(r.rupiah, money, sizeof money);
-        double el = (double)(uv_hrtime() - r.started) / 1e9;
-        printf("%s %s: rows %zu, credited %" PRIu64 ", already credited %" PRIu64
-               ", rejected %zu, %s credited, %.1f s\n",
-               r.program, r.period, total_rows, r.credited, r.already, r.nrej, money, el);
-        for (size_t i = 0; i < r.nrej && i < 100; i++)
-            printf("  line %u: %s\n", r.rejs[i].line, r.rejs[i].reason);
-        if (r.nrej > 100)
-            printf("  ... and %zu more (use --json for all)\n", r.nrej - 100);
-    }
-    ec = r.nrej ? EXIT_DECLINED : EXIT_OK;
-done:
-    for (size_t i = 0; i < r.nrej; i++)
-        free(r.rejs[i].reason);
-    free(r.rejs);
-    free(r.rows);
+    ctl_credit_run_free(&st);
     return ec;
 }
 

@@ -7,8 +7,10 @@
 #include "kks_csv.h"
 #include "kks_policy.h"
 #include "kks_registry.h"
+#include "kks_reject.h"
 
-void credit_manifest_reject(credit_manifest *m, uint32_t line, const char *reason)
+void credit_manifest_reject(credit_manifest *m, uint32_t line, unsigned kind,
+                           const char *reason)
 {
     char *copy;
     if (m->nrej == m->caprej) {
@@ -27,6 +29,7 @@ void credit_manifest_reject(credit_manifest *m, uint32_t line, const char *reaso
     }
     m->rejs[m->nrej].line = line;
     m->rejs[m->nrej].reason = copy;
+    m->rejs[m->nrej].kind = kind;
     m->nrej++;
 }
 
@@ -56,7 +59,8 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
     while ((rc = kks_csv_next(&csv)) == 1) {
         uint32_t line = (uint32_t)csv.line;
         if (csv.nfields != 4) {
-            credit_manifest_reject(m, line, "expected 4 fields: program,period,kk,amount");
+            credit_manifest_reject(m, line, KKS_REJECT_BAD_ROW,
+                                   "expected 4 fields: program,period,kk,amount");
             continue;
         }
         if (!m->program[0]) {
@@ -81,11 +85,12 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
         }
         int64_t amount;
         if (!kks_digits(csv.fields[2], 16)) {
-            credit_manifest_reject(m, line, "KK must be 16 digits");
+            credit_manifest_reject(m, line, KKS_REJECT_BAD_KK, "KK must be 16 digits");
             continue;
         }
         if (kks_parse_digits(csv.fields[3], 0, 999999999999999, &amount) < 0) {
-            credit_manifest_reject(m, line, "amount must be whole rupiah (digits only)");
+            credit_manifest_reject(m, line, KKS_REJECT_BAD_AMOUNT,
+                                   "amount must be whole rupiah (digits only)");
             continue;
         }
         if (m->nrows == m->caprows) {

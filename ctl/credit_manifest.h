@@ -35,9 +35,9 @@ typedef struct credit_manifest {
  * it holds: free it with credit_manifest_free. */
 int credit_manifest_read(credit_manifest *m, FILE *f, const char *path);
 
-/* Keeps a refused row; out of memory sets m->failed (a rejection is never
- * lost in silence). */
-void credit_manifest_reject(credit_manifest *m, uint32_t line, const char *reason);
+/* Keeps a refused row and its class of reason (core/kks_reject.h); out of
+ * memory sets m->failed (a rejection is never lost in silence). */
+void credit_manifest_reject(credit_manifest *m, uint32_t line, unsigned kind, const char *reason);
 
 /* Frees the rows and rejections; m is then zeroed. */
 void credit_manifest_free(credit_manifest *m);

@@ -62,6 +62,7 @@ int ctl_getopt(int argc, char **argv, const struct option *opts);
 typedef struct ctl_rej {
     uint32_t line;
     char *reason;
+    unsigned kind; /* a credit row's class of reason (core/kks_reject.h); 0 otherwise */
 } ctl_rej;
 
 /* [{"line":N,"reason":"..."}, ...] for --json; NULL only when out of memory. */

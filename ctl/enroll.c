@@ -73,6 +73,7 @@ static void add_rej(run *r, unsigned line, const char *reason)
     }
     r->rejs[r->nrej].line = line;
     r->rejs[r->nrej].reason = strdup(reason);
+    r->rejs[r->nrej].kind = 0;
     r->nrej++;
 }
 

@@ -21,6 +21,7 @@
 #include "kks_log.h"
 #include "kks_rc.h"
 #include "kks_registry.h"
+#include "kks_reject.h"
 #include "switch.h"
 
 #define KK_MIN 1000000000000000ull
@@ -43,7 +44,8 @@ struct rejects {
     size_t n, cap, bytes;
 };
 
-static int rejects_add(struct rejects *r, uint32_t line, const char *why)
+/* kind: the class of why (core/kks_reject.h; 0 for rows that are not credits). */
+static int rejects_add(struct rejects *r, uint32_t line, unsigned kind, const char *why)
 {
     size_t len = strlen(why);
     if (r->n == r->cap) {
@@ -59,6 +61,7 @@ static int rejects_add(struct rejects *r, uint32_t line, const char *why)
         return KKS_ENOMEM;
     kks__rejected__init(x);
     x->line = line;
+    x->kind = kind;
     x->reason = (char *)(x + 1);
     memcpy(x->reason, why, len + 1);
     r->p[r->n++] = x;
@@ -156,25 +159,33 @@ static void overlap_text(const char *program, const ledger_credit_out *o, char *
 }
 
 /* Why row i of a batch is refused before the ledger is asked: 1 with the
- * reason in why (when why is not NULL), or 0. */
+ * reason in why and its class in *kind (when why is not NULL), or 0. */
 static int row_refused(const struct crow *rows, size_t i, int64_t max, const char *program,
-                       const char *label, char *why, size_t cap)
+                       const char *label, char *why, size_t cap, unsigned *kind)
 {
     const struct crow *r = &rows[i];
     if (r->kk < KK_MIN || r->kk > KK_MAX) {
-        if (why)
+        if (why) {
             snprintf(why, cap, "KK must be 16 digits");
+            *kind = KKS_REJECT_BAD_KK;
+        }
     } else if (r->amount <= 0) {
-        if (why)
+        if (why) {
             snprintf(why, cap, "amount must be more than Rp0");
+            *kind = KKS_REJECT_BAD_AMOUNT;
+        }
     } else if (r->amount > max) {
-        if (why)
+        if (why) {
             snprintf(why, cap, "Rp%" PRId64 " is over the policy maximum Rp%" PRId64 " for %s %s",
                      r->amount, max, program, label);
+            *kind = KKS_REJECT_OVER_MAX;
+        }
     } else if (i > 0 && rows[i - 1].kk == r->kk) {
-        if (why)
+        if (why) {
             snprintf(why, cap, "KK %016" PRIu64 " twice in this run (line %u)", r->kk,
                      rows[i - 1].line);
+            *kind = KKS_REJECT_TWICE;
+        }
     } else {
         return 0;
     }
@@ -220,7 +231,7 @@ static int credit_ahead(ledger *l, const ledger_credit_in *in, struct crow *rows
             return KKS_ENOMEM;
     }
     for (size_t j = i; j < i + n; j++) {
-        if (!row_refused(rows, j, max, NULL, NULL, NULL, 0)) {
+        if (!row_refused(rows, j, max, NULL, NULL, NULL, 0, NULL)) {
             a->kk[k] = rows[j].kk;
             a->amount[k] = rows[j].amount;
             a->row[k++] = j;
@@ -254,6 +265,7 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
     struct ahead aw = {0};
     enum sw_verdict v = SW_UNDO;
     char why[WHY_MAX], at[21], perr[160];
+    unsigned kind;
     kks_period per;
     ledger_credit_in in;
     ledger_credit_out out;
@@ -293,10 +305,11 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
             goto out;
         }
         why[0] = '\0';
+        kind = KKS_REJECT_OTHER;
         in.kk = r->kk;
         in.amount = r->amount;
         in.tried = r->tried;
-        if (row_refused(rows, i, max, program, per.label, why, sizeof why)) {
+        if (row_refused(rows, i, max, program, per.label, why, sizeof why, &kind)) {
             /* why says */
         } else if (r->credited) {
             res.credited++;
@@ -313,18 +326,22 @@ enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
                      "already credited Rp%" PRId64 " for %s %s; the manifest says Rp%" PRId64
                      ": not applied",
                      out.existing, program, per.label, r->amount);
+            kind = KKS_REJECT_OTHER_AMOUNT;
         } else if (rc == LEDGER_OVERLAP) {
             overlap_text(program, &out, why, sizeof why);
+            kind = KKS_REJECT_ALREADY_PAID;
         } else if (rc == LEDGER_NO_ACCOUNT) {
             snprintf(why, sizeof why,
                      "no account at the switch for KK %016" PRIu64
                      " (not enrolled, or its account not opened)",
                      r->kk);
+            kind = KKS_REJECT_NO_ACCOUNT;
         } else {
             snprintf(why, sizeof why, "family %016" PRIu64 " is not in %s", r->kk,
                      in.program == LEDGER_PKH ? "PKH" : "BPNT");
+            kind = KKS_REJECT_NOT_IN_PROGRAMME;
         }
-        if (why[0] && rejects_add(&rj, r->line, why) < 0) {
+        if (why[0] && rejects_add(&rj, r->line, kind, why) < 0) {
             sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
             goto out;
         }
@@ -383,7 +400,7 @@ enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw
             res.updated++;
         else
             res.unchanged++;
-        if (why[0] && rejects_add(&rj, r->line, why) < 0) {
+        if (why[0] && rejects_add(&rj, r->line, KKS_REJECT_OTHER, why) < 0) {
             sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
             goto out;
         }

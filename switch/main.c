@@ -181,6 +181,7 @@ int main(int argc, char **argv)
     s.d.on_stopped = on_stopped;
     s.d.metrics_source = swm_render;
     s.d.metrics_ud = &s.metrics;
+    snprintf(s.metrics.wal_path, sizeof s.metrics.wal_path, "%s-wal", dbpath);
     for (int i = 0; i < s.nlinks; i++) {
         kks_client_opts co = {
             .expect_role = KKS_ROLE_ISSUER,

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* A switch answers in 0.1 to 50 ms; the long tail shows an issuer or a disk
@@ -111,4 +112,11 @@ void swm_render(kks_mbuf *b, void *ud)
                        "Unix time at which the last credit batch was committed (0: none yet).");
     kks_mbuf_printf(b, "kks_switch_credit_last_batch_timestamp_seconds %.3f\n",
                     m->credit_last_batch);
+    if (m->wal_path[0]) {
+        struct stat st;
+        kks_metrics_family(b, "kks_switch_wal_bytes", "gauge",
+                           "Size of the database's write-ahead log file in bytes (0: none).");
+        kks_mbuf_printf(b, "kks_switch_wal_bytes %lld\n",
+                        stat(m->wal_path, &st) == 0 ? (long long)st.st_size : 0LL);
+    }
 }

@@ -40,6 +40,7 @@ typedef struct swm {
     kks_histogram seconds[SWM__TYPES];
     uint64_t credit_rows, credits_applied, credit_rejected, credit_batches;
     double credit_last_batch; /* unix time of the last committed batch; 0: none yet */
+    char wal_path[4100]; /* the database's WAL file, sized at each scrape; "": not served */
 } swm;
 
 /* The histogram's upper bounds, in nanoseconds (0.1 ms .. 2.5 s). */

@@ -12,9 +12,10 @@
 
 TestSuite(credit, .init = e2e_setup, .fini = e2e_teardown, .timeout = 240);
 
-static int ctl(char **out, const char *a1, const char *a2, const char *a3)
+/* kksctl --pki P --switch A --json, the first words of every command here:
+ * how many. */
+static int ctl_head(char **argv)
 {
-    char *argv[12];
     int n = 0;
     argv[n++] = (char *)e2e_bin("kksctl");
     argv[n++] = "--pki";
@@ -22,6 +23,13 @@ static int ctl(char **out, const char *a1, const char *a2, const char *a3)
     argv[n++] = "--switch";
     argv[n++] = E.switch_addr;
     argv[n++] = "--json";
+    return n;
+}
+
+static int ctl(char **out, const char *a1, const char *a2, const char *a3)
+{
+    char *argv[12];
+    int n = ctl_head(argv);
     const char *a[] = {a1, a2, a3};
     for (int i = 0; i < 3 && a[i]; i++)
         argv[n++] = (char *)a[i];
@@ -99,6 +107,11 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert(strstr(out, "{\"line\":1005,\"reason\":\"Rp600001 is over the policy maximum"),
               "%s", out);
     cr_assert(strstr(out, "{\"line\":1006,\"reason\":\"amount must be whole rupiah"), "%s", out);
+    /* grouped by class: kksctl's own (twice, bad KK, -5) and the switch's (0, over the maximum) */
+    cr_assert(strstr(out, "\"rejected_count\":5,\"rejected_by_reason\":{\"bad KK\":1,"
+                          "\"bad amount\":2,\"over the policy maximum\":1,"
+                          "\"twice in the manifest\":1}"),
+              "%s", out);
     free(out);
     ledger_ok();
 
@@ -115,6 +128,8 @@ Test(credit, run_rerun_conflicts_and_rejects)
     cr_assert_eq(num(out, "credited"), 0, "%s", out);
     cr_assert(strstr(out, "already credited Rp600000 for bpnt 2026-10..12; the manifest says "
                           "Rp400000: not applied"), "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"credited before with another amount\":3}"),
+              "%s", out);
     free(out);
 
     /* PKH for the same families goes to the other wallet. */
@@ -147,6 +162,14 @@ Test(credit, run_rerun_conflicts_and_rejects)
     fprintf(f, "kk,amount\n1271010000000001,1\n");
     fclose(f);
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 2, "bad header: %s", out);
+    free(out);
+    /* flags out of their range send nothing either (this manifest would exit 1) */
+    e2e_write_file(path, "program,period,kk,amount\npkh,2026-T4,9999999999999999,1\n");
+    cr_assert_eq(ctl(&out, "credit-run", path, "--metrics=no-port"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "credit-run", path, "--batch=16385"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(ctl(&out, "credit-run", path, "--batch=12x"), 2, "%s", out);
     free(out);
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }
@@ -181,6 +204,7 @@ Test(credit, months_once_accounts_and_programmes)
     cr_assert_eq(num(out, "credited"), 0, "%s", out);
     cr_assert(strstr(out, "bpnt 2026-02 already paid (under bpnt 2026-01..03): not applied"),
               "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"already paid\":1}"), "%s", out);
     free(out);
     e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-02..04," A ",600000\n");
     cr_assert_eq(ctl(&out, "credit-run", path, NULL), 1, "%s", out);
@@ -211,6 +235,8 @@ Test(credit, months_once_accounts_and_programmes)
     cr_assert_eq(num(out, "credited"), 1, "%s", out);
     cr_assert(strstr(out, "family " B " is not in PKH"), "%s", out);
     cr_assert(strstr(out, "no account at the switch for KK 9999999999999999"), "%s", out);
+    cr_assert(strstr(out, "\"rejected_by_reason\":{\"no account\":1,\"not in the programme\":1}"),
+              "%s", out);
     free(out);
     e2e_write_file(path, "program,period,kk,amount\nbpnt,2026-06," C ",200000\npkh,2026-T1," C
                      ",375000\n");
@@ -269,6 +295,88 @@ static long acked_in_log(const char *log)
     return acked;
 }
 
+/* kksctl --json credit-run PATH --report NAME.html --progress-interval 0 [--batch N],
+ * started now: stdout in dir/NAME.out, progress in dir/NAME.log. */
+static pid_t spawn_run(const char *name, const char *path, const char *batch)
+{
+    static char report[8][400];
+    static int k;
+    char *r = report[k++ % 8];
+    snprintf(r, 400, "%s/%s.html", E.dir, name);
+    char *argv[20];
+    int n = ctl_head(argv);
+    argv[n++] = "credit-run";
+    argv[n++] = (char *)path;
+    argv[n++] = "--report";
+    argv[n++] = r;
+    argv[n++] = "--progress-interval";
+    argv[n++] = "0";
+    if (E.metrics) {
+        argv[n++] = "--metrics";
+        argv[n++] = E.switch_metrics;
+    }
+    if (batch) {
+        argv[n++] = "--batch";
+        argv[n++] = (char *)batch;
+    }
+    argv[n] = NULL;
+    return e2e_spawn_split(name, argv);
+}
+
+/* What a run spawned with spawn_run printed on stdout, and its report. */
+static char *run_out(const char *name, const char *ext)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s.%s", E.dir, name, ext);
+    char *s = e2e_slurp(p);
+    cr_assert_not_null(s, "no %s", p);
+    return s;
+}
+
+/* A summary row of a report: the number after <th>key</th><td>. */
+static long long report_num(const char *html, const char *key)
+{
+    char k[96];
+    snprintf(k, sizeof k, "<th>%s</th><td>", key);
+    const char *p = strstr(html, k);
+    cr_assert_not_null(p, "no %s in the report", key);
+    return strtoll(p + strlen(k), NULL, 10);
+}
+
+/* 1 while pid has not exited (it is not reaped: e2e_wait does that). */
+static int running(pid_t pid)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* 1 when both runs have answered batches while both are still running. */
+static int both_mid_run(const char *a, const char *b, pid_t pa, pid_t pb)
+{
+    char la[400], lb[400];
+    snprintf(la, sizeof la, "%s/%s.log", E.dir, a);
+    snprintf(lb, sizeof lb, "%s/%s.log", E.dir, b);
+    return acked_in_log(la) > 0 && acked_in_log(lb) > 0 && running(pa) && running(pb);
+}
+
+/* Starts two runs and waits for both: 1 if they were seen answering batches at
+ * the same time. */
+static int run_both(const char *a, const char *pa, const char *b, const char *pb, int *ea,
+                    int *eb)
+{
+    pid_t x = spawn_run(a, pa, "1000"), y = spawn_run(b, pb, "1000");
+    int overlap = 0;
+    for (int i = 0; i < 12000 && !overlap; i++) {
+        overlap = both_mid_run(a, b, x, y);
+        if (!overlap && (!running(x) || !running(y)))
+            break;
+        usleep(2000);
+    }
+    *ea = e2e_wait(x);
+    *eb = e2e_wait(y);
+    return overlap;
+}
+
 Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
 {
     char path[400], logp[400], *out = NULL;
@@ -293,21 +401,111 @@ Test(credit, sigkill_half_way_then_rerun_credits_exactly_what_is_missing)
     cr_assert_lt(acked, n, "the run finished before the kill");
     cr_assert_eq(e2e_wait(run), 3, "kksctl must report the lost switch");
 
-    /* The switch comes back on the same database; the same manifest again. */
+    /* The run that lost its switch said how far it got. */
+    char *log1 = e2e_slurp(logp);
+    cr_assert(log1 && strstr(log1, "\"complete\":false"), "%s", log1 ? log1 : "");
+    long long acked1 = num(log1, "acknowledged");
+    free(log1);
+
+    /* The switch comes back on the same database; the same manifest again,
+     * with its report. */
     e2e_start_switch();
-    cr_assert_eq(ctl(&out, "credit-run", path, NULL), 0, "%s", out);
+    cr_assert_eq(e2e_wait(spawn_run("rerun", path, NULL)), 0);
+    out = run_out("rerun", "out");
     long long credited = num(out, "credited"), already = num(out, "already_credited");
+    cr_assert(strstr(out, "\"complete\":true"), "%s", out);
     free(out);
-    fprintf(stderr, "sigkill: %ld rows acknowledged before the kill; the rerun found %lld "
-                    "already credited and credited %lld\n", acked, already, credited);
+    fprintf(stderr, "sigkill: %ld rows acknowledged before the kill (%lld by its JSON); the rerun "
+                    "found %lld already credited and credited %lld\n", acked, acked1, already,
+            credited);
     cr_assert_eq(credited + already, n, "every family credited once: %lld + %lld", credited,
                  already);
-    cr_assert_geq(already, acked, "every acknowledged batch was committed");
+    cr_assert_geq(already, acked1, "every acknowledged batch was committed");
+    cr_assert_geq(acked1, acked);
+    cr_assert_gt(already, 0, "the rerun says what the first run had credited");
     cr_assert_gt(credited, 0, "the kill came before the run finished");
+    char *html = run_out("rerun", "html");
+    cr_assert_eq(report_num(html, "already credited"), already);
+    cr_assert_eq(report_num(html, "credited"), credited);
+    cr_assert_eq(report_num(html, "rows"), n);
+    free(html);
     cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "%s", out);
     cr_assert(strstr(out, "\"ok\":true"), "%s", out);
     cr_assert_eq(num(out, "wallets_total"), (long long)n * amount, "%s", out);
     cr_assert_eq(num(out, "funding_total"), -(long long)n * amount, "%s", out);
     free(out);
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
+Test(credit, two_runs_of_one_manifest_and_pkh_with_bpnt_run_at_once_exactly_once)
+{
+    char bpnt[400], bpnt2[400], pkh[400], *out = NULL;
+    const long n = 100000;
+    E.metrics = 1;
+    e2e_start_issuer();
+    e2e_start_switch();
+    open_accounts(n, 3);
+    snprintf(bpnt, sizeof bpnt, "%s/bpnt.csv", E.dir);
+    snprintf(bpnt2, sizeof bpnt2, "%s/bpnt2.csv", E.dir);
+    snprintf(pkh, sizeof pkh, "%s/pkh.csv", E.dir);
+    manifest(bpnt, "bpnt", "2026-11", n, 200000, NULL);
+    manifest(bpnt2, "bpnt", "2026-12", n, 200000, NULL);
+    manifest(pkh, "pkh", "2026-T4", n, 750000, NULL);
+
+    /* the same manifest from two kksctl processes at once */
+    int ea, eb;
+    int overlap = run_both("a", bpnt, "b", bpnt, &ea, &eb);
+    cr_assert_eq(ea, 0, "run a exited %d", ea);
+    cr_assert_eq(eb, 0, "run b exited %d", eb);
+    cr_assert(overlap, "the two runs did not answer batches at the same time");
+    char *ja = run_out("a", "out"), *jb = run_out("b", "out");
+    long long ca = num(ja, "credited"), aa = num(ja, "already_credited");
+    long long cb = num(jb, "credited"), ab = num(jb, "already_credited");
+    fprintf(stderr, "same manifest at once: a credited %lld (already %lld), b credited %lld "
+                    "(already %lld)\n", ca, aa, cb, ab);
+    cr_assert_eq(ca + aa, n, "every row of a answered once: %lld + %lld", ca, aa);
+    cr_assert_eq(cb + ab, n, "every row of b answered once: %lld + %lld", cb, ab);
+    cr_assert_eq(ca + cb, n, "each family credited by exactly one of them: %lld + %lld", ca, cb);
+    cr_assert_eq(ab, ca, "what a credited, b found credited");
+    cr_assert(strstr(ja, "\"switch_memory\":{\"sampled\":true"), "%s", ja);
+    /* the reports say the same */
+    char *ra = run_out("a", "html"), *rb = run_out("b", "html");
+    cr_assert_eq(report_num(ra, "credited") + report_num(rb, "credited"), n);
+    cr_assert_eq(report_num(ra, "already credited"), aa);
+    cr_assert_eq(report_num(rb, "already credited"), ab);
+    cr_assert_eq(report_num(rb, "rows"), n);
+    free(ja);
+    free(jb);
+    free(ra);
+    free(rb);
+    cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+    cr_assert_eq(num(out, "wallets_total"), (long long)n * 200000, "%s", out);
+    free(out);
+
+    /* PKH and the next BPNT month at once: different wallets, both whole */
+    overlap = run_both("pkh", pkh, "bpnt", bpnt2, &ea, &eb);
+    cr_assert_eq(ea, 0, "pkh run exited %d", ea);
+    cr_assert_eq(eb, 0, "bpnt run exited %d", eb);
+    cr_assert(overlap, "the PKH and BPNT runs did not answer batches at the same time");
+    ja = run_out("pkh", "out");
+    jb = run_out("bpnt", "out");
+    cr_assert_eq(num(ja, "credited"), n, "%s", ja);
+    cr_assert_eq(num(jb, "credited"), n, "%s", jb);
+    cr_assert_eq(num(ja, "rupiah"), (long long)n * 750000, "%s", ja);
+    free(ja);
+    free(jb);
+    cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+    cr_assert_eq(num(out, "wallets_total"), (long long)n * (2 * 200000 + 750000), "%s", out);
+    cr_assert_eq(num(out, "funding_total"), -(long long)n * (2 * 200000 + 750000), "%s", out);
+    free(out);
+    /* a family or two, to the rupiah */
+    const char *fams[] = {"1271010000000000", "1271010000003700"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(ctl(&out, "account", "show", fams[i]), 0, "%s", out);
+        cr_assert(strstr(out, "\"balances\":{\"pkh\":750000,\"bpnt\":400000}"), "%s", out);
+        free(out);
+    }
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
 }

@@ -88,6 +88,16 @@ pid_t e2e_spawn(const char *logname, char *const argv[])
     return pid;
 }
 
+pid_t e2e_spawn_split(const char *name, char *const argv[])
+{
+    char out[512], log[512];
+    snprintf(out, sizeof out, "%s/%s.out", E.dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", E.dir, name);
+    pid_t pid = spawn_to(out, log, argv);
+    track(pid);
+    return pid;
+}
+
 static int wait_exit(pid_t pid, int timeout_ms)
 {
     int st;

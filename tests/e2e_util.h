@@ -34,6 +34,8 @@ void e2e_teardown(void);
 const char *e2e_bin(const char *name);
 /* Starts argv (argv[0] a name from e2e_bin), output to dir/NAME.log. */
 pid_t e2e_spawn(const char *logname, char *const argv[]);
+/* Starts argv with its stdout in dir/NAME.out and its stderr in dir/NAME.log. */
+pid_t e2e_spawn_split(const char *name, char *const argv[]);
 /* Runs argv to completion with stdout in *out (malloc'd, may be NULL);
  * returns the exit status, or -1 if it did not exit normally in 60 s. */
 int e2e_run(char **out, char *const argv[]);

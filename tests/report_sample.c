@@ -41,14 +41,14 @@ int main(int argc, char **argv)
         return 2;
     }
     static kl_second secs[SECONDS];
-    static kl_hist all, sec;
+    static kr_hist all, sec;
     static uint64_t codes[100];
     uint64_t errors = 0, answered = 0, approved = 0, behind = 0;
-    kl_hist_init(&all);
+    kr_hist_init(&all);
     for (int i = 0; i < SECONDS; i++) {
         kl_second *s = &secs[i];
         int slow = i >= 60 && i < 66, down = i >= 120 && i < 123;
-        kl_hist_init(&sec);
+        kr_hist_init(&sec);
         for (int k = 0; k < RATE; k++) {
             if (down) {
                 s->errors++;
@@ -58,19 +58,19 @@ int main(int argc, char **argv)
             double ns = exp(log(4e6) + 0.45 * z) * (slow ? 12 : 1);
             if (unit() < 0.0005)
                 ns += 150e6; /* a rare retransmission */
-            kl_hist_add(&sec, (uint64_t)ns);
+            kr_hist_add(&sec, (uint64_t)ns);
             int c = code(i == 119 || i == 123);
             s->codes[c]++;
             s->answered++;
             s->approved += c == 0;
             s->behind += slow && k > RATE / 3;
         }
-        s->p50 = kl_hist_quantile(&sec, .5);
-        s->p90 = kl_hist_quantile(&sec, .9);
-        s->p99 = kl_hist_quantile(&sec, .99);
-        s->p999 = kl_hist_quantile(&sec, .999);
-        s->max = kl_hist_quantile(&sec, 1);
-        kl_hist_merge(&all, &sec);
+        s->p50 = kr_hist_quantile(&sec, .5);
+        s->p90 = kr_hist_quantile(&sec, .9);
+        s->p99 = kr_hist_quantile(&sec, .99);
+        s->p999 = kr_hist_quantile(&sec, .999);
+        s->max = kr_hist_quantile(&sec, 1);
+        kr_hist_merge(&all, &sec);
         for (int c = 0; c < 100; c++)
             codes[c] += s->codes[c];
         errors += s->errors;
@@ -81,12 +81,12 @@ int main(int argc, char **argv)
     char lines[8][64];
     snprintf(lines[0], 64, "%.1f/s", (double)answered / SECONDS);
     snprintf(lines[1], 64, "%.1f/s", (double)approved / SECONDS);
-    snprintf(lines[2], 64, "%.2f ms", (double)kl_hist_quantile(&all, .5) / 1e6);
-    snprintf(lines[3], 64, "%.2f ms", (double)kl_hist_quantile(&all, .99) / 1e6);
-    snprintf(lines[4], 64, "%.2f ms", (double)kl_hist_quantile(&all, .999) / 1e6);
+    snprintf(lines[2], 64, "%.2f ms", (double)kr_hist_quantile(&all, .5) / 1e6);
+    snprintf(lines[3], 64, "%.2f ms", (double)kr_hist_quantile(&all, .99) / 1e6);
+    snprintf(lines[4], 64, "%.2f ms", (double)kr_hist_quantile(&all, .999) / 1e6);
     snprintf(lines[5], 64, "yes: %llu requests started > 1 ms late", (unsigned long long)behind);
     snprintf(lines[6], 64, "%llu", (unsigned long long)errors);
-    const kl_kv settings[] = {
+    const kr_kv settings[] = {
         {"terminals", "50 (EDC 40, ATM 10)"},
         {"mix", "purchase 70%, withdrawal 20%, balance 10%"},
         {"model", "open"},
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         {"warmup", "10 s (not measured)"},
         {"switch", "127.0.0.1:7443 (TLS)"},
     };
-    const kl_kv summary[] = {
+    const kr_kv summary[] = {
         {"throughput answered", lines[0]},
         {"throughput approved", lines[1]},
         {"p50", lines[2]},
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         .errors = errors,
     };
     if (empty) {
-        kl_hist_init(&all);
+        kr_hist_init(&all);
         memset(codes, 0, sizeof codes);
         r = (kl_report){.title = "kks-terminal load (sample: nothing measured)",
                         .all = &all,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hdr.h"
+#include "kr_hist.h"
 
 static const double QS[] = {0, .5, .9, .99, .999, .9999, 1};
 #define NQ (sizeof QS / sizeof QS[0])
@@ -35,9 +35,9 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The nearest-rank quantile of sorted samples as kl_hist_quantile defines it:
+/* The nearest-rank quantile of sorted samples as kr_hist_quantile defines it:
  * q=0 and q=1 are the exact ends; in between the value of rank ceil(q n), seen as
- * KL_HIST_MAX_NS when above it, and kept within [min, max]. */
+ * KR_HIST_MAX_NS when above it, and kept within [min, max]. */
 static uint64_t reference(const uint64_t *s, size_t n, double q)
 {
     if (q <= 0)
@@ -46,22 +46,22 @@ static uint64_t reference(const uint64_t *s, size_t n, double q)
         return s[n - 1];
     double r = ceil(q * (double)n);
     size_t rank = r < 1 ? 1 : r > (double)n ? n : (size_t)r;
-    uint64_t v = s[rank - 1] > KL_HIST_MAX_NS ? KL_HIST_MAX_NS : s[rank - 1];
+    uint64_t v = s[rank - 1] > KR_HIST_MAX_NS ? KR_HIST_MAX_NS : s[rank - 1];
     return v < s[0] ? s[0] : v;
 }
 
 /* Adds the samples, then checks every quantile and the exact fields. */
 static void check(const char *name, uint64_t *s, size_t n)
 {
-    kl_hist *h = malloc(sizeof *h);
+    kr_hist *h = malloc(sizeof *h);
     cr_assert_not_null(h);
-    kl_hist_init(h);
+    kr_hist_init(h);
     double sum = 0;
     uint64_t clamped = 0;
     for (size_t i = 0; i < n; i++) {
-        kl_hist_add(h, s[i]);
+        kr_hist_add(h, s[i]);
         sum += (double)s[i];
-        clamped += s[i] > KL_HIST_MAX_NS;
+        clamped += s[i] > KR_HIST_MAX_NS;
     }
     qsort(s, n, sizeof *s, cmp_u64);
     cr_assert_eq(h->total, n, "%s", name);
@@ -70,7 +70,7 @@ static void check(const char *name, uint64_t *s, size_t n)
     cr_assert_eq(h->clamped, clamped, "%s", name);
     cr_assert(fabs(h->sum - sum) <= 1e-9 * sum, "%s: sum %f, want %f", name, h->sum, sum);
     for (size_t k = 0; k < NQ; k++) {
-        uint64_t want = reference(s, n, QS[k]), got = kl_hist_quantile(h, QS[k]);
+        uint64_t want = reference(s, n, QS[k]), got = kr_hist_quantile(h, QS[k]);
         uint64_t diff = got > want ? got - want : want - got;
         cr_assert(diff <= want / 100, "%s: q=%g gives %llu, the samples %llu", name, QS[k],
                   (unsigned long long)got, (unsigned long long)want);
@@ -132,7 +132,7 @@ Test(hdr, zero_ns)
 Test(hdr, huge_values_above_the_max)
 {
     for (size_t i = 0; i < N; i++)
-        samples[i] = i % 20 == 7 ? KL_HIST_MAX_NS + 1 + rnd() % 1000000000000000ull
+        samples[i] = i % 20 == 7 ? KR_HIST_MAX_NS + 1 + rnd() % 1000000000000000ull
                                  : (uint64_t)(5e6 * unit());
     check("5% above the max", samples, N);
     for (size_t i = 0; i < 50; i++)
@@ -144,30 +144,30 @@ Test(hdr, huge_values_above_the_max)
 
 Test(hdr, empty)
 {
-    kl_hist h;
-    kl_hist_init(&h);
+    kr_hist h;
+    kr_hist_init(&h);
     cr_assert_eq(h.min, UINT64_MAX);
     for (size_t k = 0; k < NQ; k++)
-        cr_assert_eq(kl_hist_quantile(&h, QS[k]), 0);
-    kl_bucket b;
-    cr_assert_eq(kl_hist_buckets(&h, &b, 1), 0);
+        cr_assert_eq(kr_hist_quantile(&h, QS[k]), 0);
+    kr_bucket b;
+    cr_assert_eq(kr_hist_buckets(&h, &b, 1), 0);
 }
 
 Test(hdr, merge_equals_all_samples)
 {
-    kl_hist *a = malloc(sizeof *a), *b = malloc(sizeof *b), *all = malloc(sizeof *all);
-    kl_hist_init(a);
-    kl_hist_init(b);
-    kl_hist_init(all);
+    kr_hist *a = malloc(sizeof *a), *b = malloc(sizeof *b), *all = malloc(sizeof *all);
+    kr_hist_init(a);
+    kr_hist_init(b);
+    kr_hist_init(all);
     for (size_t i = 0; i < N; i++) {
-        uint64_t v = i % 1000 == 0 ? KL_HIST_MAX_NS * 2 : (uint64_t)exp(log(1e6) + normal());
-        kl_hist_add(i < N / 3 ? a : b, v);
-        kl_hist_add(all, v);
+        uint64_t v = i % 1000 == 0 ? KR_HIST_MAX_NS * 2 : (uint64_t)exp(log(1e6) + normal());
+        kr_hist_add(i < N / 3 ? a : b, v);
+        kr_hist_add(all, v);
     }
-    kl_hist empty;
-    kl_hist_init(&empty);
-    kl_hist_merge(a, &empty); /* merging an empty one changes nothing */
-    kl_hist_merge(a, b);
+    kr_hist empty;
+    kr_hist_init(&empty);
+    kr_hist_merge(a, &empty); /* merging an empty one changes nothing */
+    kr_hist_merge(a, b);
     cr_assert_eq(memcmp(a->counts, all->counts, sizeof a->counts), 0);
     cr_assert_eq(a->total, all->total);
     cr_assert_eq(a->min, all->min);
@@ -175,9 +175,9 @@ Test(hdr, merge_equals_all_samples)
     cr_assert_eq(a->clamped, all->clamped);
     cr_assert(fabs(a->sum - all->sum) <= 1e-9 * all->sum);
     for (size_t k = 0; k < NQ; k++)
-        cr_assert_eq(kl_hist_quantile(a, QS[k]), kl_hist_quantile(all, QS[k]));
-    kl_hist_init(&empty);
-    kl_hist_merge(&empty, all); /* into an empty one: a copy */
+        cr_assert_eq(kr_hist_quantile(a, QS[k]), kr_hist_quantile(all, QS[k]));
+    kr_hist_init(&empty);
+    kr_hist_merge(&empty, all); /* into an empty one: a copy */
     cr_assert_eq(memcmp(&empty, all, sizeof empty), 0);
     free(a);
     free(b);
@@ -186,18 +186,18 @@ Test(hdr, merge_equals_all_samples)
 
 Test(hdr, buckets_tile_without_gaps)
 {
-    kl_hist *h = malloc(sizeof *h);
-    kl_bucket *out = malloc(KL_HIST_BUCKETS * sizeof *out);
-    kl_hist_init(h);
+    kr_hist *h = malloc(sizeof *h);
+    kr_bucket *out = malloc(KR_HIST_BUCKETS * sizeof *out);
+    kr_hist_init(h);
     /* steps smaller than the narrowest bucket at each size: every bucket is hit */
     uint64_t added = 0;
-    for (uint64_t v = 0; v < 1ull << KL_HIST_RANGE_BITS; v += v / 256 + 1) {
-        if (v > KL_HIST_MAX_NS)
+    for (uint64_t v = 0; v < 1ull << KR_HIST_RANGE_BITS; v += v / 256 + 1) {
+        if (v > KR_HIST_MAX_NS)
             break;
-        kl_hist_add(h, v);
+        kr_hist_add(h, v);
         added++;
     }
-    size_t n = kl_hist_buckets(h, out, KL_HIST_BUCKETS);
+    size_t n = kr_hist_buckets(h, out, KR_HIST_BUCKETS);
     cr_assert_gt(n, 3700);
     cr_assert_eq(out[0].lo, 0);
     uint64_t counted = 0;
@@ -211,22 +211,22 @@ Test(hdr, buckets_tile_without_gaps)
         counted += out[i].count;
     }
     cr_assert_eq(counted, added);
-    cr_assert_geq(out[n - 1].hi, KL_HIST_MAX_NS);
-    cr_assert_eq(kl_hist_buckets(h, out, 10), 10, "cap is respected");
+    cr_assert_geq(out[n - 1].hi, KR_HIST_MAX_NS);
+    cr_assert_eq(kr_hist_buckets(h, out, 10), 10, "cap is respected");
     free(out);
     free(h);
 }
 
 Test(hdr, the_bucket_of_a_value_holds_it)
 {
-    kl_hist h;
+    kr_hist h;
     for (int i = 0; i < 20000; i++) {
         uint64_t v = rnd() >> (rnd() % 64);
-        kl_hist_init(&h);
-        kl_hist_add(&h, v);
-        kl_bucket b[2];
-        cr_assert_eq(kl_hist_buckets(&h, b, 2), 1);
-        uint64_t in = v > KL_HIST_MAX_NS ? KL_HIST_MAX_NS : v;
+        kr_hist_init(&h);
+        kr_hist_add(&h, v);
+        kr_bucket b[2];
+        cr_assert_eq(kr_hist_buckets(&h, b, 2), 1);
+        uint64_t in = v > KR_HIST_MAX_NS ? KR_HIST_MAX_NS : v;
         cr_assert(b[0].lo <= in && in <= b[0].hi, "%llu not in [%llu, %llu]",
                   (unsigned long long)in, (unsigned long long)b[0].lo, (unsigned long long)b[0].hi);
     }

@@ -18,6 +18,7 @@
 
 #include "kks_metrics.h"
 #include "kks_net.h"
+#include "metrics_thread.h"
 #include "swmetrics.h"
 
 /* ---- the head parser ---- */
@@ -289,38 +290,16 @@ Test(render, switch_families)
 
 /* ---- the server, over sockets ---- */
 
-static uv_loop_t sloop;
-static uv_async_t stop_async;
-static kks_metrics_server *srv;
-static pthread_t sthread;
 static char saddr[64];
-
-static void on_stop(uv_async_t *a)
-{
-    kks_metrics_close(srv);
-    uv_close((uv_handle_t *)a, NULL);
-}
-
-static void *serve(void *arg)
-{
-    uv_run(&sloop, UV_RUN_DEFAULT);
-    return NULL;
-}
 
 static void server_up(void)
 {
-    uv_loop_init(&sloop);
-    cr_assert_eq(kks_metrics_listen(&sloop, "127.0.0.1:0", NULL, NULL, &srv), 0);
-    snprintf(saddr, sizeof saddr, "%s", kks_metrics_address(srv));
-    uv_async_init(&sloop, &stop_async, on_stop);
-    cr_assert_eq(pthread_create(&sthread, NULL, serve, NULL), 0);
+    snprintf(saddr, sizeof saddr, "%s", metrics_thread_up(NULL, NULL));
 }
 
 static void server_down(void)
 {
-    uv_async_send(&stop_async);
-    pthread_join(sthread, NULL);
-    cr_assert_eq(uv_loop_close(&sloop), 0, "every handle closed");
+    metrics_thread_down();
 }
 
 TestSuite(server, .init = server_up, .fini = server_down, .timeout = 60);
@@ -469,4 +448,28 @@ Test(server, idle_connections_cannot_pile_up)
     char *r = get("GET /metrics HTTP/1.1\r\n\r\n");
     cr_assert(strncmp(r, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", r);
     free(r);
+}
+
+Test(render, the_switch_wal_size)
+{
+    swm m = {0};
+    kks_mbuf b = {0};
+    char path[] = "/tmp/kks-wal-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    char block[12345] = {0};
+    cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    close(fd);
+    swm_render(&b, &m);
+    cr_assert_null(strstr(b.p, "kks_switch_wal_bytes"), "no WAL path: no series");
+    kks_mbuf_free(&b);
+    snprintf(m.wal_path, sizeof m.wal_path, "%s", path);
+    swm_render(&b, &m);
+    cr_assert(strstr(b.p, "# TYPE kks_switch_wal_bytes gauge\nkks_switch_wal_bytes 12345\n"), "%s",
+              b.p);
+    kks_mbuf_free(&b);
+    unlink(path); /* checkpointed and truncated away: 0 */
+    swm_render(&b, &m);
+    cr_assert(strstr(b.p, "\nkks_switch_wal_bytes 0\n"), "%s", b.p);
+    kks_mbuf_free(&b);
 }

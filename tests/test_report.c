@@ -1,13 +1,17 @@
-/* ewarong/load/report: one self-contained file with four charts, every setting
- * escaped, an empty run drawn as "no data", a long run kept small, and a failed
- * write that leaves nothing behind. */
+/* The HTML reports. ewarong/load/report: one self-contained file with four
+ * charts, every setting escaped, an empty run drawn as "no data", a long run
+ * kept small, and a failed write that leaves nothing behind. ctl/credit_report:
+ * the credit run's five charts, its figures, its time buckets, a run that sent
+ * nothing, one that stopped, one whose switch was not sampled. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "credit_run.h"
 #include "report.h"
 
 static char dir[64];
@@ -89,17 +93,17 @@ static void has(const char *html, int want, const char *const *s)
 
 /* No request for anything outside the file, and no number printed from a NAN or a
  * division by zero. */
-static void self_contained(const char *html)
+static void self_contained(const char *html, int charts)
 {
-    cr_assert_eq(count(html, "<svg"), 4, "four charts");
-    cr_assert_eq(count(html, "</svg>"), 4);
-    cr_assert_geq(count(html, "<title>"), 5, "the page's and one a chart");
+    cr_assert_eq(count(html, "<svg"), charts, "%d charts", charts);
+    cr_assert_eq(count(html, "</svg>"), charts);
+    cr_assert_geq(count(html, "<title>"), charts + 1, "the page's and one a chart");
     HAS_NOT(html, "http://", "https://", "src=", "<script", "<SCRIPT", "href=", "@import", "url(",
             "nan", "inf");
 }
 
 static kl_second secs[3600];
-static kl_hist all;
+static kr_hist all;
 static uint64_t codes[100];
 
 /* n seconds of a steady run with a slow patch at a third and an outage at two thirds. */
@@ -107,7 +111,7 @@ static kl_report synthetic(size_t n)
 {
     memset(secs, 0, sizeof secs);
     memset(codes, 0, sizeof codes);
-    kl_hist_init(&all);
+    kr_hist_init(&all);
     uint64_t errors = 0;
     for (size_t i = 0; i < n; i++) {
         kl_second *s = &secs[i];
@@ -124,10 +128,10 @@ static kl_report synthetic(size_t n)
         codes[51] += s->codes[51];
         errors += s->errors;
         for (uint64_t k = 0; k < s->answered; k++)
-            kl_hist_add(&all, s->p50 / 2 + k * s->p50 / 64);
+            kr_hist_add(&all, s->p50 / 2 + k * s->p50 / 64);
     }
-    static const kl_kv settings[] = {{"terminals", "50"}, {"model", "open, --rate 200/s"}};
-    static const kl_kv summary[] = {{"approved/s", "182.1"}, {"fell behind", "yes"}};
+    static const kr_kv settings[] = {{"terminals", "50"}, {"model", "open, --rate 200/s"}};
+    static const kr_kv summary[] = {{"approved/s", "182.1"}, {"fell behind", "yes"}};
     return (kl_report){"kks-terminal load, 2026-12-02 05:10 UTC",
                        settings,
                        2,
@@ -153,7 +157,7 @@ Test(report, one_file_four_charts_nothing_fetched)
 {
     kl_report r = synthetic(120);
     char *html = written(&r, NULL);
-    self_contained(html);
+    self_contained(html, 4);
     cr_assert_eq(count(html, "no data"), 0);
     /* throughput: answered, approved, errors, late; latency: four; spectrum: one */
     cr_assert_eq(count(html, "<polyline"), 9);
@@ -166,14 +170,14 @@ Test(report, one_file_four_charts_nothing_fetched)
 Test(report, hostile_strings_are_escaped)
 {
     kl_report r = synthetic(5);
-    const kl_kv settings[] = {{"<script>alert(1)</script>", "a & b \"q\" 'x' <img onerror=x>"},
+    const kr_kv settings[] = {{"<script>alert(1)</script>", "a & b \"q\" 'x' <img onerror=x>"},
                               {"switch", "127.0.0.1:7000\x01\n"}};
-    const kl_kv summary[] = {{"verdict", "</td></tr></table><h1>"}};
+    const kr_kv summary[] = {{"verdict", "</td></tr></table><h1>"}};
     r.title = "<b>load</b> & \"run\"";
     r.settings = settings, r.nsettings = 2;
     r.summary = summary, r.nsummary = 1;
     char *html = written(&r, NULL);
-    self_contained(html);
+    self_contained(html, 4);
     HAS(html, "&lt;script&gt;alert(1)&lt;/script&gt;",
         "a &amp; b &quot;q&quot; &#39;x&#39; &lt;img onerror=x&gt;",
         "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;h1&gt;",
@@ -184,8 +188,8 @@ Test(report, hostile_strings_are_escaped)
 
 Test(report, empty_run_says_no_data)
 {
-    kl_hist empty;
-    kl_hist_init(&empty);
+    kr_hist empty;
+    kr_hist_init(&empty);
     uint64_t none[100] = {0};
     kl_report cases[] = {
         {.title = "empty"},                                             /* every pointer NULL */
@@ -193,7 +197,7 @@ Test(report, empty_run_says_no_data)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *html = written(&cases[i], NULL);
-        self_contained(html);
+        self_contained(html, 4);
         cr_assert_eq(count(html, "no data"), 4, "case %zu", i);
         cr_assert_eq(count(html, "<polyline"), 0);
         free(html);
@@ -206,13 +210,13 @@ Test(report, seconds_without_answers)
     memset(secs, 0, sizeof secs);
     for (size_t i = 0; i < 10; i++)
         secs[i].errors = 50;
-    kl_hist empty;
-    kl_hist_init(&empty);
+    kr_hist empty;
+    kr_hist_init(&empty);
     uint64_t none[100] = {0};
     kl_report r = {
         .title = "down", .secs = secs, .nsecs = 10, .all = &empty, .codes = none, .errors = 500};
     char *html = written(&r, NULL);
-    self_contained(html);
+    self_contained(html, 4);
     cr_assert_eq(count(html, "no data"), 2, "latency over time and distribution");
     HAS(html, "transport errors/s", "500 (100.0%)");
     free(html);
@@ -222,7 +226,7 @@ Test(report, one_second_is_a_line)
 {
     kl_report r = synthetic(1);
     char *html = written(&r, NULL);
-    self_contained(html);
+    self_contained(html, 4);
     cr_assert_eq(count(html, "no data"), 0);
     free(html);
 }
@@ -232,7 +236,7 @@ Test(report, an_hour_stays_small)
     kl_report r = synthetic(3600);
     size_t len;
     char *html = written(&r, &len);
-    self_contained(html);
+    self_contained(html, 4);
     cr_assert_lt(len, 400 * 1024, "%zu bytes", len);
     /* at most two points a pixel column in every series */
     for (const char *p = html; (p = strstr(p, "points=\"")); p++) {
@@ -270,5 +274,113 @@ Test(report, replaces_an_older_report)
     kl_report r = synthetic(3);
     char *html = written(&r, NULL);
     cr_assert_eq(strncmp(html, "<!DOCTYPE html>", 15), 0);
+    free(html);
+}
+
+/* ---- kksctl credit-run's report ---- */
+
+static struct credit_run_batch cbatches[400];
+static struct credit_run_sample csamples[200];
+
+/* A run of n batches of 1,000 rows over 10 s, sampled every 0.1 s when asked. */
+static struct credit_run_stats credit_run(size_t n, int sampled)
+{
+    struct credit_run_stats st = {.program = "bpnt", .period = "2026-11",
+                                  .started_at = "2026-12-02T07:00:00Z",
+                                  .manifest = "<script>x</script>&.csv", .complete = 1,
+                                  .batch_rows = 1000, .in_flight = 8};
+    kr_hist_init(&st.rtt);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t rtt = (20 + i % 13) * 1000000ull;
+        cbatches[i] = (struct credit_run_batch){(i + 1) * 10000000000ull / n, rtt, 1000, 990};
+        kr_hist_add(&st.rtt, rtt);
+        st.credited += 990;
+        st.acked += 1000;
+    }
+    st.batches = cbatches;
+    st.nbatches = n;
+    st.seconds = n ? 10 : 0;
+    st.by_kind[KKS_REJECT_ALREADY_PAID] = 12;
+    st.by_kind[KKS_REJECT_NO_ACCOUNT] = 3;
+    st.nrej = 15;
+    st.rows = st.acked + st.nrej; /* the refused rows were not sent */
+    if (sampled) {
+        for (size_t i = 0; i < 100; i++)
+            csamples[i] = (struct credit_run_sample){0.1 * (double)i, 50e6 + 1e6 * (double)i,
+                                                     i % 10 ? 4e6 : NAN};
+        st.samples = csamples;
+        st.nsamples = 100;
+        st.rss_max = 149e6;
+        st.wal_max = 4e6;
+        st.metrics = "127.0.0.1:9101";
+    } else {
+        snprintf(st.metrics_why, sizeof st.metrics_why, "no metrics address given");
+    }
+    return st;
+}
+
+static char *credit_written(const struct credit_run_stats *st)
+{
+    char path[128], err[256] = "";
+    snprintf(path, sizeof path, "%s/credit.html", dir);
+    cr_assert_eq(ctl_credit_run_report(st, path, "127.0.0.1:7001", err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(entries(), 1, "one file, no temporary left");
+    return slurp(path, NULL);
+}
+
+/* The points of the n-th polyline (from 0). */
+static int points_of(const char *html, int nth)
+{
+    const char *p = html;
+    for (int i = 0; i <= nth; i++)
+        cr_assert_not_null(p = strstr(p + 1, "<polyline"), "polyline %d", nth);
+    p = strstr(p, "points=\"") + 8;
+    int pts = 0;
+    for (const char *e = strchr(p, '"'); p < e; p++)
+        pts += *p == ',';
+    return pts;
+}
+
+Test(report, credit_run_charts_and_figures)
+{
+    struct credit_run_stats st = credit_run(200, 1);
+    char *html = credit_written(&st);
+    self_contained(html, 5);
+    cr_assert_eq(count(html, "no data"), 0);
+    /* credited/s and rows/s; p50 p90 p99 max; the spectrum; RSS and WAL */
+    cr_assert_eq(count(html, "<polyline"), 9);
+    /* 200 batches, 8 in flight: 50 buckets of 0.2 s, a point each */
+    cr_assert_eq(points_of(html, 0), 50);
+    HAS(html, "in buckets of 0.2 s", "already paid", "12 (80.0%)", "no account", "3 (20.0%)",
+        "<th>credited</th><td>198000</td>", "<th>credits/s</th><td>19800</td>",
+        "p50 26.", "RSS up to 142.1 MiB, WAL up to 3.8 MiB (100 samples)",
+        "&lt;script&gt;x&lt;/script&gt;&amp;.csv", "complete: every row answered");
+    HAS_NOT(html, "<script>", "not sampled");
+    /* a WAL sample missing from a scrape is no point, not a zero */
+    cr_assert_eq(points_of(html, 8), 90);
+    free(html);
+}
+
+Test(report, credit_run_that_sent_nothing)
+{
+    struct credit_run_stats st = credit_run(0, 0); /* every row refused by kksctl */
+    char *html = credit_written(&st);
+    self_contained(html, 4); /* the rejections, and three charts with no data */
+    cr_assert_eq(count(html, "no data"), 3);
+    cr_assert_eq(count(html, "<polyline"), 0);
+    HAS(html, "The switch&#39;s memory was not sampled: no metrics address given.",
+        "<th>rows</th><td>15</td>");
+    free(html);
+}
+
+Test(report, credit_run_that_stopped)
+{
+    struct credit_run_stats st = credit_run(7, 1);
+    st.complete = 0;
+    snprintf(st.error, sizeof st.error, "connection closed");
+    char *html = credit_written(&st);
+    self_contained(html, 5);
+    HAS(html, "STOPPED after 7000 of 7000 rows were answered: connection closed");
     free(html);
 }

@@ -34,7 +34,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "hdr.h"
+#include "kr_hist.h"
 #include "kc_txn.h"
 #include "kks_cli.h"
 #include "kks_err.h"
@@ -112,7 +112,7 @@ typedef struct gen {
     /* activation */
     size_t act_done, act_ok, act_left;
     /* measurement (requests due in [tm, tend)) */
-    kl_hist all, sec;
+    kr_hist all, sec;
     kl_second *secs;
     size_t nsecs, capsecs;
     uint64_t codes[100], errors, answered, approved, sent, warm, inflight;
@@ -440,12 +440,12 @@ static void term_free_ctx(lterm *t)
 
 static void sec_finish(gen *g, kl_second *s)
 {
-    s->p50 = kl_hist_quantile(&g->sec, 0.5);
-    s->p90 = kl_hist_quantile(&g->sec, 0.9);
-    s->p99 = kl_hist_quantile(&g->sec, 0.99);
-    s->p999 = kl_hist_quantile(&g->sec, 0.999);
+    s->p50 = kr_hist_quantile(&g->sec, 0.5);
+    s->p90 = kr_hist_quantile(&g->sec, 0.9);
+    s->p99 = kr_hist_quantile(&g->sec, 0.99);
+    s->p999 = kr_hist_quantile(&g->sec, 0.999);
     s->max = g->sec.total ? g->sec.max : 0;
-    kl_hist_init(&g->sec);
+    kr_hist_init(&g->sec);
 }
 
 /* The second (counted from the start of the measured part) that now falls
@@ -498,8 +498,8 @@ static void record(gen *g, lterm *t, int status, const char *rc, uint64_t now)
         g->approved++;
         s->approved++;
     }
-    kl_hist_add(&g->all, lat);
-    kl_hist_add(&g->sec, lat);
+    kr_hist_add(&g->all, lat);
+    kr_hist_add(&g->sec, lat);
     if (t->sent - t->due > LATE_NS)
         s->behind++;
 }
@@ -788,7 +788,7 @@ typedef struct verdict {
 
 static void thresholds(const gen *g, double secs, verdict *v)
 {
-    double p99 = (double)kl_hist_quantile(&g->all, 0.99) / 1e6;
+    double p99 = (double)kr_hist_quantile(&g->all, 0.99) / 1e6;
     double rate = secs > 0 ? (double)g->approved / secs : 0;
     memset(v, 0, sizeof *v);
     if (g->o.max_p99_ms >= 0) {
@@ -847,7 +847,7 @@ static json_t *result_json(const gen *g, double secs, const holdres *h, const ve
     } qs[] = {{"p50", .5}, {"p90", .9}, {"p99", .99}, {"p99_9", .999}, {"max", 1}};
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
         json_object_set_new(lat, qs[i].name,
-                            json_real((double)kl_hist_quantile(&g->all, qs[i].q) / 1e6));
+                            json_real((double)kr_hist_quantile(&g->all, qs[i].q) / 1e6));
     json_object_set_new(lat, "mean", json_real(g->all.total ? g->all.sum / (double)g->all.total / 1e6
                                                             : 0.0));
     for (int i = 0; i < v->n; i++)
@@ -892,7 +892,7 @@ static void print_text(FILE *f, const gen *g, double secs, const holdres *h, con
     char p[5][24];
     static const double qs[] = {.5, .9, .99, .999, 1};
     for (int i = 0; i < 5; i++)
-        ms_str(kl_hist_quantile(&g->all, qs[i]), p[i], sizeof p[i]);
+        ms_str(kr_hist_quantile(&g->all, qs[i]), p[i], sizeof p[i]);
     fprintf(f, "kks-terminal load: %d terminals, %s, mix %s, %.0f s measured after %.0f s "
                "warm-up, %zu cards, switch %s\n",
             g->nt, g->o.closed ? "closed loop" : "open model", g->o.mix_text, secs, g->o.warmup,
@@ -957,41 +957,41 @@ static int write_report(const gen *g, double secs, const holdres *h, const verdi
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(title, sizeof title, "kks-terminal load, %Y-%m-%d %H:%M UTC", &tm);
-    kl_kv set[12], sum[16];
+    kr_kv set[12], sum[16];
     size_t ns = 0, nm = 0;
     snprintf(b[0], 200, "%d", g->nt);
     snprintf(b[1], 200, "%s", g->o.closed ? "closed loop" : "open model");
     snprintf(b[2], 200, "%.1f requests/s", g->o.rate);
     snprintf(b[3], 200, "%.0f s after %.0f s warm-up", secs, g->o.warmup);
     snprintf(b[4], 200, "%zu", g->cards.n);
-    set[ns++] = (kl_kv){"switch", world};
-    set[ns++] = (kl_kv){"terminals", b[0]};
-    set[ns++] = (kl_kv){"model", b[1]};
+    set[ns++] = (kr_kv){"switch", world};
+    set[ns++] = (kr_kv){"terminals", b[0]};
+    set[ns++] = (kr_kv){"model", b[1]};
     if (!g->o.closed)
-        set[ns++] = (kl_kv){"rate", b[2]};
-    set[ns++] = (kl_kv){"mix", g->o.mix_text};
-    set[ns++] = (kl_kv){"duration", b[3]};
-    set[ns++] = (kl_kv){"cards", b[4]};
+        set[ns++] = (kr_kv){"rate", b[2]};
+    set[ns++] = (kr_kv){"mix", g->o.mix_text};
+    set[ns++] = (kr_kv){"duration", b[3]};
+    set[ns++] = (kr_kv){"cards", b[4]};
     snprintf(b[5], 200, "%" PRIu64 " (%.1f/s)", g->approved,
              secs > 0 ? (double)g->approved / secs : 0);
     snprintf(b[6], 200, "%" PRIu64 " (%.1f/s)", g->answered,
              secs > 0 ? (double)g->answered / secs : 0);
     snprintf(b[7], 200, "%" PRIu64, g->errors + g->never);
     snprintf(b[8], 200, "p50 %.3f, p90 %.3f, p99 %.3f, p99.9 %.3f, max %.3f (%s)",
-             (double)kl_hist_quantile(&g->all, .5) / 1e6,
-             (double)kl_hist_quantile(&g->all, .9) / 1e6,
-             (double)kl_hist_quantile(&g->all, .99) / 1e6,
-             (double)kl_hist_quantile(&g->all, .999) / 1e6,
-             (double)kl_hist_quantile(&g->all, 1) / 1e6,
+             (double)kr_hist_quantile(&g->all, .5) / 1e6,
+             (double)kr_hist_quantile(&g->all, .9) / 1e6,
+             (double)kr_hist_quantile(&g->all, .99) / 1e6,
+             (double)kr_hist_quantile(&g->all, .999) / 1e6,
+             (double)kr_hist_quantile(&g->all, 1) / 1e6,
              g->o.closed ? "from the send" : "from the due time");
     snprintf(b[9], 200, "%.0f%% of one core; %s", g->wall > 0 ? 100 * (g->cpu1 - g->cpu0) / g->wall : 0.0,
              fell_behind(g) ? "FELL BEHIND its schedule: the figures understate the switch"
                             : "kept its schedule");
-    sum[nm++] = (kl_kv){"approved", b[5]};
-    sum[nm++] = (kl_kv){"answered", b[6]};
-    sum[nm++] = (kl_kv){"transport errors", b[7]};
-    sum[nm++] = (kl_kv){"latency, ms", b[8]};
-    sum[nm++] = (kl_kv){"generator", b[9]};
+    sum[nm++] = (kr_kv){"approved", b[5]};
+    sum[nm++] = (kr_kv){"answered", b[6]};
+    sum[nm++] = (kr_kv){"transport errors", b[7]};
+    sum[nm++] = (kr_kv){"latency, ms", b[8]};
+    sum[nm++] = (kr_kv){"generator", b[9]};
     if (h->asked) {
         if (h->rss_before > 0 && h->rss_after > 0 && h->up > 0)
             snprintf(b[10], 200, "%d of %d up; switch RSS %ld -> %ld KiB, %.1f KiB each", h->up,
@@ -999,13 +999,13 @@ static int write_report(const gen *g, double secs, const holdres *h, const verdi
                      (double)(h->rss_after - h->rss_before) / h->up);
         else
             snprintf(b[10], 200, "%d of %d up", h->up, h->asked);
-        sum[nm++] = (kl_kv){"held connections", b[10]};
+        sum[nm++] = (kr_kv){"held connections", b[10]};
         snprintf(b[11], 200, "%d dropped and made again, %d resumed their TLS session (%d had a "
                  "ticket)", h->reconnects, h->resumed, h->with_ticket);
-        sum[nm++] = (kl_kv){"reconnects", b[11]};
+        sum[nm++] = (kr_kv){"reconnects", b[11]};
     }
     for (int i = 0; i < v->n && nm < 16; i++)
-        sum[nm++] = (kl_kv){"threshold", v->text[i]};
+        sum[nm++] = (kr_kv){"threshold", v->text[i]};
     kl_report r = {.title = title, .settings = set, .nsettings = ns, .summary = sum,
                    .nsummary = nm, .secs = g->secs, .nsecs = g->nsecs, .all = &g->all,
                    .codes = g->codes, .errors = g->errors + g->never};
@@ -1204,8 +1204,8 @@ static int load_run(int argc, char **argv, int *printed)
     g->loop = uv_default_loop();
     g->o = o;
     g->rnd = 0x9E3779B97F4A7C15ull ^ uv_hrtime();
-    kl_hist_init(&g->all);
-    kl_hist_init(&g->sec);
+    kr_hist_init(&g->all);
+    kr_hist_init(&g->sec);
     wib_today(g->date);
     uv_signal_init(g->loop, &sig);
     sig.data = g;

@@ -1,548 +1,123 @@
-/* The HTML report: plain fprintf of HTML and SVG into a temporary file beside the
- * target, renamed over it once complete. Every chart shares one geometry (below);
- * values map to the plot area with sx/sy. Nothing here divides by a count that
- * can be zero: an empty chart is drawn by no_data() before any scale is made. */
+/* The load report: the run's seconds turned into the series of the shared
+ * report pieces (report/kr_chart.h), and the response codes into bars. */
 #include "report.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "kks_rc.h"
 
-/* SVG user units; the page shows them 1:1 at 900 px. */
-#define W 900
-#define PL 80.0 /* plot area: left, right, top (legend above), bottom (x labels below) */
-#define PR 860.0
-#define PT 48.0
-#define PB 272.0
-#define H 320
-#define SPECTRUM_DECADES 5 /* the spectrum runs to 99.999% */
-#define SPECTRUM_POINTS 400
+enum { S_ANSWERED, S_APPROVED, S_ERRORS, S_BEHIND, S_P50, S_P90, S_P99, S_P999, S__N };
 
-#define C_ANSWERED "#1f77b4"
-#define C_APPROVED "#2ca02c"
-#define C_ERRORS "#d62728"
-#define C_LATE "#ff7f0e"
-#define C_P90 "#1f77b4"
-#define C_P99 "#ff7f0e"
-#define C_P999 "#d62728"
-#define C_DECLINED "#ff7f0e"
+/* The seconds as columns: x (the middle of each second) and one y array a series. */
+typedef struct cols {
+    double *x, *y[S__N];
+} cols;
 
-static const char CSS[] =
-    "body{font-family:sans-serif;color:#222;max-width:920px;margin:16px auto;padding:0 10px}"
-    "h1{font-size:20px}h2{font-size:16px;margin:24px 0 6px}"
-    "table{border-collapse:collapse;margin:4px 0}"
-    "th,td{padding:3px 12px 3px 0;border-bottom:1px solid #ddd;text-align:left;"
-    "vertical-align:top}"
-    "th{font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
-    "svg{display:block;max-width:100%;height:auto;background:#fff}"
-    "svg text{font:12px sans-serif;fill:#333}svg text.big{font-size:16px;fill:#888}"
-    ".grid{stroke:#e4e4e4}.axis{stroke:#555}"
-    "footer{margin-top:24px;color:#777;font-size:12px}";
-
-/* Text and attribute values: & < > " ' become entities, control characters spaces. */
-static void esc(FILE *f, const char *s)
+static void cols_free(cols *c)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
-        }
+    free(c->x);
+    for (int i = 0; i < S__N; i++)
+        free(c->y[i]);
+}
+
+static int cols_make(cols *c, const kl_second *secs, size_t n)
+{
+    *c = (cols){0};
+    size_t k = n ? n : 1;
+    int ok = (c->x = malloc(k * sizeof *c->x)) != NULL;
+    for (int i = 0; i < S__N; i++)
+        ok &= (c->y[i] = malloc(k * sizeof *c->y[i])) != NULL;
+    if (!ok) {
+        cols_free(c);
+        *c = (cols){0};
+        return -1;
     }
-}
-
-/* A latency in ms with the digits that matter: 0.412, 12.35, 1203.4 */
-static const char *ms(char buf[32], uint64_t ns)
-{
-    double v = (double)ns / 1e6;
-    snprintf(buf, 32, "%.*f", v < 1 ? 3 : v < 100 ? 2 : 1, v);
-    return buf;
-}
-
-/* An axis from 0 to top in steps of 1, 2 or 5 times a power of ten, about want of them. */
-typedef struct axis {
-    double top, step;
-    int dec; /* decimals of a tick label */
-} axis;
-
-static axis nice_axis(double max, int want, int whole)
-{
-    if (!(max > 0))
-        max = 1;
-    double raw = max / want, mag = pow(10, floor(log10(raw))), norm = raw / mag;
-    double step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
-    if (whole && step < 1)
-        step = 1;
-    axis a = {ceil(max / step - 1e-9) * step, step, 0};
-    if (step < 1)
-        a.dec = (int)-floor(log10(step) + 1e-9);
-    return a;
-}
-
-static void svg_open(FILE *f, int height, const char *title)
-{
-    fprintf(f, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\"><title>", W,
-            height, W, height);
-    esc(f, title);
-    fputs("</title>\n", f);
-}
-
-/* The whole chart when there is nothing to draw. */
-static void no_data(FILE *f, const char *title)
-{
-    svg_open(f, 120, title);
-    fprintf(f,
-            "<rect x=\"%.0f\" y=\"10\" width=\"%.0f\" height=\"100\" fill=\"none\" "
-            "class=\"axis\"/><text class=\"big\" x=\"%.0f\" y=\"66\" "
-            "text-anchor=\"middle\">no data</text></svg>\n",
-            PL, PR - PL, (PL + PR) / 2);
-}
-
-/* Entries side by side above the plot area: a short line (or square) and the name. */
-static void legend(FILE *f, const char *const *names, const char *const *colors, const int *dashed,
-                   int n, int squares)
-{
-    double x = PL;
-    for (int i = 0; i < n; i++) {
-        if (squares)
-            fprintf(f, "<rect x=\"%.0f\" y=\"14\" width=\"12\" height=\"12\" fill=\"%s\"/>", x,
-                    colors[i]);
-        else
-            fprintf(f,
-                    "<line x1=\"%.0f\" y1=\"20\" x2=\"%.0f\" y2=\"20\" stroke=\"%s\" "
-                    "stroke-width=\"2.5\"%s/>",
-                    x, x + 24, colors[i], dashed && dashed[i] ? " stroke-dasharray=\"5 3\"" : "");
-        fprintf(f, "<text x=\"%.0f\" y=\"24\">", x + (squares ? 18 : 30));
-        esc(f, names[i]);
-        fputs("</text>\n", f);
-        x += (squares ? 18 : 30) + 6.5 * (double)strlen(names[i]) + 24;
-    }
-}
-
-/* Horizontal grid lines with labels on the left, and the y axis title turned up. */
-static void y_axis(FILE *f, axis a, const char *title)
-{
-    for (int k = 0; k * a.step <= a.top + a.step / 2; k++) {
-        double v = k * a.step, y = PB - v / a.top * (PB - PT);
-        fprintf(f,
-                "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\"/>"
-                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n",
-                PL, y, PR, y, PL - 6, y + 4, a.dec, v);
-    }
-    fprintf(f,
-            "<text x=\"16\" y=\"%.0f\" text-anchor=\"middle\" "
-            "transform=\"rotate(-90 16 %.0f)\">",
-            (PT + PB) / 2, (PT + PB) / 2);
-    esc(f, title);
-    fprintf(f,
-            "</text><line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>"
-            "<line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>\n",
-            PL, PT, PL, PB, PL, PB, PR, PB);
-}
-
-/* The x axis of the time charts: seconds of the measured part, 0 .. n. */
-static void time_axis(FILE *f, size_t n)
-{
-    axis a = nice_axis((double)n, 8, 1);
-    for (int k = 0; k * a.step <= (double)n + 1e-9; k++) {
-        double x = PL + k * a.step / (double)n * (PR - PL);
-        fprintf(f,
-                "<line class=\"axis\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\"/>"
-                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n",
-                x, PB, x, PB + 5, x, PB + 18, k * a.step);
-    }
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">time (s)</text>\n",
-            (PL + PR) / 2, PB + 38);
-}
-
-/* One value a second; NAN: no point for that second. */
-typedef double (*get_fn)(const kl_second *s);
-
-static double get_answered(const kl_second *s)
-{
-    return (double)s->answered;
-}
-static double get_approved(const kl_second *s)
-{
-    return (double)s->approved;
-}
-static double get_errors(const kl_second *s)
-{
-    return (double)s->errors;
-}
-static double get_behind(const kl_second *s)
-{
-    return (double)s->behind;
-}
-static double get_p50(const kl_second *s)
-{
-    return s->answered ? (double)s->p50 / 1e6 : NAN;
-}
-static double get_p90(const kl_second *s)
-{
-    return s->answered ? (double)s->p90 / 1e6 : NAN;
-}
-static double get_p99(const kl_second *s)
-{
-    return s->answered ? (double)s->p99 / 1e6 : NAN;
-}
-static double get_p999(const kl_second *s)
-{
-    return s->answered ? (double)s->p999 / 1e6 : NAN;
-}
-
-static double series_max(const kl_second *secs, size_t n, get_fn get)
-{
-    double m = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = get(&secs[i]);
-        if (v > m) /* false for NAN */
-            m = v;
+        const kl_second *s = &secs[i];
+        c->x[i] = (double)i + 0.5;
+        c->y[S_ANSWERED][i] = (double)s->answered;
+        c->y[S_APPROVED][i] = (double)s->approved;
+        c->y[S_ERRORS][i] = (double)s->errors;
+        c->y[S_BEHIND][i] = (double)s->behind;
+        c->y[S_P50][i] = s->answered ? (double)s->p50 / 1e6 : NAN;
+        c->y[S_P90][i] = s->answered ? (double)s->p90 / 1e6 : NAN;
+        c->y[S_P99][i] = s->answered ? (double)s->p99 / 1e6 : NAN;
+        c->y[S_P999][i] = s->answered ? (double)s->p999 / 1e6 : NAN;
     }
-    return m;
+    return 0;
 }
 
-/* A series as one polyline. Second i is drawn at the middle of its slot; with more
- * seconds than two a pixel column, a column keeps only its lowest and highest
- * point (in time order), so spikes and dips stay while the size stays bounded. */
-static void polyline(FILE *f, const kl_second *secs, size_t n, get_fn get, double top,
-                     const char *color, int dashed)
-{
-    fprintf(f,
-            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
-            "stroke-linejoin=\"round\"%s points=\"",
-            color, dashed ? " stroke-dasharray=\"5 3\"" : "");
-    double width = PR - PL;
-    size_t cols = (size_t)width, per = n <= 2 * cols ? 1 : (n + cols - 1) / cols;
-    for (size_t c = 0; c * per < n; c++) {
-        size_t lo = SIZE_MAX, hi = SIZE_MAX;
-        for (size_t i = c * per; i < n && i < (c + 1) * per; i++) {
-            double v = get(&secs[i]);
-            if (isnan(v))
-                continue;
-            if (lo == SIZE_MAX || v < get(&secs[lo]))
-                lo = i;
-            if (hi == SIZE_MAX || v > get(&secs[hi]))
-                hi = i;
-        }
-        if (lo == SIZE_MAX)
-            continue;
-        size_t pick[2] = {lo < hi ? lo : hi, lo < hi ? hi : lo};
-        for (int k = 0; k < (pick[0] == pick[1] ? 1 : 2); k++) {
-            double y = PB - get(&secs[pick[k]]) / top * (PB - PT);
-            if (n == 1) /* one second: a level line across, not an invisible dot */
-                fprintf(f, "%.1f,%.1f %.1f,%.1f", PL, y, PR, y);
-            else
-                fprintf(f, "%.1f,%.1f ", PL + ((double)pick[k] + 0.5) / (double)n * width, y);
-        }
-    }
-    fputs("\"/>\n", f);
-}
-
-/* A time chart: the series whose total is not zero (or that are not optional);
- * "no data" when no second gives a point. */
-typedef struct series {
-    const char *name, *color;
-    get_fn get;
-    int dashed, optional;
-} series;
-
-static void time_chart(FILE *f, const kl_report *r, const char *title, const char *unit,
-                       const series *ss, int nss)
-{
-    int points = 0;
-    for (size_t i = 0; i < r->nsecs && !points; i++)
-        points = !isnan(ss[0].get(&r->secs[i]));
-    if (!points) {
-        no_data(f, title);
-        return;
-    }
-    const char *names[8], *colors[8];
-    int dashed[8], shown[8], m = 0;
-    double top = 0;
-    for (int i = 0; i < nss && i < 8; i++) {
-        double mx = series_max(r->secs, r->nsecs, ss[i].get);
-        shown[i] = !ss[i].optional || mx > 0;
-        if (!shown[i])
-            continue;
-        names[m] = ss[i].name;
-        colors[m] = ss[i].color;
-        dashed[m++] = ss[i].dashed;
-        if (mx > top)
-            top = mx;
-    }
-    axis a = nice_axis(top, 5, 0);
-    svg_open(f, H, title);
-    legend(f, names, colors, dashed, m, 0);
-    y_axis(f, a, unit);
-    time_axis(f, r->nsecs);
-    for (int i = 0; i < nss && i < 8; i++)
-        if (shown[i])
-            polyline(f, r->secs, r->nsecs, ss[i].get, a.top, ss[i].color, ss[i].dashed);
-    fputs("</svg>\n", f);
-}
-
-static const series THROUGHPUT[] = {
-    {"answered/s", C_ANSWERED, get_answered, 0, 0},
-    {"approved/s", C_APPROVED, get_approved, 0, 0},
-    {"transport errors/s", C_ERRORS, get_errors, 0, 1},
-    {"started > 1 ms late/s", C_LATE, get_behind, 1, 1},
-};
-
-/* The first series decides whether a second has a point: one with answers. */
-static const series LATENCY[] = {
-    {"p50", C_APPROVED, get_p50, 0, 0},
-    {"p90", C_P90, get_p90, 0, 0},
-    {"p99", C_P99, get_p99, 0, 0},
-    {"p99.9", C_P999, get_p999, 0, 0},
-};
-
-/* x of a percentile on the spectrum's scale: -log10(1 - p), 0 .. SPECTRUM_DECADES */
-static double spectrum_x(double decades)
-{
-    return PL + decades / SPECTRUM_DECADES * (PR - PL);
-}
-
-static void chart_spectrum(FILE *f, const kl_hist *h)
-{
-    static const char title[] = "Latency distribution: latency at each percentile, ms";
-    if (!h || h->total == 0) {
-        no_data(f, title);
-        return;
-    }
-    double pmax = 1 - pow(10, -SPECTRUM_DECADES);
-    axis a = nice_axis((double)kl_hist_quantile(h, pmax) / 1e6, 5, 0);
-    static const char *const names[] = {"latency at percentile"};
-    static const char *const colors[] = {C_ANSWERED};
-    svg_open(f, H, title);
-    legend(f, names, colors, NULL, 1, 0);
-    y_axis(f, a, "latency (ms)");
-    static const char *const ticks[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
-    for (int k = 0; k <= SPECTRUM_DECADES; k++) {
-        double x = spectrum_x(k);
-        fprintf(f,
-                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\"/>"
-                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
-                x, PT, x, PB + 5, x, PB + 18, ticks[k]);
-    }
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">percentile "
-            "(log scale of 1/(1-p))</text>\n",
-            (PL + PR) / 2, PB + 38);
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", C_ANSWERED);
-    for (int k = 0; k <= SPECTRUM_POINTS; k++) {
-        double d = (double)SPECTRUM_DECADES * k / SPECTRUM_POINTS;
-        double v = (double)kl_hist_quantile(h, 1 - pow(10, -d)) / 1e6;
-        fprintf(f, "%.1f,%.1f ", spectrum_x(d), PB - v / a.top * (PB - PT));
-    }
-    fputs("\"/>\n</svg>\n", f);
-}
-
-static void percentile_table(FILE *f, const kl_hist *h)
-{
-    static const struct {
-        const char *name;
-        double q;
-    } cols[] = {{"p50", .5},     {"p90", .9},       {"p99", .99},
-                {"p99.9", .999}, {"p99.99", .9999}, {"max", 1}};
-    char b[32];
-    fputs("<table><tr><th class=\"n\">latencies</th>", f);
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
-        fprintf(f, "<th class=\"n\">%s</th>", cols[i].name);
-    fputs("<th class=\"n\">min</th><th class=\"n\">mean</th></tr>\n<tr>", f);
-    uint64_t n = h ? h->total : 0;
-    fprintf(f, "<td class=\"n\">%llu</td>", (unsigned long long)n);
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
-        fprintf(f, "<td class=\"n\">%s</td>", n ? ms(b, kl_hist_quantile(h, cols[i].q)) : "-");
-    fprintf(f, "<td class=\"n\">%s</td>", n ? ms(b, h->min) : "-");
-    fprintf(f, "<td class=\"n\">%s</td></tr></table>\n",
-            n ? ms(b, (uint64_t)(h->sum / (double)n)) : "-");
-    fputs("<p>Latencies in ms. Above p99.9 a few requests decide the value: read it with the "
-          "count.</p>\n",
-          f);
-}
-
-/* Horizontal bars: one a response code that came back, then the transport errors. */
+/* One bar a response code that came back, then the transport errors. */
 static void chart_codes(FILE *f, const kl_report *r)
 {
-    static const char title[] = "Response codes: requests by response code, and transport errors";
-    uint64_t total = r->errors, top = r->errors;
-    int rows = 1;
-    for (int c = 0; r->codes && c < 100; c++) {
-        total += r->codes[c];
-        rows += r->codes[c] > 0;
-        if (r->codes[c] > top)
-            top = r->codes[c];
-    }
-    if (total == 0) {
-        no_data(f, title);
-        return;
-    }
-    const double bl = 360, br = 740, row = 24, y0 = PT;
-    axis a = nice_axis((double)top, 5, 1);
-    int height = (int)(y0 + rows * row + 48);
-    svg_open(f, height, title);
     static const char *const names[] = {"approved", "declined or other", "transport error"};
-    static const char *const colors[] = {C_APPROVED, C_DECLINED, C_ERRORS};
-    legend(f, names, colors, NULL, 3, 1);
-    double yb = y0 + rows * row;
-    for (int k = 0; k * a.step <= a.top + a.step / 2; k++) {
-        double x = bl + k * a.step / a.top * (br - bl);
-        fprintf(f,
-                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\"/>"
-                "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n",
-                x, y0, x, yb + 5, x, yb + 18, k * a.step);
-    }
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">requests</text>"
-            "<line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>\n",
-            (bl + br) / 2, yb + 38, bl, y0, bl, yb);
-    double y = y0;
+    static const char *const colors[] = {KR_GREEN, KR_ORANGE, KR_RED};
+    char labels[101][80];
+    kr_bar bars[101];
+    size_t n = 0;
     for (int c = 0; c <= 100; c++) { /* 100: the transport errors */
-        uint64_t n = c < 100 ? (r->codes ? r->codes[c] : 0) : r->errors;
-        if (c < 100 && n == 0)
+        uint64_t k = c < 100 ? (r->codes ? r->codes[c] : 0) : r->errors;
+        if (k == 0)
             continue;
-        char code[3] = {(char)('0' + c / 10), (char)('0' + c % 10), 0};
-        const char *color = c == 100 ? C_ERRORS : c == 0 ? C_APPROVED : C_DECLINED;
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", bl - 8, y + 16);
         if (c < 100) {
-            fprintf(f, "%s ", code);
-            esc(f, kks_rc_meaning(code));
+            char code[3] = {(char)('0' + c / 10), (char)('0' + c % 10), 0};
+            snprintf(labels[n], sizeof labels[n], "%s %s", code, kks_rc_meaning(code));
         } else {
-            fputs("transport errors (no reply)", f);
+            snprintf(labels[n], sizeof labels[n], "transport errors (no reply)");
         }
-        double w = (double)n / a.top * (br - bl);
-        fprintf(f,
-                "</text><rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" "
-                "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\">%llu (%.1f%%)</text>\n",
-                bl, y + 4, w, row - 7, color, bl + w + 6, y + 16, (unsigned long long)n,
-                100.0 * (double)n / (double)total);
-        y += row;
+        bars[n] = (kr_bar){labels[n], c == 100 ? KR_RED : c == 0 ? KR_GREEN : KR_ORANGE, k};
+        n++;
     }
-    fputs("</svg>\n", f);
+    kr_bars(f, "Response codes: requests by response code, and transport errors", "requests",
+            bars, n, names, colors, 3);
 }
 
-static void kv_table(FILE *f, const kl_kv *kv, size_t n)
+static void body(FILE *f, const void *ud)
 {
-    if (n == 0) {
-        fputs("<p>none</p>\n", f);
-        return;
-    }
-    fputs("<table>\n", f);
-    for (size_t i = 0; i < n; i++) {
-        fputs("<tr><th>", f);
-        esc(f, kv[i].key);
-        fputs("</th><td>", f);
-        esc(f, kv[i].value);
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</table>\n", f);
-}
-
-static void write_html(FILE *f, const kl_report *r)
-{
-    const char *title = r->title ? r->title : "kks-terminal load";
-    /* The policy makes "nothing is fetched" hold even for a string that got past esc. */
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-          "<meta http-equiv=\"Content-Security-Policy\" "
-          "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width\">\n<title>",
-          f);
-    esc(f, title);
-    fprintf(f, "</title>\n<style>%s</style></head>\n<body>\n<h1>", CSS);
-    esc(f, title);
-    fputs("</h1>\n<h2>Settings</h2>\n", f);
-    kv_table(f, r->settings, r->nsettings);
-    fputs("<h2>Summary</h2>\n", f);
-    kv_table(f, r->summary, r->nsummary);
-    fputs("<h2>Throughput</h2>\n", f);
-    time_chart(f, r, "Throughput over time: answered and approved requests per second",
-               "requests/s", THROUGHPUT, 4);
-    fputs("<h2>Latency over time</h2>\n", f);
-    time_chart(f, r, "Latency over time: p50, p90, p99 and p99.9 of each second, ms",
-               "latency (ms)", LATENCY, 4);
-    fputs("<h2>Latency distribution</h2>\n", f);
-    chart_spectrum(f, r->all);
-    percentile_table(f, r->all);
-    fputs("<h2>Response codes</h2>\n", f);
+    const kl_report *r = ud;
+    cols c;
+    int have = cols_make(&c, r->secs, r->nsecs) == 0;
+    size_t n = have ? r->nsecs : 0;
+    const kr_series tput[] = {
+        {"answered/s", KR_BLUE, c.x, c.y[S_ANSWERED], n, 0, 0},
+        {"approved/s", KR_GREEN, c.x, c.y[S_APPROVED], n, 0, 0},
+        {"transport errors/s", KR_RED, c.x, c.y[S_ERRORS], n, 0, 1},
+        {"started > 1 ms late/s", KR_ORANGE, c.x, c.y[S_BEHIND], n, 1, 1},
+    };
+    /* the first series decides whether a second has a point: one with answers */
+    const kr_series lat[] = {
+        {"p50", KR_GREEN, c.x, c.y[S_P50], n, 0, 0},
+        {"p90", KR_BLUE, c.x, c.y[S_P90], n, 0, 0},
+        {"p99", KR_ORANGE, c.x, c.y[S_P99], n, 0, 0},
+        {"p99.9", KR_RED, c.x, c.y[S_P999], n, 0, 0},
+    };
+    kr_page_open(f, r->title ? r->title : "kks-terminal load");
+    kr_h2(f, "Settings");
+    kr_kv_table(f, r->settings, r->nsettings);
+    kr_h2(f, "Summary");
+    kr_kv_table(f, r->summary, r->nsummary);
+    kr_h2(f, "Throughput");
+    kr_time_chart(f, "Throughput over time: answered and approved requests per second",
+                  "requests/s", (double)r->nsecs, tput, 4);
+    kr_h2(f, "Latency over time");
+    kr_time_chart(f, "Latency over time: p50, p90, p99 and p99.9 of each second, ms",
+                  "latency (ms)", (double)r->nsecs, lat, 4);
+    kr_h2(f, "Latency distribution");
+    kr_spectrum(f, "Latency distribution: latency at each percentile, ms", r->all);
+    kr_percentile_table(f, r->all, "latencies");
+    kr_h2(f, "Response codes");
     chart_codes(f, r);
-    fputs("<footer>Written by kks-terminal load " KKS_VERSION
-          ". Latency is measured from each request's intended start.</footer>\n"
-          "</body></html>\n",
-          f);
-}
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
+    kr_page_close(f, "Written by kks-terminal load " KKS_VERSION
+                     ". Latency is measured from each request's intended start.");
+    if (have)
+        cols_free(&c);
 }
 
 int kl_report_html(const kl_report *r, const char *path, char *err, size_t cap)
 {
-    if (!r || !path || !*path)
-        return fail(err, cap, "no report or no path");
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!*base)
-        return fail(err, cap, "%s: not a file name", path);
-    char tmp[PATH_MAX];
-    int len = snprintf(tmp, sizeof tmp, "%.*s.%s.XXXXXX", (int)(base - path), path, base);
-    if (len < 0 || (size_t)len >= sizeof tmp)
-        return fail(err, cap, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return fail(err, cap, "cannot create a file beside %s: %s", path, strerror(errno));
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return fail(err, cap, "%s: %s", tmp, strerror(e));
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 would hide the report from the team */
-    write_html(f, r);
-    int e = 0;
-    errno = 0;
-    if (fflush(f) != 0 || ferror(f))
-        e = errno ? errno : EIO;
-    else if (fsync(fd) != 0)
-        e = errno;
-    if (fclose(f) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        return fail(err, cap, "cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    if (!r)
+        return kr_write(path, NULL, NULL, err, cap);
+    return kr_write(path, body, r, err, cap);
 }

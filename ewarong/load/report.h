@@ -1,5 +1,5 @@
-/* The HTML report of a kks-terminal load run: one self-contained file (inline CSS,
- * inline SVG charts drawn here, no script, nothing fetched), readable at ~900 px:
+/* The HTML report of a kks-terminal load run, drawn with the shared report pieces
+ * (report/kr_chart.h): one self-contained file, readable at ~900 px:
  *
  *   settings and summary tables (every string escaped: they come from the command line)
  *   (a) throughput over time: answered/s, approved/s, errors/s and late starts/s if any
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hdr.h"
+#include "kr_chart.h"
 
 typedef struct kl_second {               /* one second of the measured part of the run */
     uint64_t answered, approved, errors; /* errors: transport errors (no reply) */
@@ -25,19 +25,15 @@ typedef struct kl_second {               /* one second of the measured part of t
     uint32_t codes[100];               /* response codes "00".."99" answered in that second */
 } kl_second;
 
-typedef struct kl_kv {
-    const char *key, *value;
-} kl_kv;
-
 typedef struct kl_report {
     const char *title; /* e.g. "kks-terminal load, 2026-12-02 05:10 UTC" */
-    const kl_kv *settings;
+    const kr_kv *settings;
     size_t nsettings; /* run settings shown in a table (terminals, mix, model, rate, ...) */
-    const kl_kv *summary;
+    const kr_kv *summary;
     size_t nsummary; /* summary lines (throughput, percentiles, verdicts, ...) */
     const kl_second *secs;
     size_t nsecs;
-    const kl_hist *all;    /* every latency of the measured part; NULL: empty */
+    const kr_hist *all;    /* every latency of the measured part; NULL: empty */
     const uint64_t *codes; /* [100] totals; NULL: none */
     uint64_t errors;       /* transport errors, total */
 } kl_report;

@@ -1,47 +1,47 @@
-#include "hdr.h"
+#include "kr_hist.h"
 
 #include <math.h>
 #include <string.h>
 
-#define SUB (1u << KL_HIST_SUB_BITS)
+#define SUB (1u << KR_HIST_SUB_BITS)
 
-_Static_assert(KL_HIST_MAX_NS < (1ull << KL_HIST_RANGE_BITS), "KL_HIST_MAX_NS beyond the buckets");
+_Static_assert(KR_HIST_MAX_NS < (1ull << KR_HIST_RANGE_BITS), "KR_HIST_MAX_NS beyond the buckets");
 
-/* The bucket of v (v < 2^KL_HIST_RANGE_BITS): or-ing in 2*SUB-1 makes the shift 0
+/* The bucket of v (v < 2^KR_HIST_RANGE_BITS): or-ing in 2*SUB-1 makes the shift 0
  * for the exact range without a branch. */
 static inline size_t bucket_of(uint64_t v)
 {
-    unsigned s = (unsigned)(63 - __builtin_clzll(v | (2 * SUB - 1))) - KL_HIST_SUB_BITS;
-    return ((size_t)s << KL_HIST_SUB_BITS) + (size_t)(v >> s);
+    unsigned s = (unsigned)(63 - __builtin_clzll(v | (2 * SUB - 1))) - KR_HIST_SUB_BITS;
+    return ((size_t)s << KR_HIST_SUB_BITS) + (size_t)(v >> s);
 }
 
 static uint64_t bucket_lo(size_t i)
 {
     if (i < 2 * SUB)
         return i;
-    unsigned s = (unsigned)(i >> KL_HIST_SUB_BITS) - 1;
-    return (uint64_t)(i - ((size_t)s << KL_HIST_SUB_BITS)) << s;
+    unsigned s = (unsigned)(i >> KR_HIST_SUB_BITS) - 1;
+    return (uint64_t)(i - ((size_t)s << KR_HIST_SUB_BITS)) << s;
 }
 
 static uint64_t bucket_hi(size_t i)
 {
     if (i < 2 * SUB)
         return i;
-    unsigned s = (unsigned)(i >> KL_HIST_SUB_BITS) - 1;
+    unsigned s = (unsigned)(i >> KR_HIST_SUB_BITS) - 1;
     return bucket_lo(i) + (1ull << s) - 1;
 }
 
-void kl_hist_init(kl_hist *h)
+void kr_hist_init(kr_hist *h)
 {
     memset(h, 0, sizeof *h);
     h->min = UINT64_MAX;
 }
 
-void kl_hist_add(kl_hist *h, uint64_t ns)
+void kr_hist_add(kr_hist *h, uint64_t ns)
 {
     uint64_t v = ns;
-    if (v > KL_HIST_MAX_NS) {
-        v = KL_HIST_MAX_NS;
+    if (v > KR_HIST_MAX_NS) {
+        v = KR_HIST_MAX_NS;
         h->clamped++;
     }
     h->counts[bucket_of(v)]++;
@@ -53,9 +53,9 @@ void kl_hist_add(kl_hist *h, uint64_t ns)
         h->max = ns;
 }
 
-void kl_hist_merge(kl_hist *into, const kl_hist *from)
+void kr_hist_merge(kr_hist *into, const kr_hist *from)
 {
-    for (size_t i = 0; i < KL_HIST_BUCKETS; i++)
+    for (size_t i = 0; i < KR_HIST_BUCKETS; i++)
         into->counts[i] += from->counts[i];
     into->total += from->total;
     into->sum += from->sum;
@@ -66,7 +66,7 @@ void kl_hist_merge(kl_hist *into, const kl_hist *from)
         into->max = from->max;
 }
 
-uint64_t kl_hist_quantile(const kl_hist *h, double q)
+uint64_t kr_hist_quantile(const kr_hist *h, double q)
 {
     if (h->total == 0)
         return 0;
@@ -78,14 +78,14 @@ uint64_t kl_hist_quantile(const kl_hist *h, double q)
     uint64_t rank = r < 1 ? 1 : r >= (double)h->total ? h->total : (uint64_t)r;
     uint64_t seen = 0;
     size_t i = 0;
-    for (; i < KL_HIST_BUCKETS; i++) {
+    for (; i < KR_HIST_BUCKETS; i++) {
         seen += h->counts[i];
         if (seen >= rank)
             break;
     }
     /* The bucket's highest value, as HdrHistogram reports: every value of the
      * bucket is within 1/128 of it, the true one included. */
-    uint64_t v = i < KL_HIST_BUCKETS ? bucket_hi(i) : h->max;
+    uint64_t v = i < KR_HIST_BUCKETS ? bucket_hi(i) : h->max;
     if (v > h->max)
         v = h->max;
     if (v < h->min)
@@ -93,13 +93,13 @@ uint64_t kl_hist_quantile(const kl_hist *h, double q)
     return v;
 }
 
-size_t kl_hist_buckets(const kl_hist *h, kl_bucket *out, size_t cap)
+size_t kr_hist_buckets(const kr_hist *h, kr_bucket *out, size_t cap)
 {
     size_t n = 0;
-    for (size_t i = 0; i < KL_HIST_BUCKETS && n < cap; i++) {
+    for (size_t i = 0; i < KR_HIST_BUCKETS && n < cap; i++) {
         if (h->counts[i] == 0)
             continue;
-        out[n++] = (kl_bucket){bucket_lo(i), bucket_hi(i), h->counts[i]};
+        out[n++] = (kr_bucket){bucket_lo(i), bucket_hi(i), h->counts[i]};
     }
     return n;
 }
