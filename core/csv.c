@@ -1,5 +1,6 @@
 #include "kks_csv.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,7 +148,7 @@ int kks_csv_load(void *ctx, const char *dir, const char *file, const char *const
     int rc;
     snprintf(path, sizeof path, "%s/%s", dir, file);
     if (!(f = fopen(path, "r"))) {
-        snprintf(err, cap, "%s: cannot open", path);
+        snprintf(err, cap, "%s: cannot open: %s", path, strerror(errno));
         return KKS_EINVAL;
     }
     if (kks_csv_init(&c, f, KKS_CSV_SEEDS_RECORD_MAX) < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_log.h"
 
@@ -22,7 +23,7 @@ int kks_write_ready_file(const char *path, const char *addr)
     if (!(f = fopen(tmp, "w")) || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 ||
         rename(tmp, path) != 0) {
         kks_error("cannot write ready file", "file", path, "error", strerror(errno));
-        return KKS_EIO;
+        return KKS_EINVAL;
     }
     return 0;
 }
@@ -93,4 +94,25 @@ int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_
     if (ready_file && (rc = kks_write_ready_file(ready_file, kks_server_address(d->srv))) < 0)
         return rc;
     return 0;
+}
+
+int kks_daemon_exit_code(int rc)
+{
+    return rc == KKS_EADDR || rc == KKS_ELISTEN || rc == KKS_EINVAL ? KKS_EXIT_USAGE
+                                                                    : KKS_EXIT_INTERNAL;
+}
+
+int kks_daemon_usage(const char *prog, const char *error)
+{
+    char help[64];
+    snprintf(help, sizeof help, "%s --help", prog);
+    kks_error("usage error", "error", error, "help", help);
+    return KKS_EXIT_USAGE;
+}
+
+int kks_daemon_bad_option(const char *prog, int ret, char **argv)
+{
+    char msg[80];
+    kks_cli_bad_option(ret, argv, msg, sizeof msg);
+    return kks_daemon_usage(prog, msg);
 }

@@ -265,8 +265,11 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
      * them (its -wal and -shm files take the main file's mode). */
     if (strcmp(path, ":memory:") != 0 && path[0]) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            close(fd);
+        if (fd < 0) {
+            kks_error("cannot open database", "file", path, "error", strerror(errno));
+            return KKS_EINVAL;
+        }
+        close(fd);
     }
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {

@@ -32,8 +32,10 @@ struct kks_group {
     uv_loop_t *loop;
     sqlite3 *db;
     uv_check_t check;
-    uv_idle_t idle; /* keeps the loop from sleeping while a transaction is open */
-    unsigned max_rows;
+    uv_idle_t idle;   /* keeps the loop from sleeping while a transaction is open */
+    uv_timer_t fill;  /* a bulk transaction waiting to fill: commits at the deadline */
+    unsigned max_rows, fill_rows;
+    int urgent;       /* a reply that is not bulk work waits: a quiet iteration commits */
     int open, in_request, work_this_iter, handles, closing;
     int committing; /* our own COMMIT is running: the commit hook lets it through */
     int bare;       /* the current request began the transaction: it has no savepoint */
@@ -137,7 +139,9 @@ static void close_transaction(kks_group *g)
     g->in_request = 0;
     g->bare = 0;
     g->rows = 0;
+    g->urgent = 0;
     uv_idle_stop(&g->idle);
+    uv_timer_stop(&g->fill);
 }
 
 /* The group transaction ends without being committed: rolled back if SQLite
@@ -236,14 +240,31 @@ static void on_idle(uv_idle_t *h)
 {
 }
 
+static void on_fill(uv_timer_t *h)
+{
+    group_commit(h->data);
+}
+
 static void on_check(uv_check_t *h)
 {
     kks_group *g = h->data;
     if (!g->open)
         return;
     uv_update_time(g->loop);
-    if (lost(g) || !g->work_this_iter || g->rows >= g->max_rows || uv_now(g->loop) >= g->deadline)
+    if (lost(g) || g->rows >= g->max_rows || uv_now(g->loop) >= g->deadline)
         group_commit(g);
+    else if (!g->work_this_iter) {
+        if (g->urgent || g->rows >= g->fill_rows || g->in_request)
+            group_commit(g);
+        else {
+            /* bulk work only, under fill_rows: more is on its way (a sender
+             * keeps several batches in flight); sleep until it comes or the
+             * earliest reply's budget runs out */
+            uv_idle_stop(&g->idle);
+            if (!uv_is_active((uv_handle_t *)&g->fill))
+                uv_timer_start(&g->fill, on_fill, g->deadline - uv_now(g->loop), 0);
+        }
+    }
     g->work_this_iter = 0;
 }
 
@@ -258,9 +279,11 @@ int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **o
     g->max_rows = max_rows;
     uv_check_init(loop, &g->check);
     uv_idle_init(loop, &g->idle);
+    uv_timer_init(loop, &g->fill);
     g->check.data = g;
     g->idle.data = g;
-    g->handles = 2;
+    g->fill.data = g;
+    g->handles = 3;
     uv_check_start(&g->check, on_check);
     uv_unref((uv_handle_t *)&g->check);
     sqlite3_commit_hook(db, on_commit, g);
@@ -301,6 +324,7 @@ int kks_group_begin(kks_group *g)
         g->work_this_iter = 1;
         return 0;
     }
+    uv_idle_start(&g->idle, on_idle); /* a transaction waiting to fill wakes up */
     if (gexec(g, G_SAVEPOINT) < 0) {
         /* With nothing else riding on the transaction, end it; if SQLite
          * ended it, what it held is lost. */
@@ -377,6 +401,7 @@ static int hold_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *re
         answered(g, tag, 1);
         return 0;
     }
+    g->urgent = 1;
     if (hold(g, c, id, rep, 0, tag) < 0) {
         kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; send the request again");
         answered(g, tag, 0);
@@ -406,6 +431,8 @@ static int defer_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *r
     if (hold(g, c, id, rep, 1, tag) < 0)
         goto fail_mem;
     g->rows += rows;
+    if (rows <= 1)
+        g->urgent = 1;
     uv_update_time(g->loop);
     if (uv_now(g->loop) + budget_ms < g->deadline)
         g->deadline = uv_now(g->loop) + budget_ms;
@@ -487,4 +514,10 @@ void kks_group_free(kks_group *g)
     }
     uv_close((uv_handle_t *)&g->check, group_closed);
     uv_close((uv_handle_t *)&g->idle, group_closed);
+    uv_close((uv_handle_t *)&g->fill, group_closed);
+}
+
+void kks_group_set_fill(kks_group *g, unsigned rows)
+{
+    g->fill_rows = rows;
 }

@@ -25,10 +25,24 @@ typedef struct kks_daemon {
 
 /* Starts metrics (if metrics_addr), installs the signal handlers, ignores
  * SIGPIPE, and writes ready_file (if given) with the server's address.
- * Returns 0, KKS_EIO or KKS_EADDR (logged). */
+ * Returns 0, KKS_EINVAL (the ready file), KKS_EADDR, KKS_ELISTEN or
+ * KKS_ENOMEM (logged). */
 int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_file);
 
-/* Writes "HOST:PORT\n" to path atomically. Returns 0 or KKS_EIO. */
+/* The exit code for a daemon that could not start with rc: an address it was
+ * given that cannot be used (KKS_EADDR, KKS_ELISTEN: in use, not local, not
+ * allowed) or a ready file that cannot be written (KKS_EINVAL) is a usage
+ * error, anything else internal (kks_cli.h). */
+int kks_daemon_exit_code(int rc);
+
+/* A usage error, as a daemon reports it: a JSON log line (its stderr is the
+ * log stream) naming what is wrong and where help is. Returns KKS_EXIT_USAGE. */
+int kks_daemon_usage(const char *prog, const char *error);
+/* The same for an option getopt_long refused (ret ':' or '?'; opterr 0). */
+int kks_daemon_bad_option(const char *prog, int ret, char **argv);
+
+/* Writes "HOST:PORT\n" to path atomically. Returns 0 or KKS_EINVAL (logged
+ * with the reason). */
 int kks_write_ready_file(const char *path, const char *addr);
 
 #endif

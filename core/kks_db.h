@@ -20,8 +20,10 @@
 #include <sqlite3.h>
 
 /* Opens (creating) path, sets WAL, synchronous=NORMAL, a busy timeout and
- * foreign keys, and applies the pending migrations. Returns 0 or KKS_EDB
- * (logged with SQLite's message). */
+ * foreign keys, and applies the pending migrations. Returns 0, KKS_EINVAL
+ * when the file cannot be opened or created (no such directory, no
+ * permission: logged with the reason), or KKS_EDB (logged with SQLite's
+ * message). */
 int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out);
 /* Closes; NULL is a no-op. */
 void kks_db_close(sqlite3 *db);

@@ -24,7 +24,8 @@
     X(DB, -17, "database error")                                                                   \
     X(CONNREFUSED, -18, "connection refused")                                                      \
     X(SHUTDOWN, -19, "shutting down")                                                              \
-    X(UNEXPECTED, -20, "unexpected message")
+    X(UNEXPECTED, -20, "unexpected message")                                                       \
+    X(LISTEN, -21, "cannot listen on the address")
 
 enum kks_errno {
     KKS_OK = 0,

@@ -9,8 +9,8 @@
  *   OPEN --kks_group_defer--> OPEN (RELEASE; reply packed and held)
  *   OPEN --kks_group_abort--> OPEN (ROLLBACK TO: that request leaves no trace;
  *         for the first request, ROLLBACK --> idle)
- *   OPEN --a loop iteration brings no new request, max_rows, or the earliest
- *         held reply's latency budget runs out--> COMMIT
+ *   OPEN --a loop iteration brings no new request (but see kks_group_set_fill),
+ *         max_rows, or the earliest held reply's latency budget runs out--> COMMIT
  *        --> replies sent in order --> idle
  *   OPEN --COMMIT fails, or SQLite rolled the whole transaction back by itself
  *         (it does on SQLITE_FULL, IOERR, NOMEM and BUSY in the middle of a
@@ -75,6 +75,13 @@ typedef void (*kks_group_answered_fn)(void *ud, const kks_group_tag *tag, int se
 
 /* Returns 0 or KKS_ENOMEM. Installs a commit hook on db. */
 int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **out);
+/* Bulk filling: a loop iteration that brings no new request commits a
+ * transaction holding only bulk work (replies deferred with rows > 1) only
+ * once it holds fill_rows, or when the earliest reply's budget runs out; until
+ * then the loop sleeps. Each commit rewrites every index page its rows touched,
+ * so for random keys (a KK, a NIK) larger commits write far less. 0 (the
+ * default): every quiet iteration commits. */
+void kks_group_set_fill(kks_group *g, unsigned rows);
 /* How replies of a failed transaction are answered (NULL: an Error). */
 void kks_group_set_failure(kks_group *g, kks_group_failure_fn fn);
 /* Opens the group transaction if none is open and a savepoint for one

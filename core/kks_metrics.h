@@ -115,7 +115,7 @@ enum kks_metrics_head kks_metrics_parse_head(const char *buf, size_t len);
 
 typedef struct kks_metrics_server kks_metrics_server;
 /* Serves the metrics on addr (source as for kks_metrics_render). Returns 0,
- * KKS_EADDR, KKS_ENOMEM, KKS_EIO. */
+ * KKS_EADDR, KKS_ENOMEM, KKS_ELISTEN (bind/listen failed; logged). */
 int kks_metrics_listen(uv_loop_t *loop, const char *addr, kks_metrics_source_fn source, void *ud,
                        kks_metrics_server **out);
 /* The bound address (HOST:PORT; the port chosen when addr asked for 0). */

@@ -78,7 +78,8 @@ typedef struct kks_server_opts {
 } kks_server_opts;
 
 /* Listens on addr (port 0 picks one). Returns 0, KKS_EADDR, KKS_ENOMEM or
- * KKS_EIO (bind/listen failed; logged). ctx is borrowed and must outlive it. */
+ * KKS_ELISTEN (bind/listen failed, such as an address in use; logged with the
+ * address and the reason). ctx is borrowed and must outlive it. */
 int kks_server_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_server_opts *o,
                    kks_server **out);
 /* TLS handshakes in progress now, and connections refused so far for want

@@ -35,10 +35,18 @@ void kks_log_set_level(enum kks_log_level min)
 
 void kks_utc_now(char out[21])
 {
+    /* formatted once a second per thread: strftime cost an enrolment two
+     * thousand instructions, for the same text */
+    static _Thread_local time_t last = -1;
+    static _Thread_local char text[21];
     time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (t != last) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        last = t;
+    }
+    memcpy(out, text, sizeof text);
 }
 
 /* Appends s as a JSON string literal at line[*n], writing below end. Stops

@@ -514,7 +514,7 @@ int kks_metrics_listen(uv_loop_t *loop, const char *addr, kks_metrics_source_fn 
         (r = uv_listen((uv_stream_t *)&m->tcp, 64, metrics_on_connection)) != 0) {
         kks_error("cannot listen for metrics", "addr", addr, "error", uv_strerror(r));
         uv_close((uv_handle_t *)&m->tcp, server_closed);
-        return KKS_EIO;
+        return KKS_ELISTEN;
     }
     uv_tcp_getsockname(&m->tcp, (struct sockaddr *)&sa, &len);
     kks_addr_format((struct sockaddr *)&sa, m->addr, sizeof m->addr);

@@ -1149,7 +1149,7 @@ int kks_server_new(uv_loop_t *loop, SSL_CTX *ctx, const char *addr, const kks_se
         uv_run(loop, UV_RUN_NOWAIT); /* run the close callbacks before freeing */
         free(s->hs);
         free(s);
-        return KKS_EIO;
+        return KKS_ELISTEN;
     }
     uv_timer_start(&s->trim_timer, on_trim, TRIM_MS, TRIM_MS);
     uv_unref((uv_handle_t *)&s->trim_timer);

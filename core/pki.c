@@ -341,11 +341,11 @@ int kks_pki_terminals(const char *dir, const char *const *ids, size_t n)
             kks_error("not a terminal ID (EW-..., ATM-... or BR-..., A-Z 0-9 -)", "id", ids[i]);
             return KKS_EINVAL;
         }
-    if ((rc = path_join(td, sizeof td, dir, "terminals")) < 0 || (rc = mkdir_p(td, 0700)) < 0)
-        return rc;
+    /* the CA first: a directory that holds none is left as it was */
     if ((rc = load_ca(dir, &ca, &cakey)) < 0)
         return rc;
-    if ((rc = kks_pki_load_key(dir, "tmk", tmk, sizeof tmk)) == 0) {
+    if ((rc = path_join(td, sizeof td, dir, "terminals")) == 0 && (rc = mkdir_p(td, 0700)) == 0 &&
+        (rc = kks_pki_load_key(dir, "tmk", tmk, sizeof tmk)) == 0) {
         sync_later = n > 1;
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = terminal_issue(td, ids[i], ca, cakey, tmk);

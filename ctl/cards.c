@@ -31,7 +31,7 @@ static int write_print_file(ctl *c, uint64_t batch, const char *out)
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* names: personal data */
     if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
+        ctl_say("kksctl: cannot write %s: %s\n", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         return EXIT_USAGE;
@@ -50,7 +50,7 @@ static int write_print_file(ctl *c, uint64_t batch, const char *out)
         const Kks__BatchLinesReply *r = rep->batch_lines_reply;
         if (rep->body_case != KKS__ENVELOPE__BODY_BATCH_LINES_REPLY ||
             strcmp(r->rc, KKS_RC_APPROVED) != 0 || (r->n_lines == 0 && off < r->total)) {
-            fprintf(stderr, "kksctl: cannot read batch %llu\n", (unsigned long long)batch);
+            ctl_say("kksctl: cannot read batch %llu\n", (unsigned long long)batch);
             kks__envelope__free_unpacked(rep, NULL);
             ec = EXIT_INTERNAL;
             break;
@@ -86,7 +86,7 @@ int cmd_print(ctl *c, int argc, char **argv)
     Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
     Kks__PrintRequest pr = KKS__PRINT_REQUEST__INIT;
     int o, ec;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'b': bank = optarg; break;
         case 's': site = optarg; break;
@@ -100,7 +100,7 @@ int cmd_print(ctl *c, int argc, char **argv)
         }
     }
     if (!bank || optind != argc) {
-        fputs("usage: kksctl print --bank CODE [--site NAME] [--out FILE] [--json]\n", stderr);
+        ctl_say("%s", "usage: kksctl print --bank CODE [--site NAME] [--out FILE] [--json]\n");
         return EXIT_USAGE;
     }
     pr.bank = (char *)bank;
@@ -199,11 +199,11 @@ int cmd_handover(ctl *c, int argc, char **argv)
     const char *batch = NULL, *pan = NULL, *site = NULL;
     char *docs[DOCS_MAX];
     int o, ec, ndocs = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'D':
             if ((ndocs = split_docs(optarg, docs)) < 0) {
-                fprintf(stderr, "kksctl: --docs: at most %d documents\n", DOCS_MAX);
+                ctl_say("kksctl: --docs: at most %d documents\n", DOCS_MAX);
                 return EXIT_USAGE;
             }
             break;
@@ -218,14 +218,14 @@ int cmd_handover(ctl *c, int argc, char **argv)
         }
     }
     if (!site || !*site || (!batch == !pan) || optind != argc) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     if (batch) {
         char *end;
         unsigned long long b = strtoull(batch, &end, 10);
         if (*end || !*batch || b == 0) {
-            fprintf(stderr, "kksctl: --batch must be a batch number\n");
+            ctl_say("kksctl: --batch must be a batch number\n");
             return EXIT_USAGE;
         }
         hr.batch = b;
@@ -315,11 +315,11 @@ int cmd_card(ctl *c, int argc, char **argv)
     const char *report = "", *site = "";
     char *docs[DOCS_MAX];
     int o, ec, known = 0, ndocs = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'D':
             if ((ndocs = split_docs(optarg, docs)) < 0) {
-                fprintf(stderr, "kksctl: --docs: at most %d documents\n", DOCS_MAX);
+                ctl_say("kksctl: --docs: at most %d documents\n", DOCS_MAX);
                 return EXIT_USAGE;
             }
             break;
@@ -333,17 +333,17 @@ int cmd_card(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 2 != argc) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         known |= strcmp(argv[optind], ops[i]) == 0;
     if (!known) {
-        fprintf(stderr, "kksctl: unknown card command %s\n%s\n", argv[optind], use);
+        ctl_say("kksctl: unknown card command %s\n%s\n", argv[optind], use);
         return EXIT_USAGE;
     }
     if ((strcmp(argv[optind], "lost") == 0 || strcmp(argv[optind], "stolen") == 0) && !*report) {
-        fprintf(stderr, "kksctl: card %s needs --police-report REF (surat keterangan "
+        ctl_say("kksctl: card %s needs --police-report REF (surat keterangan "
                         "kehilangan)\n", argv[optind]);
         return EXIT_USAGE;
     }

@@ -54,7 +54,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     char *end;
     int o, ec;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'p': c->pki = optarg; break;
@@ -70,7 +70,7 @@ int cmd_credit_run(ctl *c, int argc, char **argv)
     }
     if (optind + 1 != argc || ro.progress_ms < -1 || ro.progress_ms > 3600000 || batch < 0 ||
         batch > CREDIT_RUN_BATCH) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     if (ctl_credit_run_metrics(&ro.metrics) != EXIT_OK)
@@ -100,7 +100,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
     Kks__LedgerCheckRequest lc = KKS__LEDGER_CHECK_REQUEST__INIT;
     char a[48], b[48];
     int o, ec;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
@@ -110,7 +110,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 1 != argc || strcmp(argv[optind], "check") != 0) {
-        fputs("usage: kksctl ledger check [--switch A] [--json]\n", stderr);
+        ctl_say("%s", "usage: kksctl ledger check [--switch A] [--json]\n");
         return EXIT_USAGE;
     }
     kc_op_ledger_check(&req, &lc);
@@ -149,7 +149,7 @@ int cmd_account(ctl *c, int argc, char **argv)
     Kks__AccountRequest ar = KKS__ACCOUNT_REQUEST__INIT;
     char m1[48], m2[48];
     int o, ec;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'j': c->json = 1; break;
@@ -160,7 +160,7 @@ int cmd_account(ctl *c, int argc, char **argv)
         }
     }
     if (optind + 2 != argc || strcmp(argv[optind], "show") != 0) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     kc_op_account(&req, &ar, argv[optind + 1], ar.limit);
@@ -222,7 +222,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
     const char *date = NULL, *dir = ".";
     char csvp[4200], jsonp[4200], tmp[4300], money[48];
     int o, ec = EXIT_OK, y, m, d;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'd': date = optarg; break;
         case 'o': dir = optarg; break;
@@ -234,7 +234,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
         }
     }
     if (!date || optind != argc || kks_ymd_parse(date, &y, &m, &d) < 0) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     /* a day with more payables than one batch holds is settled in several */
@@ -265,7 +265,7 @@ int cmd_settle(ctl *c, int argc, char **argv)
             if (!f) {
                 if (fd >= 0)
                     close(fd);
-                fprintf(stderr, "kksctl: cannot write %s: %s\n", tmp, strerror(errno));
+                ctl_say("kksctl: cannot write %s: %s\n", tmp, strerror(errno));
                 ec = EXIT_USAGE;
                 break;
             }

@@ -51,7 +51,7 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
         return EXIT_INTERNAL;
     rc = kks_csv_next(&csv);
     if (rc != 1 || !kks_csv_is(&csv, hdr, 4)) {
-        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path,
+        ctl_say("kksctl: %s: %s; nothing credited\n", path,
                 rc < 0 ? csv.errmsg : "not a manifest: the header must be program,period,kk,amount");
         ec = EXIT_USAGE;
         goto out;
@@ -66,8 +66,9 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
         if (!m->program[0]) {
             kks_period per;
             if (kks_period_parse(csv.fields[0], csv.fields[1], &per) < 0) {
-                fprintf(stderr, "kksctl: %s line %u: not a programme and period: %.8s %.30s "
-                                "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM); nothing credited\n",
+                ctl_say("kksctl: %s line %u: not a programme and period: %.8s %.30s "
+                        "(pkh YYYY-T1..T4 or YYYY-B1..B6; bpnt YYYY-MM, YYYY-MM..MM or "
+                        "YYYY-MM..YYYY-MM); nothing credited\n",
                         path, line, csv.fields[0], csv.fields[1]);
                 ec = EXIT_USAGE;
                 goto out;
@@ -76,8 +77,8 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
             snprintf(m->period, sizeof m->period, "%s", csv.fields[1]);
         } else if (strcmp(csv.fields[0], m->program) != 0 ||
                    strcmp(csv.fields[1], m->period) != 0) {
-            fprintf(stderr, "kksctl: %s line %u: %.8s %.30s, but the file is %s %s: one programme "
-                            "and period per manifest; nothing credited\n",
+            ctl_say("kksctl: %s line %u: %.8s %.30s, but the file is %s %s: one programme "
+                    "and period per manifest; nothing credited\n",
                     path, line, csv.fields[0], csv.fields[1], m->program, m->period);
             ec = EXIT_USAGE;
             goto out;
@@ -96,7 +97,7 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
             size_t nc = m->caprows ? m->caprows * 2 : 1 << 16;
             credit_row *nr = realloc(m->rows, nc * sizeof *nr);
             if (!nr) {
-                fprintf(stderr, "kksctl: out of memory reading %s\n", path);
+                ctl_say("kksctl: out of memory reading %s\n", path);
                 ec = EXIT_INTERNAL;
                 goto out;
             }
@@ -112,10 +113,10 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
         m->nrows++;
     }
     if (rc < 0) {
-        fprintf(stderr, "kksctl: %s: %s; nothing credited\n", path, csv.errmsg);
+        ctl_say("kksctl: %s: %s; nothing credited\n", path, csv.errmsg);
         ec = EXIT_USAGE;
     } else if (!m->program[0]) {
-        fprintf(stderr, "kksctl: %s: no rows\n", path);
+        ctl_say("kksctl: %s: no rows\n", path);
         ec = EXIT_USAGE;
     }
 out:

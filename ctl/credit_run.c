@@ -10,6 +10,7 @@
  * loop scrapes the switch's metrics while the run lasts. */
 #include "credit_run.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static void stop(run *r, int ec, const char *why)
         return;
     r->failed = ec;
     snprintf(r->st->error, sizeof r->st->error, "%s", why);
-    fprintf(stderr, "\nkksctl: switch: %s\n", why);
+    ctl_say("\nkksctl: switch: %s\n", why);
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -136,7 +137,7 @@ static int read_manifest(run *r, const char *path)
     FILE *f = fopen(path, "r");
     int ec;
     if (!f) {
-        fprintf(stderr, "kksctl: cannot open %s\n", path);
+        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     ec = credit_manifest_read(&m, f, path);
@@ -431,9 +432,9 @@ int ctl_credit_run(ctl *c, const char *path, const struct credit_run_opts *o,
     st->complete = !r.failed;
     ec = r.failed ? r.failed : st->nrej ? EXIT_DECLINED : EXIT_OK;
     if (r.failed)
-        fprintf(stderr, "kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
-                        "Acknowledged batches are committed; run the same manifest again to credit "
-                        "what is missing (nothing is credited twice).\n",
+        ctl_say("kksctl: credit run stopped after %zu of %zu rows were acknowledged. "
+                "Acknowledged batches are committed; run the same manifest again to credit "
+                "what is missing (nothing is credited twice).\n",
                 st->acked, r.nrows);
 done:
     if (st->nrej)
@@ -442,7 +443,7 @@ done:
     if (o->report) {
         char err[300];
         if (ctl_credit_run_report(st, o->report, c->sw, err, sizeof err) < 0) {
-            fprintf(stderr, "kksctl: the report: %s\n", err);
+            ctl_say("kksctl: the report: %s\n", err);
             if (ec == EXIT_OK || ec == EXIT_DECLINED)
                 ec = EXIT_INTERNAL;
         }
@@ -456,8 +457,8 @@ int ctl_credit_run_metrics(const char **addr)
     if (*addr && !**addr)
         *addr = NULL; /* KKS_SWITCH_METRICS= : not given */
     if (*addr && kks_addr_parse(*addr, &sa) < 0) {
-        fprintf(stderr, "kksctl: bad switch metrics address %s (expected HOST:PORT, from %s)\n",
-                *addr, getenv("KKS_SWITCH_METRICS") == *addr ? "KKS_SWITCH_METRICS" : "--metrics");
+        ctl_say("kksctl: bad switch metrics address %s (expected HOST:PORT, from %s)\n", *addr,
+                getenv("KKS_SWITCH_METRICS") == *addr ? "KKS_SWITCH_METRICS" : "--metrics");
         return EXIT_USAGE;
     }
     return EXIT_OK;

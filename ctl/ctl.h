@@ -2,11 +2,20 @@
 #ifndef KKS_CTL_H
 #define KKS_CTL_H
 
+#include <getopt.h>
+
+#include "kks_cli.h"
 #include "kks_json.h"
 #include "kks_net.h"
 
-/* Exit codes (SPEC §9). */
-enum { EXIT_OK = 0, EXIT_DECLINED = 1, EXIT_USAGE = 2, EXIT_PEER = 3, EXIT_INTERNAL = 4 };
+/* Exit codes: the shared table (kks_cli.h). */
+enum {
+    EXIT_OK = KKS_EXIT_OK,
+    EXIT_DECLINED = KKS_EXIT_DECLINED,
+    EXIT_USAGE = KKS_EXIT_USAGE,
+    EXIT_PEER = KKS_EXIT_PEER,
+    EXIT_INTERNAL = KKS_EXIT_INTERNAL,
+};
 
 typedef struct ctl {
     const char *pki;    /* --pki or KKS_PKI */
@@ -32,6 +41,22 @@ void ctl_wib(const char *utc, char out[32]);
 /* Prints v (built with core/kks_json.h; stolen) on one line on stdout. EXIT_OK,
  * or EXIT_INTERNAL after saying why on stderr (v NULL: out of memory). */
 int ctl_json_print(json_t *v);
+
+/* Why a command failed, for people: printed on stderr as given (the caller
+ * writes "kksctl: ..." and the newline). The first line said is also what
+ * main() puts in the error object ({"error":..,"exit":N}, kks_cli.h) that
+ * --json prints on stdout when the command ends with a non-zero exit code and
+ * printed no JSON of its own. Progress and summaries go to stderr directly. */
+__attribute__((format(printf, 1, 2))) void ctl_say(const char *fmt, ...);
+/* The first line ctl_say said, without "kksctl: "; "" when nothing was. */
+const char *ctl_said(void);
+/* Says that the command has begun writing data that is not JSON (gen and
+ * manifest: CSV) on stdout: no error object is added to it then. */
+void ctl_stdout_taken(void);
+/* getopt_long over a command's options ("h" the only short one) that says
+ * what was wrong with an unknown option or a missing value (ctl_say) and then
+ * returns '?'. */
+int ctl_getopt(int argc, char **argv, const struct option *opts);
 
 /* A row of an input file that was not taken, and why. */
 typedef struct ctl_rej {

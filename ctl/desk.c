@@ -339,7 +339,7 @@ int cmd_lookup(ctl *c, int argc, char **argv)
     Kks__Envelope *rep = NULL;
     json_t *out, *fams = json_array(), *accts = NULL, *unr = json_array();
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': nik = optarg; break;
         case 'k': kk = optarg; break;
@@ -352,15 +352,15 @@ int cmd_lookup(ctl *c, int argc, char **argv)
         }
     }
     if (optind != argc || !nik == !kk || !kks_digits(nik ? nik : kk, 16)) {
-        fprintf(stderr, "%s\n%s", use, optind == argc && (nik || kk) ? "kksctl: NIK and KK are "
-                                                                       "16 digits\n" : "");
+        if (optind == argc && (nik || kk))
+            ctl_say("kksctl: NIK and KK are 16 digits\n");
+        ctl_say("%s\n", use);
         json_decref(fams);
         json_decref(unr);
         return EXIT_USAGE;
     }
     if (!c->issuer && !c->sw) {
-        fputs("kksctl: no peer to ask: give --issuer and --switch (or KKS_ISSUER, KKS_SWITCH)\n",
-              stderr);
+        ctl_say("kksctl: no peer to ask: give --issuer and --switch (or KKS_ISSUER, KKS_SWITCH)\n");
         json_decref(fams);
         json_decref(unr);
         return EXIT_USAGE;
@@ -433,7 +433,7 @@ static int complaint_call(ctl *c, Kks__ComplaintRequest *cr, Kks__Envelope **rep
     if ((ec = ctl_request(c, KKS_ROLE_ISSUER, &req, rep)) != EXIT_OK)
         return ec;
     if ((*rep)->body_case != KKS__ENVELOPE__BODY_COMPLAINT_REPLY) {
-        fputs("kksctl: unexpected reply from the issuer\n", stderr);
+        ctl_say("%s", "kksctl: unexpected reply from the issuer\n");
         kks__envelope__free_unpacked(*rep, NULL);
         *rep = NULL;
         return EXIT_INTERNAL;
@@ -458,7 +458,7 @@ static int complaint_refused(ctl *c, const Kks__ComplaintReply *r)
     if (c->json)
         return ctl_json_print(kks_json_pb(&r->base, "rc reason")) == EXIT_OK ? EXIT_DECLINED
                                                                               : EXIT_INTERNAL;
-    fprintf(stderr, "kksctl: %s (%s)\n", r->reason, r->rc);
+    ctl_say("kksctl: %s (%s)\n", r->reason, r->rc);
     return EXIT_DECLINED;
 }
 
@@ -526,7 +526,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
     json_t *sw = NULL;
     char *swtext = NULL;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': nik = optarg; break;
         case 'k': kind = optarg; break;
@@ -537,37 +537,37 @@ static int complaint_open(ctl *c, int argc, char **argv)
         case 'j': c->json = 1; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
-        default: fprintf(stderr, "%s\n", use); return EXIT_USAGE;
+        default: ctl_say("%s\n", use); return EXIT_USAGE;
         }
     }
     if (optind != argc || !nik || !kind || !note) {
-        fprintf(stderr, "%s\nkksctl: --nik, --kind and --note are required\n", use);
+        ctl_say("%s\nkksctl: --nik, --kind and --note are required\n", use);
         return EXIT_USAGE;
     }
     if (!kks_digits(nik, 16)) {
-        fprintf(stderr, "kksctl: NIK must be 16 digits\n");
+        ctl_say("kksctl: NIK must be 16 digits\n");
         return EXIT_USAGE;
     }
     if (kks_desk_kind(kind) < 0) {
-        fprintf(stderr, "kksctl: unknown kind '%.20s': data, lost-card, disbursement or "
-                        "transaction\n", kind);
+        ctl_say("kksctl: unknown kind '%.20s': data, lost-card, disbursement or "
+                "transaction\n", kind);
         return EXIT_USAGE;
     }
     if (kks_desk_text_check("note", note, KKS_DESK_NOTE_MAX, why, sizeof why) < 0) {
-        fprintf(stderr, "kksctl: %s\n", why);
+        ctl_say("kksctl: %s\n", why);
         return EXIT_USAGE;
     }
     if (kks_desk_kind(kind) == KKS_DESK_TRANSACTION && !*rrn) {
-        fprintf(stderr, "kksctl: a transaction complaint needs --rrn RRN (on the receipt)\n");
+        ctl_say("kksctl: a transaction complaint needs --rrn RRN (on the receipt)\n");
         return EXIT_USAGE;
     }
     if (*rrn && !kks_digits(rrn, 12)) {
-        fprintf(stderr, "kksctl: an RRN is 12 digits\n");
+        ctl_say("kksctl: an RRN is 12 digits\n");
         return EXIT_USAGE;
     }
     /* the families of the NIK, for the switch's part */
     if ((ec = issuer_lookup(c, nik, NULL, &lrep, why, sizeof why)) != EXIT_OK) {
-        fprintf(stderr, "kksctl: issuer %s; nothing opened\n", why);
+        ctl_say("kksctl: issuer %s; nothing opened\n", why);
         return ec;
     }
     json_decref(families_json(lrep->lookup_reply, kks, &nkk));
@@ -579,12 +579,12 @@ static int complaint_open(ctl *c, int argc, char **argv)
         req.body_case = KKS__ENVELOPE__BODY_TXN_LOOKUP_REQUEST;
         req.txn_lookup_request = &tl;
         if ((ec = ask(c, KKS_ROLE_SWITCH, &req, &trep, why, sizeof why)) != EXIT_OK) {
-            fprintf(stderr, "kksctl: the RRN cannot be checked: switch %s; nothing opened\n", why);
+            ctl_say("kksctl: the RRN cannot be checked: switch %s; nothing opened\n", why);
             goto out;
         }
         const Kks__TxnLookupReply *t = trep->txn_lookup_reply;
         if (strcmp(t->rc, KKS_RC_APPROVED) != 0) {
-            fprintf(stderr, "kksctl: %s (%s); nothing opened\n", t->reason, t->rc);
+            ctl_say("kksctl: %s (%s); nothing opened\n", t->reason, t->rc);
             ec = EXIT_DECLINED;
             goto out;
         }
@@ -593,7 +593,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
             for (int k = 0; k < nkk; k++)
                 mine |= strcmp(t->rows[i]->kk, kks[k]) == 0;
         if (!mine) {
-            fprintf(stderr, "kksctl: RRN %s is not a transaction of %s; nothing opened\n", rrn,
+            ctl_say("kksctl: RRN %s is not a transaction of %s; nothing opened\n", rrn,
                     nkk ? "this NIK's family" : "a registered family");
             ec = EXIT_DECLINED;
             goto out;
@@ -608,7 +608,7 @@ static int complaint_open(ctl *c, int argc, char **argv)
     if (sw && trep)
         kks_json_set(&sw, "transaction", txn_json(rrn, trep->txn_lookup_reply));
     if (!sw || !(swtext = json_dumps(sw, KKS_JSON_FLAGS))) {
-        fputs("kksctl: out of memory\n", stderr);
+        ctl_say("%s", "kksctl: out of memory\n");
         ec = EXIT_INTERNAL;
         goto out;
     }
@@ -713,7 +713,7 @@ static int parse_id(const char *s, uint64_t *id)
 {
     int64_t v;
     if (kks_parse_digits(s, 1, INT64_MAX / 2, &v) < 0) {
-        fprintf(stderr, "kksctl: a complaint ID is a number, not '%.20s'\n", s);
+        ctl_say("kksctl: a complaint ID is a number, not '%.20s'\n", s);
         return -1;
     }
     *id = (uint64_t)v;
@@ -730,7 +730,7 @@ static int complaint_one(ctl *c, const char *op, const char *idtext, const char 
         return EXIT_USAGE;
     if (resolution &&
         kks_desk_text_check("resolution", resolution, KKS_DESK_NOTE_MAX, why, sizeof why) < 0) {
-        fprintf(stderr, "kksctl: %s\n", why);
+        ctl_say("kksctl: %s\n", why);
         return EXIT_USAGE;
     }
     cr.op = (char *)op;
@@ -774,7 +774,7 @@ int cmd_complaint(ctl *c, int argc, char **argv)
     const char *resolution = NULL;
     int o, open_only = 0;
     if (argc < 2) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     const char *sub = argv[1];
@@ -788,7 +788,7 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         return complaint_open(c, argc - 1, argv + 1);
     argc--;
     argv++;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'o': open_only = 1; break;
         case 'r': resolution = optarg; break;
@@ -797,7 +797,7 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         case 'j': c->json = 1; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': puts(use); return EXIT_OK;
-        default: fprintf(stderr, "%s\n", use); return EXIT_USAGE;
+        default: ctl_say("%s\n", use); return EXIT_USAGE;
         }
     }
     if (strcmp(sub, "list") == 0 && optind == argc && !resolution)
@@ -806,11 +806,11 @@ int cmd_complaint(ctl *c, int argc, char **argv)
         return complaint_one(c, "show", argv[optind], NULL);
     if (strcmp(sub, "close") == 0 && optind + 1 == argc && !open_only) {
         if (!resolution) {
-            fprintf(stderr, "kksctl: complaint close needs --resolution TEXT\n");
+            ctl_say("kksctl: complaint close needs --resolution TEXT\n");
             return EXIT_USAGE;
         }
         return complaint_one(c, "close", argv[optind], resolution);
     }
-    fprintf(stderr, "%s\n", use);
+    ctl_say("%s\n", use);
     return EXIT_USAGE;
 }

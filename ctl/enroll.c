@@ -10,6 +10,7 @@
  * file writes nothing. Pass 2 sends batches of rows, several in flight; the
  * issuer validates each row and commits each batch in one transaction. A KK
  * seen twice in the file is rejected here, naming the first line. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 
 #define BATCH_ROWS 4000
 #define BATCH_BYTES (600u * 1024u) /* well under the 1 MiB frame cap */
-#define IN_FLIGHT 16
+#define IN_FLIGHT 32 /* ~100k rows: more than the issuer fills a commit with (64k) */
 
 typedef ctl_rej rej;
 
@@ -153,11 +154,11 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
     run *r = b->r;
     r->inflight--;
     if (status < 0) {
-        fprintf(stderr, "kksctl: issuer: %s\n", kks_strerror(status));
+        ctl_say("kksctl: issuer: %s\n", kks_strerror(status));
         if (!r->failed)
             r->failed = EXIT_PEER;
     } else if (rep->body_case != KKS__ENVELOPE__BODY_ENROLL_RESULT) {
-        fprintf(stderr, "kksctl: issuer refused a batch: %s\n",
+        ctl_say("kksctl: issuer refused a batch: %s\n",
                 rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
                     ? rep->error->message
                     : "unexpected reply");
@@ -211,7 +212,7 @@ static void on_accounts(int status, const Kks__Envelope *rep, void *ud)
     run *r = ud;
     r->inflight--;
     if (status < 0 || rep->body_case != KKS__ENVELOPE__BODY_ACCOUNTS_OPEN_RESULT) {
-        fprintf(stderr, "kksctl: switch: %s\n",
+        ctl_say("kksctl: switch: %s\n",
                 status < 0 ? kks_strerror(status)
                 : rep->body_case == KKS__ENVELOPE__BODY_ERROR && rep->error->message
                     ? rep->error->message
@@ -227,7 +228,7 @@ static void on_accounts(int status, const Kks__Envelope *rep, void *ud)
     for (size_t i = 0; i < res->n_rejected; i++)
         add_rej(r, res->rejected[i]->line, res->rejected[i]->reason);
     if (res->next_kk) { /* only for thousands of refused rows, which kksctl never sends */
-        fprintf(stderr, "kksctl: switch: a batch of accounts was only partly processed\n");
+        ctl_say("kksctl: switch: a batch of accounts was only partly processed\n");
         if (!r->failed)
             r->failed = EXIT_INTERNAL;
     }
@@ -252,7 +253,7 @@ static void open_accounts(run *r, kks_client *sw)
         while (r->inflight >= IN_FLIGHT && !r->failed)
             uv_run(r->c->loop, UV_RUN_ONCE);
         if (kks_client_call(sw, &env, CTL_TIMEOUT_MS, on_accounts, r) < 0) {
-            fprintf(stderr, "kksctl: switch: %s\n", kks_client_last_error(sw));
+            ctl_say("kksctl: switch: %s\n", kks_client_last_error(sw));
             r->failed = EXIT_PEER;
             break;
         }
@@ -311,9 +312,9 @@ static long long check_structure(const char *path, FILE *f)
         memmove(csv.fields[0], csv.fields[0] + 3, strlen(csv.fields[0] + 3) + 1); /* BOM */
     if (rc != 1 || !kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS)) {
         if (rc < 0)
-            fprintf(stderr, "kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
+            ctl_say("kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
         else
-            fprintf(stderr,
+            ctl_say(
                     "kksctl: %s: not a registry extract: the first line must be the header\n"
                     "  kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,"
                     "decile,bank,pkh_pregnant,pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,"
@@ -325,7 +326,7 @@ static long long check_structure(const char *path, FILE *f)
     while ((rc = kks_csv_next(&csv)) == 1)
         rows++;
     if (rc < 0) {
-        fprintf(stderr, "kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
+        ctl_say("kksctl: %s: %s; nothing enrolled\n", path, csv.errmsg);
         rows = -1;
     }
     kks_csv_close(&csv);
@@ -401,7 +402,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     size_t n = 0, bytes = 0;
 
     if (!(f = fopen(path, "r"))) {
-        fprintf(stderr, "kksctl: cannot open %s\n", path);
+        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     if ((total = check_structure(path, f)) < 0) {
@@ -443,7 +444,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
                 bytes += strlen(csv.fields[i]) + 3;
             }
             if (oom) {
-                fprintf(stderr, "kksctl: out of memory\n");
+                ctl_say("kksctl: out of memory\n");
                 r.failed = EXIT_INTERNAL; /* nothing more is sent; what was, stays */
             }
             n++;
@@ -452,7 +453,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
             while (r.inflight >= IN_FLIGHT && !r.failed)
                 uv_run(c->loop, UV_RUN_ONCE);
             if (!r.failed && send_batch(&r, cl, rows, n) < 0 && !r.failed) {
-                fprintf(stderr, "kksctl: issuer: %s\n", kks_client_last_error(cl));
+                ctl_say("kksctl: issuer: %s\n", kks_client_last_error(cl));
                 r.failed = EXIT_PEER;
             }
             for (size_t i = 0; i < n; i++) {
@@ -478,8 +479,8 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
         st->accounts_seconds = (double)(uv_hrtime() - r.accounts_started) / 1e9;
     }
     if (r.failed) {
-        fprintf(stderr, "kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
-                        "run the same file again to finish (done rows are unchanged).\n",
+        ctl_say("kksctl: enrolment stopped; %llu rows done. Batches committed stay; "
+                "run the same file again to finish (done rows are unchanged).\n",
                 (unsigned long long)r.done_rows);
         ec = r.failed;
     } else {
@@ -510,13 +511,14 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
         {"switch", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
-    const char *use = verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
-                             : "usage: kksctl enroll FILE.csv [--issuer A] [--switch A] [--json]";
+    const char *use =
+        verify ? "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]"
+               : "usage: kksctl enroll FILE.csv [--issuer A] [--switch A] [--json]";
     struct ctl_enroll_opts eo = {.verify = verify};
     struct ctl_enroll_stats st = {0};
     int o, ec;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'i': c->issuer = optarg; break;
         case 'p': c->pki = optarg; break;
@@ -528,11 +530,11 @@ static int enroll_or_open(ctl *c, int argc, char **argv, int verify)
         }
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "%s\n", use);
+        ctl_say("%s\n", use);
         return EXIT_USAGE;
     }
     if (verify && !c->sw) {
-        fprintf(stderr, "kksctl: accounts open needs the switch (--switch or KKS_SWITCH)\n%s\n",
+        ctl_say("kksctl: accounts open needs the switch (--switch or KKS_SWITCH)\n%s\n",
                 use);
         return EXIT_USAGE;
     }
@@ -555,11 +557,17 @@ int cmd_accounts(ctl *c, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0)
         return kks_version_print(stdout, "kksctl");
+    static const char use[] =
+        "usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]";
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        puts(use);
+        return EXIT_OK;
+    }
     if (argc < 2 || strcmp(argv[1], "open") != 0) {
-        fputs("usage: kksctl accounts open FILE.csv [--issuer A] [--switch A] [--json]\n", stderr);
-        return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-                   ? EXIT_OK
-                   : EXIT_USAGE;
+        if (argc >= 2)
+            ctl_say("kksctl accounts: unknown command %.40s\n", argv[1]);
+        ctl_say("%s\n", use);
+        return EXIT_USAGE;
     }
     return enroll_or_open(c, argc - 1, argv + 1, 1);
 }

@@ -709,7 +709,7 @@ static int add_city(gen_ctx *g, const gen_places *p, const kks_city *city)
         if (memcmp(k->code, city->code, 4) != 0)
             continue;
         if (k->nkel == 0) {
-            fprintf(stderr, "kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
+            ctl_say("kksctl gen population: seeds: kecamatan %s (%s) has no kelurahan\n",
                     k->code, k->name);
             return -1;
         }
@@ -717,7 +717,7 @@ static int add_city(gen_ctx *g, const gen_places *p, const kks_city *city)
             if (p->street_kec[j] == i && g->nstreets[i] < GEN_STREETS_PER_KEC)
                 g->streets[i][g->nstreets[i]++] = p->street[j];
         if (g->nstreets[i] == 0) {
-            fprintf(stderr,
+            ctl_say(
                     "kksctl gen population: seeds: kecamatan %s (%s) has no street in "
                     "streets.csv\n",
                     k->code, k->name);
@@ -787,13 +787,13 @@ static int places_init(gen_ctx *g, gen_places *p, const char *city, const char *
     const kks_city *c;
     if (kks_seeds_load(&p->seeds, dir, err, sizeof err) < 0 ||
         kks_csv_load(p, dir, "streets.csv", hdr, 2, street_row, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl gen population: seeds: %s\n", err);
+        ctl_say("kksctl gen population: seeds: %s\n", err);
         return -1;
     }
     g->seeds = &p->seeds;
     if (city) {
         if (strlen(city) != 4 || !(c = kks_seeds_city(&p->seeds, city))) {
-            fprintf(stderr,
+            ctl_say(
                     "kksctl gen population: --city %s: want the 4-digit code of a regency or "
                     "city in %s/cities.csv (e.g. 1271 Kota Medan, 3171 Jakarta Pusat)\n",
                     city, dir);
@@ -812,7 +812,7 @@ static int places_init(gen_ctx *g, gen_places *p, const char *city, const char *
                 add_city(g, p, &p->seeds.cities[k]) < 0)
                 return -1;
         if (g->group[g->ngroups - 1].nslots == 0) {
-            fprintf(stderr, "kksctl gen population: seeds: province %02u has no city in "
+            ctl_say("kksctl gen population: seeds: province %02u has no city in "
                     "cities.csv\n", prov);
             return -1;
         }
@@ -835,7 +835,7 @@ static int groups_init(gen_ctx *g, uint64_t n, int national)
         perm_init(&gr->kk_perm, (uint64_t)g->reg_days, gen_mix(g->seed ^ 0x6b6b ^ salt));
         if (g->base + last / gr->nik_block * GEN_NIK_SLOTS + GEN_NIK_SLOTS - 1 > GEN_MAX_SERIAL ||
             g->base + last / (uint64_t)g->reg_days > GEN_MAX_SERIAL) {
-            fprintf(stderr,
+            ctl_say(
                     "kksctl gen population: --families %llu: too many for the 4-digit NIK "
                     "sequences and KK serials of province %02u\n",
                     (unsigned long long)n, gr->code);
@@ -856,12 +856,12 @@ int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
     ctl_gen *cg;
     *out = NULL;
     if (o->sample && o->families > GEN_SAMPLE_MAX) {
-        fprintf(stderr, "kksctl gen population: --sample makes at most %d families\n",
+        ctl_say("kksctl gen population: --sample makes at most %d families\n",
                 GEN_SAMPLE_MAX);
         return EXIT_USAGE;
     }
     if (!(cg = calloc(1, sizeof *cg))) { /* the place tables are large: not on the stack */
-        fputs("kksctl gen population: out of memory\n", stderr);
+        ctl_say("kksctl gen population: out of memory\n");
         return EXIT_INTERNAL;
     }
     gen_ctx *g = &cg->g;
@@ -876,7 +876,7 @@ int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
     g->birth_first = days_from_civil(1950, 1, 1);
     g->birth_days = days_from_civil(last_year < 2004 ? last_year + 1 : 2005, 1, 1) - g->birth_first;
     if (g->birth_days < 366) {
-        fprintf(stderr, "kksctl gen population: seeds: holder_min_age %d leaves no birth years "
+        ctl_say("kksctl gen population: seeds: holder_min_age %d leaves no birth years "
                 "from 1950\n", cg->places.seeds.holder_min_age);
         goto usage;
     }
@@ -901,7 +901,7 @@ int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, 
     for (uint64_t i = first; i < first + count; i++) {
         gen_family_row(&cg->g, i, &row);
         if (row.overflow) { /* cannot happen with the tables above */
-            fprintf(stderr, "kksctl gen population: row %llu too long\n",
+            ctl_say("kksctl gen population: row %llu too long\n",
                     (unsigned long long)i + 1);
             return EXIT_INTERNAL;
         }
@@ -936,7 +936,7 @@ static int gen_population(int argc, char **argv)
     ctl_gen *cg;
     int o, ec;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': families = optarg; break;
         case 's': seed = optarg; break;
@@ -945,25 +945,25 @@ static int gen_population(int argc, char **argv)
         case 'd': go.seeds = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(gen_usage, stdout); return EXIT_OK;
-        default: fputs(gen_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", gen_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl gen population: unexpected argument %s\n%s", argv[optind],
+        ctl_say("kksctl gen population: unexpected argument %s\n%s", argv[optind],
                 gen_usage);
         return EXIT_USAGE;
     }
     if (!families) {
-        fprintf(stderr, "kksctl gen population: --families N is required\n%s", gen_usage);
+        ctl_say("kksctl gen population: --families N is required\n%s", gen_usage);
         return EXIT_USAGE;
     }
     if (ctl_parse_u64(families, 1, GEN_MAX_FAMILIES, &go.families) < 0) {
-        fprintf(stderr, "kksctl gen population: --families %s: want a whole number 1..%lld\n",
+        ctl_say("kksctl gen population: --families %s: want a whole number 1..%lld\n",
                 families, GEN_MAX_FAMILIES);
         return EXIT_USAGE;
     }
     if (ctl_parse_u64(seed, 0, UINT64_MAX, &go.seed) < 0) {
-        fprintf(stderr, "kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
+        ctl_say("kksctl gen population: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
@@ -985,6 +985,6 @@ int cmd_gen(ctl *c, int argc, char **argv)
         fputs(gen_usage, stdout);
         return EXIT_OK;
     }
-    fputs(gen_usage, stderr);
+    ctl_say("%s", gen_usage);
     return EXIT_USAGE;
 }

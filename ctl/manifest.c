@@ -121,9 +121,9 @@ static int read_header(kks_csv *csv, const char *path)
     if (rc == 1 && kks_csv_is(csv, kks_registry_header, KKS_REG_NFIELDS))
         return 0;
     if (rc < 0)
-        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv->errmsg);
+        ctl_say("kksctl manifest: %s: %s; no manifest written\n", path, csv->errmsg);
     else
-        fprintf(stderr,
+        ctl_say(
                 "kksctl manifest: %s: not a registry extract: the first line must be the "
                 "header\n  kk,nik,name,birth_date,sex,address,kelurahan,kecamatan,city_code,"
                 "decile,bank,pkh_pregnant,pkh_early_childhood,pkh_sd,pkh_smp,pkh_sma,"
@@ -138,7 +138,7 @@ static int check_structure(FILE *f, const char *path)
     kks_csv csv;
     int rc;
     if (kks_csv_init(&csv, f, 0) < 0) {
-        fputs("kksctl manifest: out of memory\n", stderr);
+        ctl_say("%s", "kksctl manifest: out of memory\n");
         return -1;
     }
     if (read_header(&csv, path) < 0) {
@@ -148,7 +148,7 @@ static int check_structure(FILE *f, const char *path)
     while ((rc = kks_csv_next(&csv)) == 1)
         ;
     if (rc < 0)
-        fprintf(stderr, "kksctl manifest: %s: %s; no manifest written\n", path, csv.errmsg);
+        ctl_say("kksctl manifest: %s: %s; no manifest written\n", path, csv.errmsg);
     kks_csv_close(&csv);
     return rc < 0 ? -1 : 0;
 }
@@ -182,17 +182,19 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
     plen = (size_t)snprintf(prefix, sizeof prefix, "%s,%s,", kks_program_name(per->program),
                             per->label);
     if (per->program == KKS_PROGRAM_BPNT && (bpnt_amount = kks_policy_bpnt_amount(pol, per)) < 0) {
-        fprintf(stderr, "kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
+        ctl_say("kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
         return EXIT_USAGE;
     }
     if (kks_csv_init(&csv, f, 0) < 0) {
-        fputs("kksctl manifest: out of memory\n", stderr);
+        ctl_say("%s", "kksctl manifest: out of memory\n");
         return EXIT_INTERNAL;
     }
     if (read_header(&csv, path) < 0) {
         kks_csv_close(&csv);
         return EXIT_USAGE; /* the file changed since pass 1 */
     }
+    if (out == stdout)
+        ctl_stdout_taken(); /* no error object after the CSV */
     fputs("program,period,kk,amount\n", out);
     while ((rc = kks_csv_next(&csv)) == 1) {
         int64_t amount;
@@ -206,7 +208,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         }
         if ((first = seen_kk(r, fam.kk, csv.line)) != 0) {
             if (first < 0) {
-                fputs("kksctl manifest: out of memory\n", stderr);
+                ctl_say("%s", "kksctl manifest: out of memory\n");
                 ec = EXIT_INTERNAL;
                 break;
             }
@@ -225,7 +227,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         if (amount <= 0)
             continue;
         if (__builtin_add_overflow(st->total, amount, &st->total)) {
-            fputs("kksctl manifest: the total overflows 64 bits; manifest incomplete\n", stderr);
+            ctl_say("kksctl manifest: the total overflows 64 bits; manifest incomplete\n");
             ec = EXIT_INTERNAL;
             break;
         }
@@ -238,8 +240,8 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         fwrite(row, 1, (size_t)(end - row), out);
     }
     if (rc < 0 && ec == EXIT_OK) {
-        fprintf(stderr, "kksctl manifest: %s: %s (the file changed while being read?); manifest "
-                        "incomplete\n", path, csv.errmsg);
+        ctl_say("kksctl manifest: %s: %s (the file changed while being read?); manifest "
+                "incomplete\n", path, csv.errmsg);
         ec = EXIT_USAGE;
     }
     kks_csv_close(&csv);
@@ -290,7 +292,7 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     char err[512];
     int o, ec;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'p': program = optarg; break;
         case 'e': label = optarg; break;
@@ -298,35 +300,35 @@ int cmd_manifest(ctl *c, int argc, char **argv)
         case 's': dir = optarg; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(mf_usage, stdout); return EXIT_OK;
-        default: fputs(mf_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", mf_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl manifest: unexpected argument %s\n%s", argv[optind], mf_usage);
+        ctl_say("kksctl manifest: unexpected argument %s\n%s", argv[optind], mf_usage);
         return EXIT_USAGE;
     }
     if (!program || !label || !path) {
-        fprintf(stderr, "kksctl manifest: --program, --period and --registry are required\n%s",
+        ctl_say("kksctl manifest: --program, --period and --registry are required\n%s",
                 mf_usage);
         return EXIT_USAGE;
     }
     if (strcmp(program, "pkh") != 0 && strcmp(program, "bpnt") != 0) {
-        fprintf(stderr, "kksctl manifest: --program %s: want pkh or bpnt\n", program);
+        ctl_say("kksctl manifest: --program %s: want pkh or bpnt\n", program);
         return EXIT_USAGE;
     }
     if (kks_period_parse(program, label, &per) < 0) {
-        fprintf(stderr, "kksctl manifest: --period %s: want %s\n", label,
+        ctl_say("kksctl manifest: --period %s: want %s\n", label,
                 strcmp(program, "pkh") == 0 ? "YYYY-T1..T4 or YYYY-B1..B6 for pkh"
                                             : "YYYY-MM, YYYY-MM..MM or YYYY-MM..YYYY-MM for bpnt");
         return EXIT_USAGE;
     }
     if (kks_seeds_load(&seeds, dir, err, sizeof err) < 0 ||
         kks_policy_load(&pol, dir, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl manifest: seeds: %s\n", err);
+        ctl_say("kksctl manifest: seeds: %s\n", err);
         return EXIT_USAGE;
     }
     if (kks_policy_period_check(&pol, &per, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl manifest: --period %s: %s\n", label, err);
+        ctl_say("kksctl manifest: --period %s: %s\n", label, err);
         return EXIT_USAGE;
     }
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -346,11 +348,11 @@ int ctl_manifest_write(const char *path, const kks_seeds *seeds, const kks_polic
     FILE *f;
     int ec;
     if (!(f = fopen(path, "r"))) {
-        fprintf(stderr, "kksctl manifest: cannot open %s\n", path);
+        ctl_say("kksctl manifest: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fprintf(stderr, "kksctl manifest: %s: not a regular file (the extract is read twice)\n",
+        ctl_say("kksctl manifest: %s: not a regular file (the extract is read twice)\n",
                 path);
         fclose(f);
         return EXIT_USAGE;

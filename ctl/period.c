@@ -120,6 +120,7 @@ typedef struct period {
     double seconds;
     int complete;
     char error[300]; /* not complete: where it stopped */
+    int exit;        /* and the exit code */
 } period;
 
 static double now_s(void)
@@ -224,7 +225,7 @@ static FILE *work_file(const period *p, const char *name, unsigned k, char *path
     snprintf(path, cap, "%s/%s-%04u.csv", p->dir, name, k);
     if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
         !(f = fdopen(fd, "w"))) {
-        fprintf(stderr, "kksctl period run: %s: %s\n", path, strerror(errno));
+        ctl_say("kksctl period run: %s: %s\n", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -241,6 +242,7 @@ static int stop(period *p, int ec, unsigned k, const char *what)
         ec = EXIT_INTERNAL;
     if (p->complete) {
         p->complete = 0;
+        p->exit = ec;
         snprintf(p->error, sizeof p->error, "stopped in chunk %u of %u, %s", k, p->nchunks, what);
     }
     return ec;
@@ -256,7 +258,7 @@ static int gen_chunk(period *p, const ctl_gen *g, unsigned k, uint64_t first, ui
         return stop(p, EXIT_INTERNAL, k, "writing the extract");
     ec = ctl_gen_write(g, first, n, f, path);
     if (fclose(f) != 0 && ec == EXIT_OK) {
-        fprintf(stderr, "kksctl period run: %s: %s\n", path, strerror(errno));
+        ctl_say("kksctl period run: %s: %s\n", path, strerror(errno));
         ec = EXIT_INTERNAL;
     }
     p->ph[PH_GEN].seconds += now_s() - t0;
@@ -301,7 +303,7 @@ static int manifest_chunk(period *p, unsigned k, const char *extract, const kks_
             return stop(p, EXIT_INTERNAL, k, "writing a manifest");
         ec = ctl_manifest_write(extract, seeds, pol, per[i], f, paths[i], &st);
         if (fclose(f) != 0 && (ec == EXIT_OK || ec == EXIT_DECLINED)) {
-            fprintf(stderr, "kksctl period run: %s: %s\n", paths[i], strerror(errno));
+            ctl_say("kksctl period run: %s: %s\n", paths[i], strerror(errno));
             ec = EXIT_INTERNAL;
         }
         if (ec != EXIT_OK && ec != EXIT_DECLINED)
@@ -354,7 +356,7 @@ static int work_dir(period *p)
     const char *tmp = getenv("TMPDIR");
     if (p->keep) {
         if (mkdir(p->keep, 0700) < 0 && errno != EEXIST) {
-            fprintf(stderr, "kksctl period run: --keep %s: %s\n", p->keep, strerror(errno));
+            ctl_say("kksctl period run: --keep %s: %s\n", p->keep, strerror(errno));
             return -1;
         }
         snprintf(p->dir, sizeof p->dir, "%s", p->keep);
@@ -362,7 +364,7 @@ static int work_dir(period *p)
     }
     snprintf(p->dir, sizeof p->dir, "%s/kks-period-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(p->dir)) {
-        fprintf(stderr, "kksctl period run: cannot make a work directory %s: %s\n", p->dir,
+        ctl_say("kksctl period run: cannot make a work directory %s: %s\n", p->dir,
                 strerror(errno));
         return -1;
     }
@@ -448,8 +450,9 @@ static json_t *period_json(const period *p)
     for (int i = 0; phases && i < PH__N; i++)
         kks_json_append(&phases, phase_json(p, i));
     for (size_t i = 0; rejs && i < p->nrej; i++)
-        kks_json_append(&rejs, json_pack("{s:s,s:I,s:I,s:o}", "phase", phase_names[p->rejs[i].phase],
-                                         "chunk", (json_int_t)p->rejs[i].chunk, "line",
+        kks_json_append(&rejs, json_pack("{s:s,s:I,s:I,s:o}", "phase",
+                                         phase_names[p->rejs[i].phase], "chunk",
+                                         (json_int_t)p->rejs[i].chunk, "line",
                                          (json_int_t)p->rejs[i].line, "reason",
                                          kks_json_str(p->rejs[i].reason)));
     json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:s}", "families", (json_int_t)p->families,
@@ -457,8 +460,10 @@ static json_t *period_json(const period *p)
                           (json_int_t)p->nchunks, "chunks_done", (json_int_t)p->chunks_done,
                           "started_at", p->started_at);
     kks_json_set(&j, "complete", json_boolean(p->complete));
-    if (!p->complete)
+    if (!p->complete) { /* as the error object of a failed command says it */
         kks_json_set(&j, "error", kks_json_str(p->error));
+        kks_json_set(&j, "exit", json_integer(p->exit));
+    }
     kks_json_set(&j, "seconds", json_real(p->seconds));
     kks_json_set(&j, "phases", phases);
     kks_json_set(&j, "enrol",
@@ -625,7 +630,7 @@ static int periods(period *p, const kks_policy *pol, const char *month)
         month = now;
     }
     if (strlen(month) != 7 || kks_period_parse("bpnt", month, &m) < 0) {
-        fprintf(stderr, "kksctl period run: --month %s: want YYYY-MM\n", month);
+        ctl_say("kksctl period run: --month %s: want YYYY-MM\n", month);
         return -1;
     }
     p->bpnt = m;
@@ -634,7 +639,7 @@ static int periods(period *p, const kks_policy *pol, const char *month)
         return -1;
     if (kks_policy_period_check(pol, &p->bpnt, why, sizeof why) < 0 ||
         kks_policy_period_check(pol, &p->pkh, why, sizeof why) < 0) {
-        fprintf(stderr, "kksctl period run: --month %s: %s\n", month, why);
+        ctl_say("kksctl period run: --month %s: %s\n", month, why);
         return -1;
     }
     return 0;
@@ -664,7 +669,7 @@ static int period_run(ctl *c, int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.seeds_dir = kks_seeds_default(NULL);
     p.metrics = getenv("KKS_SWITCH_METRICS");
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 'n': families = optarg; break;
         case 'S': seed = optarg; break;
@@ -680,40 +685,40 @@ static int period_run(ctl *c, int argc, char **argv)
         case 'j': c->json = 1; break;
         case 'V': return kks_version_print(stdout, "kksctl");
         case 'h': fputs(period_usage, stdout); return EXIT_OK;
-        default: fputs(period_usage, stderr); return EXIT_USAGE;
+        default: ctl_say("%s", period_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "kksctl period run: unexpected argument %s\n%s", argv[optind],
+        ctl_say("kksctl period run: unexpected argument %s\n%s", argv[optind],
                 period_usage);
         return EXIT_USAGE;
     }
     if (!families || ctl_parse_u64(families, 1, GEN_MAX_FAMILIES, &p.families) < 0) {
-        fprintf(stderr, "kksctl period run: --families N: want a whole number 1..%lld\n%s",
+        ctl_say("kksctl period run: --families N: want a whole number 1..%lld\n%s",
                 GEN_MAX_FAMILIES, period_usage);
         return EXIT_USAGE;
     }
     if (ctl_parse_u64(seed, 0, UINT64_MAX, &p.seed) < 0) {
-        fprintf(stderr, "kksctl period run: --seed %s: want a whole number 0..%llu\n", seed,
+        ctl_say("kksctl period run: --seed %s: want a whole number 0..%llu\n", seed,
                 (unsigned long long)UINT64_MAX);
         return EXIT_USAGE;
     }
     p.chunk = PERIOD_CHUNK;
     if (chunk && ctl_parse_u64(chunk, PERIOD_CHUNK_MIN, PERIOD_CHUNK_MAX, &p.chunk) < 0) {
-        fprintf(stderr, "kksctl period run: --chunk %s: want a whole number %d..%d\n", chunk,
+        ctl_say("kksctl period run: --chunk %s: want a whole number %d..%d\n", chunk,
                 PERIOD_CHUNK_MIN, PERIOD_CHUNK_MAX);
         return EXIT_USAGE;
     }
     if (ctl_credit_run_metrics(&p.metrics) != EXIT_OK)
         return EXIT_USAGE;
     if (!c->issuer || !c->sw) {
-        fprintf(stderr, "kksctl period run: needs the issuer and the switch (--issuer, --switch "
-                        "or KKS_ISSUER, KKS_SWITCH)\n");
+        ctl_say("kksctl period run: needs the issuer and the switch (--issuer, --switch "
+                "or KKS_ISSUER, KKS_SWITCH)\n");
         return EXIT_USAGE;
     }
     if (kks_seeds_load(&seeds, p.seeds_dir, err, sizeof err) < 0 ||
         kks_policy_load(&pol, p.seeds_dir, err, sizeof err) < 0) {
-        fprintf(stderr, "kksctl period run: seeds: %s\n", err);
+        ctl_say("kksctl period run: seeds: %s\n", err);
         return EXIT_USAGE;
     }
     if (periods(&p, &pol, month) < 0)
@@ -738,13 +743,13 @@ static int period_run(ctl *c, int argc, char **argv)
     ec = run_chunks(&p, c, g, &seeds, &pol);
     ctl_gen_free(g);
     if (!p.keep && rmdir(p.dir) < 0)
-        fprintf(stderr, "kksctl period run: %s: %s\n", p.dir, strerror(errno));
+        ctl_say("kksctl period run: %s: %s\n", p.dir, strerror(errno));
     if (ec == EXIT_OK && p.rejected)
         ec = EXIT_DECLINED;
     if (p.report) {
         report_ctx rc = {&p, c, 0};
         if (kr_write(p.report, report_body, &rc, err, sizeof err) < 0 || rc.failed) {
-            fprintf(stderr, "kksctl period run: the report %s: %s\n", p.report,
+            ctl_say("kksctl period run: the report %s: %s\n", p.report,
                     rc.failed ? "out of memory" : err);
             if (ec == EXIT_OK || ec == EXIT_DECLINED)
                 ec = EXIT_INTERNAL;
@@ -774,6 +779,6 @@ int cmd_period(ctl *c, int argc, char **argv)
         fputs(period_usage, stdout);
         return EXIT_OK;
     }
-    fputs(period_usage, stderr);
+    ctl_say("%s", period_usage);
     return EXIT_USAGE;
 }

@@ -107,7 +107,7 @@ int cmd_ping(ctl *c, int argc, char **argv)
     };
     int o, ec = EXIT_OK, r;
     json_t *peers;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = ctl_getopt(argc, argv, opts)) != -1) {
         switch (o) {
         case 's': c->sw = optarg; break;
         case 'i': c->issuer = optarg; break;
@@ -121,7 +121,7 @@ int cmd_ping(ctl *c, int argc, char **argv)
         }
     }
     if (optind != argc || (!c->sw && !c->issuer)) {
-        fputs("usage: kksctl ping [--switch A] [--issuer A]: give at least one peer\n", stderr);
+        ctl_say("%s", "usage: kksctl ping [--switch A] [--issuer A]: give at least one peer\n");
         return EXIT_USAGE;
     }
     peers = json_array();

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_net.h"
 #include "kks_pki.h"
@@ -87,7 +88,8 @@ static const char usage_common[] =
     "                      DIR/terminals/ID.crt, .key and .tpk (the PIN key)\n"
     "  --switch HOST:PORT  the switch (default: $KKS_SWITCH)\n"
     "  --pki DIR           the PKI directory (default: $KKS_PKI)\n"
-    "  --json              one JSON object on stdout instead of a receipt\n"
+    "  --json              one JSON object on stdout instead of a receipt (a failure\n"
+    "                      too: \"error\" and \"exit\" say why and the exit code)\n"
     "  --lang id|en        receipt language: Bahasa Indonesia (default) or English\n"
     "  --stan N            use STAN N (1..999999) instead of the next one\n"
     "  --date YYYY-MM-DD   business date (default: today in WIB, UTC+7)\n"
@@ -225,15 +227,6 @@ static int take_pin(char *arg, char out[KKS_PIN_LEN + 1])
         failed = 1;                                                                                \
     } while (0)
 
-/* The name of the option that getopt just refused, up to any '=' (whose
- * value might be a PIN typed after a misspelt option name). */
-static void bad_option_name(char **argv, int idx, char *out, size_t cap)
-{
-    const char *s = idx > 0 ? argv[idx - 1] : "?";
-    size_t n = strcspn(s, "=");
-    snprintf(out, cap, "%.*s", (int)(n < 40 ? n : 40), s);
-}
-
 /* A stray word for an error message: a number might be a PIN typed without
  * --pin (or after a misspelt option), so numbers are not repeated. */
 static void safe_word(const char *s, char *out, size_t cap)
@@ -327,16 +320,10 @@ int targs_parse(term_args *a, int argc, char **argv, const term_defaults *d, cha
             break;
         case 'h': a->help = 1; break;
         case 'V': a->version = 1; break;
-        case ':': {
-            char name[48];
-            bad_option_name(argv, optind, name, sizeof name);
-            FAIL("option %s needs a value", name);
-            break;
-        }
         default: {
-            char name[48];
-            bad_option_name(argv, optind, name, sizeof name);
-            FAIL("unknown option %s", name);
+            char msg[80];
+            kks_cli_bad_option(o, argv, msg, sizeof msg);
+            FAIL("%s", msg);
             break;
         }
         }

@@ -27,14 +27,17 @@ typedef struct run {
     term_link link;
     int link_open;
     receipt_ctx rc;
+    int printed;    /* the JSON object of this run is out (--json) */
+    char said[400]; /* the first message said: the error of the object if not */
 } run;
 
 /* A message for people on stderr (never a PIN). */
-__attribute__((format(printf, 2, 3))) static void say(const run *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(run *r, const char *fmt, ...)
 {
     va_list ap;
-    fputs("kks-terminal: ", r->env->err);
     va_start(ap, fmt);
+    kks_cli_keep(r->said, sizeof r->said, "", fmt, ap);
+    fputs("kks-terminal: ", r->env->err);
     vfprintf(r->env->err, fmt, ap);
     va_end(ap);
     fputc('\n', r->env->err);
@@ -46,8 +49,10 @@ static int peer_failure(run *r, const char *what)
     char msg[400];
     snprintf(msg, sizeof msg, "switch %s: %s", r->a->sw, what);
     say(r, "%s", msg);
-    if (r->a->json)
-        receipt_error_json(r->env->out, &r->rc, msg);
+    if (r->a->json) {
+        receipt_error_json(r->env->out, &r->rc, msg, TERM_EXIT_PEER);
+        r->printed = 1;
+    }
     return TERM_EXIT_PEER;
 }
 
@@ -151,9 +156,10 @@ static int auto_reverse(run *r, const char *why)
         say(r, "cannot write the journal in %s", r->a->state);
         ec = TERM_EXIT_INTERNAL;
     }
-    if (r->a->json)
-        receipt_noreply_json(r->env->out, &r->rc, &nr);
-    else
+    if (r->a->json) {
+        receipt_noreply_json(r->env->out, &r->rc, &nr, ec);
+        r->printed = 1;
+    } else
         receipt_noreply(r->env->out, &r->rc, &nr);
     return ec;
 }
@@ -248,7 +254,7 @@ static int do_txn(run *r)
         say(r, "the switch answered but the journal in %s cannot be written", a->state);
         ec = TERM_EXIT_INTERNAL;
     }
-    if (a->json)
+    if ((r->printed = a->json))
         receipt_txn_json(r->env->out, &r->rc, t);
     else
         receipt_txn(r->env->out, &r->rc, t);
@@ -283,7 +289,7 @@ static int do_reverse(run *r)
         say(r, "reversal acknowledged but the journal in %s cannot be written", r->a->state);
         ec = TERM_EXIT_INTERNAL;
     }
-    if (r->a->json)
+    if ((r->printed = r->a->json))
         receipt_reversal_json(r->env->out, &r->rc, rep->reversal_reply, rrn);
     else
         receipt_reversal(r->env->out, &r->rc, rep->reversal_reply, rrn);
@@ -317,7 +323,7 @@ static int do_settle(run *r)
     t = rep->terminal_settle_reply;
     ec = t->rc && strcmp(t->rc, KKS_RC_APPROVED) == 0 && t->match ? TERM_EXIT_OK
                                                                   : TERM_EXIT_DECLINED;
-    if (r->a->json)
+    if ((r->printed = r->a->json))
         receipt_settle_json(r->env->out, &r->rc, count, total, t);
     else
         receipt_settle(r->env->out, &r->rc, count, total, t);
@@ -336,6 +342,8 @@ int term_cli(const term_env *env, int argc, char **argv)
         fprintf(env->err, "kks-terminal: %s\n", why);
         fprintf(env->err, "Try 'kks-terminal%s%s --help'.\n", a.cmd ? " " : "",
                 targs_cmd_name(a.cmd));
+        if (a.json)
+            kks_cli_error_json(env->out, why, ec);
         return ec;
     }
     if (a.help) {
@@ -366,6 +374,8 @@ int term_cli(const term_env *env, int argc, char **argv)
     else
         ec = do_txn(&r);
     targs_wipe(&a);
+    if (ec != TERM_EXIT_OK && a.json && !r.printed) /* failed before the switch answered */
+        receipt_error_json(env->out, &r.rc, r.said[0] ? r.said : kks_cli_exit_name(ec), ec);
     if (r.link_open)
         link_close(&r.link);
     SSL_CTX_free(r.ctx);

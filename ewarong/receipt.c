@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_json.h"
 #include "kks_rc.h"
@@ -577,12 +578,12 @@ static json_t *junanswered(const receipt_ctx *c)
     return o;
 }
 
-void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n)
+void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n, int exit_code)
 {
     json_t *o = junanswered(c);
     if (strcmp(c->type, "withdraw") == 0)
         kks_json_set(&o, "amount", json_integer(c->amount));
-    kks_json_set(&o, "error", kks_json_str(n->why ? n->why : "no reply"));
+    kks_cli_error_set(&o, n->why ? n->why : "no reply", exit_code);
     kks_json_set(&o, "reversal",
                  json_pack("{s:s,s:b,s:I}", "status",
                            n->acked ? "acknowledged" : n->refused ? "refused" : "pending",
@@ -618,9 +619,9 @@ void receipt_settle_json(FILE *f, const receipt_ctx *c, uint32_t count, int64_t 
                            : json_null()));
 }
 
-void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error)
+void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error, int exit_code)
 {
     json_t *o = junanswered(c);
-    kks_json_set(&o, "error", kks_json_str(error));
+    kks_cli_error_set(&o, error, exit_code);
     jprint(f, o);
 }

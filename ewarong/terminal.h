@@ -25,16 +25,17 @@
 #include "kc_link.h"
 #include "kc_txn.h"
 #include "kks.pb-c.h"
+#include "kks_cli.h"
 #include "kks_net.h"
 #include "kks_pin.h"
 
-/* Exit codes (SPEC §9). */
+/* Exit codes: the shared table (kks_cli.h). */
 enum {
-    TERM_EXIT_OK = 0,       /* approved / done */
-    TERM_EXIT_DECLINED = 1, /* the switch answered with a code other than 00; settle mismatch */
-    TERM_EXIT_USAGE = 2,
-    TERM_EXIT_PEER = 3,     /* cannot reach or talk to the switch, or no reply in time */
-    TERM_EXIT_INTERNAL = 4,
+    TERM_EXIT_OK = KKS_EXIT_OK,             /* approved / done */
+    TERM_EXIT_DECLINED = KKS_EXIT_DECLINED, /* a code other than 00; settle mismatch */
+    TERM_EXIT_USAGE = KKS_EXIT_USAGE,
+    TERM_EXIT_PEER = KKS_EXIT_PEER, /* cannot reach or talk to the switch, or no reply in time */
+    TERM_EXIT_INTERNAL = KKS_EXIT_INTERNAL,
 };
 
 enum term_cmd {
@@ -154,7 +155,9 @@ const char *receipt_title(const char *type, enum term_lang lang);
 void receipt_txn(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r);
 void receipt_txn_json(FILE *f, const receipt_ctx *c, const Kks__TxnReply *r);
 void receipt_noreply(FILE *f, const receipt_ctx *c, const receipt_lost *n);
-void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n);
+/* With "error" and "exit" (exit_code, the program's), as every error object
+ * (kks_cli.h). */
+void receipt_noreply_json(FILE *f, const receipt_ctx *c, const receipt_lost *n, int exit_code);
 /* rrn: of the original when the journal knows it, else NULL. */
 void receipt_reversal(FILE *f, const receipt_ctx *c, const Kks__ReversalReply *r,
                       const char *rrn);
@@ -164,8 +167,10 @@ void receipt_settle(FILE *f, const receipt_ctx *c, uint32_t count, int64_t total
                     const Kks__TerminalSettleReply *r);
 void receipt_settle_json(FILE *f, const receipt_ctx *c, uint32_t count, int64_t total,
                          const Kks__TerminalSettleReply *r);
-/* --json when the switch could not be reached or answered with an Error. */
-void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error);
+/* --json when the switch could not be reached or answered with an Error, or
+ * the request could not be made: the transaction's fields, no response code,
+ * "error" and "exit" (the program's exit code; kks_cli.h). */
+void receipt_error_json(FILE *f, const receipt_ctx *c, const char *error, int exit_code);
 
 /* --------------------------------------------------------------- cli.c */
 

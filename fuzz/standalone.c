@@ -11,6 +11,7 @@
  * A target reports a broken promise by aborting, and the sanitizers of the
  * test build report the rest: the exit status is the test's result. */
 #include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (!(d = opendir(argv[1]))) {
-        fprintf(stderr, "fuzz smoke: cannot open %s\n", argv[1]);
+        fprintf(stderr, "fuzz smoke: %s: cannot open: %s\n", argv[1], strerror(errno));
         return 2;
     }
     while ((de = readdir(d)) && nseeds < SMOKE_MAX_SEEDS) {

@@ -246,7 +246,7 @@ int family_cards_load(issuer *is, const char *kk, const char *at, family_cards *
     if (!fc)
         return KKS_ENOMEM;
     /* PANs first: card_load uses statements of its own (and may write EXPIRED) */
-    st = store_stmt(is, "SELECT pan FROM card WHERE kk = ? ORDER BY issued_at, pan LIMIT 100");
+    st = store_stmt(is, STORE_FAMILY_CARDS "SELECT pan FROM chain ORDER BY n");
     if (!st) {
         free(fc);
         return KKS_EDB;
@@ -410,7 +410,8 @@ static int replace_card(issuer *is, card_row *c, const char *to, const char *eve
     char pan[20], detail[64];
     int rc;
     assert(!c->replaced_by[0] && !is_live(to ? to : c->state));
-    if ((rc = store_issue_card(is, c->kk, c->bank, c->pan, actor, r->site, docs, at, pan)) < 0)
+    if ((rc = store_next_pan(is, c->bank, pan)) < 0 ||
+        (rc = store_issue_card(is, pan, c->kk, c->bank, c->pan, actor, r->site, docs, at)) < 0)
         return rc;
     sqlite3_stmt *st = store_stmt(is, "UPDATE card SET replaced_by = ? WHERE pan = ?");
     if (!st)

@@ -41,6 +41,20 @@ static int family_same(sqlite3_stmt *st, const kks_family *f)
     return sqlite3_column_int(st, 17) == f->bpnt;
 }
 
+/* 1 if family kk has a card in a live state, 0 if not, -1 on error. */
+static int family_has_live_card(issuer *is, const char *kk)
+{
+    sqlite3_stmt *st = store_stmt(is, STORE_FAMILY_CARDS
+                                  "SELECT 1 FROM chain JOIN card c ON c.pan = chain.pan WHERE"
+                                  " c.state IN ('ISSUED','PRINTED','DISTRIBUTED','ACTIVE','BLOCKED')"
+                                  " LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, kk, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -1;
+}
+
 enum row_result { ROW_ENROLLED, ROW_UNCHANGED, ROW_REJECTED, ROW_FAILED };
 
 static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const char *actor,
@@ -57,31 +71,37 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     if (verify)
         goto existing;
     /* One live card per holder: a NIK holding a live card under another KK
-     * is refused (an index probe on family(nik); the card check runs only
-     * for the rare NIK found). The same KK falls through to the insert,
-     * which finds it unchanged or conflicting. */
-    st = store_stmt(is, "SELECT f.kk FROM family f WHERE f.nik = ?1 AND f.kk <> ?2 AND EXISTS"
-                        " (SELECT 1 FROM card c WHERE c.kk = f.kk AND c.state IN"
-                        " ('ISSUED','PRINTED','DISTRIBUTED','ACTIVE','BLOCKED')) LIMIT 1");
+     * is refused (an index probe on family(nik); the cards are read only for
+     * the rare NIK found). The same KK falls through to the insert, which
+     * finds it unchanged or conflicting. */
+    st = store_stmt(is, "SELECT kk FROM family WHERE nik = ?1 AND kk <> ?2 LIMIT 8");
     if (!st)
         return ROW_FAILED;
     sqlite3_bind_text(st, 1, f.nik, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, f.kk, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_DONE:
-        break;
-    case SQLITE_ROW:
-        snprintf(why, cap, "NIK %s already holds a live card under KK %s; one card per holder",
-                 f.nik, (const char *)sqlite3_column_text(st, 0));
-        return ROW_REJECTED;
-    default:
-        return ROW_FAILED;
+    for (;;) {
+        int r = sqlite3_step(st), live;
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW)
+            return ROW_FAILED;
+        char other[32];
+        snprintf(other, sizeof other, "%s", (const char *)sqlite3_column_text(st, 0));
+        if ((live = family_has_live_card(is, other)) < 0)
+            return ROW_FAILED;
+        if (live) {
+            snprintf(why, cap, "NIK %s already holds a live card under KK %s; one card per holder",
+                     f.nik, other);
+            return ROW_REJECTED;
+        }
     }
+    if (store_next_pan(is, f.bank, pan) < 0)
+        return ROW_FAILED;
     /* Insert first: a new family (the common case) costs one index probe. */
     st = store_stmt(is, "INSERT INTO family(kk, nik, name, birth_date, sex, address, kelurahan,"
                         " kecamatan, city_code, decile, bank, pkh_pregnant, pkh_early_childhood,"
                         " pkh_sd, pkh_smp, pkh_sma, pkh_disability, pkh_elderly, bpnt,"
-                        " enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                        " enrolled_at, card) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                         " ON CONFLICT(kk) DO NOTHING");
     if (!st)
         return ROW_FAILED;
@@ -96,6 +116,7 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
         sqlite3_bind_int(st, 12 + i, f.pkh[i]);
     sqlite3_bind_int(st, 19, f.bpnt);
     sqlite3_bind_text(st, 20, at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 21, pan, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         return ROW_FAILED;
     if (sqlite3_changes(is->db) == 0) { /* already enrolled: the same, or a conflict */
@@ -119,7 +140,7 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
         snprintf(why, cap, "KK %s is already enrolled with other data; one card per family", f.kk);
         return ROW_REJECTED;
     }
-    if (store_issue_card(is, f.kk, f.bank, NULL, actor, NULL, NULL, at, pan) < 0)
+    if (store_issue_card(is, pan, f.kk, f.bank, NULL, actor, NULL, NULL, at) < 0)
         return ROW_FAILED;
     return ROW_ENROLLED;
 }
@@ -193,8 +214,9 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
     res.rejected = prej;
     rep.body_case = KKS__ENVELOPE__BODY_ENROLL_RESULT;
     rep.enroll_result = &res;
-    /* bulk work: the reply may wait up to 200 ms for more batches to share the commit */
-    kks_group_defer(is->group, c, req->id, &rep, (unsigned)b->n_rows, 200);
+    /* bulk work: the reply may wait up to a second for more batches to share
+     * the commit (kks_group_set_fill in store.c) */
+    kks_group_defer(is->group, c, req->id, &rep, (unsigned)b->n_rows, 1000);
 out:
     free(rej);
     free(prej);

@@ -61,12 +61,23 @@ int store_save_pan_seq(issuer *is);
 int store_audit(issuer *is, const char *pan, const char *kk, const char *event, const char *from,
                 const char *to, const char *actor, const char *site, const char *detail,
                 const char *docs, const char *at);
-/* Issues a new card for family kk of bank: allocates the PAN, inserts it
+/* The next PAN of bank (BIN, account number, Luhn digit) into pan_out;
+ * store_issue_card takes it. KKS_EINVAL: unknown bank, or its account
+ * numbers are used up; KKS_EDB. */
+int store_next_pan(issuer *is, const char *bank, char pan_out[20]);
+/* Issues card pan (just given by store_next_pan) for family kk of bank,
  * ISSUED; a replacement (replaces set) gets an audit row with site and docs.
- * pan_out gets the PAN. Inside a transaction. */
-int store_issue_card(issuer *is, const char *kk, const char *bank, const char *replaces,
-                     const char *actor, const char *site, const char *docs, const char *at,
-                     char pan_out[20]);
+ * Inside a transaction. */
+int store_issue_card(issuer *is, const char *pan, const char *kk, const char *bank,
+                     const char *replaces, const char *actor, const char *site, const char *docs,
+                     const char *at);
+/* SQL that lists the cards family ?1 (a KK) has had, oldest first, as
+ * chain(pan, n): from the family's first card along replaced_by. Follow with
+ * the SELECT that reads chain. */
+#define STORE_FAMILY_CARDS                                                                         \
+    "WITH RECURSIVE chain(pan, n) AS (SELECT card, 0 FROM family WHERE kk = ?1 AND card IS NOT"    \
+    " NULL UNION ALL SELECT c.replaced_by, n + 1 FROM card c JOIN chain ON c.pan = chain.pan"       \
+    " WHERE c.replaced_by IS NOT NULL AND n < 99) "
 
 /* enroll.c / cards.c: request handlers; each answers with one kks_conn_reply. */
 void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "issuer.h"
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_log.h"
 #include "kks_pki.h"
@@ -141,6 +142,37 @@ static void on_stopped(kks_daemon *d)
     is->group = NULL;
 }
 
+/* Everything main() checks before it opens anything; 0, or the exit code
+ * after logging why. */
+static int check_args(issuer *is, const char *listen, const char *dbpath, const char *pki,
+                      const char *today, const char *seeds)
+{
+    struct sockaddr_storage lsa;
+    char err[512], msg[600];
+    if (!listen || !dbpath || !pki)
+        return kks_daemon_usage("kks-issuer", "--listen, --db and --pki are required");
+    if (kks_addr_parse(listen, &lsa) < 0) {
+        snprintf(msg, sizeof msg, "bad --listen %.200s (expected HOST:PORT)", listen);
+        return kks_daemon_usage("kks-issuer", msg);
+    }
+    if (today) {
+        int y, m, d;
+        if (kks_ymd_parse(today, &y, &m, &d) < 0) {
+            snprintf(msg, sizeof msg, "bad --today %.40s (expected YYYY-MM-DD)", today);
+            return kks_daemon_usage("kks-issuer", msg);
+        }
+        snprintf(is->today, sizeof is->today, "%s", today);
+        is->fixed_today = 1;
+    }
+    if (kks_seeds_load(&is->seeds, seeds, err, sizeof err) < 0 ||
+        kks_docs_load(&is->docs, seeds, err, sizeof err) < 0 ||
+        kks_desk_policy_load(&is->desk, seeds, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "seeds: %s", err);
+        return kks_daemon_usage("kks-issuer", msg);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -153,13 +185,15 @@ int main(int argc, char **argv)
     };
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
                *metrics = NULL, *seeds = kks_seeds_default(NULL), *today = NULL;
+    /* Static, as is what hangs off them: what a failed start leaves behind
+     * is not a leak but the process's own, and it exits at once. */
     static issuer is;
-    char err[512];
-    SSL_CTX *ctx;
-    int o, rc;
+    static SSL_CTX *ctx;
+    int o, rc, ec;
 
     kks_log_init("issuer");
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* a bad option is a log line, not getopt's plain text */
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case 'l': listen = optarg; break;
         case 'd': dbpath = optarg; break;
@@ -170,44 +204,20 @@ int main(int argc, char **argv)
         case 't': today = optarg; break;
         case 'V': return kks_version_print(stdout, "kks-issuer");
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: return kks_daemon_bad_option("kks-issuer", o, argv);
         }
     }
-    if (optind != argc || !listen || !dbpath || !pki) {
-        fputs("kks-issuer: --listen, --db and --pki are required\n", stderr);
-        fputs(usage, stderr);
-        return 2;
-    }
-    struct sockaddr_storage lsa;
-    if (kks_addr_parse(listen, &lsa) < 0) {
-        fprintf(stderr, "%s: bad --listen %s (expected HOST:PORT)\n", argv[0], listen);
-        return 2;
-    }
-    if ((rc = kks_tls_ctx_from_pki(&ctx, 1, pki, "issuer")) < 0)
-        return 2;
-    if (today) {
-        int y, m, d;
-        if (kks_ymd_parse(today, &y, &m, &d) < 0) {
-            fprintf(stderr, "kks-issuer: bad --today %s (expected YYYY-MM-DD)\n", today);
-            return 2;
-        }
-        snprintf(is.today, sizeof is.today, "%s", today);
-        is.fixed_today = 1;
-    }
-    if (kks_seeds_load(&is.seeds, seeds, err, sizeof err) < 0 ||
-        kks_docs_load(&is.docs, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-issuer: seeds: %s\n", err);
-        return 2;
-    }
-    if (kks_desk_policy_load(&is.desk, seeds, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-issuer: seeds: %s\n", err);
-        return 2;
-    }
-    if (kks_pki_load_key(pki, "zpk", is.zpk, sizeof is.zpk) < 0 ||
+    if (optind != argc)
+        return kks_daemon_usage("kks-issuer", "unexpected arguments after the options");
+    if ((ec = check_args(&is, listen, dbpath, pki, today, seeds)) != 0)
+        return ec;
+    /* The PKI files are the user's to fix (each failure is logged). */
+    if (kks_tls_ctx_from_pki(&ctx, 1, pki, "issuer") < 0 ||
+        kks_pki_load_key(pki, "zpk", is.zpk, sizeof is.zpk) < 0 ||
         kks_pki_load_key(pki, "pvk", is.pvk, sizeof is.pvk) < 0)
-        return 2;
-    if (store_open(&is, dbpath) < 0)
-        return 4;
+        return KKS_EXIT_USAGE;
+    if ((rc = store_open(&is, dbpath)) < 0) /* a path that cannot be opened is the user's */
+        return rc == KKS_EINVAL ? KKS_EXIT_USAGE : KKS_EXIT_INTERNAL;
     kks_group_set_failure(is.group, uncommitted_reply);
     is.d.loop = uv_default_loop();
     is.d.app = &is;
@@ -217,10 +227,9 @@ int main(int argc, char **argv)
         .on_request = on_request,
         .ud = &is,
     };
-    if ((rc = kks_server_new(is.d.loop, ctx, listen, &so, &is.d.srv)) < 0)
-        return rc == KKS_EADDR ? 2 : 4;
-    if (kks_daemon_start(&is.d, metrics, ready) < 0)
-        return 4;
+    if ((rc = kks_server_new(is.d.loop, ctx, listen, &so, &is.d.srv)) < 0 ||
+        (rc = kks_daemon_start(&is.d, metrics, ready)) < 0)
+        return kks_daemon_exit_code(rc);
     uv_run(is.d.loop, UV_RUN_DEFAULT);
     kks_server_free(is.d.srv);
     store_close(&is);

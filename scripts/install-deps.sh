@@ -12,9 +12,18 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+# As root, apt-get itself; otherwise through sudo. env passes DEBIAN_FRONTEND on:
+# sudo clears the caller's environment, and a package that asks a question
+# (tzdata, on a bare machine) would wait for an answer nobody gives.
+as_root="env DEBIAN_FRONTEND=noninteractive"
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "these Debian packages are missing:$missing" >&2
+		echo "install them as root (apt-get install$missing), or install sudo" >&2
+		exit 1
+	fi
+	as_root="sudo $as_root"
+fi
+$as_root apt-get update -qq
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing
+$as_root apt-get install -y -qq --no-install-recommends $missing

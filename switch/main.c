@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_db.h"
 #include "kks_frame.h"
@@ -74,6 +75,33 @@ static void on_stopped(kks_daemon *d)
     }
 }
 
+/* Adds the --issuer and --route links to s; 0, or the exit code after
+ * logging why. */
+static int add_links(sw *s, const char *issuer, const char **routes, int nroutes)
+{
+    char msg[600];
+    if (issuer) {
+        link *l = link_for(s, issuer);
+        if (!l) {
+            snprintf(msg, sizeof msg, "bad --issuer %.200s", issuer);
+            return kks_daemon_usage("kks-switch", msg);
+        }
+        l->is_default = 1;
+    }
+    for (int i = 0; i < nroutes; i++) {
+        const char *eq = strchr(routes[i], '=');
+        link *l;
+        if (!eq || !bin_valid(routes[i], (size_t)(eq - routes[i])) || !(l = link_for(s, eq + 1))) {
+            snprintf(msg, sizeof msg,
+                     "bad --route %.200s (expected BIN=HOST:PORT, BIN 6 or 8 digits)", routes[i]);
+            return kks_daemon_usage("kks-switch", msg);
+        }
+        ((char *)routes[i])[eq - routes[i]] = '\0'; /* BIN, in argv */
+        l->bins[l->nbins++] = routes[i];
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -88,14 +116,18 @@ int main(int argc, char **argv)
     const char *listen = NULL, *dbpath = NULL, *pki = getenv("KKS_PKI"), *ready = NULL,
                *metrics = NULL, *issuer = getenv("KKS_ISSUER"),
                *seeds = kks_seeds_default(NULL);
-    char err[512];
+    char err[512], msg[600];
     const char *routes[MAX_ROUTES];
     int nroutes = 0, o, rc;
+    /* Static, as is what hangs off them: what a failed start leaves behind
+     * is not a leak but the process's own, and it exits at once. */
     static sw s;
-    SSL_CTX *server_ctx;
+    static SSL_CTX *server_ctx;
+    struct sockaddr_storage lsa;
 
     kks_log_init("switch");
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* a bad option is a log line, not getopt's plain text */
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case 'l': listen = optarg; break;
         case 'd': dbpath = optarg; break;
@@ -106,63 +138,44 @@ int main(int argc, char **argv)
         case 's': seeds = optarg; break;
         case 't':
             if (rules_day_number(optarg) == INT32_MIN || strlen(optarg) != 10) {
-                fprintf(stderr, "kks-switch: bad --today %s (expected YYYY-MM-DD)\n", optarg);
-                return 2;
+                snprintf(msg, sizeof msg, "bad --today %.40s (expected YYYY-MM-DD)", optarg);
+                return kks_daemon_usage("kks-switch", msg);
             }
             memcpy(s.today, optarg, 11);
             break;
         case 'R':
-            if (nroutes == MAX_ROUTES) {
-                fputs("kks-switch: too many --route\n", stderr);
-                return 2;
-            }
+            if (nroutes == MAX_ROUTES)
+                return kks_daemon_usage("kks-switch", "too many --route");
             routes[nroutes++] = optarg;
             break;
         case 'V': return kks_version_print(stdout, "kks-switch");
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: return kks_daemon_bad_option("kks-switch", o, argv);
         }
     }
-    if (optind != argc || !listen || !dbpath || !pki || (!issuer && nroutes == 0)) {
-        fputs("kks-switch: --listen, --db, --pki and --issuer (or --route) are required\n",
-              stderr);
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (issuer) {
-        link *l = link_for(&s, issuer);
-        if (!l) {
-            fprintf(stderr, "kks-switch: bad --issuer %s\n", issuer);
-            return 2;
-        }
-        l->is_default = 1;
-    }
-    for (int i = 0; i < nroutes; i++) {
-        const char *eq = strchr(routes[i], '=');
-        link *l;
-        if (!eq || !bin_valid(routes[i], (size_t)(eq - routes[i])) || !(l = link_for(&s, eq + 1))) {
-            fprintf(stderr, "kks-switch: bad --route %s (expected BIN=HOST:PORT, BIN 6 or 8 digits)\n",
-                    routes[i]);
-            return 2;
-        }
-        ((char *)routes[i])[eq - routes[i]] = '\0'; /* BIN, in argv */
-        l->bins[l->nbins++] = routes[i];
-    }
-    struct sockaddr_storage lsa;
+    if (optind != argc)
+        return kks_daemon_usage("kks-switch", "unexpected arguments after the options");
+    if (!listen || !dbpath || !pki || (!issuer && nroutes == 0))
+        return kks_daemon_usage("kks-switch",
+                                "--listen, --db, --pki and --issuer (or --route) are required");
+    if ((rc = add_links(&s, issuer, routes, nroutes)) != 0)
+        return rc;
     if (kks_addr_parse(listen, &lsa) < 0) {
-        fprintf(stderr, "%s: bad --listen %s (expected HOST:PORT)\n", argv[0], listen);
-        return 2;
+        snprintf(msg, sizeof msg, "bad --listen %.200s (expected HOST:PORT)", listen);
+        return kks_daemon_usage("kks-switch", msg);
     }
+    /* The PKI files are the user's to fix (each failure is logged). */
     if (kks_tls_ctx_from_pki(&server_ctx, 1, pki, "switch") < 0 ||
-        kks_tls_ctx_from_pki(&s.client_ctx, 0, pki, "switch") < 0)
-        return 2;
-    if (kks_pki_load_key(pki, "tmk", s.tmk, sizeof s.tmk) < 0 ||
+        kks_tls_ctx_from_pki(&s.client_ctx, 0, pki, "switch") < 0 ||
+        kks_pki_load_key(pki, "tmk", s.tmk, sizeof s.tmk) < 0 ||
         kks_pki_load_key(pki, "zpk", s.zpk, sizeof s.zpk) < 0)
-        return 2;
+        return KKS_EXIT_USAGE;
     s.d.loop = uv_default_loop();
     if ((rc = sw_open(&s, s.d.loop, dbpath, seeds, err, sizeof err)) < 0) {
-        fprintf(stderr, "kks-switch: %s\n", err);
-        return rc == KKS_EINVAL ? 2 : 4;
+        if (rc == KKS_EINVAL)
+            return kks_daemon_usage("kks-switch", err);
+        kks_error("cannot start", "error", err);
+        return KKS_EXIT_INTERNAL;
     }
     s.d.app = &s;
     s.d.on_stopped = on_stopped;
@@ -177,9 +190,9 @@ int main(int argc, char **argv)
             .max_frame = KKS_FRAME_MAX, /* the issuer's cap for a switch */
         };
         if ((rc = kks_client_new(s.d.loop, s.client_ctx, s.links[i].addr, &co, &s.links[i].cl)) < 0) {
-            fprintf(stderr, "kks-switch: bad issuer address %s: %s\n", s.links[i].addr,
-                    kks_strerror(rc));
-            return 2;
+            snprintf(msg, sizeof msg, "bad issuer address %.200s: %s", s.links[i].addr,
+                     kks_strerror(rc));
+            return kks_daemon_usage("kks-switch", msg);
         }
     }
     kks_server_opts so = {
@@ -187,10 +200,9 @@ int main(int argc, char **argv)
         .on_request = sw_on_request,
         .ud = &s,
     };
-    if ((rc = kks_server_new(s.d.loop, server_ctx, listen, &so, &s.d.srv)) < 0)
-        return rc == KKS_EADDR ? 2 : 4;
-    if (kks_daemon_start(&s.d, metrics, ready) < 0)
-        return 4;
+    if ((rc = kks_server_new(s.d.loop, server_ctx, listen, &so, &s.d.srv)) < 0 ||
+        (rc = kks_daemon_start(&s.d, metrics, ready)) < 0)
+        return kks_daemon_exit_code(rc);
     uv_run(s.d.loop, UV_RUN_DEFAULT);
     kks_server_free(s.d.srv);
     sw_close(&s);

@@ -330,9 +330,9 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
         snprintf(err, cap, "SHA-256 unavailable");
         return KKS_ENOMEM;
     }
-    if (kks_db_open(dbpath, ledger_schema, ledger_schema_versions, &s->db) < 0) {
+    if ((rc = kks_db_open(dbpath, ledger_schema, ledger_schema_versions, &s->db)) < 0) {
         snprintf(err, cap, "%s: cannot open the database (see the log)", dbpath);
-        return KKS_EDB;
+        return rc;
     }
     /* Bounded cache: a 10M-family run walks the tables in KK order, so a
      * small window of pages is enough (and keeps the switch under 256 MiB). */

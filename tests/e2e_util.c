@@ -54,7 +54,7 @@ static void untrack(pid_t pid)
 }
 
 /* Starts argv with stdout to out_path and stderr to err_path (the same file
- * when equal; inherited when NULL). */
+ * when they are equal; left as the test's when err_path is NULL). */
 static pid_t spawn_to(const char *out_path, const char *err_path, char *const argv[])
 {
     pid_t pid = fork();
@@ -64,11 +64,12 @@ static pid_t spawn_to(const char *out_path, const char *err_path, char *const ar
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd >= 0) {
             dup2(fd, 1);
+            if (err_path == out_path)
+                dup2(fd, 2);
             close(fd);
         }
-        if (err_path && (fd = strcmp(err_path, out_path) == 0
-                                  ? dup(1)
-                                  : open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+        if (err_path && err_path != out_path &&
+            (fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
             dup2(fd, 2);
             close(fd);
         }
@@ -115,16 +116,24 @@ static int wait_exit(pid_t pid, int timeout_ms)
 
 int e2e_run(char **out, char *const argv[])
 {
-    char path[512];
+    return e2e_run_err(out, NULL, argv);
+}
+
+int e2e_run_err(char **out, char **err, char *const argv[])
+{
+    char path[512], epath[520];
     static int seq;
     snprintf(path, sizeof path, "%s/run-%d.out", E.dir, ++seq);
-    pid_t pid = spawn_to(path, NULL, argv);
+    snprintf(epath, sizeof epath, "%s.err", path);
+    pid_t pid = spawn_to(path, err ? epath : NULL, argv);
     track(pid);
     int rc = wait_exit(pid, 60000);
     if (rc == -1)
         e2e_kill(pid);
     if (out)
         *out = e2e_slurp(path);
+    if (err)
+        *err = e2e_slurp(epath);
     return rc;
 }
 

@@ -39,6 +39,8 @@ pid_t e2e_spawn_split(const char *name, char *const argv[]);
 /* Runs argv to completion with stdout in *out (malloc'd, may be NULL);
  * returns the exit status, or -1 if it did not exit normally in 60 s. */
 int e2e_run(char **out, char *const argv[]);
+/* The same with stderr in *err (malloc'd, may be NULL) instead of the test's. */
+int e2e_run_err(char **out, char **err, char *const argv[]);
 /* Runs kksctl --pki, --issuer and --switch of E (not --switch with
  * E2E_CTL_NO_SWITCH), --json with E2E_CTL_JSON, then args (up to a NULL), as
  * e2e_run does. */

@@ -97,7 +97,10 @@ static void on_request(kks_conn *c, const Kks__Envelope *req, void *ud)
         kks_conn_reply(c, req->id, &rep);
         return;
     }
-    kks_group_defer(grp, c, req->id, &rep, 1, 50);
+    if (strncmp(op, "bulk", 4) == 0) /* 100 rows of bulk work: 5 s budget, or 400 ms */
+        kks_group_defer(grp, c, req->id, &rep, 100, strcmp(op, "bulk") == 0 ? 5000 : 400);
+    else
+        kks_group_defer(grp, c, req->id, &rep, 1, 50);
     if (strcmp(op, "twice") == 0 && waiting_c) {
         kks_group_hold(grp, waiting_c, waiting_id, &rep);
         kks_conn_unref(waiting_c);
@@ -290,4 +293,56 @@ Test(group, commit_on_a_full_disk_fails_the_group_and_space_returning_heals_it)
     one("small", "00", "small");
     cr_assert_eq(rows(), 2);
 #endif
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(uv_hrtime() - t0) / 1e6;
+}
+
+/* Bulk work fills a transaction (kks_group_set_fill): a lone batch under
+ * fill_rows waits for its budget; batches arriving one by one share one
+ * commit once they reach fill_rows; an interactive request commits at once,
+ * taking the bulk work with it. Waiting is never shorter than the budget; the
+ * other bounds are far from any budget, so a loaded machine cannot fail them. */
+Test(group, bulk_work_fills_a_commit_and_interactive_work_does_not_wait)
+{
+    got g[3];
+    kks_group_set_fill(grp, 250);
+    uint64_t t0 = uv_hrtime();
+    one("bulk-short", "00", "bulk-short");
+    cr_assert_geq(ms_since(t0), 390.0, "a lone batch under the fill waits for its budget");
+    cr_assert_eq(rows(), 1);
+
+    /* three batches sent in turn: the third reaches the fill */
+    t0 = uv_hrtime();
+    Kks__CardRequest req = KKS__CARD_REQUEST__INIT;
+    Kks__Envelope env = KKS__ENVELOPE__INIT;
+    req.op = "bulk";
+    env.body_case = KKS__ENVELOPE__BODY_CARD_REQUEST;
+    env.card_request = &req;
+    memset(g, 0, sizeof g);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(kks_client_call(cl, &env, 10000, on_reply, &g[i]), 0);
+        for (int k = 0; k < 20; k++) /* let the server take it on its own */
+            uv_run(&loop, UV_RUN_NOWAIT);
+        if (i < 2)
+            cr_assert_not(g[i].done, "batch %d answered before the transaction filled", i);
+    }
+    for (int i = 0; i < 3; i++) {
+        while (!g[i].done)
+            uv_run(&loop, UV_RUN_ONCE);
+        expect_reply(&g[i], "00", "bulk");
+    }
+    cr_assert_lt(ms_since(t0), 4000.0, "committed when filled, not at the 5 s budget");
+    cr_assert_eq(rows(), 4);
+
+    /* a bulk batch waits; an interactive request commits both */
+    t0 = uv_hrtime();
+    const char *ops[] = {"bulk", "small"};
+    send_all(ops, g, 2);
+    expect_reply(&g[0], "00", "bulk");
+    expect_reply(&g[1], "00", "small");
+    cr_assert_lt(ms_since(t0), 4000.0, "the interactive request did not wait for the bulk budget");
+    cr_assert_eq(rows(), 6);
 }

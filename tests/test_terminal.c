@@ -563,10 +563,10 @@ Test(json, no_reply_settle_reversal_error)
     char *s;
     c.amount = 50000;
     cap_open(&cp);
-    receipt_noreply_json(cp.f, &c, &lost);
+    receipt_noreply_json(cp.f, &c, &lost, TERM_EXIT_PEER);
     s = cap_close(&cp);
     cr_assert(strstr(s, "\"rc\":null,\"reason\":null,\"rrn\":null,\"approved\":false,"
-                        "\"amount\":50000,\"error\":\"no reply within 500 ms\","
+                        "\"amount\":50000,\"error\":\"no reply within 500 ms\",\"exit\":3,"
                         "\"reversal\":{\"status\":\"acknowledged\",\"moved\":false,"
                         "\"attempts\":1}}"),
               "%s", s);
@@ -601,10 +601,11 @@ Test(json, no_reply_settle_reversal_error)
 
     c = ctx_for("balance", TERM_LANG_ID);
     cap_open(&cp);
-    receipt_error_json(cp.f, &c, "switch 127.0.0.1:1: connection refused");
+    receipt_error_json(cp.f, &c, "switch 127.0.0.1:1: connection refused", TERM_EXIT_PEER);
     s = cap_close(&cp);
     cr_assert(strstr(s, "\"rc\":null"));
-    cr_assert(strstr(s, "\"error\":\"switch 127.0.0.1:1: connection refused\""));
+    cr_assert(strstr(s, "\"error\":\"switch 127.0.0.1:1: connection refused\",\"exit\":3}"),
+              "%s", s);
     free(s);
 }
 

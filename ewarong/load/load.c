@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 
 #include "kr_hist.h"
 #include "kc_txn.h"
+#include "kks_cli.h"
 #include "kks_err.h"
 #include "kks_json.h"
 #include "kks_log.h"
@@ -166,6 +168,18 @@ static int usage(FILE *f, int rc)
     return rc;
 }
 
+/* The first error said, for the error object of --json (kks_cli.h). */
+static char ld_said[400];
+
+__attribute__((format(printf, 1, 2))) static void ld_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kks_cli_keep(ld_said, sizeof ld_said, "kks-terminal load: ", fmt, ap);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static int parse_mix(const char *s, int mix[T__COUNT], char *why, size_t cap)
 {
     char buf[128];
@@ -214,7 +228,7 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
     errno = 0;
     double d = strtod(v, &end);
     if (errno || *end || end == v || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "kks-terminal load: %s must be a number from %g to %g, not '%.20s'\n", opt,
+        ld_say("kks-terminal load: %s must be a number from %g to %g, not '%.20s'\n", opt,
                 lo, hi, v);
         return -1;
     }
@@ -257,7 +271,7 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
             continue;
         }
         if (!v) {
-            fprintf(stderr, "kks-terminal load: %s needs a value (or is unknown)\n", a);
+            ld_say("kks-terminal load: %s needs a value (or is unknown)\n", a);
             return TERM_EXIT_USAGE;
         }
         i++;
@@ -288,7 +302,7 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
             o->hold = (int)d;
         } else if (strcmp(a, "--mix") == 0) {
             if (parse_mix(v, o->mix, why, sizeof why) < 0) {
-                fprintf(stderr, "kks-terminal load: %s\n", why);
+                ld_say("kks-terminal load: %s\n", why);
                 return TERM_EXIT_USAGE;
             }
             snprintf(o->mix_text, sizeof o->mix_text, "%s", v);
@@ -315,18 +329,18 @@ static int parse_opts(int argc, char **argv, ld_opts *o)
         else if (strcmp(a, "--seeds") == 0)
             o->seeds = v;
         else {
-            fprintf(stderr, "kks-terminal load: unknown option %s\n", a);
+            ld_say("kks-terminal load: unknown option %s\n", a);
             return TERM_EXIT_USAGE;
         }
     }
     if (!o->mix[0] && !o->mix[1] && !o->mix[2] && !o->mix[3])
         parse_mix(o->mix_text, o->mix, why, sizeof why);
     if ((o->rate > 0) == o->closed) {
-        fprintf(stderr, "kks-terminal load: give either --rate R (open model) or --closed\n");
+        ld_say("kks-terminal load: give either --rate R (open model) or --closed\n");
         return TERM_EXIT_USAGE;
     }
     if ((o->sw || o->issuer || o->pki) && !(o->sw && o->issuer && o->pki)) {
-        fprintf(stderr, "kks-terminal load: --switch, --issuer and --pki go together (the cards "
+        ld_say("kks-terminal load: --switch, --issuer and --pki go together (the cards "
                         "are prepared at the issuer)\n");
         return TERM_EXIT_USAGE;
     }
@@ -382,7 +396,7 @@ static int make_certs(const char *pki, const lterm *t, int n)
     int rc = k ? kks_pki_terminals(pki, ids, (size_t)k) : 0;
     free(ids);
     if (rc < 0) {
-        fprintf(stderr, "kks-terminal load: cannot make terminal certificates in %s: %s\n", pki,
+        ld_say("kks-terminal load: cannot make terminal certificates in %s: %s\n", pki,
                 kks_strerror(rc));
         return -1;
     }
@@ -997,7 +1011,7 @@ static int write_report(const gen *g, double secs, const holdres *h, const verdi
                    .codes = g->codes, .errors = g->errors + g->never};
     char err[300];
     if (kl_report_html(&r, g->o.report, err, sizeof err) < 0) {
-        fprintf(stderr, "kks-terminal load: the report: %s\n", err);
+        ld_say("kks-terminal load: the report: %s\n", err);
         return -1;
     }
     return 0;
@@ -1112,7 +1126,7 @@ static int hold_connections(gen *g, const char *pki, const char *sw, int switch_
     for (int i = 0; i < g->o.hold && !g->stop; i++) {
         lterm *t = &g->held[i];
         if (term_open(g, t, pki, sw, why, sizeof why) < 0) {
-            fprintf(stderr, "kks-terminal load: %s\n", why);
+            ld_say("kks-terminal load: %s\n", why);
             return -1;
         }
         g->nheld = i + 1;
@@ -1149,7 +1163,7 @@ static int hold_connections(gen *g, const char *pki, const char *sw, int switch_
     return 0;
 }
 
-int load_cli(int argc, char **argv)
+static int load_run(int argc, char **argv, int *printed)
 {
     ld_opts o;
     gen *g = NULL;
@@ -1165,7 +1179,7 @@ int load_cli(int argc, char **argv)
     if (o.report) { /* a report that cannot be written is known before the run */
         FILE *f = fopen(o.report, "a");
         if (!f) {
-            fprintf(stderr, "kks-terminal load: cannot write the report %s: %s\n", o.report,
+            ld_say("kks-terminal load: cannot write the report %s: %s\n", o.report,
                     strerror(errno));
             return TERM_EXIT_USAGE;
         }
@@ -1180,7 +1194,7 @@ int load_cli(int argc, char **argv)
     else if (home && *home == '/')
         snprintf(state, sizeof state, "%s/.local/state/kks/load", home);
     else {
-        fprintf(stderr, "kks-terminal load: no --state DIR, XDG_STATE_HOME or HOME\n");
+        ld_say("kks-terminal load: no --state DIR, XDG_STATE_HOME or HOME\n");
         return TERM_EXIT_USAGE;
     }
 
@@ -1200,7 +1214,7 @@ int load_cli(int argc, char **argv)
     const char *sw = o.sw, *issuer = o.issuer, *pki = o.pki;
     char bin[KC_PATH_MAX];
     if (kc_bin_dir(bin, sizeof bin) < 0) {
-        fprintf(stderr, "kks-terminal load: cannot find the directory of this program\n");
+        ld_say("kks-terminal load: cannot find the directory of this program\n");
         rc = TERM_EXIT_INTERNAL;
         goto out;
     }
@@ -1210,7 +1224,7 @@ int load_cli(int argc, char **argv)
         char wpki[1100];
         snprintf(wpki, sizeof wpki, "%s/pki", state);
         if (ld_mkdir_p(state) < 0) {
-            fprintf(stderr, "kks-terminal load: cannot make the state directory %s: %s\n",
+            ld_say("kks-terminal load: cannot make the state directory %s: %s\n",
                     state, strerror(errno));
             rc = TERM_EXIT_USAGE;
             goto out;
@@ -1218,7 +1232,7 @@ int load_cli(int argc, char **argv)
         kc_world_opts wo = {.pki = wpki, .seeds = o.seeds};
         fprintf(stderr, "starting the embedded world (a private issuer and switch)...\n");
         if (kc_world_start(&w, g->loop, &wo) < 0) {
-            fprintf(stderr, "kks-terminal load: the embedded world did not start: %s\n", w.why);
+            ld_say("kks-terminal load: the embedded world did not start: %s\n", w.why);
             rc = TERM_EXIT_PEER;
             goto out;
         }
@@ -1234,7 +1248,7 @@ int load_cli(int argc, char **argv)
     ld_world lw = {.loop = g->loop, .bin = bin, .pki = pki, .issuer = issuer, .sw = sw,
                    .state = state, .today = g->date, .say = stderr};
     if (ld_cards_get(&lw, o.cards, o.fresh || world, &g->cards, &activate, why, sizeof why) < 0) {
-        fprintf(stderr, "kks-terminal load: %s\n", why);
+        ld_say("kks-terminal load: %s\n", why);
         rc = TERM_EXIT_PEER;
         goto out;
     }
@@ -1268,14 +1282,14 @@ int load_cli(int argc, char **argv)
         lterm *t = &g->t[i];
         t->stan = stan0;
         if (term_open(g, t, pki, sw, why, sizeof why) < 0) {
-            fprintf(stderr, "kks-terminal load: %s\n", why);
+            ld_say("kks-terminal load: %s\n", why);
             rc = TERM_EXIT_INTERNAL;
             goto out;
         }
         g->nt = i + 1;
     }
     if (probe(g, why, sizeof why) < 0) {
-        fprintf(stderr, "kks-terminal load: %s\n", why);
+        ld_say("kks-terminal load: %s\n", why);
         rc = TERM_EXIT_PEER;
         goto out;
     }
@@ -1300,7 +1314,7 @@ int load_cli(int argc, char **argv)
         }
         run_until(g, act_done, uv_hrtime() + 600 * NS);
         if (g->act_ok < g->cards.n) {
-            fprintf(stderr, "kks-terminal load: %zu of %zu cards activated (%s)\n", g->act_ok,
+            ld_say("kks-terminal load: %zu of %zu cards activated (%s)\n", g->act_ok,
                     g->cards.n, g->first_error);
             rc = TERM_EXIT_PEER;
             goto out;
@@ -1363,7 +1377,7 @@ int load_cli(int argc, char **argv)
 
     verdict v;
     thresholds(g, secs, &v);
-    if (o.json) {
+    if ((*printed = o.json)) {
         json_t *j = result_json(g, secs, &h, &v, world_desc);
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         json_decref(j);
@@ -1409,5 +1423,17 @@ out:
         ld_cards_free(&g->cards);
         free(g);
     }
+    return rc;
+}
+
+int load_cli(int argc, char **argv)
+{
+    int printed = 0, json = 0, rc;
+    for (int i = 1; i < argc; i++)
+        json |= strcmp(argv[i], "--json") == 0;
+    ld_said[0] = '\0';
+    rc = load_run(argc, argv, &printed);
+    if (rc > 0 && json && !printed) /* an error before there was a result */
+        kks_cli_error_json(stdout, ld_said[0] ? ld_said : kks_cli_exit_name(rc), rc);
     return rc;
 }

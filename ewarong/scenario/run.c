@@ -407,7 +407,7 @@ static json_t *operator_step(runctx *c, const sc_step *st)
              * this amount (or the policy's, from kksctl manifest) */
             FILE *f = fopen(path, "w");
             if (!f) {
-                say(c, "cannot write %s", path);
+                say(c, "cannot write %s: %s", path, strerror(errno));
                 return NULL;
             }
             fprintf(f, "program,period,kk,amount\n");
