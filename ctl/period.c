@@ -183,6 +183,7 @@ static int credit_merge(struct credit_run_stats *into, const struct credit_run_s
         into->batch_rows = st->batch_rows;
         into->in_flight = st->in_flight;
         into->complete = 1;
+        kr_hist_init(&into->rtt); /* min starts above any value */
     }
     into->rows += st->rows;
     into->acked += st->acked;
