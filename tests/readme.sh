@@ -15,6 +15,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-readme-XXXXXX")
 cleanup() {
     for f in "$WORK"/run/var/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
     pkill -f "$WORK/run/" 2>/dev/null
+    # the daemons the blocks started name themselves build/bin/...: found by their directory
+    for p in $(pgrep -f 'build/bin/kks-'); do
+        [ "$(readlink "/proc/$p/cwd")" = "$WORK/run" ] && kill "$p" 2>/dev/null
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
