@@ -31,6 +31,32 @@ static int csv_fail(kks_csv *c, int code, const char *what, unsigned long line)
     return code;
 }
 
+/* getc and ungetc keeping c->pos, the offset of the next byte */
+static int csv_getc(kks_csv *c)
+{
+    int ch = getc_unlocked(c->f);
+    if (ch != EOF)
+        c->pos++;
+    return ch;
+}
+
+static void csv_ungetc(kks_csv *c, int ch)
+{
+    ungetc(ch, c->f);
+    c->pos--;
+}
+
+int kks_csv_seek(kks_csv *c, unsigned long long offset, unsigned long line)
+{
+    if (c->error)
+        return c->error;
+    if (fseeko(c->f, (off_t)offset, SEEK_SET) != 0)
+        return csv_fail(c, KKS_EINVAL, "cannot seek", line);
+    c->pos = offset;
+    c->next_line = line;
+    return 0;
+}
+
 int kks_csv_next(kks_csv *c)
 {
     size_t n = 0;
@@ -42,10 +68,11 @@ int kks_csv_next(kks_csv *c)
         c->nfields = 0;
         n = 0;
         c->line = c->next_line;
+        c->offset = c->pos;
         field_start = 1;
         c->fields[c->nfields++] = c->buf;
         for (;;) {
-            ch = getc_unlocked(c->f);
+            ch = csv_getc(c);
             if (ch == EOF) {
                 if (ferror(c->f))
                     return csv_fail(c, KKS_EINVAL, "read error", c->next_line);
@@ -59,12 +86,12 @@ int kks_csv_next(kks_csv *c)
                 return csv_fail(c, KKS_EINVAL, "NUL byte: not a text CSV file", c->next_line);
             if (quoted) {
                 if (ch == '"') {
-                    int nx = getc_unlocked(c->f);
+                    int nx = csv_getc(c);
                     if (nx == '"') {
                         ch = '"';
                     } else {
                         if (nx != EOF)
-                            ungetc(nx, c->f);
+                            csv_ungetc(c, nx);
                         quoted = 0;
                         after_quote = 1;
                         continue;
@@ -85,9 +112,9 @@ int kks_csv_next(kks_csv *c)
                 ch = '\0';
             } else if (ch == '\r' || ch == '\n') {
                 if (ch == '\r') {
-                    int nx = getc_unlocked(c->f);
+                    int nx = csv_getc(c);
                     if (nx != '\n' && nx != EOF)
-                        ungetc(nx, c->f);
+                        csv_ungetc(c, nx);
                 }
                 c->next_line++;
                 break;

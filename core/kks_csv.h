@@ -21,6 +21,8 @@ typedef struct kks_csv {
     int nfields;
     unsigned long line;      /* line on which the current record starts (1-based) */
     unsigned long next_line; /* line the next record starts on */
+    unsigned long long offset; /* byte offset at which the current record starts */
+    unsigned long long pos;    /* byte offset of the next byte read */
     int error;
     char errmsg[160];
 } kks_csv;
@@ -33,6 +35,9 @@ void kks_csv_close(kks_csv *c);
  * what and where) / KKS_ENOMEM. A blank line is skipped. "\r\n" ends a line too. */
 int kks_csv_next(kks_csv *c);
 
+/* Reads on from offset (a record's offset from an earlier pass over the same
+ * FILE), counting lines from line. Returns 0 or KKS_EINVAL. */
+int kks_csv_seek(kks_csv *c, unsigned long long offset, unsigned long line);
 /* 1 if the current record is exactly these names (a header check). */
 int kks_csv_is(const kks_csv *c, const char *const *names, int n);
 

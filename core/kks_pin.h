@@ -78,4 +78,8 @@ int kks_pin_verify(const uint8_t zpk[16], const uint8_t block[16], const char *p
 int kks_pin_make_pvv(const uint8_t zpk[16], const uint8_t block[16], const char *pan,
                      const uint8_t *pvk, size_t pvk_len, int *trivial, uint8_t pvv_out[32]);
 
+/* n random bytes from OpenSSL's generator, drawn a pool at a time.
+ * Returns 0 or KKS_ETLS. */
+int kks_random(void *out, size_t n);
+
 #endif

@@ -576,13 +576,18 @@ static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
 
 static int utf8_ok(const char *s)
 {
-    while (s && *s) {
+    if (!s)
+        return 1;
+    for (;;) {
+        while ((unsigned char)*s - 1u < 0x7Fu) /* ASCII but NUL, the common case, inline */
+            s++;
+        if (!*s)
+            return 1;
         size_t k = kks_utf8_len(s);
         if (k == 0)
             return 0;
         s += k;
     }
-    return 1;
 }
 
 /* 1 when every string field of m (and of the messages in it) is valid UTF-8:

@@ -99,16 +99,53 @@ static EVP_CIPHER *aes_128_ecb(void)
     return c;
 }
 
-/* One AES-128-ECB block, in place is fine. Returns 0 or KKS_ETLS. */
-static int aes_block(const uint8_t key[16], int enc, const uint8_t in[16], uint8_t out[16])
+/* Format 4 is two AES-128-ECB passes under one key with the PAN field XORed
+ * in between: out = E(E(in) ^ xor) (enc), or D(D(in) ^ xor) (decrypt). One
+ * context for both passes (setting a key up cost more than the block).
+ * In place is fine. Returns 0 or KKS_ETLS. */
+static int aes_twice(const uint8_t key[16], int enc, const uint8_t in[16], const uint8_t xor[16],
+                     uint8_t out[16])
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     EVP_CIPHER *aes = aes_128_ecb();
-    int len = 0, ok = ctx && aes && EVP_CipherInit_ex2(ctx, aes, key, NULL, enc, NULL) &&
-                      EVP_CIPHER_CTX_set_padding(ctx, 0) &&
-                      EVP_CipherUpdate(ctx, out, &len, in, 16) && len == 16;
+    uint8_t mid[16];
+    int len = 0, len2 = 0,
+        ok = ctx && aes && EVP_CipherInit_ex2(ctx, aes, key, NULL, enc, NULL) &&
+             EVP_CIPHER_CTX_set_padding(ctx, 0) && EVP_CipherUpdate(ctx, mid, &len, in, 16) &&
+             len == 16;
+    if (ok) {
+        for (int i = 0; i < 16; i++)
+            mid[i] ^= xor[i];
+        ok = EVP_CipherUpdate(ctx, out, &len2, mid, 16) && len2 == 16;
+    }
+    OPENSSL_cleanse(mid, sizeof mid);
     EVP_CIPHER_CTX_free(ctx);
     return ok ? 0 : KKS_ETLS;
+}
+
+int kks_random(void *out, size_t n)
+{
+    /* RAND_bytes costs thousands of instructions a call however few bytes:
+     * taken from a pool refilled a page at a time. Each thread its own;
+     * bytes handed out are wiped from the pool. */
+    static _Thread_local uint8_t pool[512];
+    static _Thread_local size_t left;
+    uint8_t *o = out;
+    while (n > 0) {
+        if (left == 0) {
+            if (RAND_bytes(pool, sizeof pool) != 1)
+                return KKS_ETLS;
+            left = sizeof pool;
+        }
+        size_t k = n < left ? n : left;
+        uint8_t *from = pool + sizeof pool - left;
+        memcpy(o, from, k);
+        OPENSSL_cleanse(from, k);
+        o += k;
+        n -= k;
+        left -= k;
+    }
+    return 0;
 }
 
 int kks_pin_wellformed(const char *pin)
@@ -137,17 +174,13 @@ int kks_pinblock_encode(const uint8_t key[16], const char *pin, const char *pan,
     if (!n || !digits_len(pan, PAN_MIN, PAN_MAX))
         return KKS_EINVAL;
     uint8_t rnd[8], field[16], panf[16];
-    if (!random8 && RAND_bytes(rnd, sizeof rnd) != 1)
+    if (!random8 && kks_random(rnd, sizeof rnd) < 0)
         return KKS_ETLS;
     pin_field(pin, n, random8 ? random8 : rnd, field);
     pan_field(pan, panf);
-    int rc = aes_block(key, 1, field, field);
-    if (rc == 0) {
-        for (int i = 0; i < 16; i++)
-            field[i] ^= panf[i];
-        if ((rc = aes_block(key, 1, field, field)) == 0)
-            memcpy(out, field, 16);
-    }
+    int rc = aes_twice(key, 1, field, panf, field);
+    if (rc == 0)
+        memcpy(out, field, 16);
     OPENSSL_cleanse(rnd, sizeof rnd);
     OPENSSL_cleanse(field, sizeof field);
     return rc;
@@ -162,12 +195,7 @@ int kks_pinblock_decode(const uint8_t key[16], const uint8_t block[16], const ch
         return KKS_EINVAL;
     uint8_t field[16], panf[16];
     pan_field(pan, panf);
-    int rc = aes_block(key, 0, block, field);
-    if (rc == 0) {
-        for (int i = 0; i < 16; i++)
-            field[i] ^= panf[i];
-        rc = aes_block(key, 0, field, field);
-    }
+    int rc = aes_twice(key, 0, block, panf, field);
     if (rc == 0 && (rc = pin_field_parse(field, pin)) != 0)
         OPENSSL_cleanse(pin, PIN_MAX + 1); /* zeros: leaves "" */
     OPENSSL_cleanse(field, sizeof field);

@@ -27,7 +27,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "kks_err.h"
 #include "kks_log.h"
@@ -123,7 +122,7 @@ static void make_auth_code(char out[7])
 {
     static const char a[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     uint8_t r[6];
-    if (RAND_bytes(r, sizeof r) != 1)
+    if (kks_random(r, sizeof r) < 0)
         memset(r, 0, sizeof r);
     for (int i = 0; i < 6; i++)
         out[i] = a[r[i] % 32];

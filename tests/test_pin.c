@@ -358,3 +358,23 @@ Test(pin, hostile_input_is_einval)
         cr_assert_eq(kks_pinblock_decode(key, block, PAN, got), KKS_EINVAL, "byte %d", i);
     }
 }
+
+/* The pool: requests across its refills (512 bytes) come out whole and do not
+ * repeat; the bytes are not all one value. */
+Test(random, pool_refills_and_never_repeats_a_draw)
+{
+    static uint8_t a[2000], b[2000];
+    uint8_t small[8][8];
+    cr_assert_eq(kks_random(a, sizeof a), 0);
+    cr_assert_eq(kks_random(b, sizeof b), 0);
+    cr_assert_neq(memcmp(a, b, sizeof a), 0);
+    int seen[256] = {0}, distinct = 0;
+    for (size_t i = 0; i < sizeof a; i++)
+        distinct += !seen[a[i]]++;
+    cr_assert_gt(distinct, 200, "2000 random bytes take most of the 256 values: %d", distinct);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(kks_random(small[i], 8), 0);
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(memcmp(small[i], small[j], 8), 0, "draws %d and %d repeat", i, j);
+    }
+}

@@ -386,6 +386,41 @@ Test(csv, quoting_newlines_and_crlf)
     fclose(f);
 }
 
+/* Each record's offset is where it starts (after a CRLF, a quoted newline, a
+ * blank line); seeking back to it, in any order, reads the same record with
+ * the same line number. */
+Test(csv, offsets_and_seeking_back)
+{
+    static const char text[] = "a,b,c\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n,,\nlast";
+    FILE *f = mem(text, sizeof text - 1);
+    kks_csv c;
+    unsigned long long off[4];
+    unsigned long line[4];
+    char first[4][16];
+    kks_csv_init(&c, f, 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(kks_csv_next(&c), 1);
+        off[i] = c.offset;
+        line[i] = c.line;
+        snprintf(first[i], sizeof first[i], "%s", c.fields[0]);
+    }
+    cr_assert_eq(off[0], 0);
+    cr_assert_eq(off[1], 7, "after the CRLF");
+    cr_assert_eq(text[off[3]], 'l');
+    for (int i = 3; i >= 0; i--) {
+        cr_assert_eq(kks_csv_seek(&c, off[i], line[i]), 0);
+        cr_assert_eq(kks_csv_next(&c), 1);
+        cr_assert_eq(c.line, line[i]);
+        cr_assert_eq(c.offset, off[i]);
+        cr_assert_str_eq(c.fields[0], first[i]);
+    }
+    cr_assert_str_eq(c.fields[0], "a");
+    cr_assert_eq(kks_csv_next(&c), 1);
+    cr_assert_str_eq(c.fields[2], "two\nlines", "reading on after a seek");
+    kks_csv_close(&c);
+    fclose(f);
+}
+
 static void expect_error(const char *text, size_t n, size_t max, const char *has)
 {
     FILE *f = mem(text, n);
