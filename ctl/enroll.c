@@ -268,7 +268,7 @@ static void open_accounts(run *r, kks_client *sw)
     r->accounts_done = !r->failed;
 }
 
-static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n)
+static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n, int last)
 {
     Kks__Envelope env = KKS__ENVELOPE__INIT;
     Kks__EnrollBatch b = KKS__ENROLL_BATCH__INIT;
@@ -283,6 +283,7 @@ static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n)
     }
     b.n_rows = n;
     b.verify_only = r->verify;
+    b.last = last;
     b.rows = prow;
     env.body_case = KKS__ENVELOPE__BODY_ENROLL_BATCH;
     env.enroll_batch = &b;
@@ -519,7 +520,8 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
         if ((rc != 1 && n > 0) || n == BATCH_ROWS || bytes >= BATCH_BYTES) {
             while (r.inflight >= IN_FLIGHT && !r.failed)
                 uv_run(c->loop, UV_RUN_ONCE);
-            if (!r.failed && send_batch(&r, cl, rows, n) < 0 && !r.failed) {
+            int last = rc != 1 || next >= (size_t)total;
+            if (!r.failed && send_batch(&r, cl, rows, n, last) < 0 && !r.failed) {
                 ctl_say("kksctl: issuer: %s\n", kks_client_last_error(cl));
                 r.failed = EXIT_PEER;
             }

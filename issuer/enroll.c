@@ -215,8 +215,9 @@ void enroll_handle(issuer *is, kks_conn *c, const Kks__Envelope *req)
     rep.body_case = KKS__ENVELOPE__BODY_ENROLL_RESULT;
     rep.enroll_result = &res;
     /* bulk work: the reply may wait up to a second for more batches to share
-     * the commit (kks_group_set_fill in store.c) */
-    kks_group_defer(is->group, c, req->id, &rep, (unsigned)b->n_rows, 1000);
+     * the commit (kks_group_set_fill in store.c), but not after the sender's
+     * last batch: nothing more is coming */
+    kks_group_defer(is->group, c, req->id, &rep, (unsigned)b->n_rows, b->last ? 0 : 1000);
 out:
     free(rej);
     free(prej);
