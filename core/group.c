@@ -254,7 +254,7 @@ static void on_check(uv_check_t *h)
     if (lost(g) || g->rows >= g->max_rows || uv_now(g->loop) >= g->deadline)
         group_commit(g);
     else if (!g->work_this_iter) {
-        if (g->urgent || g->rows >= g->fill_rows || g->in_request)
+        if (g->urgent || g->rows >= g->fill_rows || g->in_request || g->nheld == 0)
             group_commit(g);
         else {
             /* bulk work only, under fill_rows: more is on its way (a sender
