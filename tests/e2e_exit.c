@@ -294,7 +294,7 @@ Test(exit, usage_errors)
     cr_assert_eq(e2e_run(&csv, gen), 0);
     cr_assert(bad = malloc(strlen(csv) + 16));
     snprintf(fam, sizeof fam, "%s/fam.csv", E.dir);
-    sprintf(bad, "%s9999\n", csv); /* a row with one field: skipped */
+    snprintf(bad, strlen(csv) + 16, "%s9999\n", csv); /* a row with one field: skipped */
     e2e_write_file(fam, bad);
     free(csv);
     free(bad);

@@ -5,15 +5,73 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #include "kks_csv.h"
 #include "kks_registry.h"
 #include "kks_seeds.h"
 
 #define SEEDS KKS_SOURCE_DIR "/seeds"
-#define GEN KKS_BIN_DIR "/kksctl gen population --seeds " SEEDS " "
+#define KKSCTL KKS_BIN_DIR "/kksctl"
 #define TODAY "2026-01-01" /* the generator's holders are of KTP age from this day on */
+
+/* Starts kksctl with argv[0] and the words of args appended (args has no
+ * quoting: words split at spaces), stdout to a pipe (*out) or to the file
+ * out_path, stderr to err_path (NULL: inherited). Returns the pid. */
+static pid_t spawn_ctl(const char *const *pre, const char *args, FILE **out, const char *out_path,
+                       const char *err_path)
+{
+    static char words[1024];
+    char *argv[64];
+    int n = 0, fds[2] = {-1, -1};
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    argv[n++] = KKSCTL;
+    for (int i = 0; pre[i]; i++)
+        argv[n++] = (char *)pre[i];
+    snprintf(words, sizeof words, "%s", args);
+    for (char *w = strtok(words, " "); w && n < 63; w = strtok(NULL, " "))
+        argv[n++] = w;
+    argv[n] = NULL;
+    cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
+    if (out) {
+        cr_assert_eq(pipe(fds), 0);
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+        posix_spawn_file_actions_addclose(&fa, fds[0]);
+        posix_spawn_file_actions_addclose(&fa, fds[1]);
+    } else
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (err_path)
+        posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_eq(posix_spawn(&pid, KKSCTL, &fa, NULL, argv, environ), 0, "cannot start kksctl");
+    posix_spawn_file_actions_destroy(&fa);
+    if (out) {
+        close(fds[1]);
+        cr_assert_not_null(*out = fdopen(fds[0], "r"));
+    }
+    return pid;
+}
+
+/* kksctl gen population with the source tree's seeds and args, stdout to a pipe. */
+static pid_t gen_pipe(const char *args, FILE **out)
+{
+    static const char *const pre[] = {"gen", "population", "--seeds", SEEDS, NULL};
+    return spawn_ctl(pre, args, out, NULL, NULL);
+}
+
+/* The exit status of pid (128 + signal when killed). */
+static int exit_of(pid_t pid)
+{
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 
 static kks_seeds seeds;
 
@@ -53,7 +111,7 @@ typedef struct extract {
  * extract: the header, then every row through the registry rules, which must all accept it. */
 static void read_extract(const char *args, size_t n, extract *x)
 {
-    char cmd[1024], why[256];
+    char why[256];
     kks_csv csv;
     kks_family fam;
     FILE *f;
@@ -61,8 +119,7 @@ static void read_extract(const char *args, size_t n, extract *x)
     memset(x, 0, sizeof *x);
     cr_assert_not_null(x->kk = malloc(n * sizeof *x->kk));
     cr_assert_not_null(x->nik = malloc(n * sizeof *x->nik));
-    snprintf(cmd, sizeof cmd, GEN "%s", args);
-    cr_assert_not_null(f = popen(cmd, "r"), "%s", cmd);
+    pid_t pid = gen_pipe(args, &f);
     cr_assert_eq(kks_csv_init(&csv, f, 0), 0);
     cr_assert_eq(kks_csv_next(&csv), 1);
     cr_assert(kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS), "header");
@@ -82,7 +139,8 @@ static void read_extract(const char *args, size_t n, extract *x)
     }
     cr_assert_eq(rc, 0, "%s: %s", args, csv.errmsg);
     kks_csv_close(&csv);
-    cr_assert_eq(pclose(f), 0, "%s: exit status", args);
+    fclose(f);
+    cr_assert_eq(exit_of(pid), 0, "%s: exit status", args);
     cr_assert_eq(x->rows, n, "%s: %zu rows, not %zu", args, x->rows, n);
 }
 
@@ -139,19 +197,19 @@ Test(gen, a_city_extract_keeps_to_its_city)
 /* The whole stdout of a command, or NULL. */
 static char *run(const char *args, size_t *len)
 {
-    char cmd[1024];
     size_t cap = 1 << 20, n = 0, k;
     char *buf = malloc(cap);
     FILE *f;
-    snprintf(cmd, sizeof cmd, GEN "%s", args);
-    if (!buf || !(f = popen(cmd, "r")))
+    if (!buf)
         return NULL;
+    pid_t pid = gen_pipe(args, &f);
     while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
         n += k;
-        if (n == cap && !(buf = realloc(buf, cap *= 2)))
-            return NULL;
+        if (n == cap)
+            cr_assert_not_null(buf = realloc(buf, cap *= 2));
     }
-    if (pclose(f) != 0) {
+    fclose(f);
+    if (exit_of(pid) != 0) {
         free(buf);
         return NULL;
     }
@@ -223,38 +281,56 @@ Test(gen, the_sample_extracts_are_reproduced)
  * asking for age 74), a city of 8 made-up kecamatan runs out of NIK sequences. */
 Test(gen, a_size_past_the_four_digit_numbers_is_refused)
 {
-    char dir[] = "/tmp/kks-gen-XXXXXX", cmd[768], path[64];
+    static const char policy[] = "key,value\nholder_min_age,74\ndecile_min,1\ndecile_max,4\n";
+    char dir[] = "/tmp/kks-gen-XXXXXX", path[512], out_path[64], err_path[64];
     char *out, *err;
     size_t out_len, err_len;
-    int rc;
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd,
-             "cp " SEEDS "/*.csv %s/ && printf 'key,value\\nholder_min_age,74\\ndecile_min,1\\n"
-             "decile_max,4\\n' > %s/registry-policy.csv",
-             dir, dir);
-    cr_assert_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd,
-             KKS_BIN_DIR "/kksctl gen population --seeds %s --city 1172 --families 100000000 "
-                         "> %s/out.csv 2> %s/err.txt",
-             dir, dir, dir);
-    rc = system(cmd);
-    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d", rc);
-    snprintf(path, sizeof path, "%s/out.csv", dir);
-    cr_assert_not_null(out = slurp(path, &out_len));
+    /* the seeds, with a registry policy of holders born in two years */
+    DIR *d = opendir(SEEDS);
+    struct dirent *e;
+    cr_assert_not_null(d);
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name), len;
+        if (l < 5 || strcmp(e->d_name + l - 4, ".csv") != 0)
+            continue;
+        char from[512];
+        snprintf(from, sizeof from, "%s/%s", SEEDS, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int is_policy = strcmp(e->d_name, "registry-policy.csv") == 0;
+        char *text = is_policy ? NULL : slurp(from, &len);
+        FILE *f = fopen(path, "w");
+        cr_assert(f && (is_policy || text), "%s", from);
+        if (is_policy)
+            len = strlen(policy);
+        cr_assert_eq(fwrite(is_policy ? policy : text, 1, len, f), len);
+        fclose(f);
+        free(text);
+    }
+    closedir(d);
+    const char *const pre[] = {"gen", "population", "--seeds", dir, "--city", "1172", NULL};
+    snprintf(out_path, sizeof out_path, "%s/out.csv", dir);
+    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    int rc = exit_of(spawn_ctl(pre, "--families 100000000", NULL, out_path, err_path));
+    cr_assert_eq(rc, 2, "exit status %d", rc);
+    cr_assert_not_null(out = slurp(out_path, &out_len));
     cr_assert_eq(out_len, 0, "rows written before the refusal");
-    snprintf(path, sizeof path, "%s/err.txt", dir);
-    cr_assert_not_null(err = slurp(path, &err_len));
+    cr_assert_not_null(err = slurp(err_path, &err_len));
     err[err_len] = '\0';
     cr_assert(strstr(err, "too many for the 4-digit NIK sequences and KK serials of province 11"),
               "%s", err);
     /* the same seeds make a smaller extract */
-    snprintf(cmd, sizeof cmd,
-             KKS_BIN_DIR "/kksctl gen population --seeds %s --city 1172 --families 1000 > "
-                         "/dev/null",
-             dir);
-    cr_assert_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(exit_of(spawn_ctl(pre, "--families 1000", NULL, "/dev/null", NULL)), 0);
+    d = opendir(dir);
+    cr_assert_not_null(d);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        cr_assert_eq(unlink(path), 0, "%s", path);
+    }
+    closedir(d);
+    cr_assert_eq(rmdir(dir), 0);
     free(out);
     free(err);
 }

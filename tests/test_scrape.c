@@ -84,7 +84,7 @@ Test(parse, hostile_bytes_are_refused)
     char *h = malloc(big + 64);
     memcpy(h, "HTTP/1.1 200 OK\r\nX: ", 20);
     memset(h + 20, 'a', big - 20);
-    strcpy(h + big, "\r\n\r\nkks_switch_wal_bytes 1\n");
+    snprintf(h + big, 64, "\r\n\r\nkks_switch_wal_bytes 1\n");
     cr_assert_eq(kc_scrape_parse(h, strlen(h), names, v, 2), KKS_EPROTO);
     free(h);
     /* a response over the cap is refused whole, whatever it holds */
