@@ -6,6 +6,7 @@
 #include "kks_pin.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,28 +124,48 @@ static int aes_twice(const uint8_t key[16], int enc, const uint8_t in[16], const
     return ok ? 0 : KKS_ETLS;
 }
 
+/* RAND_bytes costs thousands of instructions a call however few bytes:
+ * kks_random takes them from a pool refilled 512 bytes at a time. Each thread
+ * its own; bytes handed out are wiped from the pool; a forked child (the
+ * scenario runner's) starts with an empty pool, never its parent's bytes. */
+static _Thread_local uint8_t rnd_pool[512];
+static _Thread_local size_t rnd_left;
+static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
+
+static void rnd_forget(void)
+{
+    OPENSSL_cleanse(rnd_pool, sizeof rnd_pool);
+    rnd_left = 0;
+}
+
+static void rnd_init(void)
+{
+    pthread_atfork(NULL, NULL, rnd_forget); /* in the child: its one thread's pool */
+}
+
 int kks_random(void *out, size_t n)
 {
-    /* RAND_bytes costs thousands of instructions a call however few bytes:
-     * taken from a pool refilled a page at a time. Each thread its own;
-     * bytes handed out are wiped from the pool. */
-    static _Thread_local uint8_t pool[512];
-    static _Thread_local size_t left;
+    uint8_t *pool = rnd_pool;
+    size_t left = rnd_left;
     uint8_t *o = out;
+    pthread_once(&rnd_once, rnd_init);
     while (n > 0) {
         if (left == 0) {
-            if (RAND_bytes(pool, sizeof pool) != 1)
+            if (RAND_bytes(pool, sizeof rnd_pool) != 1) {
+                rnd_left = 0;
                 return KKS_ETLS;
-            left = sizeof pool;
+            }
+            left = sizeof rnd_pool;
         }
         size_t k = n < left ? n : left;
-        uint8_t *from = pool + sizeof pool - left;
+        uint8_t *from = pool + sizeof rnd_pool - left;
         memcpy(o, from, k);
         OPENSSL_cleanse(from, k);
         o += k;
         n -= k;
         left -= k;
     }
+    rnd_left = left;
     return 0;
 }
 

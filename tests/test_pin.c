@@ -8,6 +8,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -377,4 +379,28 @@ Test(random, pool_refills_and_never_repeats_a_draw)
         for (int j = 0; j < i; j++)
             cr_assert_neq(memcmp(small[i], small[j], 8), 0, "draws %d and %d repeat", i, j);
     }
+}
+
+/* A forked child never draws its parent's pooled bytes (the scenario runner
+ * forks a child per scenario). */
+Test(random, a_forked_child_starts_with_a_pool_of_its_own)
+{
+    uint8_t parent[16], child[16], first[1];
+    int fds[2];
+    cr_assert_eq(kks_random(first, 1), 0); /* the pool now holds 511 bytes */
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        uint8_t b[16];
+        _exit(kks_random(b, sizeof b) == 0 && write(fds[1], b, sizeof b) == sizeof b ? 0 : 1);
+    }
+    close(fds[1]);
+    cr_assert_eq(read(fds[0], child, sizeof child), (ssize_t)sizeof child);
+    close(fds[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert_eq(kks_random(parent, sizeof parent), 0);
+    cr_assert_neq(memcmp(parent, child, sizeof parent), 0, "the child drew the parent's bytes");
 }
