@@ -7,7 +7,7 @@
 set -eu
 BIN=${1:-build/bin}
 WHICH=${BENCH:-all}
-WORK=$(mktemp -d /tmp/kks-bench-XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-bench-XXXXXX") # TMPDIR=/dev/shm: the same on tmpfs
 pids=""
 cleanup() {
 	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
