@@ -22,6 +22,7 @@
 #include "kks_frame.h"
 #include "kks_net.h"
 #include "kks_tls.h"
+#include "rmtree.h"
 
 e2e E;
 
@@ -271,9 +272,7 @@ void e2e_teardown(void)
     }
     E.npids = 0;
     if (E.dir[0] && !getenv("KKS_E2E_KEEP")) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
-        if (system(cmd) != 0)
+        if (rmtree(E.dir) != 0)
             fprintf(stderr, "could not remove %s\n", E.dir);
     }
 }

@@ -17,6 +17,7 @@
 #include "kks_log.h"
 #include "kks_net.h"
 #include "kks_pki.h"
+#include "rmtree.h"
 
 Test(err, every_code_has_a_message_and_name)
 {
@@ -249,9 +250,7 @@ static void teardown(void)
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(op_ctx);
     SSL_CTX_free(sw_ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(rmtree(dir), 0);
 }
 
 TestSuite(net, .init = setup, .fini = teardown, .timeout = 60);
@@ -288,9 +287,8 @@ Test(pki, files_and_modes)
     cr_assert(memcmp(k, k2, 16) != 0);
     cr_assert_eq(kks_pki_load_key(d, "pvk", k, sizeof k), KKS_EPKI, "wrong length refused");
     cr_assert_eq(kks_pki_terminal(d, "EW-../../x"), KKS_EINVAL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %.60s", d);
-    cr_assert_eq(system(cmd), 0);
+    d[dl] = '\0'; /* the directory made above, with the PKI in it */
+    cr_assert_eq(rmtree(d), 0);
 }
 
 /* A key file is exactly 2 x len hex digits and a newline or the end. fuzz_key_file found that
@@ -720,8 +718,6 @@ Test(db, files_are_private)
     cr_assert_eq(stat(wal, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600, "WAL mode %o", st.st_mode & 0777);
     kks_db_close(db);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(rmtree(tmp), 0);
 }
 

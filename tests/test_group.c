@@ -21,6 +21,7 @@
 #include "kks_log.h"
 #include "kks_net.h"
 #include "kks_pki.h"
+#include "rmtree.h"
 
 static char dir[64], dbpath[128];
 static uv_loop_t loop;
@@ -162,9 +163,7 @@ static void teardown(void)
     cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(op_ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(rmtree(dir), 0);
 }
 
 TestSuite(group, .init = setup, .fini = teardown, .timeout = 60);

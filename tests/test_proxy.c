@@ -14,6 +14,7 @@
 #include "kks_net.h"
 #include "kks_pki.h"
 #include "kks_proxy.h"
+#include "rmtree.h"
 
 /* LeakSanitizer reports at the exit of Criterion's worker, after the result is
  * in, and does not fail the test: check explicitly at the end of each one. */
@@ -86,9 +87,7 @@ static void finish(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (rmtree(dir) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 

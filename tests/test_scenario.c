@@ -14,6 +14,7 @@
 #include <libxml/xpath.h>
 
 #include "scenario/scenario.h"
+#include "rmtree.h"
 
 /* ------------------------------------------------------------------ loader */
 
@@ -311,11 +312,9 @@ static void mk_tmp(void)
 
 static void rm_tmp(void)
 {
-    char cmd[128];
     if (!tmp[0])
         return;
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(rmtree(tmp), 0);
 }
 
 static void put(const char *name, const char *text)

@@ -20,6 +20,7 @@
 #include "kks_pin.h"
 #include "kks_pki.h"
 #include "terminal.h"
+#include "rmtree.h"
 
 /* 2026-11-24 03:15:09 UTC = 10:15:09 WIB */
 #define NOW ((time_t)1795490109)
@@ -40,11 +41,9 @@ static void mkdir_tmp(void)
 
 static void rm_tmp(void)
 {
-    char cmd[128];
     if (!dir[0])
         return;
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(rmtree(dir), 0);
 }
 
 static char *slurp(const char *path)
