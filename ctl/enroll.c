@@ -55,10 +55,6 @@ typedef struct run {
     size_t nrej, caprej;
     int inflight;
     int failed; /* exit code of the first failure */
-    /* KKs seen: open addressing on the 16-digit number */
-    uint64_t *keys;
-    unsigned *lines;
-    size_t cap, count;
     int tty;
     uint64_t started;
     uint64_t accounts_started;
@@ -80,51 +76,6 @@ static void add_rej(run *r, unsigned line, const char *reason)
     r->rejs[r->nrej].reason = strdup(reason);
     r->rejs[r->nrej].kind = 0;
     r->nrej++;
-}
-
-/* 0 if new; else the first line it was seen on. */
-static unsigned seen_kk(run *r, const char *kk, unsigned line)
-{
-    uint64_t k = 0;
-    if (!kks_digits(kk, 16))
-        return 0; /* the issuer will say what is wrong with it */
-    for (int i = 0; i < 16; i++)
-        k = k * 10 + (uint64_t)(kk[i] - '0');
-    k++; /* 0 marks a free slot */
-    if (r->count * 2 >= r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 1 << 16;
-        uint64_t *nk = calloc(nc, sizeof *nk);
-        unsigned *nl = calloc(nc, sizeof *nl);
-        if (!nk || !nl) {
-            free(nk);
-            free(nl);
-            return 0;
-        }
-        for (size_t i = 0; i < r->cap; i++) {
-            if (!r->keys[i])
-                continue;
-            size_t j = (r->keys[i] * 0x9E3779B97F4A7C15ull) >> 20 & (nc - 1);
-            while (nk[j])
-                j = (j + 1) & (nc - 1);
-            nk[j] = r->keys[i];
-            nl[j] = r->lines[i];
-        }
-        free(r->keys);
-        free(r->lines);
-        r->keys = nk;
-        r->lines = nl;
-        r->cap = nc;
-    }
-    size_t j = (k * 0x9E3779B97F4A7C15ull) >> 20 & (r->cap - 1);
-    while (r->keys[j]) {
-        if (r->keys[j] == k)
-            return r->lines[j];
-        j = (j + 1) & (r->cap - 1);
-    }
-    r->keys[j] = k;
-    r->lines[j] = line;
-    r->count++;
-    return 0;
 }
 
 static void progress(run *r, int final)
@@ -485,17 +436,21 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     r.tty = !o->quiet && isatty(2);
     r.started = uv_hrtime();
     kks_csv_init(&csv, mf, 0);
+    unsigned long kk_first = 0; /* the first line of the current KK */
     for (size_t next = 0;;) {
         rc = next < (size_t)total ? kks_csv_seek(&csv, at[next].offset, at[next].line) : 0;
         if (rc == 0)
             rc = next < (size_t)total ? kks_csv_next(&csv) : 0;
         next++;
         if (rc == 1) {
-            unsigned first = seen_kk(&r, csv.nfields ? csv.fields[0] : "", (unsigned)csv.line);
-            if (first) {
+            /* rows come in (KK, line) order: a KK again is the row before's */
+            const row_at *cur = &at[next - 1];
+            if (next == 1 || cur[-1].kk != cur->kk)
+                kk_first = cur->line;
+            else if (cur->kk != UINT64_MAX) {
                 char why[96];
-                snprintf(why, sizeof why, "KK %.16s appears twice in this file (first on line %u)",
-                         csv.fields[0], first);
+                snprintf(why, sizeof why, "KK %.16s appears twice in this file (first on line %lu)",
+                         csv.fields[0], kk_first);
                 add_rej(&r, (unsigned)csv.line, why);
                 continue;
             }
@@ -562,8 +517,6 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     for (size_t i = 0; i < r.nrej; i++)
         free(r.rejs[i].reason);
     free(r.rejs);
-    free(r.keys);
-    free(r.lines);
     free(r.accts);
     return ec;
 }
