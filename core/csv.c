@@ -18,6 +18,14 @@ int kks_csv_init(kks_csv *c, FILE *f, size_t max)
     return 0;
 }
 
+int kks_csv_init_mem(kks_csv *c, const char *data, size_t len, size_t max)
+{
+    int rc = kks_csv_init(c, NULL, max);
+    c->mem = data;
+    c->mem_len = len;
+    return rc;
+}
+
 void kks_csv_close(kks_csv *c)
 {
     free(c->buf);
@@ -34,7 +42,10 @@ static int csv_fail(kks_csv *c, int code, const char *what, unsigned long line)
 /* getc and ungetc keeping c->pos, the offset of the next byte */
 static int csv_getc(kks_csv *c)
 {
-    int ch = getc_unlocked(c->f);
+    int ch;
+    if (c->mem)
+        return c->pos < c->mem_len ? (unsigned char)c->mem[c->pos++] : EOF;
+    ch = getc_unlocked(c->f);
     if (ch != EOF)
         c->pos++;
     return ch;
@@ -42,15 +53,55 @@ static int csv_getc(kks_csv *c)
 
 static void csv_ungetc(kks_csv *c, int ch)
 {
-    ungetc(ch, c->f);
+    if (!c->mem)
+        ungetc(ch, c->f);
     c->pos--;
+}
+
+/* The common record from memory: one line with no quote, NUL or CR, under
+ * the bound. 1 when read (fields split), 0 to take the general path (which
+ * starts over from c->pos, so what this wrote into buf does not matter). */
+static int csv_mem_line(kks_csv *c)
+{
+    const char *p = c->mem + c->pos, *end = c->mem + c->mem_len;
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t n = (size_t)((eol ? eol : end) - p);
+    if (n == 0 || n > c->cap)
+        return 0;
+    /* locals throughout: a store through char * may alias c's fields */
+    char *buf = c->buf;
+    char **fields = c->fields;
+    int nf = 1;
+    fields[0] = buf;
+    memcpy(buf, p, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch > ',') /* letters, digits, UTF-8: none of , " \r NUL */
+            continue;
+        if (ch == '"' || ch == '\r' || ch == '\0')
+            return 0;
+        if (ch == ',') {
+            if (nf == KKS_CSV_MAX_FIELDS)
+                return 0; /* the general path names the error */
+            buf[i] = '\0';
+            fields[nf++] = buf + i + 1;
+        }
+    }
+    c->nfields = nf;
+    c->buf[n] = '\0';
+    c->line = c->next_line;
+    c->offset = c->pos;
+    c->pos += n + (eol != NULL);
+    if (eol)
+        c->next_line++;
+    return 1;
 }
 
 int kks_csv_seek(kks_csv *c, unsigned long long offset, unsigned long line)
 {
     if (c->error)
         return c->error;
-    if (fseeko(c->f, (off_t)offset, SEEK_SET) != 0)
+    if (c->mem ? offset > c->mem_len : fseeko(c->f, (off_t)offset, SEEK_SET) != 0)
         return csv_fail(c, KKS_EINVAL, "cannot seek", line);
     c->pos = offset;
     c->next_line = line;
@@ -64,6 +115,8 @@ int kks_csv_next(kks_csv *c)
 
     if (c->error)
         return c->error;
+    if (c->mem && c->pos < c->mem_len && csv_mem_line(c))
+        return 1;
     for (;;) {
         c->nfields = 0;
         n = 0;
@@ -74,7 +127,7 @@ int kks_csv_next(kks_csv *c)
         for (;;) {
             ch = csv_getc(c);
             if (ch == EOF) {
-                if (ferror(c->f))
+                if (!c->mem && ferror(c->f))
                     return csv_fail(c, KKS_EINVAL, "read error", c->next_line);
                 if (quoted)
                     return csv_fail(c, KKS_EINVAL, "unterminated quoted field", c->line);

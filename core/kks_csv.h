@@ -15,6 +15,8 @@
 
 typedef struct kks_csv {
     FILE *f;
+    const char *mem; /* kks_csv_init_mem: the bytes read instead of f */
+    size_t mem_len;
     char *buf;
     size_t cap, max;
     char *fields[KKS_CSV_MAX_FIELDS];
@@ -29,6 +31,11 @@ typedef struct kks_csv {
 
 /* max: the longest record accepted (0: KKS_CSV_MAX_RECORD). The FILE stays the caller's. */
 int kks_csv_init(kks_csv *c, FILE *f, size_t max);
+/* The same reader over len bytes in memory (a mapped file, say), which stay
+ * the caller's and must outlive the reader. Records are exactly what the
+ * FILE reader gives for the same bytes; a line without quotes is split at
+ * memchr speed. */
+int kks_csv_init_mem(kks_csv *c, const char *data, size_t len, size_t max);
 void kks_csv_close(kks_csv *c);
 
 /* Reads the next record: 1, 0 at end of file, or KKS_EINVAL (c->errmsg says

@@ -578,6 +578,15 @@ static int utf8_ok(const char *s)
 {
     if (!s)
         return 1;
+    /* ASCII eight bytes at a time (strlen is vectorised): most text is */
+    size_t n = strlen(s), i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080u)
+            break;
+    }
+    s += i;
     for (;;) {
         while ((unsigned char)*s - 1u < 0x7Fu) /* ASCII but NUL, the common case, inline */
             s++;

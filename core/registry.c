@@ -92,7 +92,7 @@ int kks_ymd_parse(const char *s, int *y, int *m, int *d)
             return KKS_EINVAL;
     if (s[10] != '\0')
         return KKS_EINVAL;
-    *y = atoi(s);
+    *y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     *m = (s[5] - '0') * 10 + (s[6] - '0');
     *d = (s[8] - '0') * 10 + (s[9] - '0');
     return kks_date_valid(*y, *m, *d) ? 0 : KKS_EINVAL;
@@ -117,6 +117,10 @@ static int copy_text(char *dst, size_t cap, const char *src, const char *what, i
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)src[i];
+        if (ch - 0x20u < 0x5Fu) { /* printable ASCII, the common case, first */
+            dst[i] = (char)ch;
+            continue;
+        }
         if (ch == '\n' || ch == '\r' || ch == '\t') {
             dst[i] = ' '; /* a quoted field may span lines: keep it on one */
             continue;
@@ -143,14 +147,16 @@ static int copy_text(char *dst, size_t cap, const char *src, const char *what, i
 
 static int small_int(const char *s, int lo, int hi, int *out)
 {
-    char *end;
-    long v;
-    if (!*s || strlen(s) > 3)
+    /* one to three digits, nothing else (no sign, no space) */
+    int v = 0, i = 0;
+    for (; s[i]; i++) {
+        if (i == 3 || s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0 || v < lo || v > hi)
         return -1;
-    v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi || s[0] == '+' || s[0] == '-' || s[0] == ' ')
-        return -1;
-    *out = (int)v;
+    *out = v;
     return 0;
 }
 

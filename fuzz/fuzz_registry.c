@@ -6,7 +6,9 @@
  * (a small one reaches the "record too long" path). Checks: the reader
  * returns 1, 0 or an error and then stays failed with a message naming a
  * line; a record has 1..KKS_CSV_MAX_FIELDS fields within the bound; a refused
- * row has a reason; an accepted row holds what the rest of the system relies
+ * row has a reason; the reader over the same bytes in memory
+ * (kks_csv_init_mem, the fast path kksctl enrol takes) gives exactly the same
+ * records, offsets, line numbers and error; an accepted row holds what the rest of the system relies
  * on without checking again (16-digit KK and NIK, a real birth date, L or P,
  * a decile within the policy, a known bank, PKH counts 0..20, bpnt 0 or 1). Build and
  * run: make fuzz. */
@@ -67,11 +69,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size == 1)
         (void)fgetc(f); /* an empty file */
-    if (kks_csv_init(&csv, f, bounds[data[0] % 4]) < 0)
+    kks_csv mcsv;
+    int mrc;
+    if (kks_csv_init(&csv, f, bounds[data[0] % 4]) < 0 ||
+        kks_csv_init_mem(&mcsv, (const char *)data + 1, size - 1, bounds[data[0] % 4]) < 0)
         abort();
     while ((rc = kks_csv_next(&csv)) == 1) {
         kks_family fam;
         char why[256] = "";
+        check(kks_csv_next(&mcsv) == 1, "the memory reader ended or failed where the file one read");
+        check(mcsv.nfields == csv.nfields && mcsv.line == csv.line &&
+                  mcsv.next_line == csv.next_line && mcsv.offset == csv.offset &&
+                  mcsv.pos == csv.pos,
+              "the memory reader's record is placed otherwise");
+        for (int i = 0; i < csv.nfields; i++)
+            check(strcmp(mcsv.fields[i], csv.fields[i]) == 0, "the memory reader's field differs");
         check(csv.nfields >= 1 && csv.nfields <= KKS_CSV_MAX_FIELDS, "field count");
         check(csv.line >= 1 && csv.next_line >= csv.line, "line numbers");
         if (rows++ == 0 && kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS))
@@ -90,6 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   "a holder under the minimum age");
     }
     check(rc == 0 || rc == KKS_EINVAL || rc == KKS_ENOMEM, "an unexpected reader result");
+    mrc = kks_csv_next(&mcsv);
+    check(mrc == rc && strcmp(mcsv.errmsg, csv.errmsg) == 0, "the memory reader ends otherwise");
+    kks_csv_close(&mcsv);
     if (rc < 0) {
         check(csv.errmsg[0] != '\0', "a reader error without a message");
         check(kks_csv_next(&csv) == rc, "the reader did not stay failed");

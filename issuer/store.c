@@ -66,6 +66,24 @@ static const char *const migrations[] = {
     "UPDATE family SET card = (SELECT pan FROM card c WHERE c.kk = family.kk AND"
     " c.replaces IS NULL ORDER BY issued_at, pan LIMIT 1);"
     "DROP INDEX card_kk;",
+    /* v6: a family is stored in its KK's B-tree (WITHOUT ROWID), not in a
+     * rowid table beside a UNIQUE index on kk: every enrolment wrote both, and
+     * the family is always found by KK (or through family_nik, which now
+     * names the KK). One B-tree fewer per enrolment. */
+    "CREATE TABLE family6("
+    " kk TEXT NOT NULL PRIMARY KEY, nik TEXT NOT NULL, name TEXT NOT NULL,"
+    " birth_date TEXT NOT NULL, sex TEXT NOT NULL, address TEXT NOT NULL,"
+    " kelurahan TEXT NOT NULL, kecamatan TEXT NOT NULL, city_code TEXT NOT NULL,"
+    " decile INTEGER NOT NULL, bank TEXT NOT NULL, pkh_pregnant INTEGER NOT NULL,"
+    " pkh_early_childhood INTEGER NOT NULL, pkh_sd INTEGER NOT NULL, pkh_smp INTEGER NOT NULL,"
+    " pkh_sma INTEGER NOT NULL, pkh_disability INTEGER NOT NULL, pkh_elderly INTEGER NOT NULL,"
+    " bpnt INTEGER NOT NULL, enrolled_at TEXT NOT NULL, card TEXT) WITHOUT ROWID;"
+    "INSERT INTO family6 SELECT kk, nik, name, birth_date, sex, address, kelurahan, kecamatan,"
+    " city_code, decile, bank, pkh_pregnant, pkh_early_childhood, pkh_sd, pkh_smp, pkh_sma,"
+    " pkh_disability, pkh_elderly, bpnt, enrolled_at, card FROM family ORDER BY kk;"
+    "DROP TABLE family;"
+    "ALTER TABLE family6 RENAME TO family;"
+    "CREATE INDEX family_nik ON family(nik);",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)

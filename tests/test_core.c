@@ -2,6 +2,7 @@
  * terminal IDs, the PKI, envelope peeking, and client/server over mutual TLS
  * in one loop (frame caps per peer, replies flushed before a refusal). */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "kks_log.h"
 #include "kks_net.h"
 #include "kks_pki.h"
+#include "kks_sort.h"
 #include "rmtree.h"
 
 Test(err, every_code_has_a_message_and_name)
@@ -721,3 +723,49 @@ Test(db, files_are_private)
     cr_assert_eq(rmtree(tmp), 0);
 }
 
+
+/* kks_sort_u64 against a reference: keys over the whole 64-bit range (an
+ * invalid KK is UINT64_MAX), many equal keys whose records must keep their
+ * order, already-sorted and reversed input, 0 and 1 records. */
+typedef struct sort_rec {
+    uint32_t seq;
+    uint64_t key;
+    char pad[5];
+} sort_rec;
+
+static int by_key_then_seq(const void *a, const void *b)
+{
+    const sort_rec *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+Test(sort, stable_by_a_64_bit_key_like_a_reference)
+{
+    enum { N = 50000 };
+    sort_rec *a = calloc(N, sizeof *a), *b = calloc(N, sizeof *b);
+    cr_assert(a && b);
+    uint64_t x = 88172645463325252u;
+    for (int shape = 0; shape < 5; shape++) {
+        for (uint32_t i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            a[i].seq = i;
+            a[i].key = shape == 0   ? x                                  /* all 64 bits */
+                       : shape == 1 ? x % 37                             /* many equal */
+                       : shape == 2 ? (x & 1 ? UINT64_MAX : x >> 10)     /* invalid KKs */
+                       : shape == 3 ? i                                  /* in order */
+                                    : (uint64_t)(N - i) * 1000003u;      /* reversed */
+        }
+        memcpy(b, a, N * sizeof *a);
+        qsort(b, N, sizeof *b, by_key_then_seq);
+        cr_assert_eq(kks_sort_u64(a, N, sizeof *a, offsetof(sort_rec, key)), 0);
+        for (int i = 0; i < N; i++)
+            cr_assert(a[i].key == b[i].key && a[i].seq == b[i].seq, "shape %d, record %d", shape,
+                      i);
+    }
+    cr_assert_eq(kks_sort_u64(a, 0, sizeof *a, offsetof(sort_rec, key)), 0);
+    cr_assert_eq(kks_sort_u64(a, 1, sizeof *a, offsetof(sort_rec, key)), 0);
+    free(a);
+    free(b);
+}

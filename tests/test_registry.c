@@ -107,6 +107,11 @@ Test(registry, table_of_bad_rows)
         {KKS_REG_DECILE, "", "decile"},
         {KKS_REG_DECILE, "-1", "decile"},
         {KKS_REG_DECILE, "3x", "decile"},
+        {KKS_REG_DECILE, "\t3", "decile"},   /* strtol skipped this space */
+        {KKS_REG_DECILE, "\n3", "decile"},
+        {KKS_REG_DECILE, "+3", "decile"},
+        {KKS_REG_DECILE, "0003", "decile"},
+        {KKS_REG_PKH_EARLY, "1 ", "pkh_early_childhood"},
         {KKS_REG_BANK, "BCA", "unknown bank"},
         {KKS_REG_BANK, "bni", "unknown bank"},
         {KKS_REG_PKH_EARLY, "-1", "pkh_early_childhood"},
@@ -421,6 +426,40 @@ Test(csv, offsets_and_seeking_back)
     fclose(f);
 }
 
+/* The reader over bytes in memory (kks_csv_init_mem) gives exactly what the
+ * FILE reader gives for the same bytes: every record, its fields, line and
+ * offset, and the same error at the same place. Returns the end (0 or error). */
+static int same_both_ways(const char *text, size_t n, size_t max)
+{
+    FILE *f = mem(n ? text : "", n ? n : 1);
+    kks_csv c, m;
+    int rc, mrc, k = 0;
+    if (!n)
+        (void)fgetc(f);
+    cr_assert_eq(kks_csv_init(&c, f, max), 0);
+    cr_assert_eq(kks_csv_init_mem(&m, text, n, max), 0);
+    do {
+        rc = kks_csv_next(&c);
+        mrc = kks_csv_next(&m);
+        cr_assert_eq(mrc, rc, "record %d: memory %d, file %d", k, mrc, rc);
+        cr_assert_str_eq(m.errmsg, c.errmsg);
+        if (rc != 1)
+            break;
+        cr_assert_eq(m.nfields, c.nfields, "record %d", k);
+        cr_assert_eq(m.line, c.line, "record %d", k);
+        cr_assert_eq(m.next_line, c.next_line, "record %d", k);
+        cr_assert_eq(m.offset, c.offset, "record %d", k);
+        cr_assert_eq(m.pos, c.pos, "record %d", k);
+        for (int i = 0; i < c.nfields; i++)
+            cr_assert_str_eq(m.fields[i], c.fields[i], "record %d field %d", k, i);
+        k++;
+    } while (1);
+    kks_csv_close(&c);
+    kks_csv_close(&m);
+    fclose(f);
+    return rc;
+}
+
 static void expect_error(const char *text, size_t n, size_t max, const char *has)
 {
     FILE *f = mem(text, n);
@@ -434,6 +473,36 @@ static void expect_error(const char *text, size_t n, size_t max, const char *has
     cr_assert_eq(kks_csv_next(&c), KKS_EINVAL, "error is sticky");
     kks_csv_close(&c);
     fclose(f);
+    cr_assert_eq(same_both_ways(text, n, max), KKS_EINVAL, "%s", has);
+}
+
+Test(csv, from_memory_exactly_as_from_a_file)
+{
+    static const char *const texts[] = {
+        "a,b,c\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n,,\nlast",
+        "kk,nik\n1,2\n3,4\n",      /* plain lines: the fast path */
+        "kk,nik\n1,2\n3,4",         /* no newline at the end */
+        "\n\n\na\n\n",             /* blank lines */
+        ",\n,,\n,,,\n",            /* empty fields */
+        "a,b\r\nc,d\r\n",           /* CRLF: the general path */
+        "a,b\rc,d\n",               /* a lone CR ends a line */
+        "Jl. Merdeka 5,Kel. Sukamaju\n\xc3\xa9t\xc3\xa9,x\n", /* UTF-8 */
+        "x,\"q\"\nplain,line\nx,\"q\"\n", /* fast and general paths in turn */
+        "",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        cr_assert_geq(same_both_ways(texts[i], strlen(texts[i]), 0), 0, "text %zu", i);
+    /* the record bound and the field count, at and past their limits */
+    char line[200];
+    memset(line, 'x', sizeof line);
+    for (size_t n = 60; n <= 70; n++)
+        same_both_ways(line, n, 64);
+    char commas[200];
+    for (int nf = 62; nf <= 66; nf++) {
+        memset(commas, ',', (size_t)nf - 1);
+        commas[nf - 1] = '\n';
+        same_both_ways(commas, (size_t)nf, 0);
+    }
 }
 
 Test(csv, hostile_inputs)
