@@ -1,6 +1,7 @@
 #include "kks_db.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -248,6 +249,20 @@ static int user_version(sqlite3 *db, int *v)
     return rc;
 }
 
+/* A lock held elsewhere (the checkpointer starting the WAL over takes the
+ * writer's lock for a moment): retry every 100 us, for at most a second.
+ * SQLite's own handler sleeps 1, 2, 5, 10, 15, 20 ms...: a 20 ms hold kept
+ * the writer, and every terminal waiting on it, out for up to 53 ms. */
+static int busy_wait(void *ud, int tries)
+{
+    (void)ud;
+    if (tries >= 10000)
+        return 0;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -278,7 +293,7 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         sqlite3_close(db);
         return KKS_EDB;
     }
-    sqlite3_busy_timeout(db, 1000); /* the event loop waits meanwhile: keep it short */
+    sqlite3_busy_handler(db, busy_wait, NULL); /* the event loop waits meanwhile */
     /* WAL + synchronous=NORMAL: a commit survives the process being killed;
      * only an OS crash or power loss can lose the last transactions. */
     if (kks_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -328,6 +343,8 @@ struct kks_checkpointer {
     int64_t frame_bytes; /* a WAL frame: page + 24-byte header */
     int warned;
     int64_t woken_at; /* WAL bytes when the writer last woke the thread */
+    _Atomic int64_t commits; /* the writer's commits so far */
+    int64_t commits_seen;    /* ... when the thread last looked */
     char *wal_path;   /* the WAL file, whose size the WAL header does not tell */
     sqlite3 *db;      /* the thread's own connection */
     sqlite3 *writer;  /* the event loop's, whose commits wake the thread */
@@ -338,10 +355,12 @@ struct kks_checkpointer {
  * happen here, not in the event loop). A PASSIVE checkpoint never makes the
  * WAL file smaller, and the writer only starts it over when a transaction of
  * its own begins after everything was copied, which under load (commits back
- * to back) hardly ever happens: then, when all is copied and the WAL file is
- * over the limit, a TRUNCATE checkpoint empties it. It needs the writer's
- * lock: with no busy handler it takes it only when the writer is between
- * transactions, and is tried again next round otherwise. The file, not the
+ * to back) hardly ever happens: then, when all is copied and the WAL is over
+ * the limit, a RESTART checkpoint makes the writer's next transaction start
+ * it over, and once the writer has made no commit for a whole round, a
+ * TRUNCATE checkpoint empties the file. Both need the writer's lock: with no
+ * busy handler they take it only when the writer is between transactions,
+ * and are tried again next round otherwise. For TRUNCATE the file, not the
  * frames in use, is measured: after the writer started the WAL over, the file
  * keeps its length (journal_size_limit is KKS_WAL_MAX, see
  * kks_db_checkpointer_start) with few frames in use. */
@@ -357,10 +376,21 @@ static void checkpoint_once(kks_checkpointer *c)
         return;
     }
     c->warned = 0;
-    if (rc == SQLITE_OK && log >= 0 && copied == log &&
-        (log * c->frame_bytes > KKS_WAL_LIMIT ||
-         (stat(c->wal_path, &st) == 0 && st.st_size > KKS_WAL_LIMIT)))
+    int64_t commits = atomic_load(&c->commits);
+    int idle = commits == c->commits_seen; /* no commit for a whole round */
+    c->commits_seen = commits;
+    if (rc != SQLITE_OK || log < 0 || copied != log)
+        return;
+    if (idle && (log * c->frame_bytes > KKS_WAL_LIMIT ||
+                 (stat(c->wal_path, &st) == 0 && st.st_size > KKS_WAL_LIMIT)))
         sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    else if (!idle && log * c->frame_bytes > KKS_WAL_LIMIT)
+        /* Under load: the writer's next transaction starts the WAL over, in
+         * the file as it is. Emptying the file (TRUNCATE) held the writer's
+         * lock for the ftruncate, 10 to 28 ms here, every round or two: the
+         * tail of the authorisation latency. The frames the writer added
+         * since the copy above are copied under its lock (a commit or two). */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 }
 
 static void *checkpoint_main(void *arg)
@@ -406,6 +436,7 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
     kks_checkpointer *c = ud;
     int64_t bytes = frames * c->frame_bytes;
+    atomic_fetch_add_explicit(&c->commits, 1, memory_order_relaxed);
     if (bytes > KKS_WAL_MAX) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         c->woken_at = 0;

@@ -769,3 +769,49 @@ Test(sort, stable_by_a_64_bit_key_like_a_reference)
     free(a);
     free(b);
 }
+
+/* The checkpointer under a writer that never stops (commits every couple of
+ * few milliseconds, 37.5 MiB in all): the WAL starts over in its file instead of
+ * being emptied (an ftruncate under the writer's lock stalled every terminal
+ * for 10-28 ms), so the file never shrinks while commits go on, and it stays
+ * bounded (it would hold all 48 MiB if it never started over). Once the writer
+ * is idle for a round, the file is emptied to within KKS_WAL_LIMIT. */
+Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
+{
+    char tmp[] = "/tmp/kks-db-XXXXXX", path[64], wal[80];
+    static const char *const schema[] = {"CREATE TABLE t(x BLOB);"};
+    sqlite3 *db;
+    kks_checkpointer *ck;
+    struct stat st;
+    long long prev = 0, max = 0;
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(path, sizeof path, "%s/x.db", tmp);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
+    cr_assert_eq(kks_db_checkpointer_start(db, path, 100, &ck), 0);
+    for (int i = 0; i < 600; i++) { /* 600 commits of 64 KiB: 9 WAL limits */
+        cr_assert_eq(kks_db_exec(db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                     " FROM n WHERE i < 16) INSERT INTO t SELECT randomblob(4000)"
+                                     " FROM n; DELETE FROM t WHERE rowid <"
+                                     " (SELECT max(rowid) - 64 FROM t); COMMIT;"),
+                     0);
+        cr_assert_eq(stat(wal, &st), 0);
+        cr_assert_geq((long long)st.st_size, prev,
+                      "commit %d: the WAL file shrank from %lld to %lld under load", i, prev,
+                      (long long)st.st_size);
+        prev = st.st_size;
+        max = prev > max ? prev : max;
+        struct timespec ts = {0, 3000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_lt(max, 18LL * 1024 * 1024, "the WAL never started over: %lld bytes", max);
+    for (int i = 0; i < 100 && (stat(wal, &st) != 0 || st.st_size > KKS_WAL_LIMIT); i++) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_leq((long long)st.st_size, (long long)KKS_WAL_LIMIT, "idle WAL %lld bytes",
+                  (long long)st.st_size);
+    kks_db_checkpointer_stop(ck);
+    kks_db_close(db);
+    cr_assert_eq(rmtree(tmp), 0);
+}
