@@ -605,25 +605,54 @@ static int print_batch(issuer *is, const Kks__PrintRequest *r, const char *actor
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
     *batch = sqlite3_last_insert_rowid(is->db);
+    /* The bank's ISSUED cards: from its print mark to the end of its BIN's
+     * PANs (':' follows '9'), in the card table's order. Without a mark (no
+     * card issued since the upgrade), from the BIN's first PAN. */
+    char lo[24], hi[24], next[24];
+    const char *bin = kks_seeds_bank(&is->seeds, r->bank)->bin;
+    snprintf(lo, sizeof lo, "%s", bin);
+    snprintf(hi, sizeof hi, "%s:", bin);
+    st = store_stmt(is, "SELECT from_pan FROM print_mark WHERE bank = ?");
+    sqlite3_bind_text(st, 1, r->bank, -1, SQLITE_STATIC);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+        strcmp((const char *)sqlite3_column_text(st, 0), lo) > 0)
+        snprintf(lo, sizeof lo, "%s", (const char *)sqlite3_column_text(st, 0));
+    else if (sr != SQLITE_ROW && sr != SQLITE_DONE)
+        return KKS_EDB;
     /* Audit first (it reads the ISSUED set), then move the cards. */
     st = store_stmt(is, "INSERT INTO audit(pan, kk, event, from_state, to_state, actor, site, at,"
                         " detail) SELECT pan, kk, 'printed', 'ISSUED', 'PRINTED', ?, ?, ?,"
-                        " 'batch ' || ? FROM card WHERE bank = ? AND state = 'ISSUED'"
-                        " ORDER BY pan");
+                        " 'batch ' || ? FROM card WHERE pan >= ?6 AND pan < ?7 AND bank = ?5"
+                        " AND state = 'ISSUED' ORDER BY pan");
     sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, site, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, *batch);
     sqlite3_bind_text(st, 5, r->bank, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, hi, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
-    st = store_stmt(is, "UPDATE card SET state = 'PRINTED', batch = ?"
-                        " WHERE bank = ? AND state = 'ISSUED'");
+    st = store_stmt(is, "UPDATE card SET state = 'PRINTED', batch = ?1"
+                        " WHERE pan >= ?3 AND pan < ?4 AND bank = ?2 AND state = 'ISSUED'");
     sqlite3_bind_int64(st, 1, *batch);
     sqlite3_bind_text(st, 2, r->bank, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hi, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         return KKS_EDB;
     *cards = (uint32_t)sqlite3_changes(is->db);
+    /* Every card issued so far is printed: the next print starts at the next
+     * PAN this bank will issue. */
+    if (store_next_pan(is, r->bank, next) < 0)
+        snprintf(next, sizeof next, "%s", hi); /* its account numbers are used up */
+    st = store_stmt(is, "INSERT INTO print_mark(bank, from_pan) VALUES (?, ?)"
+                        " ON CONFLICT(bank) DO UPDATE SET from_pan = excluded.from_pan");
+    sqlite3_bind_text(st, 1, r->bank, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, next, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return KKS_EDB;
     if (*cards == 0) {
         set_out(o, KKS_RC_INVALID_TXN, "no %s cards are waiting to be printed", r->bank);
         return 1; /* roll back the empty batch */

@@ -27,6 +27,7 @@ typedef struct issuer {
     char expiry_for[11], expiry[8]; /* expiry of a card issued on expiry_for */
     int64_t pan_next[KKS_MAX_BANKS]; /* next account number per bank (seeds order) */
     int pan_dirty[KKS_MAX_BANKS];
+    int print_marked[KKS_MAX_BANKS]; /* print_mark known to exist for the bank */
     kks_group *group;
     kks_checkpointer *ckpt; /* every write goes through it: one transaction per loop iteration */
     struct {

@@ -84,6 +84,16 @@ static const char *const migrations[] = {
     "DROP TABLE family;"
     "ALTER TABLE family6 RENAME TO family;"
     "CREATE INDEX family_nik ON family(nik);",
+    /* v7: the cards waiting to be printed are found by their PANs: a bank's
+     * PANs are its BIN and an increasing account number, so every ISSUED card
+     * of a bank is at or after its print mark (the first PAN issued since its
+     * last print batch) in the card table's own order. The partial index
+     * card_to_print, written by every enrolment, is gone. The marks start at
+     * each bank's lowest ISSUED card, or after its last card. */
+    "CREATE TABLE print_mark(bank TEXT PRIMARY KEY, from_pan TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO print_mark SELECT bank, coalesce((SELECT min(pan) FROM card c WHERE"
+    " c.bank = b.bank AND c.state = 'ISSUED'), max(pan) || ':') FROM card b GROUP BY bank;"
+    "DROP INDEX card_to_print;",
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
@@ -242,6 +252,19 @@ int store_issue_card(issuer *is, const char *pan, const char *kk, const char *ba
         return KKS_EDB;
     is->pan_next[bi]++;
     is->pan_dirty[bi] = 1;
+    if (!is->print_marked[bi]) {
+        /* the bank's first card since this process started: a bank with no
+         * mark yet (no card before, none printed) is marked here; an existing
+         * mark is lower than this card and stays */
+        if (!(st = store_stmt(is, "INSERT INTO print_mark(bank, from_pan) VALUES (?, ?)"
+                                  " ON CONFLICT(bank) DO NOTHING")))
+            return KKS_EDB;
+        sqlite3_bind_text(st, 1, bank, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, pan, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return KKS_EDB;
+        is->print_marked[bi] = 1;
+    }
     /* The card row itself records who issued it and when (issued_by,
      * issued_at): at enrolment speed a separate audit row per card was a
      * quarter of the work. A replacement, which is rare, gets its audit row. */

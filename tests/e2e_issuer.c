@@ -150,6 +150,16 @@ Test(issuer, seeds_enrol_print_handover_restart_lost_replace)
     cr_assert_eq(ctl(&out, "card", "show", pan, 0, 0, 0), 0, "%s", out);
     cr_assert(strstr(out, newpan), "old card names its replacement: %s", out);
     free(out);
+    /* The replacement waits for the next print batch (found from the bank's
+     * print mark, which the first batch moved past its cards), alone in it. */
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, 0), 0, "%s", out);
+    cr_assert_eq(json_num(out, "cards"), 1, "%s", out);
+    free(out);
+    pf = e2e_slurp(path);
+    cr_assert(strstr(pf, newpan), "%s", pf);
+    free(pf);
+    cr_assert_eq(ctl(&out, "print", "--bank", "BNI", "--out", path, 0), 1, "%s", out);
+    free(out);
     cr_assert_eq(e2e_stop(E.issuer_pid), 0);
 }
 
@@ -770,7 +780,8 @@ Test(issuer, documents_early_renewal_and_an_old_database)
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "DROP INDEX family_nik; ALTER TABLE family DROP COLUMN card; DROP TABLE complaint;"
-                                 " ALTER TABLE audit DROP COLUMN docs;"
+                                 " ALTER TABLE audit DROP COLUMN docs; DROP TABLE print_mark;"
+                                 " CREATE INDEX card_to_print ON card(bank) WHERE state = 'ISSUED';"
                                  " PRAGMA user_version=1;",
                               NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(h));
