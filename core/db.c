@@ -263,6 +263,16 @@ static int busy_wait(void *ud, int tries)
     return 1;
 }
 
+/* Savepoints' sub-journals stay in memory up to this size. Every
+ * authorisation after the first of a group transaction runs in a savepoint,
+ * and SQLite copies each page it changes into the sub-journal; past SQLite's
+ * default of 64 KiB (about a dozen authorisations into a group) it spilled to
+ * a temporary file, two write syscalls a page. A group of authorisations
+ * stays well under this; a bulk batch is a transaction of its own, with no
+ * savepoint. Unlike temp_store=MEMORY it leaves temporary tables and sorts
+ * (the ledger check's GROUP BYs over every transfer) on disk. */
+#define KKS_SUBJOURNAL_MEM (8 * 1024 * 1024)
+
 int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -273,6 +283,8 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
     static int configured;
     if (!configured) {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, KKS_SUBJOURNAL_MEM) != SQLITE_OK)
+            kks_warn("cannot keep sub-journals in memory: SQLite was initialised first");
         configured = 1;
     }
     test_hooks_before_open();

@@ -335,14 +335,8 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
         return rc;
     }
     /* Bounded cache: a 10M-family run walks the tables in KK order, so a
-     * small window of pages is enough (and keeps the switch under 256 MiB).
-     * temp_store=MEMORY keeps the savepoints' sub-journal in memory: every
-     * authorisation after the first of a group transaction has a savepoint,
-     * and SQLite copies the pages it changes there; past 64 KiB (about a
-     * dozen authorisations) it spilled to a temporary file, two write
-     * syscalls a page. It is bounded by the group transaction (a bulk batch
-     * is a transaction of its own, with no savepoint). */
-    if (kks_db_exec(s->db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;") < 0 ||
+     * small window of pages is enough (and keeps the switch under 256 MiB). */
+    if (kks_db_exec(s->db, "PRAGMA cache_size=-65536;") < 0 ||
         (rc = ledger_new(s->db, &s->ledger)) < 0 || (rc = txnlog_new(s->db, s->zpk, &s->log)) < 0 ||
         /* max_rows: a credit or account batch (16,384 rows) is a transaction
          * of its own, with no savepoint (kks_group.h) */

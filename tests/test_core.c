@@ -2,6 +2,8 @@
  * terminal IDs, the PKI, envelope peeking, and client/server over mutual TLS
  * in one loop (frame caps per peer, replies flushed before a refusal). */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -812,6 +814,61 @@ Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
     cr_assert_leq((long long)st.st_size, (long long)KKS_WAL_LIMIT, "idle WAL %lld bytes",
                   (long long)st.st_size);
     kks_db_checkpointer_stop(ck);
+    kks_db_close(db);
+    cr_assert_eq(rmtree(tmp), 0);
+}
+
+/* 1 when this process holds an SQLite temporary file (etilqs_*, unlinked). */
+static int holds_sqlite_temp_file(void)
+{
+    char link[PATH_MAX], path[64];
+    int found = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        snprintf(path, sizeof path, "/proc/self/fd/%.20s", e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            found |= strstr(link, "etilqs_") != NULL;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* A group transaction of savepoints, one changing 512 KiB of pages, then
+ * many changing a few (as the switch's authorisations do): the sub-journal
+ * stays in memory. With SQLite's default it spilled to a temporary file past
+ * 64 KiB in one savepoint, and once spilled every later savepoint's pages
+ * went to that file, two write syscalls a page. */
+Test(db, savepoints_journal_in_memory)
+{
+    char tmp[] = "/tmp/kks-db-XXXXXX", path[64];
+    static const char *const schema[] = {"CREATE TABLE t(k INTEGER PRIMARY KEY, x BLOB);"};
+    sqlite3 *db;
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(path, sizeof path, "%s/x.db", tmp);
+    cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
+    cr_assert_eq(kks_db_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                                 " WHERE i < 512) INSERT INTO t SELECT i, randomblob(3000) FROM n"),
+                 0);
+    cr_assert_eq(kks_db_exec(db, "BEGIN IMMEDIATE; UPDATE t SET x = randomblob(3000) WHERE k = 1"),
+                 0);
+    cr_assert_eq(kks_db_exec(db, "SAVEPOINT big; UPDATE t SET x = randomblob(3000) WHERE k > 384"),
+                 0);
+    cr_assert_not(holds_sqlite_temp_file(), "a 512 KiB sub-journal spilled to a temporary file");
+    cr_assert_eq(kks_db_exec(db, "RELEASE big"), 0);
+    for (int i = 0; i < 64; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "SAVEPOINT s; UPDATE t SET x = randomblob(3000) WHERE k IN (%d, %d, %d, %d);"
+                 " RELEASE s;",
+                 2 + i * 4, 3 + i * 4, 4 + i * 4, 5 + i * 4);
+        cr_assert_eq(kks_db_exec(db, sql), 0);
+    }
+    cr_assert_not(holds_sqlite_temp_file(), "the sub-journal spilled to a temporary file");
+    cr_assert_eq(kks_db_exec(db, "COMMIT"), 0);
     kks_db_close(db);
     cr_assert_eq(rmtree(tmp), 0);
 }
