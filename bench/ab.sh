@@ -11,46 +11,32 @@
 set -eu
 OLD=$1; NEW=$2; WHAT=$3
 PAIRS=${PAIRS:-3}
-W=$(mktemp -d "${TMPDIR:-/tmp}/kks-ab-XXXXXX")
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$W"' EXIT INT TERM
-"$NEW/kksctl" pki init --dir "$W/pki" >/dev/null
-export KKS_PKI="$W/pki"
-start() { # NAME BIN ARGS... ; sets ADDR and PID
-	name=$1; shift
-	rm -f "$W/$name.ready"
-	"$@" --ready-file "$W/$name.ready" 2>"$W/$name.log" &
-	PID=$!; pids="$pids $PID"
-	while [ ! -s "$W/$name.ready" ]; do
-		kill -0 "$PID" 2>/dev/null || { echo "$name did not start: $(tail -1 "$W/$name.log")" >&2; exit 1; }
-		sleep 0.05
-	done
-	ADDR=$(cat "$W/$name.ready")
-}
-stop() { kill -TERM "$1"; wait "$1" || true; }
+. "$(dirname "$0")/lib.sh"
+"$NEW/kksctl" pki init --dir "$WORK/pki" >/dev/null
+export KKS_PKI="$WORK/pki"
 field() { tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 auth() { # BIN LABEL
-	rm -rf "$W/run"; mkdir "$W/run"
-	start issuer "$1/kks-issuer" --listen 127.0.0.1:0 --db "$W/run/i.db" --pki "$W/pki"; IP=$PID; IA=$ADDR
-	start switch "$1/kks-switch" --listen 127.0.0.1:0 --db "$W/run/s.db" --pki "$W/pki" --issuer "$IA"; SP=$PID
-	L="$1/kks-terminal load --switch $ADDR --issuer $IA --pki $W/pki --state $W/run/load --terminals 64 --cards 2000 --mix purchase=50,withdraw=30,balance=20 --warmup 1"
-	$L --closed --duration 2 --json >/dev/null 2>"$W/prep.err" || { cat "$W/prep.err"; exit 1; }
+	rm -rf "$WORK/run"; mkdir "$WORK/run"
+	start issuer "$1/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/run/i.db" --pki "$WORK/pki"; IP=$PID; IA=$ADDR
+	start switch "$1/kks-switch" --listen 127.0.0.1:0 --db "$WORK/run/s.db" --pki "$WORK/pki" --issuer "$IA"; SP=$PID
+	L="$1/kks-terminal load --switch $ADDR --issuer $IA --pki $WORK/pki --state $WORK/run/load --terminals 64 --cards 2000 --mix purchase=50,withdraw=30,balance=20 --warmup 1"
+	$L --closed --duration 2 --json >/dev/null 2>"$WORK/prep.err" || { cat "$WORK/prep.err"; exit 1; }
 	c0=$(awk '{print $14 + $15, $15}' "/proc/$SP/stat"); w0=$(awk '/^syscw/ {print $2}' "/proc/$SP/io")
 	if [ -n "${RATE:-}" ]; then mode="--rate $RATE"; else mode=--closed; fi
-	$L $mode --duration "${SECONDS_:-10}" --json >"$W/a.json" 2>/dev/null
+	$L $mode --duration "${SECONDS_:-10}" --json >"$WORK/a.json" 2>/dev/null
 	c1=$(awk '{print $14 + $15, $15}' "/proc/$SP/stat"); w1=$(awk '/^syscw/ {print $2}' "/proc/$SP/io")
-	n=$(field answered "$W/a.json")
-	echo "$2: $(field approved_per_s "$W/a.json") approved/s; latency ms p50 $(field p50 "$W/a.json") p90 $(field p90 "$W/a.json") p99 $(field p99 "$W/a.json") p99.9 $(field p99_9 "$W/a.json"); switch CPU $(echo "$c0 $c1" | awk '{print $3 - $1 " cs (system " $4 - $2 ")"}'); write syscalls per request $(awk -v a="$w0" -v b="$w1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) / (n > 0 ? n : 1)}')"
+	n=$(field answered "$WORK/a.json")
+	echo "$2: $(field approved_per_s "$WORK/a.json") approved/s; latency ms p50 $(field p50 "$WORK/a.json") p90 $(field p90 "$WORK/a.json") p99 $(field p99 "$WORK/a.json") p99.9 $(field p99_9 "$WORK/a.json"); switch CPU $(echo "$c0 $c1" | awk '{print $3 - $1 " cs (system " $4 - $2 ")"}'); write syscalls per request $(awk -v a="$w0" -v b="$w1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) / (n > 0 ? n : 1)}')"
 	stop "$SP"; stop "$IP"; pids=""
 }
 
 enroll() { # BIN LABEL
-	rm -rf "$W/run"; mkdir "$W/run"
-	start issuer "$1/kks-issuer" --listen 127.0.0.1:0 --db "$W/run/i.db" --pki "$W/pki"; IP=$PID
-	t0=$(date +%s.%N)
-	"$1/kksctl" --issuer "$ADDR" enroll "$W/pop.csv" >/dev/null
-	t1=$(date +%s.%N)
+	rm -rf "$WORK/run"; mkdir "$WORK/run"
+	start issuer "$1/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/run/i.db" --pki "$WORK/pki"; IP=$PID
+	t0=$(now)
+	"$1/kksctl" --issuer "$ADDR" enroll "$WORK/pop.csv" >/dev/null
+	t1=$(now)
 	echo "$2: $(awk -v a="$t0" -v b="$t1" -v n="$FAMILIES" 'BEGIN {printf "%.2f s, %d families/s", b - a, n / (b - a)}')"
 	stop "$IP"; pids=""
 }
@@ -60,7 +46,7 @@ case $WHAT in
 auth) ;;
 enroll)
 	FAMILIES=${FAMILIES:-1000000}
-	"$NEW/kksctl" gen population --families "$FAMILIES" --seed 2026 >"$W/pop.csv" ;;
+	"$NEW/kksctl" gen population --families "$FAMILIES" --seed 2026 >"$WORK/pop.csv" ;;
 *) echo "usage: bench/ab.sh OLD_BIN NEW_BIN auth|enroll" >&2; exit 2 ;;
 esac
 i=0

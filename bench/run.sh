@@ -7,29 +7,9 @@
 set -eu
 BIN=${1:-build/bin}
 WHICH=${BENCH:-all}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-bench-XXXXXX") # TMPDIR=/dev/shm: the same on tmpfs
-pids=""
-cleanup() {
-	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
 
-start() { # NAME ARGS... ; sets ADDR and PID
-	name=$1; shift
-	rm -f "$WORK/$name.ready"
-	"$@" --ready-file "$WORK/$name.ready" 2>"$WORK/$name.log" &
-	PID=$!
-	pids="$pids $PID"
-	while [ ! -s "$WORK/$name.ready" ]; do sleep 0.05; done
-	ADDR=$(cat "$WORK/$name.ready")
-}
-stop() { # PID
-	kill -TERM "$1"; wait "$1" || true
-}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-now() { date +%s.%N; }
 
 "$BIN/kksctl" pki init --dir "$WORK/pki" >/dev/null
 export KKS_PKI="$WORK/pki"

@@ -420,9 +420,9 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     else if (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE,
                                            fileno(f), 0)) == MAP_FAILED)
         cant = strerror(errno);
+    fclose(f); /* the mapping stays */
     if (cant) {
         ctl_say("kksctl: %s: cannot read: %s\n", path, cant);
-        fclose(f);
         return EXIT_USAGE;
     }
     if (map != MAP_FAILED) {
@@ -432,7 +432,6 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     if ((total = check_structure(path, data, len, &at)) < 0) {
         if (map != MAP_FAILED)
             munmap(map, len);
-        fclose(f);
         return EXIT_USAGE;
     }
     r.rows = (uint64_t)total;
@@ -440,7 +439,6 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
         (c->sw && !(sw = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))) {
         if (map != MAP_FAILED)
             munmap(map, len);
-        fclose(f);
         free(at);
         return ec;
     }
@@ -507,7 +505,6 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     kks_csv_close(&csv);
     if (map != MAP_FAILED)
         munmap(map, len);
-    fclose(f);
     free(at);
     progress(&r, 1);
     r.accounts_started = uv_hrtime();

@@ -1,0 +1,28 @@
+# Sourced by bench/run.sh and bench/ab.sh: a work directory under $TMPDIR
+# (TMPDIR=/dev/shm runs the same on tmpfs), removed at exit with every daemon
+# started by start.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-bench-XXXXXX")
+pids=""
+cleanup() {
+	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+start() { # NAME COMMAND ARGS... ; sets ADDR and PID (a daemon that exits first stops the script)
+	name=$1; shift
+	rm -f "$WORK/$name.ready"
+	"$@" --ready-file "$WORK/$name.ready" 2>"$WORK/$name.log" &
+	PID=$!
+	pids="$pids $PID"
+	while [ ! -s "$WORK/$name.ready" ]; do
+		kill -0 "$PID" 2>/dev/null || { echo "$name did not start: $(tail -1 "$WORK/$name.log")" >&2; exit 1; }
+		sleep 0.05
+	done
+	ADDR=$(cat "$WORK/$name.ready")
+}
+stop() { # PID
+	kill -TERM "$1"; wait "$1" || true
+}
+now() { date +%s.%N; }
