@@ -849,7 +849,44 @@ struct ctl_gen {
     gen_ctx g;
     gen_places places;
     uint64_t families;
+    /* the province order (ctl_gen_write_provinces): group k's table entries, ascending, are
+     * entry[first[k] .. first[k] + share[k]); before[k] rows of the groups before it */
+    uint16_t entry[GEN_TABLE_MAX];
+    unsigned first[100], share[100];
+    uint64_t before[101];
 };
+
+/* The rows of each group in extract order, the groups in province code order (the order
+ * they were added in): entries of the province table sorted by group, then by entry. */
+static void province_order(ctl_gen *cg)
+{
+    const gen_ctx *g = &cg->g;
+    uint64_t full = cg->families / g->table_n, rem = cg->families % g->table_n;
+    unsigned n = 0;
+    cg->before[0] = 0;
+    for (unsigned k = 0; k < g->ngroups; k++) {
+        uint64_t rows = 0;
+        cg->first[k] = n;
+        for (unsigned t = 0; t < g->table_n; t++) {
+            if (g->table_group[t] != k)
+                continue;
+            cg->entry[n++] = (uint16_t)t;
+            rows += full + (t < rem);
+        }
+        cg->share[k] = n - cg->first[k];
+        cg->before[k + 1] = cg->before[k] + rows;
+    }
+    assert(cg->before[g->ngroups] == cg->families);
+}
+
+/* The extract row at position pos of the province order, and its group. */
+static uint64_t province_row(const ctl_gen *cg, uint64_t pos, unsigned *k)
+{
+    while (pos >= cg->before[*k + 1])
+        ++*k;
+    uint64_t r = pos - cg->before[*k];
+    return r / cg->share[*k] * cg->g.table_n + cg->entry[cg->first[*k] + r % cg->share[*k]];
+}
 
 int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
 {
@@ -885,6 +922,7 @@ int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
     if (groups_init(g, o->families, o->city == NULL) < 0)
         goto usage;
     cg->families = o->families;
+    province_order(cg);
     *out = cg;
     return EXIT_OK;
 usage:
@@ -892,13 +930,16 @@ usage:
     return EXIT_USAGE;
 }
 
-int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, const char *name)
+static int write_rows(const ctl_gen *cg, int provinces, uint64_t first, uint64_t count,
+                      FILE *out, const char *name)
 {
     gen_row row;
+    unsigned k = 0;
     assert(first <= cg->families && count <= cg->families - first);
     fputs(gen_header, out);
     memset(&row, 0, sizeof row);
-    for (uint64_t i = first; i < first + count; i++) {
+    for (uint64_t p = first; p < first + count; p++) {
+        uint64_t i = provinces ? province_row(cg, p, &k) : p;
         gen_family_row(&cg->g, i, &row);
         if (row.overflow) { /* cannot happen with the tables above */
             ctl_say("kksctl gen population: row %llu too long\n",
@@ -913,6 +954,25 @@ int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, 
         return EXIT_INTERNAL;
     }
     return EXIT_OK;
+}
+
+int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, const char *name)
+{
+    return write_rows(cg, 0, first, count, out, name);
+}
+
+int ctl_gen_write_provinces(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
+                            const char *name)
+{
+    return write_rows(cg, 1, first, count, out, name);
+}
+
+unsigned ctl_gen_province(const ctl_gen *cg, uint64_t pos)
+{
+    unsigned k = 0;
+    assert(pos < cg->families);
+    province_row(cg, pos, &k);
+    return cg->g.group[k].code;
 }
 
 void ctl_gen_free(ctl_gen *cg)

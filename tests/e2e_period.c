@@ -2,7 +2,7 @@
  * phase's counts against the single commands' own figures for the same
  * extract, the ledger clean, a second run of the same families and period
  * crediting nothing (exactly once), the chunks being the rows of the one
- * extract, the work directory removed, the report written, the exit codes. */
+ * extract province by province, the work directory removed, the report written, the exit codes. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -135,6 +135,55 @@ static void ledger_ok(void)
     free(out);
 }
 
+/* The chunks kept in keep (extract-0001.csv ..), each header first, are the
+ * rows of the one extract (path ext) province by province: their rows end to
+ * end are the extract stably sorted by the KK's first two digits (the
+ * province), size rows a chunk but the last. */
+static void chunks_are_provinces(const char *ext, const char *keep, int nchunks, size_t size)
+{
+    char path[400];
+    char *whole = e2e_slurp(ext);
+    cr_assert(whole, "%s", ext);
+    size_t hlen = (size_t)(strchr(whole, '\n') + 1 - whole), wlen = strlen(whole), total = 0;
+    char *want = malloc(wlen + 1), *got = malloc(wlen + 1);
+    size_t nwant = 0, ngot = 0;
+    cr_assert(want && got);
+    for (char *l = whole + hlen; *l; l = strchr(l, '\n') + 1)
+        total++;
+    for (int prov = 0; prov < 100; prov++)
+        for (char *l = whole + hlen; *l; l = strchr(l, '\n') + 1) {
+            size_t len = (size_t)(strchr(l, '\n') + 1 - l);
+            if ((l[0] - '0') * 10 + (l[1] - '0') == prov) {
+                memcpy(want + nwant, l, len);
+                nwant += len;
+            }
+        }
+    cr_assert_eq(nwant, wlen - hlen, "a row of the extract without a province");
+    for (int k = 1; k <= nchunks; k++) {
+        snprintf(path, sizeof path, "%s/extract-%04d.csv", keep, k);
+        char *part = e2e_slurp(path);
+        size_t rows = 0, len;
+        cr_assert(part, "%s", path);
+        cr_assert(strncmp(part, whole, hlen) == 0, "chunk %d does not start with the header", k);
+        for (char *l = part + hlen; *l; l = strchr(l, '\n') + 1)
+            rows++;
+        cr_assert_eq(rows, k < nchunks ? size : total - (size_t)(nchunks - 1) * size,
+                     "chunk %d: %zu rows", k, rows);
+        len = strlen(part) - hlen;
+        cr_assert(ngot + len <= wlen);
+        memcpy(got + ngot, part + hlen, len);
+        ngot += len;
+        free(part);
+    }
+    snprintf(path, sizeof path, "%s/extract-%04d.csv", keep, nchunks + 1);
+    cr_assert(access(path, F_OK) != 0, "a chunk too many: %s", path);
+    cr_assert(ngot == nwant && memcmp(got, want, nwant) == 0,
+              "the chunks are not the extract's rows province by province");
+    free(want);
+    free(got);
+    free(whole);
+}
+
 Test(period, run_then_again_exactly_once)
 {
     char tmp[400], report[400], keep[300], chunk2[400], *out = NULL;
@@ -209,23 +258,9 @@ Test(period, run_then_again_exactly_once)
     free(out);
     ledger_ok();
 
-    /* The second chunk is rows 7001..14000 of the one extract, header first. */
-    char ext[400];
-    snprintf(chunk2, sizeof chunk2, "%s/extract-0002.csv", keep);
-    snprintf(ext, sizeof ext, "%s/extract.csv", E.dir);
-    char *whole = e2e_slurp(ext), *part = e2e_slurp(chunk2), *from = whole, *to;
-    cr_assert(whole && part);
-    for (int n = 0; n < 1 + 7000; n++)
-        from = strchr(from, '\n') + 1;
-    to = from;
-    for (int n = 0; n < 7000; n++)
-        to = strchr(to, '\n') + 1;
-    size_t hlen = (size_t)(strchr(whole, '\n') + 1 - whole);
-    cr_assert_eq(strlen(part), hlen + (size_t)(to - from));
-    cr_assert(memcmp(part, whole, hlen) == 0 && memcmp(part + hlen, from, (size_t)(to - from)) == 0,
-              "chunk 2 is not rows 7001..14000 of the extract");
-    free(whole);
-    free(part);
+    /* the chunks kept are the one extract province by province */
+    snprintf(chunk2, sizeof chunk2, "%s/extract.csv", E.dir);
+    chunks_are_provinces(chunk2, keep, 3, 7000);
     snprintf(chunk2, sizeof chunk2, "%s/bpnt-0003.csv", keep);
     cr_assert(e2e_file_has(chunk2, "program,period,kk,amount"));
 }
@@ -235,8 +270,10 @@ Test(period, text_summary_and_usage)
     char *out = NULL;
     e2e_start_issuer();
     e2e_start_switch();
+    char keep[400], ext[400];
+    snprintf(keep, sizeof keep, "%s/keep", E.dir);
     cr_assert_eq(ctl(&out, 0, "period", "run", "--families", "1500", "--chunk", "1000",
-                     "--month", MONTH ),
+                     "--month", MONTH, "--keep", keep),
                  0, "%s", out);
     cr_assert(strstr(out, "period run: 1500 families (seed 1), pkh 2026-T4, bpnt 2026-11, 2 "
                           "chunks of 1000"), "%s", out);
@@ -244,6 +281,15 @@ Test(period, text_summary_and_usage)
     cr_assert(strstr(out, "  enrolled 1500, unchanged 0"), "%s", out);
     cr_assert(strstr(out, "  rejected 0\n"), "%s", out);
     free(out);
+    /* fewer families than the province table has entries: provinces with a
+     * row or two, some with none, and one split across the two chunks */
+    char *gen[] = {(char *)e2e_bin("kksctl"), "gen", "population", "--families", "1500",
+                   "--seed", "1", NULL};
+    snprintf(ext, sizeof ext, "%s/extract.csv", E.dir);
+    cr_assert_eq(e2e_run(&out, gen), 0);
+    e2e_write_file(ext, out);
+    free(out);
+    chunks_are_provinces(ext, keep, 2, 1000);
     /* usage errors, each before anything is sent */
     cr_assert_eq(ctl(NULL, 0, "period", "run"), 2);
     cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "0"), 2);
