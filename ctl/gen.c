@@ -52,6 +52,7 @@
 #include "gen.h"
 #include "kks_csv.h"
 #include "kks_seeds.h"
+#include "kks_sort.h"
 
 #define GEN_ROW_CAP 1024
 #define GEN_OUTBUF (1u << 20)
@@ -580,16 +581,25 @@ static void gen_place(uint64_t key, char *out, size_t cap)
               gen_place_tail[(h >> 32) % NELEM(gen_place_tail)]);
 }
 
+/* Row i's group (*c), its number j in the group, and the NIK permutation's value v for it,
+ * from which its slot (c->first + v % c->nslots), birth day and sequence follow. */
+static uint64_t row_nik(const gen_ctx *g, uint64_t i, const gen_group **c, uint64_t *j)
+{
+    const unsigned t = (unsigned)(i % g->table_n);
+    *c = &g->group[g->table_group[t]];
+    *j = i / g->table_n * (*c)->share + g->table_rank[t];
+    return perm_apply(&(*c)->nik_perm, *j % (*c)->nik_block, gen_mix(*j / (*c)->nik_block));
+}
+
 static void gen_family_row(const gen_ctx *g, uint64_t i, gen_row *w)
 {
     static const char *const banks[] = {"BNI", "BRI", "MANDIRI", "BTN"};
     static const unsigned char bank_w[] = {30, 35, 25, 10};
     static const unsigned char decile_pkh[] = {40, 30, 18, 12}, decile_bpnt[] = {22, 30, 26, 22};
-    const unsigned t = (unsigned)(i % g->table_n);
-    const gen_group *c = &g->group[g->table_group[t]];
-    const uint64_t j = i / g->table_n * c->share + g->table_rank[t]; /* the row in its group */
+    const gen_group *c;
+    uint64_t j; /* the row in its group */
+    const uint64_t v = row_nik(g, i, &c, &j), q = j / c->nik_block;
     gen_rng r = {gen_mix(g->seed ^ gen_mix(i + 0x632be59bd9b4e019ULL))};
-    uint64_t q = j / c->nik_block, v = perm_apply(&c->nik_perm, j % c->nik_block, gen_mix(q));
     const gen_slot *sl = &g->slot[c->first + v % c->nslots];
     long bday = g->birth_first + (long)(v / c->nslots % (uint64_t)g->birth_days);
     uint64_t seq = g->base + q * GEN_NIK_SLOTS + v / c->nslots / (uint64_t)g->birth_days;
@@ -849,43 +859,46 @@ struct ctl_gen {
     gen_ctx g;
     gen_places places;
     uint64_t families;
-    /* the province order (ctl_gen_write_provinces): group k's table entries, ascending, are
-     * entry[first[k] .. first[k] + share[k]); before[k] rows of the groups before it */
+    /* The place order (ctl_gen_place_order): group k's rows are its table entries ascending,
+     * entry[first[k] .. first[k] + share[k]), cycle after cycle; before[k] rows come in groups
+     * before it. Slots ranked by region code: slot_at[r] is rank r's, rank[] the inverse,
+     * slot_group[] each slot's group, and at[r] the positions before rank r's rows. */
+    int ordered;
     uint16_t entry[GEN_TABLE_MAX];
     unsigned first[100], share[100];
     uint64_t before[101];
+    unsigned slot_at[GEN_MAX_SLOTS], rank[GEN_MAX_SLOTS];
+    unsigned char slot_group[GEN_MAX_SLOTS];
+    uint64_t at[GEN_MAX_SLOTS + 1], seen[GEN_MAX_SLOTS];
 };
 
-/* The rows of each group in extract order, the groups in province code order (the order
- * they were added in): entries of the province table sorted by group, then by entry. */
-static void province_order(ctl_gen *cg)
+/* Row r (0-based) of group k, in extract order. */
+static uint64_t group_row(const ctl_gen *cg, unsigned k, uint64_t r)
 {
-    const gen_ctx *g = &cg->g;
-    uint64_t full = cg->families / g->table_n, rem = cg->families % g->table_n;
-    unsigned n = 0;
-    cg->before[0] = 0;
-    for (unsigned k = 0; k < g->ngroups; k++) {
-        uint64_t rows = 0;
-        cg->first[k] = n;
-        for (unsigned t = 0; t < g->table_n; t++) {
-            if (g->table_group[t] != k)
-                continue;
-            cg->entry[n++] = (uint16_t)t;
-            rows += full + (t < rem);
-        }
-        cg->share[k] = n - cg->first[k];
-        cg->before[k + 1] = cg->before[k] + rows;
-    }
-    assert(cg->before[g->ngroups] == cg->families);
+    return r / cg->share[k] * cg->g.table_n + cg->entry[cg->first[k] + r % cg->share[k]];
 }
 
-/* The extract row at position pos of the province order, and its group. */
-static uint64_t province_row(const ctl_gen *cg, uint64_t pos, unsigned *k)
+static const gen_ctx *by_region_ctx; /* qsort has no argument for it; one caller at a time */
+
+static int by_region(const void *a, const void *b)
 {
-    while (pos >= cg->before[*k + 1])
-        ++*k;
-    uint64_t r = pos - cg->before[*k];
-    return r / cg->share[*k] * cg->g.table_n + cg->entry[cg->first[*k] + r % cg->share[*k]];
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    uint32_t rx = by_region_ctx->slot[x].region, ry = by_region_ctx->slot[y].region;
+    return rx != ry ? (rx < ry ? -1 : 1) : (x > y) - (x < y);
+}
+
+/* The rank of the slot holding position pos of the place order. */
+static unsigned rank_of(const ctl_gen *cg, uint64_t pos)
+{
+    unsigned lo = 0, hi = cg->g.nslots; /* at[lo] <= pos < at[hi] */
+    while (hi - lo > 1) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (cg->at[mid] <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
@@ -922,7 +935,6 @@ int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out)
     if (groups_init(g, o->families, o->city == NULL) < 0)
         goto usage;
     cg->families = o->families;
-    province_order(cg);
     *out = cg;
     return EXIT_OK;
 usage:
@@ -930,16 +942,13 @@ usage:
     return EXIT_USAGE;
 }
 
-static int write_rows(const ctl_gen *cg, int provinces, uint64_t first, uint64_t count,
-                      FILE *out, const char *name)
+int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, const char *name)
 {
     gen_row row;
-    unsigned k = 0;
     assert(first <= cg->families && count <= cg->families - first);
     fputs(gen_header, out);
     memset(&row, 0, sizeof row);
-    for (uint64_t p = first; p < first + count; p++) {
-        uint64_t i = provinces ? province_row(cg, p, &k) : p;
+    for (uint64_t i = first; i < first + count; i++) {
         gen_family_row(&cg->g, i, &row);
         if (row.overflow) { /* cannot happen with the tables above */
             ctl_say("kksctl gen population: row %llu too long\n",
@@ -956,23 +965,106 @@ static int write_rows(const ctl_gen *cg, int provinces, uint64_t first, uint64_t
     return EXIT_OK;
 }
 
-int ctl_gen_write(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out, const char *name)
+int ctl_gen_place_order(ctl_gen *cg)
 {
-    return write_rows(cg, 0, first, count, out, name);
+    gen_ctx *g = &cg->g;
+    uint64_t full = cg->families / g->table_n, rem = cg->families % g->table_n;
+    unsigned n = 0;
+    for (unsigned k = 0; k < g->ngroups; k++) {
+        uint64_t rows = 0;
+        cg->first[k] = n;
+        for (unsigned t = 0; t < g->table_n; t++) {
+            if (g->table_group[t] != k)
+                continue;
+            cg->entry[n++] = (uint16_t)t;
+            rows += full + (t < rem);
+        }
+        cg->share[k] = n - cg->first[k];
+        cg->before[k + 1] = cg->before[k] + rows;
+        for (unsigned s = g->group[k].first; s < g->group[k].first + g->group[k].nslots; s++)
+            cg->slot_group[s] = (unsigned char)k;
+    }
+    assert(cg->before[g->ngroups] == cg->families);
+    for (unsigned s = 0; s < g->nslots; s++)
+        cg->slot_at[s] = s;
+    by_region_ctx = g;
+    qsort(cg->slot_at, g->nslots, sizeof cg->slot_at[0], by_region);
+    for (unsigned r = 0; r < g->nslots; r++)
+        cg->rank[cg->slot_at[r]] = r;
+    /* how many rows each slot holds: one pass over the NIK permutation */
+    memset(cg->at, 0, sizeof cg->at);
+    for (uint64_t i = 0; i < cg->families; i++) {
+        const gen_group *c;
+        uint64_t j, v = row_nik(g, i, &c, &j);
+        cg->at[cg->rank[c->first + v % c->nslots] + 1]++;
+    }
+    for (unsigned r = 0; r < g->nslots; r++)
+        cg->at[r + 1] += cg->at[r];
+    assert(cg->at[g->nslots] == cg->families);
+    cg->ordered = 1;
+    return EXIT_OK;
 }
 
-int ctl_gen_write_provinces(const ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
-                            const char *name)
+int ctl_gen_write_places(ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
+                         const char *name)
 {
-    return write_rows(cg, 1, first, count, out, name);
+    const gen_ctx *g = &cg->g;
+    gen_row row;
+    assert(cg->ordered && first <= cg->families && count <= cg->families - first);
+    if (count == 0)
+        return ctl_gen_write(cg, 0, 0, out, name);
+    /* The rows of slots r0..r1: of r0 from its off0-th, of r1 up to its end1-th (in extract
+     * order), found by one pass over the groups that hold those slots, then put in order. */
+    const unsigned r0 = rank_of(cg, first), r1 = rank_of(cg, first + count - 1);
+    const uint64_t off0 = first - cg->at[r0], end1 = first + count - cg->at[r1];
+    const unsigned k0 = cg->slot_group[cg->slot_at[r0]], k1 = cg->slot_group[cg->slot_at[r1]];
+    uint64_t *keep = malloc(count * sizeof *keep), n = 0;
+    if (!keep) {
+        ctl_say("kksctl gen population: out of memory\n");
+        return EXIT_INTERNAL;
+    }
+    memset(cg->seen + r0, 0, (r1 - r0 + 1) * sizeof cg->seen[0]);
+    for (unsigned k = k0; k <= k1; k++)
+        for (uint64_t r = 0; r < cg->before[k + 1] - cg->before[k]; r++) {
+            const gen_group *c;
+            uint64_t i = group_row(cg, k, r), j, v = row_nik(g, i, &c, &j);
+            unsigned s = cg->rank[c->first + v % c->nslots];
+            if (s < r0 || s > r1)
+                continue;
+            uint64_t m = cg->seen[s]++;
+            if ((s == r0 && m < off0) || (s == r1 && m >= end1))
+                continue;
+            keep[n++] = (uint64_t)s << 40 | i; /* i < 2^27, s < 2^14 */
+        }
+    assert(n == count);
+    if (kks_sort_u64(keep, n, sizeof *keep, 0) < 0) {
+        free(keep);
+        ctl_say("kksctl gen population: out of memory\n");
+        return EXIT_INTERNAL;
+    }
+    fputs(gen_header, out);
+    memset(&row, 0, sizeof row);
+    for (uint64_t p = 0; p < n; p++) {
+        gen_family_row(g, keep[p] & ((1ULL << 40) - 1), &row);
+        if (row.overflow || fwrite(row.b, 1, row.n, out) != row.n)
+            break;
+    }
+    free(keep);
+    if (row.overflow) { /* cannot happen with the tables above */
+        ctl_say("kksctl gen population: a row too long\n");
+        return EXIT_INTERNAL;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "kksctl gen population: %s: %s\n", name, strerror(errno));
+        return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
 }
 
 unsigned ctl_gen_province(const ctl_gen *cg, uint64_t pos)
 {
-    unsigned k = 0;
-    assert(pos < cg->families);
-    province_row(cg, pos, &k);
-    return cg->g.group[k].code;
+    assert(cg->ordered && pos < cg->families);
+    return cg->g.group[cg->slot_group[cg->slot_at[rank_of(cg, pos)]]].code;
 }
 
 void ctl_gen_free(ctl_gen *cg)

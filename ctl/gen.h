@@ -7,7 +7,7 @@
  *   ctl_gen_new    loads the seeds' places, checks that the size fits the
  *                  4-digit KK serials and NIK sequences
  *   ctl_gen_write  the header and a range of rows on a stream
- *   ctl_gen_write_provinces  the same, the rows taken province by province
+ *   ctl_gen_write_places     the same, the rows taken kecamatan by kecamatan
  *   ctl_gen_free   what ctl_gen_new made (NULL: nothing) */
 #ifndef CTL_GEN_H
 #define CTL_GEN_H
@@ -34,14 +34,17 @@ int ctl_gen_new(const struct ctl_gen_opts *o, ctl_gen **out);
  * the families given to ctl_gen_new) on out, and flushes it. EXIT_OK, or
  * EXIT_INTERNAL after saying why on stderr (name names out). */
 int ctl_gen_write(const ctl_gen *g, uint64_t first, uint64_t count, FILE *out, const char *name);
-/* The same, in the province order: the extract's rows of the first province (by code), in
- * extract order, then those of the next, and so on (the order of a stable sort of the
- * extract by the KK's first two digits). Positions first .. first + count - 1 of that order.
- * A stretch of it holds the KKs of one or a few provinces, a narrow range of the KK space,
- * where the same count of rows in extract order holds KKs of every province. */
-int ctl_gen_write_provinces(const ctl_gen *g, uint64_t first, uint64_t count, FILE *out,
-                            const char *name);
-/* The province code (2 digits) of position pos of the province order. */
+/* The place order: the extract stably sorted by the KK's first six digits, its kecamatan
+ * (province by province, kecamatan by kecamatan, each one's rows in extract order). A
+ * stretch of it holds the KKs, NIKs and wallets of a few kecamatan, a narrow range of each
+ * key space, where the same count of rows in extract order is spread over all of them.
+ * ctl_gen_place_order counts each kecamatan's rows (a pass over the NIK numbering, no row
+ * written); then ctl_gen_write_places writes the header and positions first .. first +
+ * count - 1 of that order (memory: 8 bytes a row written; one pass over the rows of the
+ * provinces they are in), and ctl_gen_province gives the province code of a position. */
+int ctl_gen_place_order(ctl_gen *g);
+int ctl_gen_write_places(ctl_gen *g, uint64_t first, uint64_t count, FILE *out,
+                         const char *name);
 unsigned ctl_gen_province(const ctl_gen *g, uint64_t pos);
 void ctl_gen_free(ctl_gen *g);
 

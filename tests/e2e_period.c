@@ -2,7 +2,7 @@
  * phase's counts against the single commands' own figures for the same
  * extract, the ledger clean, a second run of the same families and period
  * crediting nothing (exactly once), the chunks being the rows of the one
- * extract province by province, the work directory removed, the report written, the exit codes. */
+ * extract kecamatan by kecamatan, the work directory removed, the report written, the exit codes. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -135,11 +135,24 @@ static void ledger_ok(void)
     free(out);
 }
 
+typedef struct line_at {
+    const char *p;
+    size_t len, n; /* n: its place in the extract */
+} line_at;
+
+static int by_kecamatan(const void *a, const void *b)
+{
+    const line_at *x = a, *y = b;
+    int c = memcmp(x->p, y->p, 6);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
 /* The chunks kept in keep (extract-0001.csv ..), each header first, are the
- * rows of the one extract (path ext) province by province: their rows end to
- * end are the extract stably sorted by the KK's first two digits (the
- * province), size rows a chunk but the last. */
-static void chunks_are_provinces(const char *ext, const char *keep, int nchunks, size_t size)
+ * rows of the one extract (path ext) kecamatan by kecamatan: their rows end
+ * to end are the extract stably sorted by the KK's first six digits (its
+ * kecamatan, whose first two are the province), size rows a chunk but the
+ * last. */
+static void chunks_are_places(const char *ext, const char *keep, int nchunks, size_t size)
 {
     char path[400];
     char *whole = e2e_slurp(ext);
@@ -150,15 +163,17 @@ static void chunks_are_provinces(const char *ext, const char *keep, int nchunks,
     cr_assert(want && got);
     for (char *l = whole + hlen; *l; l = strchr(l, '\n') + 1)
         total++;
-    for (int prov = 0; prov < 100; prov++)
-        for (char *l = whole + hlen; *l; l = strchr(l, '\n') + 1) {
-            size_t len = (size_t)(strchr(l, '\n') + 1 - l);
-            if ((l[0] - '0') * 10 + (l[1] - '0') == prov) {
-                memcpy(want + nwant, l, len);
-                nwant += len;
-            }
-        }
-    cr_assert_eq(nwant, wlen - hlen, "a row of the extract without a province");
+    line_at *lines = calloc(total + 1, sizeof *lines);
+    cr_assert(lines);
+    total = 0;
+    for (char *l = whole + hlen; *l; l = strchr(l, '\n') + 1, total++)
+        lines[total] = (line_at){l, (size_t)(strchr(l, '\n') + 1 - l), total};
+    qsort(lines, total, sizeof *lines, by_kecamatan);
+    for (size_t i = 0; i < total; i++) {
+        memcpy(want + nwant, lines[i].p, lines[i].len);
+        nwant += lines[i].len;
+    }
+    free(lines);
     for (int k = 1; k <= nchunks; k++) {
         snprintf(path, sizeof path, "%s/extract-%04d.csv", keep, k);
         char *part = e2e_slurp(path);
@@ -178,7 +193,7 @@ static void chunks_are_provinces(const char *ext, const char *keep, int nchunks,
     snprintf(path, sizeof path, "%s/extract-%04d.csv", keep, nchunks + 1);
     cr_assert(access(path, F_OK) != 0, "a chunk too many: %s", path);
     cr_assert(ngot == nwant && memcmp(got, want, nwant) == 0,
-              "the chunks are not the extract's rows province by province");
+              "the chunks are not the extract's rows kecamatan by kecamatan");
     free(want);
     free(got);
     free(whole);
@@ -258,9 +273,9 @@ Test(period, run_then_again_exactly_once)
     free(out);
     ledger_ok();
 
-    /* the chunks kept are the one extract province by province */
+    /* the chunks kept are the one extract kecamatan by kecamatan */
     snprintf(chunk2, sizeof chunk2, "%s/extract.csv", E.dir);
-    chunks_are_provinces(chunk2, keep, 3, 7000);
+    chunks_are_places(chunk2, keep, 3, 7000);
     snprintf(chunk2, sizeof chunk2, "%s/bpnt-0003.csv", keep);
     cr_assert(e2e_file_has(chunk2, "program,period,kk,amount"));
 }
@@ -282,14 +297,14 @@ Test(period, text_summary_and_usage)
     cr_assert(strstr(out, "  rejected 0\n"), "%s", out);
     free(out);
     /* fewer families than the province table has entries: provinces with a
-     * row or two, some with none, and one split across the two chunks */
+     * row or two, some with none */
     char *gen[] = {(char *)e2e_bin("kksctl"), "gen", "population", "--families", "1500",
                    "--seed", "1", NULL};
     snprintf(ext, sizeof ext, "%s/extract.csv", E.dir);
     cr_assert_eq(e2e_run(&out, gen), 0);
     e2e_write_file(ext, out);
     free(out);
-    chunks_are_provinces(ext, keep, 2, 1000);
+    chunks_are_places(ext, keep, 2, 1000);
     /* usage errors, each before anything is sent */
     cr_assert_eq(ctl(NULL, 0, "period", "run"), 2);
     cr_assert_eq(ctl(NULL, 0, "period", "run", "--families", "0"), 2);
