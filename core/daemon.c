@@ -48,6 +48,8 @@ static void on_signal(uv_signal_t *s, int signum)
     d->stopping = 1;
     kks_info("stopping: answering requests in flight", "signal",
              signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (d->on_stopping)
+        d->on_stopping(d);
     kks_server_drain(d->srv, DRAIN_TIMEOUT_MS, on_drained, d);
 }
 

@@ -16,6 +16,9 @@ typedef struct kks_daemon {
     kks_metrics_source_fn metrics_source;
     void *metrics_ud;
     uv_signal_t sigterm, sigint;
+    /* Called when a stop signal arrives, before the server drains: give up
+     * work that need not be finished (NULL: none). */
+    void (*on_stopping)(struct kks_daemon *d);
     /* Called once the server has drained: close the daemon's own handles
      * (clients, timers) so that the loop can end. */
     void (*on_stopped)(struct kks_daemon *d);

@@ -114,7 +114,7 @@ int cmd_ledger(ctl *c, int argc, char **argv)
         return EXIT_USAGE;
     }
     kc_op_ledger_check(&req, &lc);
-    if ((ec = ctl_request(c, KKS_ROLE_SWITCH, &req, &rep)) != EXIT_OK)
+    if ((ec = ctl_request_for(c, KKS_ROLE_SWITCH, &req, &rep, CTL_CHECK_TIMEOUT_MS)) != EXIT_OK)
         return ec;
     const Kks__LedgerCheckReply *r = rep->ledger_check_reply;
     ec = r->ok ? EXIT_OK : EXIT_DECLINED;

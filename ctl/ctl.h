@@ -28,6 +28,9 @@ typedef struct ctl {
 } ctl;
 
 #define CTL_TIMEOUT_MS 60000
+/* ledger check reads the whole ledger (minutes at national size; the switch
+ * serves terminals meanwhile) */
+#define CTL_CHECK_TIMEOUT_MS 3600000
 
 /* The client for a peer (KKS_ROLE_ISSUER or KKS_ROLE_SWITCH), connecting on
  * first use; NULL after printing why (see *exit_code). */
@@ -36,6 +39,9 @@ kks_client *ctl_peer(ctl *c, unsigned role, int *exit_code);
  * kks__envelope__free_unpacked), else the exit code after printing why
  * (a peer's Error reply is EXIT_INTERNAL unless it says the peer refused). */
 int ctl_request(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep);
+/* The same, waiting up to timeout_ms for the reply. */
+int ctl_request_for(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep,
+                    unsigned timeout_ms);
 /* Prints a UTC "YYYY-MM-DDTHH:MM:SSZ" as WIB (UTC+7) for people. */
 void ctl_wib(const char *utc, char out[32]);
 /* Prints v (built with core/kks_json.h; stolen) on one line on stdout. EXIT_OK,

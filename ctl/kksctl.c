@@ -92,12 +92,18 @@ kks_client *ctl_peer(ctl *c, unsigned role, int *exit_code)
 
 int ctl_request(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep)
 {
+    return ctl_request_for(c, role, req, rep, CTL_TIMEOUT_MS);
+}
+
+int ctl_request_for(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **rep,
+                    unsigned timeout_ms)
+{
     int ec = EXIT_OK, rc;
     kks_client *cl = ctl_peer(c, role, &ec);
     *rep = NULL;
     if (!cl)
         return ec;
-    rc = kks_client_call_wait(cl, req, CTL_TIMEOUT_MS, rep);
+    rc = kks_client_call_wait(cl, req, timeout_ms, rep);
     if (rc < 0) {
         const char *why = kks_client_last_error(cl);
         ctl_say("kksctl: %s %s: %s\n", kks_role_name(role), kks_client_address(cl),

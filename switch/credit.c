@@ -13,6 +13,7 @@
  * when the rejections would not fit, the switch stops at a family boundary
  * and says where (next_kk); the sender sends the rest again. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,23 +424,131 @@ out:
     return v;
 }
 
+/* A ledger check reads every wallet, credit and transfer: minutes at national
+ * size (29M credits), during which the event loop would answer no terminal.
+ * So it runs in libuv's thread pool on a read-only connection of its own, in
+ * one read transaction: the ledger as committed when it starts, whatever
+ * commits meanwhile. An in-memory database (tests) has no second connection:
+ * checked on the loop. */
+typedef struct check_job {
+    uv_work_t work;
+    sw *s;
+    kks_conn *c;
+    uint64_t id;
+    sqlite3 *db;
+    atomic_int stop; /* set at shutdown: the progress handler interrupts */
+    int rc;
+    char violation[256];
+    Kks__LedgerCheckReply lr;
+    struct check_job *next; /* sw.checks: those running */
+} check_job;
+
+/* The reply to a check that ended with rc (ledger_check): its figures in lr. */
+static void check_reply(int rc, const char *violation, Kks__LedgerCheckReply *lr,
+                        Kks__Envelope *rep, Kks__Error *er)
+{
+    if (rc < 0) {
+        er->code = KKS_EDB;
+        er->message = "database error during the check";
+        rep->body_case = KKS__ENVELOPE__BODY_ERROR;
+        rep->error = er;
+        return;
+    }
+    lr->ok = rc == 0;
+    lr->violation = (char *)violation;
+    rep->body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK_REPLY;
+    rep->ledger_check_reply = lr;
+}
+
+static int check_stopped(void *ud)
+{
+    return atomic_load(&((check_job *)ud)->stop);
+}
+
+static void check_work(uv_work_t *w)
+{
+    check_job *j = w->data;
+    j->rc = KKS_EDB;
+    sqlite3_progress_handler(j->db, 10000, check_stopped, j);
+    if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    j->rc = ledger_check_db(j->db, j->violation, sizeof j->violation, &j->lr.accounts,
+                            &j->lr.transfers, &j->lr.wallets_total, &j->lr.funding_total);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* On the loop: the answer goes out at once (the check read committed data
+ * only: nothing to wait for), even while the switch stops. */
+static void check_done(uv_work_t *w, int status)
+{
+    check_job *j = w->data;
+    Kks__Envelope rep = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    for (check_job **p = &j->s->checks; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    if (status < 0 || atomic_load(&j->stop))
+        j->rc = KKS_EDB;
+    check_reply(j->rc, j->violation, &j->lr, &rep, &er);
+    kks_conn_reply(j->c, j->id, &rep);
+    kks_conn_unref(j->c);
+    sqlite3_close(j->db);
+    free(j);
+}
+
+void ledger_checks_stop(sw *s)
+{
+    for (check_job *j = s->checks; j; j = j->next)
+        atomic_store(&j->stop, 1);
+}
+
 enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o)
 {
-    Kks__Envelope rep = KKS__ENVELOPE__INIT;
-    Kks__LedgerCheckReply lr = KKS__LEDGER_CHECK_REPLY__INIT;
-    char violation[256];
-    int rc = ledger_check(s->ledger, violation, sizeof violation, &lr.accounts, &lr.transfers,
-                          &lr.wallets_total, &lr.funding_total);
-    if (rc < 0) {
+    const char *path = sqlite3_db_filename(s->db, "main");
+    check_job *j;
+    if (!path || !*path) { /* in memory: on this connection, now */
+        Kks__Envelope rep = KKS__ENVELOPE__INIT;
+        Kks__Error er = KKS__ERROR__INIT;
+        Kks__LedgerCheckReply lr = KKS__LEDGER_CHECK_REPLY__INIT;
+        char violation[256];
+        int rc = ledger_check(s->ledger, violation, sizeof violation, &lr.accounts,
+                              &lr.transfers, &lr.wallets_total, &lr.funding_total);
+        check_reply(rc, violation, &lr, &rep, &er);
+        sw_out_set(o, &rep);
+        return SW_READ;
+    }
+    if (!(j = calloc(1, sizeof *j))) {
+        sw_out_error(o, KKS_ENOMEM, kks_strerror(KKS_ENOMEM));
+        return SW_READ;
+    }
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_busy_timeout(j->db, 5000) != SQLITE_OK) {
+        kks_error("ledger check: cannot open the database", "error",
+                  j->db ? sqlite3_errmsg(j->db) : "out of memory");
+        sqlite3_close(j->db);
+        free(j);
         sw_out_error(o, KKS_EDB, "database error during the check");
         return SW_READ;
     }
-    lr.ok = rc == 0;
-    lr.violation = violation;
-    rep.body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK_REPLY;
-    rep.ledger_check_reply = &lr;
-    sw_out_set(o, &rep);
-    return SW_READ;
+    kks__ledger_check_reply__init(&j->lr);
+    j->s = s;
+    j->c = c;
+    j->id = req->id;
+    j->work.data = j;
+    kks_conn_ref(c);
+    if (uv_queue_work(s->d.loop, &j->work, check_work, check_done) != 0) {
+        kks_conn_unref(c);
+        sqlite3_close(j->db);
+        free(j);
+        sw_out_error(o, KKS_ENOMEM, "cannot start the check");
+        return SW_READ;
+    }
+    j->next = s->checks;
+    s->checks = j;
+    return SW_LATER;
 }
 
 void account_movements_pb(const ledger_movement *mv, int n, Kks__Movement *m, Kks__Movement **pm)

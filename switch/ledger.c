@@ -777,19 +777,26 @@ static int probe(sqlite3 *db, const char *q, char *what, size_t cap, int64_t *nu
 int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int64_t *transfers,
                  int64_t *wallets_total, int64_t *funding_total)
 {
+    return ledger_check_db(l->db, violation, cap, accounts, transfers, wallets_total,
+                           funding_total);
+}
+
+int ledger_check_db(sqlite3 *db, char *violation, size_t cap, int64_t *accounts,
+                    int64_t *transfers, int64_t *wallets_total, int64_t *funding_total)
+{
     char row[200];
     int64_t sum = 0;
     violation[0] = '\0';
-    if (probe(l->db, "SELECT (SELECT count(*) FROM funding) + 2 * (SELECT count(*) FROM wallet)"
+    if (probe(db, "SELECT (SELECT count(*) FROM funding) + 2 * (SELECT count(*) FROM wallet)"
                      " + (SELECT count(*) FROM account)", NULL, 0, accounts) < 0 ||
-        probe(l->db, "SELECT (SELECT count(*) FROM credit) + (SELECT count(*) FROM transfer)",
+        probe(db, "SELECT (SELECT count(*) FROM credit) + (SELECT count(*) FROM transfer)",
               NULL, 0, transfers) < 0 ||
-        probe(l->db, "SELECT coalesce(sum(pkh + bpnt), 0) FROM wallet", NULL, 0, wallets_total) < 0 ||
-        probe(l->db, "SELECT coalesce(sum(balance), 0) FROM funding", NULL, 0, funding_total) < 0)
+        probe(db, "SELECT coalesce(sum(pkh + bpnt), 0) FROM wallet", NULL, 0, wallets_total) < 0 ||
+        probe(db, "SELECT coalesce(sum(balance), 0) FROM funding", NULL, 0, funding_total) < 0)
         return KKS_EDB;
 
     /* 1. All balances sum to zero. */
-    if (probe(l->db, "SELECT (SELECT coalesce(sum(balance), 0) FROM funding)"
+    if (probe(db, "SELECT (SELECT coalesce(sum(balance), 0) FROM funding)"
                      " + (SELECT coalesce(sum(pkh + bpnt), 0) FROM wallet)"
                      " + (SELECT coalesce(sum(balance), 0) FROM account)",
               NULL, 0, &sum) < 0)
@@ -847,7 +854,7 @@ int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int6
         " AND t.owner = a.owner WHERE a.balance != coalesce(t.s, 0) LIMIT 1",
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        int r = probe(l->db, checks[i], row, sizeof row, NULL);
+        int r = probe(db, checks[i], row, sizeof row, NULL);
         if (r < 0)
             return KKS_EDB;
         if (r == 1) {

@@ -166,5 +166,9 @@ int ledger_transfer_get(ledger *l, const char *key, ledger_xfer *out);
  * violation in words, or KKS_EDB. Counts go to the out parameters. */
 int ledger_check(ledger *l, char *violation, size_t cap, int64_t *accounts, int64_t *transfers,
                  int64_t *wallets_total, int64_t *funding_total);
+/* The same on any connection to a ledger's database (the switch runs it on
+ * a read-only one of its own, off its event loop: ledger_check_handle). */
+int ledger_check_db(sqlite3 *db, char *violation, size_t cap, int64_t *accounts,
+                    int64_t *transfers, int64_t *wallets_total, int64_t *funding_total);
 
 #endif

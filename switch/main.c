@@ -65,6 +65,13 @@ static int bin_valid(const char *bin, size_t n)
     return 1;
 }
 
+/* A ledger check in progress is given up (answered with an error) rather
+ * than waited for: it may have minutes to go. */
+static void on_stopping(kks_daemon *d)
+{
+    ledger_checks_stop(d->app);
+}
+
 static void on_stopped(kks_daemon *d)
 {
     sw *s = d->app;
@@ -178,6 +185,7 @@ int main(int argc, char **argv)
         return KKS_EXIT_INTERNAL;
     }
     s.d.app = &s;
+    s.d.on_stopping = on_stopping;
     s.d.on_stopped = on_stopped;
     s.d.metrics_source = swm_render;
     s.d.metrics_ud = &s.metrics;

@@ -66,6 +66,7 @@ struct sw {
     int nlinks;
     sw_ask_fn ask;
     swm metrics; /* served on --metrics (swmetrics.h) */
+    struct check_job *checks; /* ledger checks running off the loop (credit.c) */
 };
 
 /* What a handler leaves for dispatch. */
@@ -141,6 +142,8 @@ enum sw_verdict settle_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_o
 enum sw_verdict credit_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 enum sw_verdict accounts_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
+/* Interrupts the ledger checks running (at shutdown: each is answered with an error). */
+void ledger_checks_stop(sw *s);
 enum sw_verdict account_handle(sw *s, kks_conn *c, const Kks__Envelope *req, sw_out *o);
 /* The protobuf views m (pointers in pm) of n movements; they point into mv. */
 void account_movements_pb(const ledger_movement *mv, int n, Kks__Movement *m, Kks__Movement **pm);

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -508,4 +509,71 @@ Test(credit, two_runs_of_one_manifest_and_pkh_with_bpnt_run_at_once_exactly_once
         free(out);
     }
     cr_assert_eq(e2e_stop(E.switch_pid), 0);
+}
+
+/* A ledger check reads the whole ledger (minutes at national size). It runs
+ * off the switch's event loop on a read connection of its own: the switch
+ * goes on answering meanwhile, and a switch told to stop in the middle of one
+ * stops at once. A switch database filled straight with WALLETS wallets, each
+ * with a credit (a consistent ledger), makes a check that takes seconds. */
+#define WALLETS 1500000
+
+static void fill_ledger(const char *db)
+{
+    sqlite3 *d;
+    char sql[1400];
+    cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "BEGIN;"
+             "INSERT INTO funding(id, program, period, balance) VALUES (1, 'pkh', '2026-T4', %lld);"
+             "INSERT INTO credit_batch(id, funding, at) VALUES (1, 1, '2026-10-01T00:00:00Z');"
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d - 1)"
+             " INSERT INTO wallet(kk, pkh, bpnt, opened_at, programs, pkh_last, bpnt_last)"
+             " SELECT 3201010000000000 + i * 7, 100000, 0, '2026-10-01T00:00:00Z', 3, 24323, -1"
+             " FROM n;"
+             "INSERT INTO credit(kk, program, first, last, batch, amount)"
+             " SELECT kk, 1, 24321, 24323, 1, 100000 FROM wallet;"
+             "COMMIT;",
+             -100000LL * WALLETS, WALLETS);
+    cr_assert_eq(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(d));
+    sqlite3_close(d);
+}
+
+static pid_t check_in_background(void)
+{
+    char *argv[12];
+    int n = ctl_head(argv);
+    argv[n++] = "ledger";
+    argv[n++] = "check";
+    argv[n] = NULL;
+    return e2e_spawn("check", argv);
+}
+
+Test(credit, a_ledger_check_leaves_the_switch_answering)
+{
+    char db[400], *out = NULL, log[400];
+    e2e_start_issuer();
+    e2e_start_switch_db("big.db"); /* its schema */
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    snprintf(db, sizeof db, "%s/big.db", E.dir);
+    fill_ledger(db);
+    e2e_start_switch_db("big.db");
+
+    pid_t check = check_in_background();
+    usleep(300000); /* the request is in */
+    cr_assert_eq(ctl(&out, "ping", NULL, NULL), 0, "%s", out);
+    free(out);
+    cr_assert_eq(e2e_wait_for(check, 10), -1,
+                 "the ping was answered only once the ledger check was done");
+    cr_assert_eq(e2e_wait_for(check, 120000), 0, "ledger check failed");
+    snprintf(log, sizeof log, "%s/check.log", E.dir);
+    cr_assert(e2e_file_has(log, "\"ok\":true"), "the check did not find the ledger whole");
+    cr_assert(e2e_file_has(log, "\"accounts\":3000001"), "not every wallet was read");
+
+    /* stopped in the middle of a check: at once, the check answered with an error */
+    check = check_in_background();
+    usleep(300000);
+    cr_assert_eq(e2e_stop(E.switch_pid), 0);
+    int ec = e2e_wait_for(check, 20000);
+    cr_assert(ec != 0 && ec != -1, "the interrupted check said %d", ec);
 }
