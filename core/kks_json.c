@@ -41,6 +41,31 @@ size_t kks_utf8_len(const char *str)
     return n;
 }
 
+int kks_utf8_valid(const char *s)
+{
+    if (!s)
+        return 1;
+    /* ASCII eight bytes at a time (strlen is vectorised): most text is */
+    size_t n = strlen(s), i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080u)
+            break;
+    }
+    s += i;
+    for (;;) {
+        while ((unsigned char)*s - 1u < 0x7Fu) /* ASCII but NUL, the common case, inline */
+            s++;
+        if (!*s)
+            return 1;
+        size_t k = kks_utf8_len(s);
+        if (k == 0)
+            return 0;
+        s += k;
+    }
+}
+
 json_t *kks_json_str(const char *s)
 {
     json_t *v;

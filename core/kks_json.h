@@ -27,6 +27,9 @@
 /* Length of the well-formed UTF-8 sequence (RFC 3629) that starts at s, or 0
  * when the byte at s does not start one. s is NUL-terminated. */
 size_t kks_utf8_len(const char *s);
+/* 1 when the NUL-terminated s (NULL too) is all well-formed UTF-8, else 0.
+ * ASCII is checked eight bytes at a time: most text is. */
+int kks_utf8_valid(const char *s);
 
 /* A new JSON string for s, or JSON null for NULL. Bytes that are not UTF-8 are
  * each replaced by U+FFFD, so the result always dumps as valid JSON. NULL only

@@ -51,6 +51,13 @@ typedef struct kks_family {
 int kks_registry_parse(const kks_seeds *s, const char *const *fields, int n, kks_family *out,
                        char *why, size_t cap);
 
+/* A row as kksctl sends it to the issuer (EnrollRow.packed): its fields one
+ * after the other, each ended by a NUL byte. Points fields[0 ..) at them
+ * (inside data) and returns how many there are, or cap + 1 when there are
+ * more than cap (the rest unread); -1 when data is empty, does not end with a
+ * NUL byte, or a field is not UTF-8. Reads len bytes, nothing past them. */
+int kks_registry_unpack(const uint8_t *data, size_t len, const char **fields, int cap);
+
 /* The rules that need the enrolment date today (YYYY-MM-DD): the holder's
  * birth_date is not after it, and the holder is at least holder_min_age
  * years old on it. f comes from kks_registry_parse. Returns 0 or KKS_EINVAL

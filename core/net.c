@@ -574,31 +574,6 @@ static void arena_reset(void)
 
 static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
 
-static int utf8_ok(const char *s)
-{
-    if (!s)
-        return 1;
-    /* ASCII eight bytes at a time (strlen is vectorised): most text is */
-    size_t n = strlen(s), i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (w & 0x8080808080808080u)
-            break;
-    }
-    s += i;
-    for (;;) {
-        while ((unsigned char)*s - 1u < 0x7Fu) /* ASCII but NUL, the common case, inline */
-            s++;
-        if (!*s)
-            return 1;
-        size_t k = kks_utf8_len(s);
-        if (k == 0)
-            return 0;
-        s += k;
-    }
-}
-
 /* 1 when every string field of m (and of the messages in it) is valid UTF-8:
  * protobuf-c does not check, and a string stored and echoed back would make a
  * strict peer fail to decode our reply. */
@@ -621,7 +596,7 @@ static int pb_utf8_ok(const ProtobufCMessage *m, int depth)
             size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
             void *const *v = *(void *const *const *)base;
             for (size_t k = 0; k < n; k++)
-                if (f->type == PROTOBUF_C_TYPE_STRING ? !utf8_ok(v[k])
+                if (f->type == PROTOBUF_C_TYPE_STRING ? !kks_utf8_valid(v[k])
                                                        : !pb_utf8_ok(v[k], depth + 1))
                     return 0;
             continue;
@@ -629,7 +604,7 @@ static int pb_utf8_ok(const ProtobufCMessage *m, int depth)
         const void *v = *(const void *const *)base;
         if (!v)
             continue;
-        if (f->type == PROTOBUF_C_TYPE_STRING ? !utf8_ok(v) : !pb_utf8_ok(v, depth + 1))
+        if (f->type == PROTOBUF_C_TYPE_STRING ? !kks_utf8_valid(v) : !pb_utf8_ok(v, depth + 1))
             return 0;
     }
     return 1;

@@ -213,6 +213,23 @@ static int check_places(const kks_seeds *s, const kks_family *o, char *why, size
     FAIL("kelurahan '%.40s' is not a known kelurahan of kecamatan %s", o->kelurahan, kk->name);
 }
 
+int kks_registry_unpack(const uint8_t *data, size_t len, const char **fields, int cap)
+{
+    const char *p = (const char *)data, *end = p + len;
+    int n = 0;
+    if (len == 0 || data[len - 1] != '\0')
+        return -1;
+    while (p < end) { /* the last byte is a NUL: each field ends inside data */
+        if (!kks_utf8_valid(p))
+            return -1;
+        if (n == cap)
+            return cap + 1; /* more than asked for: the rest is not read */
+        fields[n++] = p;
+        p += strlen(p) + 1;
+    }
+    return n;
+}
+
 int kks_registry_parse(const kks_seeds *s, const char *const *f, int n, kks_family *o, char *why,
                        size_t cap)
 {

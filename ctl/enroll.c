@@ -149,16 +149,16 @@ static void on_result(int status, const Kks__Envelope *rep, void *ud)
 
 /* The account a registry row asks for: its KK and programmes (PKH if any
  * member counts for a PKH component, BPNT if bpnt is 1). */
-static acct_row row_account(const Kks__EnrollRow *row)
+static acct_row row_account(uint32_t line, char *const *fields, int n)
 {
-    acct_row a = {.line = row->line};
-    if (row->n_fields != KKS_REG_NFIELDS || !kks_digits(row->fields[0], 16))
+    acct_row a = {.line = line};
+    if (n != KKS_REG_NFIELDS || !kks_digits(fields[0], 16))
         return a;
-    a.kk = strtoull(row->fields[0], NULL, 10);
+    a.kk = strtoull(fields[0], NULL, 10);
     for (int i = 11; i < 18; i++)
-        if (strtol(row->fields[i], NULL, 10) > 0)
+        if (strtol(fields[i], NULL, 10) > 0)
             a.programs |= 1;
-    if (strcmp(row->fields[18], "1") == 0)
+    if (strcmp(fields[18], "1") == 0)
         a.programs |= 2;
     return a;
 }
@@ -221,7 +221,8 @@ static void open_accounts(run *r, kks_client *sw)
     r->accounts_done = !r->failed;
 }
 
-static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n, int last)
+static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, const acct_row *accts,
+                      size_t n, int last)
 {
     Kks__Envelope env = KKS__ENVELOPE__INIT;
     Kks__EnrollBatch b = KKS__ENROLL_BATCH__INIT;
@@ -230,10 +231,9 @@ static int send_batch(run *r, kks_client *cl, Kks__EnrollRow *rows, size_t n, in
     int rc;
     if (!bc)
         return KKS_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         prow[i] = &rows[i];
-        bc->rows[i] = row_account(&rows[i]);
-    }
+    memcpy(bc->rows, accts, n * sizeof *accts);
     b.n_rows = n;
     b.verify_only = r->verify;
     b.last = last;
@@ -392,6 +392,10 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
                struct ctl_enroll_stats *st)
 {
     static Kks__EnrollRow rows[BATCH_ROWS];
+    static acct_row accts[BATCH_ROWS];
+    /* the batch's rows packed (EnrollRow.packed: each field ended by a NUL),
+     * one after the other: BATCH_BYTES and the last row, which may pass it */
+    static uint8_t packed[BATCH_BYTES + KKS_CSV_MAX_RECORD + 64];
     run r = {.c = c, .verify = o->verify};
     kks_client *sw = NULL;
     kks_csv csv;
@@ -466,33 +470,24 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
             Kks__EnrollRow *row = &rows[n];
             kks__enroll_row__init(row);
             row->line = (unsigned)csv.line;
-            row->n_fields = (size_t)csv.nfields;
-            row->fields = calloc((size_t)csv.nfields, sizeof(char *));
-            int oom = !row->fields;
-            if (oom)
-                row->n_fields = 0;
-            for (size_t i = 0; i < row->n_fields; i++) {
-                oom |= !(row->fields[i] = strdup(csv.fields[i]));
-                bytes += strlen(csv.fields[i]) + 3;
+            row->packed.data = packed + bytes;
+            for (int i = 0; i < csv.nfields; i++) {
+                size_t k = strlen(csv.fields[i]) + 1; /* with its NUL */
+                memcpy(packed + bytes, csv.fields[i], k);
+                bytes += k;
             }
-            if (oom) {
-                ctl_say("kksctl: out of memory\n");
-                r.failed = EXIT_INTERNAL; /* nothing more is sent; what was, stays */
-            }
+            row->packed.len = (size_t)(packed + bytes - row->packed.data);
+            accts[n] = row_account(row->line, csv.fields, csv.nfields);
+            bytes += 8; /* the row's framing in the message, about */
             n++;
         }
         if ((rc != 1 && n > 0) || n == BATCH_ROWS || bytes >= BATCH_BYTES) {
             while (r.inflight >= IN_FLIGHT && !r.failed)
                 uv_run(c->loop, UV_RUN_ONCE);
             int last = rc != 1 || next >= (size_t)total;
-            if (!r.failed && send_batch(&r, cl, rows, n, last) < 0 && !r.failed) {
+            if (!r.failed && send_batch(&r, cl, rows, accts, n, last) < 0 && !r.failed) {
                 ctl_say("kksctl: issuer: %s\n", kks_client_last_error(cl));
                 r.failed = EXIT_PEER;
-            }
-            for (size_t i = 0; i < n; i++) {
-                for (size_t k = 0; rows[i].fields && k < rows[i].n_fields; k++)
-                    free(rows[i].fields[k]);
-                free(rows[i].fields);
             }
             n = 0;
             bytes = 0;

@@ -19,6 +19,7 @@
 
 #include "kks_csv.h"
 #include "kks_err.h"
+#include "kks_json.h"
 #include "kks_registry.h"
 #include "kks_seeds.h"
 
@@ -58,6 +59,36 @@ static void check_family(const kks_family *f)
           "an unknown city");
 }
 
+/* The row packed as kksctl sends it (EnrollRow.packed) unpacks to the same
+ * fields when they are UTF-8, and is refused when one is not. */
+static void packed_round_trip(const kks_csv *csv)
+{
+    static uint8_t buf[KKS_CSV_MAX_RECORD + KKS_CSV_MAX_FIELDS + 1];
+    const char *f[KKS_CSV_MAX_FIELDS];
+    size_t n = 0;
+    int utf8 = 1;
+    for (int i = 0; i < csv->nfields; i++) {
+        size_t k = strlen(csv->fields[i]) + 1;
+        check(n + k <= sizeof buf, "a record longer than its bound");
+        memcpy(buf + n, csv->fields[i], k);
+        n += k;
+        utf8 &= kks_utf8_valid(csv->fields[i]);
+    }
+    uint8_t *exact = malloc(n); /* exactly n bytes: a read past them is ASan's */
+    if (!exact)
+        return;
+    memcpy(exact, buf, n);
+    int got = kks_registry_unpack(exact, n, f, KKS_CSV_MAX_FIELDS);
+    if (!utf8) {
+        check(got == -1, "a field that is not UTF-8 unpacked");
+    } else {
+        check(got == csv->nfields, "the packed row has another field count");
+        for (int i = 0; i < got; i++)
+            check(strcmp(f[i], csv->fields[i]) == 0, "a packed field differs");
+    }
+    free(exact);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t bounds[] = {0, 64, 512, 4096};
@@ -66,6 +97,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc, rows = 0;
     if (size < 1)
         return 0;
+    { /* the input itself as a packed row: hostile bytes, a bound of 8 fields */
+        const char *pf[8];
+        int n = kks_registry_unpack(data, size, pf, 8);
+        check(n >= -1 && n <= 9, "an unpacked field count out of range");
+        for (int i = 0; i < n && i < 8; i++)
+            check((const uint8_t *)pf[i] >= data && (const uint8_t *)pf[i] < data + size &&
+                      kks_utf8_valid(pf[i]),
+                  "an unpacked field outside the row or not UTF-8");
+    }
     if (!(f = fmemopen(size > 1 ? (void *)(data + 1) : (void *)"", size > 1 ? size - 1 : 1,
                        "r")))
         return 0;
@@ -90,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(csv.line >= 1 && csv.next_line >= csv.line, "line numbers");
         if (rows++ == 0 && kks_csv_is(&csv, kks_registry_header, KKS_REG_NFIELDS))
             continue;
+        packed_round_trip(&csv);
         if (kks_registry_parse(&seeds, (const char *const *)csv.fields, csv.nfields, &fam, why,
                                sizeof why) < 0) {
             check(why[0] != '\0', "a row refused without a reason");

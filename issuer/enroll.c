@@ -63,9 +63,22 @@ static enum row_result enroll_row(issuer *is, const Kks__EnrollRow *row, const c
     kks_family f;
     sqlite3_stmt *st;
     char pan[20];
+    const char *packed[KKS_REG_NFIELDS], *const *fields = (const char *const *)row->fields;
+    int nfields = (int)row->n_fields;
 
-    if (kks_registry_parse(&is->seeds, (const char *const *)row->fields, (int)row->n_fields, &f,
-                           why, cap) < 0 ||
+    if (row->packed.len > 0) {
+        if ((nfields = kks_registry_unpack(row->packed.data, row->packed.len, packed,
+                                           KKS_REG_NFIELDS)) < 0) {
+            snprintf(why, cap, "the row is not fields of UTF-8 text, each ended by a NUL byte");
+            return ROW_REJECTED;
+        }
+        if (nfields > KKS_REG_NFIELDS) {
+            snprintf(why, cap, "expected %d fields, found more", KKS_REG_NFIELDS);
+            return ROW_REJECTED;
+        }
+        fields = packed;
+    }
+    if (kks_registry_parse(&is->seeds, fields, nfields, &f, why, cap) < 0 ||
         kks_registry_check_holder(&is->seeds, &f, store_today(is), why, cap) < 0)
         return ROW_REJECTED;
     if (verify)

@@ -834,3 +834,81 @@ Test(issuer, documents_early_renewal_and_an_old_database)
     cr_assert(strstr(out, "it can be renewed from 3 month(s) before it expires"), "%s", out);
     free(out);
 }
+
+/* An EnrollRow carries its fields as strings (fields) or, as kksctl sends
+ * them, in one byte string, each ended by a NUL (packed): both enrol alike,
+ * and a packed row that is not NUL-ended UTF-8 fields, or has too many, is
+ * refused with the reason, the rest of the batch enrolled. */
+static void add_packed(Kks__EnrollRow *r, uint32_t line, const char *csv_row, size_t extra,
+                       const char *tail, uint8_t *buf)
+{
+    size_t n = strlen(csv_row);
+    kks__enroll_row__init(r);
+    r->line = line;
+    memcpy(buf, csv_row, n);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == ',')
+            buf[i] = '\0';
+    buf[n] = '\0';
+    memcpy(buf + n + 1, tail, extra);
+    r->packed.data = buf;
+    r->packed.len = n + 1 + extra;
+}
+
+Test(issuer, rows_as_strings_or_packed_and_hostile_packed_rows)
+{
+    static const char *rows[] = {
+        "1271012001190003,1271011205700003,Budi,1970-05-12,L,x,Mesjid,Medan Kota,1271,1,BRI,"
+        "0,0,0,0,0,0,0,1",
+        "1271012001190004,1271015205700004,Siti,1970-05-12,P,x,Mesjid,Medan Kota,1271,1,BNI,"
+        "0,0,0,0,0,0,0,1",
+    };
+    static uint8_t buf[6][512];
+    Kks__Envelope req = KKS__ENVELOPE__INIT, *rep;
+    Kks__EnrollBatch b = KKS__ENROLL_BATCH__INIT;
+    Kks__EnrollRow r[6], *pr[6];
+    char copy[512], *fields[19], *save = NULL;
+    e2e_start_issuer();
+    /* line 2 as strings */
+    kks__enroll_row__init(&r[0]);
+    r[0].line = 2;
+    snprintf(copy, sizeof copy, "%s", rows[0]);
+    for (int i = 0; i < 19; i++)
+        fields[i] = strtok_r(i ? NULL : copy, ",", &save);
+    r[0].fields = fields;
+    r[0].n_fields = 19;
+    add_packed(&r[1], 3, rows[1], 0, "", buf[1]);              /* packed */
+    add_packed(&r[2], 4, rows[1], 2, "x\0", buf[2]);           /* a 20th field */
+    add_packed(&r[3], 5, rows[1], 1, "x", buf[3]);             /* not NUL-ended */
+    add_packed(&r[4], 6, rows[1], 3, "\xC3\x28\0", buf[4]);    /* not UTF-8 */
+    add_packed(&r[5], 7, "1271012001190005", 0, "", buf[5]);  /* one field */
+    for (int i = 0; i < 6; i++)
+        pr[i] = &r[i];
+    b.rows = pr;
+    b.n_rows = 6;
+    b.last = 1;
+    req.id = 1;
+    req.body_case = KKS__ENVELOPE__BODY_ENROLL_BATCH;
+    req.enroll_batch = &b;
+    SSL *ssl = e2e_tls_dial(E.issuer_addr, E.pki, "operator");
+    cr_assert_not_null(ssl);
+    cr_assert_eq(e2e_send(ssl, &req), 0);
+    cr_assert_not_null(rep = e2e_recv(ssl));
+    cr_assert_eq(rep->body_case, KKS__ENVELOPE__BODY_ENROLL_RESULT);
+    const Kks__EnrollResult *res = rep->enroll_result;
+    cr_assert_eq(res->n_rejected, 4, "%zu rejected, the first: %s", res->n_rejected,
+                 res->n_rejected ? res->rejected[0]->reason : "");
+    cr_assert_eq(res->enrolled, 2);
+    static const char *const want[] = {
+        "expected 19 fields, found more",
+        "the row is not fields of UTF-8 text, each ended by a NUL byte",
+        "the row is not fields of UTF-8 text, each ended by a NUL byte",
+        "expected 19 fields, found 1",
+    };
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(res->rejected[i]->line, (uint32_t)(4 + i));
+        cr_assert_str_eq(res->rejected[i]->reason, want[i]);
+    }
+    kks__envelope__free_unpacked(rep, NULL);
+    e2e_tls_close(ssl);
+}

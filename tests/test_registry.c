@@ -521,3 +521,40 @@ Test(csv, hostile_inputs)
     memset(many, ',', sizeof many);
     expect_error(many, sizeof many, 0, "too many fields");
 }
+
+/* EnrollRow.packed, as kksctl sends rows: fields each ended by a NUL byte. */
+Test(registry, packed_rows_unpack_and_hostile_ones_do_not)
+{
+    const char *f[4];
+    static const uint8_t row[] = "1271\0\0Budi \xC3\xA9"; /* and the literal's own NUL */
+    cr_assert_eq(kks_registry_unpack(row, sizeof row, f, 4), 3);
+    cr_assert_str_eq(f[0], "1271");
+    cr_assert_str_eq(f[1], "");
+    cr_assert_str_eq(f[2], "Budi \xC3\xA9");
+    cr_assert_eq(kks_registry_unpack((const uint8_t *)"", 1, f, 4), 1); /* one empty field */
+    cr_assert_str_eq(f[0], "");
+    /* more fields than asked for: cap + 1, nothing past cap written */
+    const char *two[2] = {NULL, NULL};
+    cr_assert_eq(kks_registry_unpack((const uint8_t *)"a\0b\0c", 6, two, 1), 2);
+    cr_assert_str_eq(two[0], "a");
+    cr_assert_null(two[1]);
+    static const struct {
+        const char *data;
+        size_t len;
+    } bad[] = {
+        {"", 0},                 /* empty */
+        {"abc", 3},              /* no NUL at the end: a read past len would follow */
+        {"a\0bc", 4},            /* the last field not ended */
+        {"\xC3\0", 2},           /* a lead byte alone */
+        {"ok\0\xED\xA0\x80\0", 7}, /* a surrogate in the second field */
+        {"\xC0\xAF\0", 3},       /* overlong */
+        {"\xF4\x90\x80\x80\0", 5}, /* above U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        /* a copy of exactly len bytes, so that ASan sees any read past them */
+        uint8_t *d = malloc(bad[i].len ? bad[i].len : 1);
+        memcpy(d, bad[i].data, bad[i].len);
+        cr_assert_eq(kks_registry_unpack(d, bad[i].len, f, 4), -1, "case %zu", i);
+        free(d);
+    }
+}
