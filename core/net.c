@@ -650,7 +650,11 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     idle = uv_now(c->tcp.loop) - c->last_active;
-    if (idle >= c->idle_ms) {
+    if (c->inflight > 0 && idle >= c->idle_ms) {
+        /* a peer waiting for our answer (a ledger check takes minutes) is
+         * not idle: look again later */
+        uv_timer_start(&c->timer, on_timer, c->idle_ms, 0);
+    } else if (idle >= c->idle_ms) {
         kks_info("closing idle connection", "peer", c->peer, "identity", c->identity);
         conn_shutdown(c);
     } else {

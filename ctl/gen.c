@@ -68,6 +68,12 @@
 #define GEN_TABLE_MAX (GEN_TABLE + 100) /* rounding up and at least one entry each: <= 38 more */
 #define GEN_MAX_SLOTS (KKS_MAX_CITIES * GEN_SYN_KEC + KKS_MAX_KECAMATAN)
 #define GEN_MAX_SERIAL 9999 /* KK serials and NIK sequences are 4 digits */
+/* positions of the place order computed at a time: 16 bytes each */
+#ifdef KKS_TEST_HOOKS
+#define GEN_WINDOW 10000u /* the test build: e2e_period's runs refill it and serve from it */
+#else
+#define GEN_WINDOW (2u << 20)
+#endif
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char gen_usage[] =
@@ -870,6 +876,9 @@ struct ctl_gen {
     unsigned slot_at[GEN_MAX_SLOTS], rank[GEN_MAX_SLOTS];
     unsigned char slot_group[GEN_MAX_SLOTS];
     uint64_t at[GEN_MAX_SLOTS + 1], seen[GEN_MAX_SLOTS];
+    /* the window: positions win_first .. win_first + win_n - 1, in order, each as
+     * rank << 40 | row; chunks are served from it until one leaves it */
+    uint64_t *win, win_first, win_n;
 };
 
 /* Row r (0-based) of group k, in extract order. */
@@ -1005,24 +1014,21 @@ int ctl_gen_place_order(ctl_gen *cg)
     return EXIT_OK;
 }
 
-int ctl_gen_write_places(ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
-                         const char *name)
+/* Fills the window with positions first .. first + count - 1: the rows of slots r0..r1 (of
+ * r0 from its off0-th, of r1 up to its end1-th, in extract order), found by one pass over
+ * the groups that hold those slots, then put in order. 0, or -1 out of memory. */
+static int fill_window(ctl_gen *cg, uint64_t first, uint64_t count)
 {
     const gen_ctx *g = &cg->g;
-    gen_row row;
-    assert(cg->ordered && first <= cg->families && count <= cg->families - first);
-    if (count == 0)
-        return ctl_gen_write(cg, 0, 0, out, name);
-    /* The rows of slots r0..r1: of r0 from its off0-th, of r1 up to its end1-th (in extract
-     * order), found by one pass over the groups that hold those slots, then put in order. */
     const unsigned r0 = rank_of(cg, first), r1 = rank_of(cg, first + count - 1);
     const uint64_t off0 = first - cg->at[r0], end1 = first + count - cg->at[r1];
     const unsigned k0 = cg->slot_group[cg->slot_at[r0]], k1 = cg->slot_group[cg->slot_at[r1]];
     uint64_t *keep = malloc(count * sizeof *keep), n = 0;
-    if (!keep) {
-        ctl_say("kksctl gen population: out of memory\n");
-        return EXIT_INTERNAL;
-    }
+    free(cg->win);
+    cg->win = NULL;
+    cg->win_n = 0;
+    if (!keep)
+        return -1;
     memset(cg->seen + r0, 0, (r1 - r0 + 1) * sizeof cg->seen[0]);
     for (unsigned k = k0; k <= k1; k++)
         for (uint64_t r = 0; r < cg->before[k + 1] - cg->before[k]; r++) {
@@ -1039,17 +1045,38 @@ int ctl_gen_write_places(ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
     assert(n == count);
     if (kks_sort_u64(keep, n, sizeof *keep, 0) < 0) {
         free(keep);
-        ctl_say("kksctl gen population: out of memory\n");
-        return EXIT_INTERNAL;
+        return -1;
     }
+    cg->win = keep;
+    cg->win_first = first;
+    cg->win_n = n;
+    return 0;
+}
+
+int ctl_gen_write_places(ctl_gen *cg, uint64_t first, uint64_t count, FILE *out,
+                         const char *name)
+{
+    gen_row row;
+    assert(cg->ordered && first <= cg->families && count <= cg->families - first);
+    if (count == 0)
+        return ctl_gen_write(cg, 0, 0, out, name);
+    /* A window of at least GEN_WINDOW positions: each fill passes over whole provinces,
+     * so small chunks filled one by one would pass over a large province once each. */
+    if (first < cg->win_first || first + count > cg->win_first + cg->win_n) {
+        uint64_t w = count > GEN_WINDOW ? count : GEN_WINDOW;
+        if (fill_window(cg, first, w < cg->families - first ? w : cg->families - first) < 0) {
+            ctl_say("kksctl gen population: out of memory\n");
+            return EXIT_INTERNAL;
+        }
+    }
+    const uint64_t *keep = cg->win + (first - cg->win_first);
     fputs(gen_header, out);
     memset(&row, 0, sizeof row);
-    for (uint64_t p = 0; p < n; p++) {
-        gen_family_row(g, keep[p] & ((1ULL << 40) - 1), &row);
+    for (uint64_t p = 0; p < count; p++) {
+        gen_family_row(&cg->g, keep[p] & ((1ULL << 40) - 1), &row);
         if (row.overflow || fwrite(row.b, 1, row.n, out) != row.n)
             break;
     }
-    free(keep);
     if (row.overflow) { /* cannot happen with the tables above */
         ctl_say("kksctl gen population: a row too long\n");
         return EXIT_INTERNAL;
@@ -1069,6 +1096,8 @@ unsigned ctl_gen_province(const ctl_gen *cg, uint64_t pos)
 
 void ctl_gen_free(ctl_gen *cg)
 {
+    if (cg)
+        free(cg->win);
     free(cg);
 }
 

@@ -40,8 +40,10 @@ int ctl_gen_write(const ctl_gen *g, uint64_t first, uint64_t count, FILE *out, c
  * key space, where the same count of rows in extract order is spread over all of them.
  * ctl_gen_place_order counts each kecamatan's rows (a pass over the NIK numbering, no row
  * written); then ctl_gen_write_places writes the header and positions first .. first +
- * count - 1 of that order (memory: 8 bytes a row written; one pass over the rows of the
- * provinces they are in), and ctl_gen_province gives the province code of a position. */
+ * count - 1 of that order (computed a window of at least 2M positions at a time, by one
+ * pass over the rows of the provinces in it: memory 16 bytes a position of the window,
+ * 32 MiB at most unless count is larger), and ctl_gen_province gives the province code of a
+ * position. */
 int ctl_gen_place_order(ctl_gen *g);
 int ctl_gen_write_places(ctl_gen *g, uint64_t first, uint64_t count, FILE *out,
                          const char *name);

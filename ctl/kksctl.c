@@ -114,7 +114,7 @@ int ctl_request_for(ctl *c, unsigned role, Kks__Envelope *req, Kks__Envelope **r
         const Kks__Error *e = (*rep)->error;
         ctl_say("kksctl: %s says: %s\n", kks_role_name(role),
                 e->message ? e->message : kks_strerror(e->code));
-        ec = e->code == KKS_EPEERROLE ? EXIT_PEER : EXIT_INTERNAL;
+        ec = e->code == KKS_EPEERROLE || e->code == KKS_ESHUTDOWN ? EXIT_PEER : EXIT_INTERNAL;
         kks__envelope__free_unpacked(*rep, NULL);
         *rep = NULL;
         return ec;

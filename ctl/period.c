@@ -398,10 +398,10 @@ static void progress(const period *p, const ctl_gen *g, unsigned k, uint64_t fir
     char prov[16];
     snprintf(prov, sizeof prov, from == to ? "%02u" : "%02u..%02u", from, to);
     fprintf(stderr,
-            "period run: chunk %u/%u, province %s, families %" PRIu64 "..%" PRIu64 " done: "
+            "period run: chunk %u/%u, %" PRIu64 " families of province %s done: "
             "generate %.1f s, enrol %.1f s, accounts %.1f s, manifests %.1f s, credit pkh %.1f s, "
             "bpnt %.1f s (so far); kksctl peak RSS %.1f MiB\n",
-            k, p->nchunks, prov, first + 1, first + n, p->ph[PH_GEN].seconds, p->ph[PH_ENROL].seconds,
+            k, p->nchunks, n, prov, p->ph[PH_GEN].seconds, p->ph[PH_ENROL].seconds,
             p->ph[PH_ACCOUNTS].seconds, p->ph[PH_MANIFESTS].seconds, p->ph[PH_PKH].seconds,
             p->ph[PH_BPNT].seconds, (double)peak_rss() / 1048576.0);
 }

@@ -428,8 +428,10 @@ out:
  * size (29M credits), during which the event loop would answer no terminal.
  * So it runs in libuv's thread pool on a read-only connection of its own, in
  * one read transaction: the ledger as committed when it starts, whatever
- * commits meanwhile. An in-memory database (tests) has no second connection:
- * checked on the loop. */
+ * commits meanwhile. One at a time. A check whose operator has gone runs to
+ * its end (its answer dropped); one the switch is stopping for is given up.
+ * An in-memory database (tests) has no second connection: checked on the
+ * loop. */
 typedef struct check_job {
     uv_work_t work;
     sw *s;
@@ -440,16 +442,18 @@ typedef struct check_job {
     int rc;
     char violation[256];
     Kks__LedgerCheckReply lr;
-    struct check_job *next; /* sw.checks: those running */
+    struct check_job *next; /* sw.checks: the one running */
 } check_job;
 
-/* The reply to a check that ended with rc (ledger_check): its figures in lr. */
+/* The reply to a check that ended with rc (ledger_check, or KKS_ESHUTDOWN):
+ * its figures in lr. */
 static void check_reply(int rc, const char *violation, Kks__LedgerCheckReply *lr,
                         Kks__Envelope *rep, Kks__Error *er)
 {
     if (rc < 0) {
-        er->code = KKS_EDB;
-        er->message = "database error during the check";
+        er->code = rc == KKS_ESHUTDOWN ? KKS_ESHUTDOWN : KKS_EDB;
+        er->message = rc == KKS_ESHUTDOWN ? "the switch is stopping: the check was given up"
+                                          : "database error during the check";
         rep->body_case = KKS__ENVELOPE__BODY_ERROR;
         rep->error = er;
         return;
@@ -489,8 +493,10 @@ static void check_done(uv_work_t *w, int status)
             *p = j->next;
             break;
         }
-    if (status < 0 || atomic_load(&j->stop))
+    if (status < 0)
         j->rc = KKS_EDB;
+    else if (j->rc < 0 && atomic_load(&j->stop)) /* interrupted, not failed */
+        j->rc = KKS_ESHUTDOWN;
     check_reply(j->rc, j->violation, &j->lr, &rep, &er);
     kks_conn_reply(j->c, j->id, &rep);
     kks_conn_unref(j->c);
@@ -517,6 +523,10 @@ enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req
                               &lr.transfers, &lr.wallets_total, &lr.funding_total);
         check_reply(rc, violation, &lr, &rep, &er);
         sw_out_set(o, &rep);
+        return SW_READ;
+    }
+    if (s->checks) { /* one at a time: each holds a snapshot, a thread and temporary files */
+        sw_out_error(o, KKS_EEXISTS, "a ledger check is already running: ask again once it ends");
         return SW_READ;
     }
     if (!(j = calloc(1, sizeof *j))) {

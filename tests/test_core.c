@@ -627,6 +627,46 @@ Test(net, replies_to_requests_read_before_a_protocol_error_are_not_dropped)
     kks_client_free(cl);
 }
 
+/* A peer waiting for an answer is not idle, however long the answer takes
+ * (a ledger check over a national ledger takes minutes); once answered and
+ * silent, it is. */
+Test(net, a_connection_waiting_for_its_answer_is_not_idle)
+{
+    kks_server *s2;
+    kks_client *cl;
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .idle_ms = 300};
+    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER};
+    struct outcome first = {0};
+    Kks__Envelope hold = KKS__ENVELOPE__INIT;
+    Kks__Error er = KKS__ERROR__INIT;
+    hold.body_case = KKS__ENVELOPE__BODY_ERROR; /* the test server holds it */
+    hold.error = &er;
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
+    cr_assert_eq(kks_client_call(cl, &hold, 10000, outcome_cb, &first), 0);
+    while (!held_conn)
+        uv_run(&loop, UV_RUN_ONCE);
+    run_for(1100); /* over three idle limits */
+    cr_assert(kks_client_is_up(cl), "closed while the peer waited for its answer");
+    cr_assert_not(first.done);
+    Kks__Envelope late = ping_env();
+    Kks__Pong pong = KKS__PONG__INIT;
+    late.body_case = KKS__ENVELOPE__BODY_PONG;
+    late.pong = &pong;
+    kks_conn_reply(held_conn, held_id, &late);
+    kks_conn_unref(held_conn);
+    held_conn = NULL;
+    while (!first.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(first.status, 0, "%s", kks_strerror(first.status));
+    cr_assert_eq(first.body, KKS__ENVELOPE__BODY_PONG);
+    run_for(1100);
+    cr_assert_not(kks_client_is_up(cl), "answered, then idle, and not closed");
+    kks_client_free(cl);
+    stop_server(s2);
+}
+
 static void on_pause(uv_timer_t *t)
 {
     *(int *)t->data = 1;
