@@ -38,7 +38,7 @@ if [ "$WHICH" = all ] || [ "$WHICH" = enroll ]; then
 		stop "$PID"
 		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 		rate=$(awk -v n="$N" -v s="$secs" 'BEGIN {printf "%d", n / s}')
-		echo "   run $i: $(cat "$WORK/enroll.out" | tr -d '\n'); $secs s, $rate families/s, issuer peak RSS $((rss / 1024)) MiB"
+		echo "   run $i: $(paste -sd ';' "$WORK/enroll.out"); $secs s, $rate families/s, issuer peak RSS $((rss / 1024)) MiB"
 		echo "$rate" >>"$WORK/rates"
 	done
 	echo "   median: $(median <"$WORK/rates") families/s (target >= 100000)"
