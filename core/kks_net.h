@@ -114,6 +114,8 @@ void kks_conn_unref(kks_conn *c);
 unsigned kks_conn_role(const kks_conn *c);
 const char *kks_conn_identity(const kks_conn *c);
 const char *kks_conn_peer(const kks_conn *c);
+/* 1 once c is closed or closing (the peer went away, or it was closed here). */
+int kks_conn_closed(const kks_conn *c);
 
 /* ---- client ---- */
 

@@ -452,6 +452,11 @@ static void conn_close_handles(kks_conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
+int kks_conn_closed(const kks_conn *c)
+{
+    return c->closing;
+}
+
 static void conn_close(kks_conn *c, int err)
 {
     if (c->closing)

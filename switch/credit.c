@@ -428,17 +428,19 @@ out:
  * size (29M credits), during which the event loop would answer no terminal.
  * So it runs in libuv's thread pool on a read-only connection of its own, in
  * one read transaction: the ledger as committed when it starts, whatever
- * commits meanwhile. One at a time. A check whose operator has gone runs to
- * its end (its answer dropped); one the switch is stopping for is given up.
+ * commits meanwhile. One at a time. A check whose operator has gone, or that
+ * the switch is stopping for, is given up.
  * An in-memory database (tests) has no second connection: checked on the
  * loop. */
 typedef struct check_job {
     uv_work_t work;
+    uv_timer_t watch; /* the operator's connection, looked at every CHECK_WATCH_MS */
     sw *s;
     kks_conn *c;
     uint64_t id;
     sqlite3 *db;
-    atomic_int stop; /* set at shutdown: the progress handler interrupts */
+    atomic_int stop; /* set at shutdown or when the operator has gone: the progress
+                        handler interrupts */
     int rc;
     char violation[256];
     Kks__LedgerCheckReply lr;
@@ -462,6 +464,20 @@ static void check_reply(int rc, const char *violation, Kks__LedgerCheckReply *lr
     lr->violation = (char *)violation;
     rep->body_case = KKS__ENVELOPE__BODY_LEDGER_CHECK_REPLY;
     rep->ledger_check_reply = lr;
+}
+
+#define CHECK_WATCH_MS 250
+
+static void check_watch(uv_timer_t *t)
+{
+    check_job *j = t->data;
+    if (kks_conn_closed(j->c))
+        atomic_store(&j->stop, 1); /* nobody to answer: give the snapshot up */
+}
+
+static void check_free(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 static int check_stopped(void *ud)
@@ -501,7 +517,8 @@ static void check_done(uv_work_t *w, int status)
     kks_conn_reply(j->c, j->id, &rep);
     kks_conn_unref(j->c);
     sqlite3_close(j->db);
-    free(j);
+    uv_timer_stop(&j->watch);
+    uv_close((uv_handle_t *)&j->watch, check_free);
 }
 
 void ledger_checks_stop(sw *s)
@@ -548,14 +565,16 @@ enum sw_verdict ledger_check_handle(sw *s, kks_conn *c, const Kks__Envelope *req
     j->c = c;
     j->id = req->id;
     j->work.data = j;
-    kks_conn_ref(c);
     if (uv_queue_work(s->d.loop, &j->work, check_work, check_done) != 0) {
-        kks_conn_unref(c);
         sqlite3_close(j->db);
         free(j);
         sw_out_error(o, KKS_ENOMEM, "cannot start the check");
         return SW_READ;
     }
+    kks_conn_ref(c);
+    uv_timer_init(s->d.loop, &j->watch);
+    j->watch.data = j;
+    uv_timer_start(&j->watch, check_watch, CHECK_WATCH_MS, CHECK_WATCH_MS);
     j->next = s->checks;
     s->checks = j;
     return SW_LATER;

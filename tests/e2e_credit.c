@@ -589,6 +589,16 @@ Test(credit, a_ledger_check_leaves_the_switch_answering)
     cr_assert_lt(ping_ms, check_ms / 2, "ping %lld ms during a check of %lld ms", ping_ms,
                  check_ms);
 
+    /* an operator gone in the middle of a check: the check is given up (its
+     * snapshot with it), so the next one is accepted, not refused as running */
+    check = check_in_background();
+    usleep(300000);
+    e2e_kill(check);
+    usleep(800000);
+    cr_assert_eq(ctl(&out, "ledger", "check", NULL), 0, "the abandoned check still ran: %s", out);
+    cr_assert(strstr(out, "\"ok\":true"), "%s", out);
+    free(out);
+
     /* stopped in the middle of a check: at once, the check given up */
     check = check_in_background();
     usleep(300000);
