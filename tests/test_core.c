@@ -816,7 +816,7 @@ Test(sort, stable_by_a_64_bit_key_like_a_reference)
  * few milliseconds, 37.5 MiB in all): the WAL starts over in its file instead of
  * being emptied (an ftruncate under the writer's lock stalled every terminal
  * for 10-28 ms), so the file never shrinks while commits go on, and it stays
- * bounded (it would hold all 48 MiB if it never started over). Once the writer
+ * below what it would hold if it never started over. Once the writer
  * is idle for a round, the file is emptied to within KKS_WAL_LIMIT. */
 Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
 {
@@ -846,7 +846,11 @@ Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
         struct timespec ts = {0, 3000000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_lt(max, 18LL * 1024 * 1024, "the WAL never started over: %lld bytes", max);
+    /* never started over, it would end at 600 x 16 frames of 4,120 bytes, 39.5 MB;
+     * how often it starts over depends on when the checkpointer's thread gets a
+     * core (CI failed at 18 MiB once, 23.3 MB, with the machine loaded): the
+     * bound asks only that it did, with room for a busy machine */
+    cr_assert_lt(max, 32LL * 1024 * 1024, "the WAL never started over: %lld bytes", max);
     for (int i = 0; i < 100 && (stat(wal, &st) != 0 || st.st_size > KKS_WAL_LIMIT); i++) {
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
