@@ -438,3 +438,59 @@ Test(migration, what_version_2_settled_stays_settled)
     kks_db_close(d);
     unlink(path);
 }
+
+/* Every rule of ledger_check, each broken once behind the ledger's back (the
+ * other rules kept whole, so the one broken is the one named), then put back:
+ * the check's first finding names it. */
+Test(ledger, check_names_each_broken_rule)
+{
+    static const struct {
+        const char *corrupt, *says;
+    } rules[] = {
+        {"UPDATE wallet SET pkh = pkh + 1 WHERE kk = 1271010000000001", "balances sum to 1, not 0"},
+        {"UPDATE account SET balance = balance + (SELECT bpnt + 100 FROM wallet WHERE kk ="
+         " 1271010000000001) WHERE owner = 'M1';"
+         "UPDATE wallet SET bpnt = -100 WHERE kk = 1271010000000001",
+         "negative wallet: family 1271010000000001: PKH 300000, BPNT -100"},
+        {"UPDATE credit SET batch = 999 WHERE kk = 1271010000000002",
+         "credit of family 1271010000000002 names batch 999, which does not exist"},
+        {"UPDATE funding SET balance = balance + 1000 WHERE program = 'pkh';"
+         "UPDATE funding SET balance = balance - 1000 WHERE program = 'bpnt'",
+         "funding pkh "},
+        {"UPDATE wallet SET bpnt = bpnt - 1000 WHERE kk = 1271010000000001;"
+         "UPDATE wallet SET bpnt = bpnt + 1000 WHERE kk = 1271010000000002",
+         ": wallets PKH "},
+        {"UPDATE wallet SET pkh_last = pkh_last - 3 WHERE kk = 1271010000000002",
+         "family 1271010000000002: last paid month on the account is behind its credits"},
+        {"UPDATE account SET balance = balance + 1000 WHERE owner = 'M1';"
+         "UPDATE account SET balance = balance - 1000 WHERE owner = 'M2'",
+         "merchant M1: balance "},
+    };
+    ledger_credit_out o;
+    uint64_t a = 1271010000000001ull, b = 1271010000000002ull;
+    char why[256];
+    int64_t n1, n2, n3, n4;
+    ledger_account_open(L, a, 3, AT);
+    ledger_account_open(L, b, 3, AT);
+    cr_assert_eq(credit(a, LEDGER_PKH, M(2026, 10), M(2026, 12), 300000, &o), 0);
+    cr_assert_eq(credit(a, LEDGER_BPNT, M(2026, 11), M(2026, 11), 200000, &o), 0);
+    cr_assert_eq(credit(b, LEDGER_PKH, M(2026, 10), M(2026, 12), 300000, &o), 0);
+    cr_assert_eq(credit(b, LEDGER_BPNT, M(2026, 11), M(2026, 11), 200000, &o), 0);
+    cr_assert_eq(ledger_transfer(L, "txn:T1:2026-11-24:000001", "bpnt", "1271010000000001",
+                                 "merchant", "M1", 50000, "purchase", AT),
+                 0);
+    cr_assert_eq(ledger_transfer(L, "txn:T2:2026-11-24:000001", "bpnt", "1271010000000002",
+                                 "merchant", "M2", 70000, "purchase", AT),
+                 0);
+    check_ok();
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        char sql[600];
+        snprintf(sql, sizeof sql, "SAVEPOINT broken; %s", rules[i].corrupt);
+        cr_assert_eq(kks_db_exec(db, sql), 0, "rule %zu", i);
+        cr_assert_eq(ledger_check(L, why, sizeof why, &n1, &n2, &n3, &n4), 1,
+                     "rule %zu broken, and the check found nothing", i);
+        cr_assert(strstr(why, rules[i].says), "rule %zu: %s", i, why);
+        cr_assert_eq(kks_db_exec(db, "ROLLBACK TO broken; RELEASE broken"), 0);
+        check_ok();
+    }
+}
