@@ -66,7 +66,7 @@
 #define GEN_SYN_KEL 12  /* made-up kelurahan names in each of them */
 #define GEN_TABLE 10000 /* the province table: a province's share in 1/10000 of the rows */
 #define GEN_TABLE_MAX (GEN_TABLE + 100) /* rounding up and at least one entry each: <= 38 more */
-#define GEN_MAX_SLOTS (KKS_MAX_CITIES * GEN_SYN_KEC + KKS_MAX_KECAMATAN)
+#define GEN_MAX_SLOTS (KKS_MAX_CITIES * GEN_SYN_KEC + KKS_MAX_KECAMATAN) /* under 2^16 */
 #define GEN_MAX_SERIAL 9999 /* KK serials and NIK sequences are 4 digits */
 /* positions of the place order computed at a time: 16 bytes each */
 #ifdef KKS_TEST_HOOKS
@@ -887,15 +887,6 @@ static uint64_t group_row(const ctl_gen *cg, unsigned k, uint64_t r)
     return r / cg->share[k] * cg->g.table_n + cg->entry[cg->first[k] + r % cg->share[k]];
 }
 
-static const gen_ctx *by_region_ctx; /* qsort has no argument for it; one caller at a time */
-
-static int by_region(const void *a, const void *b)
-{
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-    uint32_t rx = by_region_ctx->slot[x].region, ry = by_region_ctx->slot[y].region;
-    return rx != ry ? (rx < ry ? -1 : 1) : (x > y) - (x < y);
-}
-
 /* The rank of the slot holding position pos of the place order. */
 static unsigned rank_of(const ctl_gen *cg, uint64_t pos)
 {
@@ -994,12 +985,16 @@ int ctl_gen_place_order(ctl_gen *cg)
             cg->slot_group[s] = (unsigned char)k;
     }
     assert(cg->before[g->ngroups] == cg->families);
+    /* the slots by region code (then index): keys region << 16 | slot, sorted in place in
+     * at[] before it is used for the counts */
     for (unsigned s = 0; s < g->nslots; s++)
-        cg->slot_at[s] = s;
-    by_region_ctx = g;
-    qsort(cg->slot_at, g->nslots, sizeof cg->slot_at[0], by_region);
-    for (unsigned r = 0; r < g->nslots; r++)
+        cg->at[s] = (uint64_t)g->slot[s].region << 16 | s; /* nslots <= GEN_MAX_SLOTS < 2^16 */
+    if (kks_sort_u64(cg->at, g->nslots, sizeof cg->at[0], 0) < 0)
+        return EXIT_INTERNAL;
+    for (unsigned r = 0; r < g->nslots; r++) {
+        cg->slot_at[r] = (unsigned)(cg->at[r] & 0xFFFF);
         cg->rank[cg->slot_at[r]] = r;
+    }
     /* how many rows each slot holds: one pass over the NIK permutation */
     memset(cg->at, 0, sizeof cg->at);
     for (uint64_t i = 0; i < cg->families; i++) {

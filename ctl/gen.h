@@ -44,7 +44,7 @@ int ctl_gen_write(const ctl_gen *g, uint64_t first, uint64_t count, FILE *out, c
  * pass over the rows of the provinces in it: memory 16 bytes a position of the window,
  * 32 MiB at most unless count is larger), and ctl_gen_province gives the province code of a
  * position. */
-int ctl_gen_place_order(ctl_gen *g);
+int ctl_gen_place_order(ctl_gen *g); /* EXIT_OK, or EXIT_INTERNAL (out of memory) */
 int ctl_gen_write_places(ctl_gen *g, uint64_t first, uint64_t count, FILE *out,
                          const char *name);
 unsigned ctl_gen_province(const ctl_gen *g, uint64_t pos);

@@ -480,16 +480,23 @@ Test(net, silent_peer_is_dropped_after_the_handshake_timeout)
     stop_server(s2);
 }
 
+/* A test server that closes connections idle for idle_ms, and an operator's
+ * client of it. */
+static void idle_server(unsigned idle_ms, kks_server **s2, kks_client **cl)
+{
+    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
+                         .idle_ms = idle_ms};
+    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER};
+    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, s2), 0);
+    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(*s2), &co, cl), 0);
+}
+
 Test(net, idle_connection_is_closed)
 {
     kks_server *s2;
     kks_client *cl;
-    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
-                         .idle_ms = 300};
-    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER};
     Kks__Envelope req = ping_env(), *rep = NULL;
-    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
-    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
+    idle_server(300, &s2, &cl);
     cr_assert_eq(kks_client_call_wait(cl, &req, 5000, &rep), 0);
     kks__envelope__free_unpacked(rep, NULL);
     cr_assert(kks_client_is_up(cl));
@@ -634,16 +641,12 @@ Test(net, a_connection_waiting_for_its_answer_is_not_idle)
 {
     kks_server *s2;
     kks_client *cl;
-    kks_server_opts o = {.accept_roles = KKS_ROLE_OPERATOR, .on_request = on_request,
-                         .idle_ms = 300};
-    kks_client_opts co = {.expect_role = KKS_ROLE_ISSUER};
     struct outcome first = {0};
     Kks__Envelope hold = KKS__ENVELOPE__INIT;
     Kks__Error er = KKS__ERROR__INIT;
     hold.body_case = KKS__ENVELOPE__BODY_ERROR; /* the test server holds it */
     hold.error = &er;
-    cr_assert_eq(kks_server_new(&loop, server_ctx, "127.0.0.1:0", &o, &s2), 0);
-    cr_assert_eq(kks_client_new(&loop, op_ctx, kks_server_address(s2), &co, &cl), 0);
+    idle_server(300, &s2, &cl);
     cr_assert_eq(kks_client_call(cl, &hold, 10000, outcome_cb, &first), 0);
     while (!held_conn)
         uv_run(&loop, UV_RUN_ONCE);
