@@ -395,7 +395,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     static acct_row accts[BATCH_ROWS];
     /* the batch's rows packed (EnrollRow.packed: each field ended by a NUL),
      * one after the other: BATCH_BYTES and the last row, which may pass it */
-    static uint8_t packed[BATCH_BYTES + KKS_CSV_MAX_RECORD + 64];
+    static uint8_t packed[BATCH_BYTES + KKS_CSV_MAX_RECORD + KKS_CSV_MAX_FIELDS];
     run r = {.c = c, .verify = o->verify};
     kks_client *sw = NULL;
     kks_csv csv;
@@ -403,7 +403,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     FILE *f;
     long long total;
     int ec = EXIT_OK, rc;
-    size_t n = 0, bytes = 0;
+    size_t n = 0, used = 0; /* rows in the batch, bytes of packed used */
     row_at *at = NULL;
     struct stat sb;
     void *map = MAP_FAILED;
@@ -470,18 +470,18 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
             Kks__EnrollRow *row = &rows[n];
             kks__enroll_row__init(row);
             row->line = (unsigned)csv.line;
-            row->packed.data = packed + bytes;
+            row->packed.data = packed + used;
             for (int i = 0; i < csv.nfields; i++) {
                 size_t k = strlen(csv.fields[i]) + 1; /* with its NUL */
-                memcpy(packed + bytes, csv.fields[i], k);
-                bytes += k;
+                memcpy(packed + used, csv.fields[i], k);
+                used += k;
             }
-            row->packed.len = (size_t)(packed + bytes - row->packed.data);
+            row->packed.len = (size_t)(packed + used - row->packed.data);
             accts[n] = row_account(row->line, csv.fields, csv.nfields);
-            bytes += 8; /* the row's framing in the message, about */
             n++;
         }
-        if ((rc != 1 && n > 0) || n == BATCH_ROWS || bytes >= BATCH_BYTES) {
+        /* the message: the rows' bytes and about 8 more a row for their framing */
+        if ((rc != 1 && n > 0) || n == BATCH_ROWS || used + 8 * n >= BATCH_BYTES) {
             while (r.inflight >= IN_FLIGHT && !r.failed)
                 uv_run(c->loop, UV_RUN_ONCE);
             int last = rc != 1 || next >= (size_t)total;
@@ -490,7 +490,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
                 r.failed = EXIT_PEER;
             }
             n = 0;
-            bytes = 0;
+            used = 0;
         }
         if (rc != 1 || r.failed)
             break;
