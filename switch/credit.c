@@ -34,8 +34,9 @@
  * reply's bytes (rejects_add). */
 #define WHY_MAX 320
 #define REJECT_MAX (WHY_MAX + 16)
-/* Fewer rows than this are not worth a ledger_credit_many; more cost more
- * per row (its UPDATE collects the families in a temporary b-tree). */
+/* Fewer rows than this are not worth a ledger_credit_many; more save little
+ * (800 rows: 0.9% fewer instructions than 200) and leave more to collect in
+ * a temporary b-tree when the rows are too sparse for a walk. */
 #define AHEAD_MIN 16
 #define AHEAD_MAX 200
 

@@ -214,6 +214,18 @@ static void dump(sqlite3 *d, char *out, size_t cap)
     sqlite3_finalize(s);
 }
 
+/* The one integer a query returns. */
+static int64_t count(sqlite3 *d, const char *q)
+{
+    sqlite3_stmt *s;
+    int64_t v;
+    cr_assert_eq(sqlite3_prepare_v2(d, q, -1, &s, NULL), SQLITE_OK, "%s", q);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", q);
+    v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
 Test(ledger, a_batch_at_once_ends_as_row_by_row)
 {
     sqlite3 *d2;
@@ -278,6 +290,33 @@ Test(ledger, a_batch_at_once_ends_as_row_by_row)
     cr_assert_str_eq(t1, t2);
     ledger_free(l2);
     kks_db_close(d2);
+}
+
+/* A batch walks the wallets from its first family to its last; rows spread
+ * thinly over many wallets stop the walk, which is rolled back whole, and are
+ * collected instead: the same credits, nothing written twice. */
+Test(ledger, a_sparse_batch_is_credited_once)
+{
+    uint64_t kk[3] = {1271010000000001ull, 1271010000000150ull, 1271010000000300ull};
+    int64_t amount[3] = {200000, 400000, 600000}, f, b;
+    unsigned char done[3];
+    for (uint64_t k = kk[0]; k <= kk[2]; k++)
+        cr_assert_eq(ledger_account_open(L, k, 3, AT), LEDGER_OPENED);
+    cr_assert_eq(ledger_funding(L, "bpnt", "2026-11", &f), 0);
+    cr_assert_eq(ledger_credit_batch(L, f, AT, &b), 0);
+    ledger_credit_in in = {.program = LEDGER_BPNT, .first = M(2026, 11), .last = M(2026, 11),
+                           .batch = b};
+    cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), 3);
+    cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert(done[0] && done[1] && done[2]);
+    cr_assert_eq(ledger_funding_add(L, f, -1200000), 0);
+    cr_assert_eq(count(db, "SELECT count(*) FROM credit"), 3);
+    cr_assert_eq(count(db, "SELECT sum(bpnt) FROM wallet"), 1200000);
+    cr_assert_eq(count(db, "SELECT count(*) FROM wallet WHERE bpnt > 0"), 3);
+    /* the walk's credit was undone */
+    cr_assert_eq(count(db, "SELECT bpnt FROM wallet WHERE kk = 1271010000000001"), 200000);
+    check_ok();
 }
 
 Test(ledger, a_batch_at_once_refuses_what_it_cannot_take)
