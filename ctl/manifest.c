@@ -38,7 +38,6 @@ static const char mf_usage[] =
     "but some rows were skipped as invalid, 2 usage error or malformed file (nothing written).\n";
 
 typedef struct mf_run {
-    struct ctl_manifest_stats *st;
     /* KKs of valid rows: open addressing on the 16-digit number + 1 (0 marks a free slot),
      * at most 70% full; the line each was first seen on (saturating at UINT32_MAX). */
     uint64_t *keys;
@@ -166,24 +165,34 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-/* Pass 2: validate, compute, write. EXIT_OK, or an exit code after printing why. */
-static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds *seeds,
-                          const kks_policy *pol, const kks_period *per, FILE *out,
-                          const char *out_name)
-{
-    struct ctl_manifest_stats *st = r->st;
-    char prefix[64], row[128], why[200];
-    int64_t bpnt_amount = 0;
+/* One manifest being written: its row prefix and its BPNT amount. */
+struct mf_prog {
+    char prefix[64];
     size_t plen;
+    int64_t bpnt_amount;
+};
+
+/* Pass 2: validate, compute, write each of the n manifests. EXIT_OK, or an
+ * exit code after printing why. */
+static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds *seeds,
+                          const kks_policy *pol, const struct ctl_manifest_out *outs, int n)
+{
+    struct mf_prog pg[CTL_MANIFEST_MAX];
+    char row[128], why[200];
     kks_csv csv;
     kks_family fam;
     int rc, ec = EXIT_OK;
 
-    plen = (size_t)snprintf(prefix, sizeof prefix, "%s,%s,", kks_program_name(per->program),
-                            per->label);
-    if (per->program == KKS_PROGRAM_BPNT && (bpnt_amount = kks_policy_bpnt_amount(pol, per)) < 0) {
-        ctl_say("kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
-        return EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        const kks_period *per = outs[i].per;
+        pg[i].plen = (size_t)snprintf(pg[i].prefix, sizeof pg[i].prefix, "%s,%s,",
+                                      kks_program_name(per->program), per->label);
+        pg[i].bpnt_amount = 0;
+        if (per->program == KKS_PROGRAM_BPNT &&
+            (pg[i].bpnt_amount = kks_policy_bpnt_amount(pol, per)) < 0) {
+            ctl_say("kksctl manifest: %s: the policy gives no BPNT amount\n", per->label);
+            return EXIT_USAGE;
+        }
     }
     if (kks_csv_init(&csv, f, 0) < 0) {
         ctl_say("%s", "kksctl manifest: out of memory\n");
@@ -193,17 +202,19 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         kks_csv_close(&csv);
         return EXIT_USAGE; /* the file changed since pass 1 */
     }
-    if (out == stdout)
-        ctl_stdout_taken(); /* no error object after the CSV */
-    fputs("program,period,kk,amount\n", out);
+    for (int i = 0; i < n; i++) {
+        if (outs[i].out == stdout)
+            ctl_stdout_taken(); /* no error object after the CSV */
+        fputs("program,period,kk,amount\n", outs[i].out);
+    }
     while ((rc = kks_csv_next(&csv)) == 1) {
-        int64_t amount;
         long long first;
-        int capped = 0;
-        st->rows++;
+        for (int i = 0; i < n; i++)
+            outs[i].st->rows++;
         if (kks_registry_parse(seeds, (const char *const *)csv.fields, csv.nfields, &fam, why,
                                sizeof why) < 0) {
-            skip_row(st, csv.line, why);
+            for (int i = 0; i < n; i++)
+                skip_row(outs[i].st, csv.line, why);
             continue;
         }
         if ((first = seen_kk(r, fam.kk, csv.line)) != 0) {
@@ -214,30 +225,38 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
             }
             snprintf(why, sizeof why, "KK %s appears twice in this extract (first on line %lld)",
                      fam.kk, first);
-            skip_row(st, csv.line, why);
+            for (int i = 0; i < n; i++)
+                skip_row(outs[i].st, csv.line, why);
             continue;
         }
-        st->families++;
-        if (per->program == KKS_PROGRAM_PKH) {
-            amount = kks_policy_pkh_amount(pol, per, fam.pkh, &capped);
-            st->capped += (uint64_t)capped;
-        } else {
-            amount = fam.bpnt ? bpnt_amount : 0;
+        for (int i = 0; i < n && ec == EXIT_OK; i++) {
+            struct ctl_manifest_stats *st = outs[i].st;
+            int64_t amount;
+            int capped = 0;
+            st->families++;
+            if (outs[i].per->program == KKS_PROGRAM_PKH) {
+                amount = kks_policy_pkh_amount(pol, outs[i].per, fam.pkh, &capped);
+                st->capped += (uint64_t)capped;
+            } else {
+                amount = fam.bpnt ? pg[i].bpnt_amount : 0;
+            }
+            if (amount <= 0)
+                continue;
+            if (__builtin_add_overflow(st->total, amount, &st->total)) {
+                ctl_say("kksctl manifest: the total overflows 64 bits; manifest incomplete\n");
+                ec = EXIT_INTERNAL;
+                break;
+            }
+            st->manifest++;
+            memcpy(row, pg[i].prefix, pg[i].plen);
+            memcpy(row + pg[i].plen, fam.kk, 16);
+            row[pg[i].plen + 16] = ',';
+            char *end = put_u64(row + pg[i].plen + 17, (uint64_t)amount);
+            *end++ = '\n';
+            fwrite(row, 1, (size_t)(end - row), outs[i].out);
         }
-        if (amount <= 0)
-            continue;
-        if (__builtin_add_overflow(st->total, amount, &st->total)) {
-            ctl_say("kksctl manifest: the total overflows 64 bits; manifest incomplete\n");
-            ec = EXIT_INTERNAL;
+        if (ec != EXIT_OK)
             break;
-        }
-        st->manifest++;
-        memcpy(row, prefix, plen);
-        memcpy(row + plen, fam.kk, 16);
-        row[plen + 16] = ',';
-        char *end = put_u64(row + plen + 17, (uint64_t)amount);
-        *end++ = '\n';
-        fwrite(row, 1, (size_t)(end - row), out);
     }
     if (rc < 0 && ec == EXIT_OK) {
         ctl_say("kksctl manifest: %s: %s (the file changed while being read?); manifest "
@@ -245,10 +264,11 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
         ec = EXIT_USAGE;
     }
     kks_csv_close(&csv);
-    if (fflush(out) != 0 || ferror(out)) {
-        fprintf(stderr, "kksctl manifest: %s: %s\n", out_name, strerror(errno));
-        return EXIT_INTERNAL;
-    }
+    for (int i = 0; i < n; i++)
+        if (fflush(outs[i].out) != 0 || ferror(outs[i].out)) {
+            fprintf(stderr, "kksctl manifest: %s: %s\n", outs[i].name, strerror(errno));
+            return EXIT_INTERNAL;
+        }
     return ec;
 }
 
@@ -333,20 +353,22 @@ int cmd_manifest(ctl *c, int argc, char **argv)
     }
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     memset(&st, 0, sizeof st);
-    ec = ctl_manifest_write(path, &seeds, &pol, &per, stdout, "stdout", &st);
+    struct ctl_manifest_out out = {.per = &per, .out = stdout, .name = "stdout", .st = &st};
+    ec = ctl_manifest_write(path, &seeds, &pol, &out, 1);
     if (ec == EXIT_OK || ec == EXIT_DECLINED)
         print_summary(&st, &per, path);
     return ec;
 }
 
 int ctl_manifest_write(const char *path, const kks_seeds *seeds, const kks_policy *pol,
-                       const kks_period *per, FILE *out, const char *out_name,
-                       struct ctl_manifest_stats *st)
+                       const struct ctl_manifest_out *outs, int n)
 {
-    mf_run r = {.st = st};
+    mf_run r = {0};
     struct stat sb;
     FILE *f;
     int ec;
+    if (n < 1 || n > CTL_MANIFEST_MAX)
+        return EXIT_INTERNAL;
     if (!(f = fopen(path, "r"))) {
         ctl_say("kksctl manifest: %s: cannot open: %s\n", path, strerror(errno));
         return EXIT_USAGE;
@@ -363,11 +385,11 @@ int ctl_manifest_write(const char *path, const kks_seeds *seeds, const kks_polic
         return EXIT_USAGE;
     }
     rewind(f);
-    ec = write_manifest(&r, f, path, seeds, pol, per, out, out_name);
+    ec = write_manifest(&r, f, path, seeds, pol, outs, n);
     fclose(f);
     free(r.keys);
     free(r.lines);
-    if (ec == EXIT_OK && st->nskipped)
+    if (ec == EXIT_OK && outs[0].st->nskipped) /* the same rows for every manifest */
         ec = EXIT_DECLINED;
     return ec;
 }

@@ -28,14 +28,25 @@ struct ctl_manifest_stats {
     } shown[CTL_MANIFEST_SHOWN]; /* the first skipped rows */
 };
 
-/* Writes the manifest of the extract at path (a regular file: it is read
- * twice, for structure first) for the period per on out (out_name names it
- * in messages): the header, then one row per family with a positive amount.
- * *st must start zeroed. EXIT_OK, EXIT_DECLINED (some rows skipped; the rest
- * written), EXIT_USAGE (cannot open, not a regular file, malformed: nothing
- * written), EXIT_INTERNAL (out of memory, a write failed); said on stderr. */
+#define CTL_MANIFEST_MAX 2 /* manifests written from one reading of an extract */
+
+/* One manifest to write: the period per, on out (name names it in
+ * messages), its figures in *st (which must start zeroed). */
+struct ctl_manifest_out {
+    const kks_period *per;
+    FILE *out;
+    const char *name;
+    struct ctl_manifest_stats *st;
+};
+
+/* Writes the n (1..CTL_MANIFEST_MAX) manifests outs[] of the extract at path
+ * (a regular file: it is read for structure first, then once for all n):
+ * each the header, then one row per family with a positive amount. Every
+ * *st gets the same rows, families and skipped rows. EXIT_OK, EXIT_DECLINED
+ * (some rows skipped; the rest written), EXIT_USAGE (cannot open, not a
+ * regular file, malformed: nothing written), EXIT_INTERNAL (out of memory, a
+ * write failed); said on stderr. */
 int ctl_manifest_write(const char *path, const kks_seeds *seeds, const kks_policy *pol,
-                       const kks_period *per, FILE *out, const char *out_name,
-                       struct ctl_manifest_stats *st);
+                       const struct ctl_manifest_out *outs, int n);
 
 #endif

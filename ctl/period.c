@@ -23,7 +23,7 @@
  *   generate   ctl_gen_write_places DIR/extract-K.csv
  *   enrol      ctl_enroll           the issuer (one card a family), then
  *   accounts                        the switch (its accounts, with programmes)
- *   manifests  ctl_manifest_write   DIR/pkh-K.csv, DIR/bpnt-K.csv
+ *   manifests  ctl_manifest_write   DIR/pkh-K.csv, DIR/bpnt-K.csv (one reading)
  *   credit     ctl_credit_run       the switch, each manifest in turn
  *
  * Each engine holds at most one chunk (the credit run reads and sorts its
@@ -306,35 +306,44 @@ static int manifest_chunk(period *p, unsigned k, const char *extract, const kks_
                           const kks_policy *pol, char paths[2][600])
 {
     const kks_period *per[2] = {&p->pkh, &p->bpnt};
+    struct ctl_manifest_stats st[2] = {{0}};
+    struct ctl_manifest_out out[2];
     double t0 = now_s();
+    int ec = EXIT_OK;
     for (int i = 0; i < 2; i++) {
-        struct ctl_manifest_stats st = {0};
-        FILE *f = work_file(p, kks_program_name(per[i]->program), k, paths[i], sizeof paths[i]);
-        int ec;
-        if (!f)
+        out[i] = (struct ctl_manifest_out){.per = per[i], .name = paths[i], .st = &st[i]};
+        out[i].out = work_file(p, kks_program_name(per[i]->program), k, paths[i],
+                               sizeof paths[i]);
+        if (!out[i].out) {
+            if (i == 1)
+                fclose(out[0].out);
             return stop(p, EXIT_INTERNAL, k, "writing a manifest");
-        ec = ctl_manifest_write(extract, seeds, pol, per[i], f, paths[i], &st);
-        if (fclose(f) != 0 && (ec == EXIT_OK || ec == EXIT_DECLINED)) {
+        }
+    }
+    /* both programmes from one reading of the chunk's extract */
+    ec = ctl_manifest_write(extract, seeds, pol, out, 2);
+    for (int i = 0; i < 2; i++)
+        if (fclose(out[i].out) != 0 && (ec == EXIT_OK || ec == EXIT_DECLINED)) {
             ctl_say("kksctl period run: %s: %s\n", paths[i], strerror(errno));
             ec = EXIT_INTERNAL;
         }
-        if (ec != EXIT_OK && ec != EXIT_DECLINED)
-            return stop(p, ec, k, "computing the manifests");
+    if (ec != EXIT_OK && ec != EXIT_DECLINED)
+        return stop(p, ec, k, "computing the manifests");
+    for (int i = 0; i < 2; i++) {
         struct ctl_manifest_stats *m = &p->mf[i];
-        m->rows += st.rows;
-        m->families += st.families;
-        m->manifest += st.manifest;
-        m->capped += st.capped;
-        m->nskipped += st.nskipped;
-        m->total += st.total;
-        if (i == 0) /* the same rows are skipped for both programmes: once */
-            for (uint64_t r = 0; r < st.nskipped && r < CTL_MANIFEST_SHOWN; r++)
-                keep_rej(p, PH_MANIFESTS, k, (uint32_t)st.shown[r].line, st.shown[r].reason);
-        if (i == 0 && st.nskipped > CTL_MANIFEST_SHOWN)
-            p->rejected += st.nskipped - CTL_MANIFEST_SHOWN;
-        if (i == 0)
-            p->ph[PH_MANIFESTS].rows += st.rows;
+        m->rows += st[i].rows;
+        m->families += st[i].families;
+        m->manifest += st[i].manifest;
+        m->capped += st[i].capped;
+        m->nskipped += st[i].nskipped;
+        m->total += st[i].total;
     }
+    /* the same rows are skipped for both programmes: once */
+    for (uint64_t r = 0; r < st[0].nskipped && r < CTL_MANIFEST_SHOWN; r++)
+        keep_rej(p, PH_MANIFESTS, k, (uint32_t)st[0].shown[r].line, st[0].shown[r].reason);
+    if (st[0].nskipped > CTL_MANIFEST_SHOWN)
+        p->rejected += st[0].nskipped - CTL_MANIFEST_SHOWN;
+    p->ph[PH_MANIFESTS].rows += st[0].rows;
     p->ph[PH_MANIFESTS].seconds += now_s() - t0;
     return EXIT_OK;
 }
