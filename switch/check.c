@@ -11,7 +11,8 @@
  *   R_ACCOUNT  a named account's balance is its transfers.
  * The wallets (by KK), the credits (by KK, programme, first month) and the
  * wallets' transfer sums (by KK) are read as three ordered streams and merged:
- * each table is read once, in the order it is stored. A national ledger
+ * the wallets and credits are read once, in the order they are stored (the
+ * transfers, none after a credit run, by a few queries). A national ledger
  * (20.7M wallets, 29M credits) is checked in 17.9 s; a query a rule (scans,
  * joins, correlated subqueries and a window over the credits) took 155 s. */
 #include <inttypes.h>
@@ -181,7 +182,8 @@ static int funding_load(struct check *c)
     sqlite3_finalize(s);
     if (r != SQLITE_DONE)
         return db_failed(c->db);
-    /* their transfers (a run's funding in, a reversal's refund out) */
+    /* their transfers: none that the switch writes today (a credit run moves
+     * a funding balance with the credits), but a transfer may name one */
     s = prepare(c->db, "SELECT owner, sum(d) FROM (SELECT CAST(to_owner AS INTEGER) AS owner,"
                        " amount AS d FROM transfer WHERE to_kind = 'funding' UNION ALL"
                        " SELECT CAST(from_owner AS INTEGER), -amount FROM transfer"
@@ -237,14 +239,13 @@ static int stream_next(sqlite3 *db, struct stream *st)
 /* The credit before, for months paid twice (ranges of one family and
  * programme come ordered by their first month). */
 struct prev {
-    int have, prog, last;
-    int64_t kk;
+    int have, prog;
+    int64_t kk, last;
 };
 
 /* What one family was credited, per programme (1 PKH, 2 BPNT). */
 struct fam {
-    int64_t sum[3];
-    int last[3];
+    int64_t sum[3], last[3];
     int any[3];
 };
 
@@ -263,8 +264,8 @@ static int credits_take(struct check *c, struct stream *cr, int64_t kk, struct f
         int64_t k = sqlite3_column_int64(cr->s, 0);
         if (k > kk)
             break;
-        int prog = sqlite3_column_int(cr->s, 1), first = sqlite3_column_int(cr->s, 2),
-            last = sqlite3_column_int(cr->s, 3);
+        int prog = sqlite3_column_int(cr->s, 1);
+        int64_t first = sqlite3_column_int64(cr->s, 2), last = sqlite3_column_int64(cr->s, 3);
         int64_t bid = sqlite3_column_int64(cr->s, 4), amount = sqlite3_column_int64(cr->s, 5);
         size_t bi = id_find(c->batch, c->nbatch, sizeof *c->batch, bid);
         struct batch *b = bi < c->nbatch ? &c->batch[bi] : NULL;
@@ -276,7 +277,7 @@ static int credits_take(struct check *c, struct stream *cr, int64_t kk, struct f
         else if (b->funding < c->nfunding && add(&c->funding[b->funding].credits, amount) < 0)
             return KKS_EDB;
         if (pv->have && k == pv->kk && prog == pv->prog && pv->last >= first)
-            found(c, R_TWICE, "family %" PRId64 ": %s paid twice for %04d-%02d", k,
+            found(c, R_TWICE, "family %" PRId64 ": %s paid twice for %04" PRId64 "-%02" PRId64, k,
                   prog_name(prog), first / 12, first % 12 + 1);
         *pv = (struct prev){.have = 1, .kk = k, .prog = prog, .last = last};
         if (k == kk && (prog == LEDGER_PKH || prog == LEDGER_BPNT)) {
@@ -319,7 +320,7 @@ static int families(struct check *c)
     for (; w.row; c->wallets++) {
         int64_t kk = sqlite3_column_int64(w.s, 0), pkh = sqlite3_column_int64(w.s, 1),
                 bpnt = sqlite3_column_int64(w.s, 2), tp = 0, tb = 0;
-        int last[3] = {0, sqlite3_column_int(w.s, 3), sqlite3_column_int(w.s, 4)};
+        int64_t last[3] = {0, sqlite3_column_int64(w.s, 3), sqlite3_column_int64(w.s, 4)};
         if (pkh < 0 || bpnt < 0)
             found(c, R_NEGATIVE, "negative wallet: family %" PRId64 ": PKH %" PRId64
                                  ", BPNT %" PRId64,
@@ -383,9 +384,14 @@ int ledger_check_db(sqlite3 *db, char *violation, size_t cap, int64_t *accounts,
         struct funding *f = &c.funding[i];
         if (add(&nfunding, f->balance) < 0)
             goto out;
-        if (f->balance != f->transfers - f->credits)
+        int64_t net;
+        if (__builtin_sub_overflow(f->transfers, f->credits, &net)) {
+            kks_error("ledger check: a sum overflows 64 bits");
+            goto out;
+        }
+        if (f->balance != net)
             found(&c, R_FUNDING, "funding %s: balance %" PRId64 ", transfers %" PRId64, f->label,
-                  f->balance, f->transfers - f->credits);
+                  f->balance, net);
     }
     sum = nfunding;
     if (add(&sum, c.wallets_total) < 0 || add(&sum, named) < 0)

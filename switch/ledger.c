@@ -230,6 +230,7 @@ struct ledger {
     unsigned char *rows_done;
     size_t rows_n, rows_ndone, rows_next; /* rows_next: where kks_credit_take looks first */
     size_t rows_scan, rows_passed, rows_budget; /* kks_credit_in's place, wallets passed, limit */
+    uint64_t walks_stopped;                      /* ledger_credit_walks_stopped */
 };
 
 /* kks_credit_rows(kk, amount, done): an eponymous virtual table over the rows
@@ -673,7 +674,11 @@ int ledger_credit_many(ledger *l, const ledger_credit_in *in, const uint64_t *kk
     if (done(s) < 0) {
         if (l->rows_passed <= l->rows_budget)
             goto fail;
-        /* too sparse: the walk was rolled back, collect the families instead */
+        /* too sparse: collect the families instead. The walk was rolled back
+         * by its statement journal, which SQLite keeps for a statement that
+         * writes several rows and may abort (here: the NOT NULL columns it
+         * sets); a_sparse_batch_is_credited_once fails if that ever stops */
+        l->walks_stopped++;
         memset(credited, 0, n);
         l->rows_ndone = l->rows_next = 0;
         s = stmt(l, in->program == LEDGER_PKH ? ST_MANY_FAST_PKH : ST_MANY_FAST_BPNT);
@@ -700,6 +705,11 @@ out:
 fail:
     l->rows_n = 0;
     return KKS_EDB;
+}
+
+uint64_t ledger_credit_walks_stopped(const ledger *l)
+{
+    return l->walks_stopped;
 }
 
 /* Adds delta to one account. 0, LEDGER_NSF (a wallet would go negative, or

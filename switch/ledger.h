@@ -113,6 +113,9 @@ int ledger_credit(ledger *l, const ledger_credit_in *in, ledger_credit_out *out)
  * been: roll back). */
 int ledger_credit_many(ledger *l, const ledger_credit_in *in, const uint64_t *kk,
                        const int64_t *amount, size_t n, unsigned char *credited);
+/* How many of ledger_credit_many's walks over the wallets were stopped as
+ * too sparse (their rows then collected in a temporary b-tree). */
+uint64_t ledger_credit_walks_stopped(const ledger *l);
 
 /* Moves amount from one account to another under a unique key. Kinds "pkh"
  * and "bpnt" are family wallets (owner: the 16-digit KK), "funding" a funding

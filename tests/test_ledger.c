@@ -255,6 +255,7 @@ Test(ledger, a_batch_at_once_ends_as_row_by_row)
     ledger_credit_in in = {.program = LEDGER_BPNT, .first = M(2026, 3), .last = M(2026, 5),
                            .batch = b2};
     cr_assert_eq(ledger_credit_many(l2, &in, kk, amount, 12, done), 5);
+    cr_assert_eq(ledger_credit_walks_stopped(l2), 0); /* twelve wallets in a row: walked */
     static const int want[12] = {0, LEDGER_NO_ACCOUNT, LEDGER_NOT_IN_PROGRAM, LEDGER_OVERLAP,
                                  LEDGER_ALREADY, LEDGER_OTHER_AMOUNT, 0, 0, 0, 0, 0, 0};
     static const unsigned char fast[12] = {1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1};
@@ -309,6 +310,7 @@ Test(ledger, a_sparse_batch_is_credited_once)
                            .batch = b};
     cr_assert_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
     cr_assert_eq(ledger_credit_many(L, &in, kk, amount, 3, done), 3);
+    cr_assert_eq(ledger_credit_walks_stopped(L), 1, "the walk was not stopped");
     cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     cr_assert(done[0] && done[1] && done[2]);
     cr_assert_eq(ledger_funding_add(L, f, -1200000), 0);
@@ -689,6 +691,11 @@ Test(ledger, check_agrees_with_the_sql_rules)
         "UPDATE funding SET balance = balance + ?1 WHERE id = 1 + ?2 % 3",
         "UPDATE transfer SET amount = amount + ?1 WHERE id = 1 + ?2",
         "UPDATE transfer SET from_owner = CAST(from_owner + ?1 % 30 AS TEXT) WHERE id = 1 + ?2",
+        /* a transfer into or out of a funding account (none is written today) */
+        "UPDATE transfer SET to_kind = 'funding', to_owner = CAST(1 + abs(?1) % 3 AS TEXT)"
+        " WHERE id = 1 + ?2",
+        "UPDATE transfer SET from_kind = 'funding', from_owner = CAST(1 + abs(?1) % 3 AS TEXT)"
+        " WHERE id = 1 + ?2",
         "UPDATE account SET balance = balance + ?1 WHERE (kind, owner) = (SELECT kind, owner"
         " FROM account ORDER BY kind, owner LIMIT 1 OFFSET ?2 % 4)",
     };
