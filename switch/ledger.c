@@ -455,30 +455,30 @@ void ledger_free(ledger *l)
     free(l);
 }
 
-int ledger_account_open(ledger *l, uint64_t kk, unsigned programs, const char *at)
+/* Writes a wallet with statement i (ST_ACCOUNT_NEW or ST_ACCOUNT_OPEN): the
+ * rows changed (0 or 1), or KKS_EDB. */
+static int account_write(ledger *l, int i, uint64_t kk, unsigned programs, const char *at)
 {
-    sqlite3_stmt *s;
-    int had;
-    if (programs == 0 || programs > (LEDGER_PKH | LEDGER_BPNT))
-        return KKS_EINVAL;
-    s = stmt(l, ST_ACCOUNT_NEW);
+    sqlite3_stmt *s = stmt(l, i);
     sqlite3_bind_int64(s, 1, (int64_t)kk);
     sqlite3_bind_int(s, 2, (int)programs);
     sqlite3_bind_text(s, 3, at, -1, SQLITE_STATIC);
-    if (done(s) < 0)
-        return KKS_EDB;
-    if (sqlite3_changes(l->db) == 1)
-        return LEDGER_OPENED;
+    return done(s) < 0 ? KKS_EDB : sqlite3_changes(l->db);
+}
+
+int ledger_account_open(ledger *l, uint64_t kk, unsigned programs, const char *at)
+{
+    int had, r;
+    if (programs == 0 || programs > (LEDGER_PKH | LEDGER_BPNT))
+        return KKS_EINVAL;
+    if ((r = account_write(l, ST_ACCOUNT_NEW, kk, programs, at)) != 0)
+        return r < 0 ? r : LEDGER_OPENED;
     /* the family has an account: its programmes, changed or not */
     if ((had = ledger_programs(l, kk)) < 0)
         return had;
     if (had == (int)programs)
         return LEDGER_UNCHANGED;
-    s = stmt(l, ST_ACCOUNT_OPEN);
-    sqlite3_bind_int64(s, 1, (int64_t)kk);
-    sqlite3_bind_int(s, 2, (int)programs);
-    sqlite3_bind_text(s, 3, at, -1, SQLITE_STATIC);
-    if (done(s) < 0)
+    if (account_write(l, ST_ACCOUNT_OPEN, kk, programs, at) < 0)
         return KKS_EDB;
     return had ? LEDGER_UPDATED : LEDGER_OPENED;
 }
