@@ -229,7 +229,7 @@ static int write_manifest(mf_run *r, FILE *f, const char *path, const kks_seeds 
                 skip_row(outs[i].st, csv.line, why);
             continue;
         }
-        for (int i = 0; i < n && ec == EXIT_OK; i++) {
+        for (int i = 0; i < n; i++) {
             struct ctl_manifest_stats *st = outs[i].st;
             int64_t amount;
             int capped = 0;

@@ -219,7 +219,7 @@ static const char *const sql[ST__COUNT] = {
     "UPDATE wallet SET bpnt = bpnt + kks_credit_take(kk), bpnt_last = ?1, room = NULL"
     " WHERE kk BETWEEN ?3 AND ?4 AND kks_credit_in(kk) AND programs & 2 AND bpnt_last < ?2",
     /* ledger_account_open's common case, a family new to the switch: one
-     * statement, which cannot abort on a conflict (no statement journal) */
+     * statement instead of a SELECT of its programmes and an upsert */
     "INSERT INTO wallet(kk, programs, opened_at, room) VALUES (?1, ?2, ?3, zeroblob(12))"
     " ON CONFLICT(kk) DO NOTHING",
 };
