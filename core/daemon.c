@@ -37,7 +37,15 @@ static void on_drained(void *ud)
     d->metrics = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->log_flush, NULL);
     kks_info("stopped");
+    kks_log_hold(0);
+}
+
+static void on_log_flush(uv_prepare_t *p)
+{
+    (void)p;
+    kks_log_flush();
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -92,6 +100,10 @@ int kks_daemon_start(kks_daemon *d, const char *metrics_addr, const char *ready_
     d->sigint.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_prepare_init(d->loop, &d->log_flush);
+    uv_prepare_start(&d->log_flush, on_log_flush);
+    uv_unref((uv_handle_t *)&d->log_flush); /* never what keeps the loop running */
+    kks_log_hold(1);
     kks_info("listening", "addr", kks_server_address(d->srv));
     if (ready_file && (rc = kks_write_ready_file(ready_file, kks_server_address(d->srv))) < 0)
         return rc;

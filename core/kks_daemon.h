@@ -16,6 +16,7 @@ typedef struct kks_daemon {
     kks_metrics_source_fn metrics_source;
     void *metrics_ud;
     uv_signal_t sigterm, sigint;
+    uv_prepare_t log_flush; /* the held log lines, written before the loop waits */
     /* Called when a stop signal arrives, before the server drains: give up
      * work that need not be finished (NULL: none). */
     void (*on_stopping)(struct kks_daemon *d);

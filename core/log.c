@@ -4,7 +4,10 @@
  * callgrind over 100k kks_info calls (a message and four fields, gcc -O2),
  * instructions a line: the old writer 7,300; this one 8,300 (the UTF-8 check);
  * jansson building the object and json_dumpb 29,900 (4.1x); jansson escaping
- * each string, the frame by hand, 19,300 (2.6x).
+ * each string, the frame by hand, 19,300 (2.6x). Since then, the switch's
+ * "txn" line (a message and six fields, 100k lines, held and written 30 at a
+ * time): 8,929 -> 2,520 instructions, with the time formatted once a second
+ * and runs of plain ASCII copied whole.
  *
  * It keeps the guarantees that jansson gives the rest: every string escaped,
  * bytes that are not UTF-8 written as \ufffd, a line longer than the buffer
@@ -14,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +53,13 @@ void kks_utc_now(char out[21])
     memcpy(out, text, sizeof text);
 }
 
+/* The bytes a JSON string holds as they are: printable ASCII but the quote
+ * and the backslash. */
+static inline int plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 /* Appends s as a JSON string literal at line[*n], writing below end. Stops
  * before a character that would not fit (the closing quote always does).
  * Returns 0, or -1 without writing when not even "" fits. */
@@ -64,7 +75,14 @@ static int put_str(char *line, size_t *n, size_t end, const char *s)
         char esc[6];
         const char *src = esc;
         size_t len, adv = 1;
-        if (c == '"' || c == '\\') {
+        if (plain(c)) { /* a run of them, copied at once */
+            for (len = 1; plain((unsigned char)s[len]); len++)
+                ;
+            if (at + len + 1 > end)
+                len = end - at - 1;
+            adv = len;
+            src = s;
+        } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             len = 2;
@@ -76,9 +94,6 @@ static int put_str(char *line, size_t *n, size_t end, const char *s)
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             len = 6;
-        } else if (c < 0x80) {
-            src = s;
-            len = 1;
         } else if ((adv = kks_utf8_len(s)) > 0) {
             src = s;
             len = adv;
@@ -87,7 +102,7 @@ static int put_str(char *line, size_t *n, size_t end, const char *s)
             len = 6;
             adv = 1;
         }
-        if (at + len + 1 > end) /* and the closing quote */
+        if (len == 0 || at + len + 1 > end) /* and the closing quote */
             break;
         memcpy(line + at, src, len);
         at += len;
@@ -98,25 +113,85 @@ static int put_str(char *line, size_t *n, size_t end, const char *s)
     return 0;
 }
 
+/* Lines held by this thread (kks_log_hold), written at kks_log_flush. */
+#define HELD_MAX (64 * 1024)
+static _Thread_local struct {
+    int on;
+    size_t len;
+    char buf[HELD_MAX];
+} *held;
+
+static void write_all(const char *p, size_t n)
+{
+    /* One write per line, or per held lines, so that lines from concurrent
+     * processes do not interleave. */
+    ssize_t w = write(STDERR_FILENO, p, n);
+    (void)w;
+}
+
+void kks_log_flush(void)
+{
+    if (held && held->len) {
+        write_all(held->buf, held->len);
+        held->len = 0;
+    }
+}
+
+static void flush_at_exit(void)
+{
+    kks_log_flush();
+}
+
+void kks_log_hold(int on)
+{
+    if (!on) {
+        kks_log_flush();
+        if (held)
+            held->on = 0;
+        return;
+    }
+    if (!held) {
+        static int registered;
+        if (!(held = calloc(1, sizeof *held)))
+            return; /* lines are then written one by one, as before */
+        if (!registered && atexit(flush_at_exit) == 0)
+            registered = 1;
+    }
+    held->on = 1;
+}
+
 void kks_log(enum kks_log_level level, const char *msg, ...)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
+    static const char *const levels[] = {
+        "Z\",\"level\":\"debug\",\"component\":", "Z\",\"level\":\"info\",\"component\":",
+        "Z\",\"level\":\"warn\",\"component\":", "Z\",\"level\":\"error\",\"component\":"};
     char line[4096];
     const size_t end = sizeof line - 2; /* room for "}\n" */
     size_t n;
+    static _Thread_local time_t second = -1;
+    static _Thread_local char second_text[64];
     struct timespec ts;
-    struct tm tm;
+    int ms;
     va_list ap;
 
     if (level < log_min)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = (size_t)snprintf(line, sizeof line,
-                         "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
-                         "\"component\":",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+    if (ts.tv_sec != second) { /* formatted once a second: printf was a third of a line */
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(second_text, sizeof second_text, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        second = ts.tv_sec;
+    }
+    n = strlen(second_text);
+    memcpy(line, second_text, n);
+    ms = (int)(ts.tv_nsec / 1000000);
+    line[n++] = (char)('0' + ms / 100);
+    line[n++] = (char)('0' + ms / 10 % 10);
+    line[n++] = (char)('0' + ms % 10);
+    memcpy(line + n, levels[level], strlen(levels[level]));
+    n += strlen(levels[level]);
     put_str(line, &n, end - 9, log_component); /* and ,"msg":"" */
     memcpy(line + n, ",\"msg\":", 7);
     n += 7;
@@ -147,7 +222,13 @@ void kks_log(enum kks_log_level level, const char *msg, ...)
     va_end(ap);
     line[n++] = '}';
     line[n++] = '\n';
-    /* One write per line so lines from concurrent processes do not interleave. */
-    ssize_t w = write(STDERR_FILENO, line, n);
-    (void)w;
+    if (held && held->on && level <= KKS_LOG_INFO) {
+        if (held->len + n > sizeof held->buf)
+            kks_log_flush();
+        memcpy(held->buf + held->len, line, n);
+        held->len += n;
+        return;
+    }
+    kks_log_flush(); /* what came before, first */
+    write_all(line, n);
 }
