@@ -125,10 +125,11 @@ static void answer_failed(kks_group *g, kks_conn *c, uint64_t id, const Kks__Env
         kks_conn_reply_error(c, id, KKS_EDB, not_written);
 }
 
-static void answer_failed_packed(kks_group *g, const struct held *h)
+static void answer_failed_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
+                                 size_t len)
 {
-    Kks__Envelope *rep = kks__envelope__unpack(NULL, h->len, h->buf);
-    answer_failed(g, h->c, h->id, rep);
+    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
+    answer_failed(g, c, id, rep);
     if (rep)
         kks__envelope__free_unpacked(rep, NULL);
 }
@@ -161,7 +162,7 @@ static void group_fail(kks_group *g, const char *why)
     for (size_t i = 0; i < g->nheld; i++) {
         struct held *h = &g->held[i];
         if (h->own || (own && same_as_own(g, h)))
-            answer_failed_packed(g, h);
+            answer_failed_packed(g, h->c, h->id, h->buf, h->len);
         else
             kks_conn_reply_error(h->c, h->id, KKS_EDB,
                                  "database error at commit; send the same request again: its "
@@ -361,27 +362,33 @@ void kks_group_abort(kks_group *g)
     group_fail(g, "a request failed and its savepoint could not be rolled back alone");
 }
 
-/* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
-static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int own,
-                const kks_group_tag *tag)
+/* Appends buf, a packed reply (its id set) of len bytes, to the replies held
+ * for the COMMIT: copied, or taken when take (freed on failure too). 0 or
+ * KKS_ENOMEM. */
+static int hold_buf(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf, size_t len,
+                    int take, int own, const kks_group_tag *tag)
 {
     struct held *h;
-    size_t n;
+    uint8_t *copy = (uint8_t *)buf;
     if (g->nheld == g->capheld) {
         size_t nc = g->capheld ? g->capheld * 2 : 64;
         struct held *nh = realloc(g->held, nc * sizeof *nh);
-        if (!nh)
+        if (!nh) {
+            if (take)
+                free(copy);
             return KKS_ENOMEM;
+        }
         g->held = nh;
         g->capheld = nc;
     }
+    if (!take) {
+        if (!(copy = malloc(len ? len : 1)))
+            return KKS_ENOMEM;
+        memcpy(copy, buf, len);
+    }
     h = &g->held[g->nheld];
-    rep->id = id;
-    n = kks__envelope__get_packed_size(rep);
-    if (!(h->buf = malloc(n ? n : 1)))
-        return KKS_ENOMEM;
-    kks__envelope__pack(rep, h->buf);
-    h->len = n;
+    h->buf = copy;
+    h->len = len;
     h->c = c;
     h->id = id;
     h->own = own;
@@ -389,6 +396,20 @@ static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int 
     kks_conn_ref(c);
     g->nheld++;
     return 0;
+}
+
+/* Appends rep (its id set) to the replies held for the COMMIT. 0 or KKS_ENOMEM. */
+static int hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, int own,
+                const kks_group_tag *tag)
+{
+    uint8_t *buf;
+    size_t n;
+    rep->id = id;
+    n = kks__envelope__get_packed_size(rep);
+    if (!(buf = malloc(n ? n : 1)))
+        return KKS_ENOMEM;
+    kks__envelope__pack(rep, buf);
+    return hold_buf(g, c, id, buf, n, 1, own, tag);
 }
 
 static int hold_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep,
@@ -415,20 +436,26 @@ int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep)
     return hold_tagged(g, c, id, rep, NULL);
 }
 
+/* The request's reply held for the COMMIT: rep, or else buf (packed, len
+ * bytes, its id set), which is decoded only to answer a failure. */
 static int defer_tagged(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep,
-                        unsigned rows, unsigned budget_ms, const kks_group_tag *tag)
+                        const uint8_t *buf, size_t len, unsigned rows, unsigned budget_ms,
+                        const kks_group_tag *tag)
 {
     assert(g->in_request);
     if (lost(g) || (!g->bare && gexec(g, G_RELEASE) < 0)) {
         /* Its writes are not in the transaction any more, nor anyone's. */
         group_fail(g, "cannot release a request's savepoint");
-        answer_failed(g, c, id, rep);
+        if (rep)
+            answer_failed(g, c, id, rep);
+        else
+            answer_failed_packed(g, c, id, buf, len);
         answered(g, tag, 0);
         return KKS_EDB;
     }
     g->in_request = 0;
     g->bare = 0;
-    if (hold(g, c, id, rep, 1, tag) < 0)
+    if ((rep ? hold(g, c, id, rep, 1, tag) : hold_buf(g, c, id, buf, len, 0, 1, tag)) < 0)
         goto fail_mem;
     g->rows += rows;
     if (rows <= 1)
@@ -451,11 +478,11 @@ fail_mem:
 int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, unsigned rows,
                     unsigned budget_ms)
 {
-    return defer_tagged(g, c, id, rep, rows, budget_ms, NULL);
+    return defer_tagged(g, c, id, rep, NULL, 0, rows, budget_ms, NULL);
 }
 
-/* The packed forms decode the reply once and take the paths above, so that a
- * failed transaction answers them in their failure form too. */
+/* A held duplicate is decoded once and takes the path above (its answer when
+ * not open, its failure form); a deferred reply is copied as it is. */
 int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
                           size_t len, const kks_group_tag *tag)
 {
@@ -475,17 +502,7 @@ int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t
                            size_t len, unsigned rows, unsigned budget_ms,
                            const kks_group_tag *tag)
 {
-    Kks__Envelope *rep = kks__envelope__unpack(NULL, len, buf);
-    int rc;
-    if (!rep) {
-        kks_group_abort(g);
-        kks_conn_reply_error(c, id, KKS_ENOMEM, "out of memory; nothing of this request written");
-        answered(g, tag, 0);
-        return KKS_ENOMEM;
-    }
-    rc = defer_tagged(g, c, id, rep, rows, budget_ms, tag);
-    kks__envelope__free_unpacked(rep, NULL);
-    return rc;
+    return defer_tagged(g, c, id, NULL, buf, len, rows, budget_ms, tag);
 }
 
 void kks_group_flush(kks_group *g)

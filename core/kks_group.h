@@ -103,8 +103,9 @@ int kks_group_defer(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep, 
  * transaction is open. On a failed COMMIT: see the picture. Returns 0 or
  * KKS_ENOMEM (then answered with an Error at once). */
 int kks_group_hold(kks_group *g, kks_conn *c, uint64_t id, Kks__Envelope *rep);
-/* The same two, for a reply already packed (an Envelope; its id is set when
- * it is sent), with a tag (or NULL) reported to the answered callback. */
+/* The same two, for a reply already packed (an Envelope with its id set: it
+ * is sent as it is), with a tag (or NULL) reported to the answered callback.
+ * A deferred one is copied as it is and decoded only to answer a failure. */
 int kks_group_defer_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t *buf,
                            size_t len, unsigned rows, unsigned budget_ms,
                            const kks_group_tag *tag);

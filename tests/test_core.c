@@ -109,6 +109,63 @@ Test(log, a_long_line_is_cut_between_characters_and_closed)
     json_decref(v);
 }
 
+/* The log of the fn of log_held, as it stands at each of its marks. */
+static char held_at[3][2048];
+
+static void held_mark(int i)
+{
+    char buf[2048];
+    ssize_t n = pread(2, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    memcpy(held_at[i], buf, sizeof buf);
+}
+
+static void log_held(void)
+{
+    kks_log_hold(1);
+    kks_info("one", "k", "v");
+    kks_info("two");
+    held_mark(0); /* nothing yet */
+    kks_warn("three");
+    held_mark(1); /* one, two, three: in order */
+    kks_info("four");
+    kks_log_flush();
+    held_mark(2);
+    kks_info("five");
+    kks_log_hold(0); /* writes five */
+    kks_info("six"); /* at once */
+}
+
+/* Held lines (kks_log_hold, a daemon's loop): written together at a flush,
+ * or before a warning, in the order they were logged, and never lost. */
+Test(log, held_lines_are_written_at_a_flush_or_before_a_warning_in_order)
+{
+    kks_log_init("kks-test");
+    const char *out = log_of(log_held);
+    const char *msg[] = {"one", "two", "three", "four", "five", "six"};
+    const char *at = out;
+    cr_assert_str_eq(held_at[0], "");
+    cr_assert(strstr(held_at[1], "\"msg\":\"one\",\"k\":\"v\"}\n") &&
+                  strstr(held_at[1], "\"msg\":\"two\"") && strstr(held_at[1], "\"msg\":\"three\"") &&
+                  !strstr(held_at[1], "four"),
+              "%s", held_at[1]);
+    cr_assert(strstr(held_at[2], "\"msg\":\"four\"") && !strstr(held_at[2], "five"), "%s",
+              held_at[2]);
+    for (int i = 0; i < 6; i++) {
+        char want[32];
+        const char *nl = strchr(at, '\n');
+        cr_assert_not_null(nl, "line %d missing: %s", i, out);
+        snprintf(want, sizeof want, "\"msg\":\"%s\"", msg[i]);
+        cr_assert(strstr(at, want) && strstr(at, want) < nl, "line %d is not %s: %s", i, msg[i],
+                  out);
+        char *line = strndup(at, (size_t)(nl - at + 1));
+        json_decref(log_line(line));
+        free(line);
+        at = nl + 1;
+    }
+    cr_assert_str_eq(at, "");
+}
+
 Test(addr, parse_forms)
 {
     struct sockaddr_storage sa;
