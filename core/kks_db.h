@@ -41,13 +41,15 @@ int kks_db_exec(sqlite3 *db, const char *sql);
  *   - the thread copies what it can without waiting (PASSIVE) every
  *     interval_ms, and at once whenever the writer has written another
  *     KKS_WAL_STEP since it last woke it (over KKS_WAL_LIMIT);
- *   - when everything is copied and the WAL is over KKS_WAL_LIMIT, it makes
- *     the writer's next transaction start the WAL over in the same file
- *     (RESTART), or, once the writer has made no commit for a whole round,
- *     empties the file (TRUNCATE); either only if the writer is between
- *     transactions at that moment (it never waits for the writer): an idle
- *     daemon's WAL is at most KKS_WAL_LIMIT, and a busy one is never held up
- *     by an ftruncate (10-28 ms here, the tail of authorisation latency);
+ *   - when everything is copied and the WAL is over KKS_WAL_LIMIT, it
+ *     empties the file (TRUNCATE) once the writer has made no commit for a
+ *     whole round, or makes the writer's next transaction start the WAL over
+ *     in the same file (RESTART) if the writer made no commit while it
+ *     copied; either only if the writer is between transactions at that
+ *     moment (it never waits for the writer), and never with anything left
+ *     to copy: that copy and its fsyncs would hold the writer's lock, and
+ *     the event loop would wait (10-40 ms here, the tail of authorisation
+ *     latency). An idle daemon's WAL is at most KKS_WAL_LIMIT;
  *   - a writer that is never idle (commits back to back) would keep the WAL
  *     growing: over KKS_WAL_MAX, the writer copies what is left itself after
  *     its commit, and its next transaction starts the WAL over, reusing the
