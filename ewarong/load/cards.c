@@ -199,6 +199,27 @@ int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap)
     return rc;
 }
 
+json_t *ld_ctl_result(const char *cmd, int ec, const char *out, const char *err, char *why,
+                      size_t cap)
+{
+    /* 1 is "declined": for these, rows refused (a family already enrolled
+     * with other data, a KK that recurs in a generated extract, a credit for
+     * it) or nothing to print, all said in the JSON; the rest is done */
+    int partial = ec == 1 && (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "credit-run") == 0 ||
+                              strcmp(cmd, "print") == 0);
+    json_t *j = (ec == 0 || partial) && out ? json_loads(out, 0, NULL) : NULL;
+    if (!j && ec < 0)
+        snprintf(why, cap, "kksctl %s: could not be run", cmd);
+    else if (!j && err && *err)
+        snprintf(why, cap, "kksctl %s: %s", cmd, err);
+    else if (!j && (ec == 0 || partial))
+        snprintf(why, cap, "kksctl %s: its output is not JSON", cmd);
+    else if (!j)
+        snprintf(why, cap, "kksctl %s: exit status %d: %.200s", cmd, ec,
+                 out && *out ? out : "nothing said");
+    return j;
+}
+
 /* Runs kksctl with the world's peers; its --json output parsed (NULL when it
  * failed: why says so). */
 static json_t *ctl(const ld_world *w, const char *const *args, char *why, size_t cap)
@@ -216,13 +237,7 @@ static json_t *ctl(const ld_world *w, const char *const *args, char *why, size_t
         argv[n++] = args[i];
     argv[n] = NULL;
     int ec = kc_run(w->loop, argv, &out, &err);
-    /* 0 done; 1 declined, which print says of a bank with nothing to print */
-    json_t *j = (ec == 0 || (ec == 1 && strcmp(args[0], "print") == 0)) && out
-                    ? json_loads(out, 0, NULL)
-                    : NULL;
-    if (!j)
-        snprintf(why, cap, "kksctl %s: %s", args[0],
-                 ec < 0 ? "could not be run" : err && *err ? err : "no reply");
+    json_t *j = ld_ctl_result(args[0], ec, out, err, why, cap);
     free(out);
     free(err);
     return j;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "kc_world.h"
 
 int load_cli(int argc, char **argv);
@@ -48,6 +50,13 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
 /* Remembers the (activated) cards for the next run on this switch. */
 int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap);
 void ld_cards_free(ld_cards *c);
+/* What a kksctl --json command (cmd, its first argument) that exited with ec
+ * (-1: not run) and printed out and err gives the preparation: its JSON when
+ * it did its work (exit 0; or 1, rows refused or nothing to print, for
+ * enroll, credit-run and print), else NULL with why (its message, or its exit
+ * status and output). Free with json_decref. */
+json_t *ld_ctl_result(const char *cmd, int ec, const char *out, const char *err, char *why,
+                      size_t cap);
 /* mkdir -p with mode 0700: 0 or -1 (errno). */
 int ld_mkdir_p(const char *dir);
 /* The card's PIN: six digits from HMAC-SHA-256(key, PAN), never trivial. */
