@@ -147,11 +147,13 @@ static int fwd_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
  * whose header carries the database's size, SQLite's mark of a commit frame.
  *
  * What SQLite sees does not change:
- *   - every other use of the file (a read, a write elsewhere, its size, a
- *     sync, a truncation, a file control, closing) writes the buffer first;
+ *   - only appends are gathered (a write where the last one ended); a write
+ *     elsewhere (a frame's checksum rewritten, the WAL started over) writes
+ *     the buffer, then goes straight to the file;
+ *   - every other use of the file (a read, its size, a sync, a truncation, a
+ *     file control, closing) writes the buffer first;
  *   - a failed write fails the call that needed it: for the commit's last
  *     frame, the commit, which SQLite then rolls back with nothing published;
- *     the data stays in the buffer and the next use tries again;
  *   - other connections (the checkpointer's thread) read a frame only once
  *     its commit is published in the shared index, and SQLite publishes it
  *     after the commit frame's write returned. Should a commit ever go
@@ -159,9 +161,13 @@ static int fwd_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
  *     database file's barrier before the publication writes the buffer, and
  *     a write that fails there stops the process before anything is
  *     published: no reply has gone out, and the restart recovers the WAL up
- *     to its last whole commit.
- * A database file is wrapped only for that barrier; other files are the
- * default VFS's own, untouched. */
+ *     to its last whole commit;
+ *   - when the connection gives up its write lock (its transaction ended)
+ *     what is still gathered belongs to no commit (rolled back, or its
+ *     commit failed): it is dropped, never written over frames that another
+ *     writer may have committed since, nor published later.
+ * A database file is wrapped only for that barrier and that lock; other
+ * files are the default VFS's own, untouched. */
 
 /* the unix VFS writes at most 128 KiB - 1 bytes in one call (seekAndWriteFd):
  * 31 frames of 4 KiB pages */
@@ -175,7 +181,9 @@ typedef struct gather_file {
     unsigned char *buf;     /* WAL_GATHER_MAX bytes, from the first write */
     size_t len;             /* bytes gathered */
     sqlite3_int64 at;       /* where buf[0] goes in the file */
+    sqlite3_int64 end;      /* where the last write ended (-1: unknown) */
     int commit;             /* the last write was a commit frame's header */
+    int failed;             /* the last attempt to write the buffer failed */
     struct gather_db *db;   /* the database file it is the WAL of */
 } gather_file;
 
@@ -196,7 +204,18 @@ static int gather_flush(gather_file *g)
     rc = g->real->pMethods->xWrite(g->real, g->buf, (int)g->len, g->at);
     if (rc == SQLITE_OK)
         g->len = 0;
+    g->failed = rc != SQLITE_OK;
     return rc;
+}
+
+/* What is gathered belongs to no commit: gone. */
+static void gather_drop(gather_file *g)
+{
+    if (g->len)
+        g->end = -1;
+    g->len = 0;
+    g->commit = 0;
+    g->failed = 0;
 }
 
 static int g_close(sqlite3_file *f)
@@ -220,24 +239,24 @@ static int g_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
     gather_file *g = (gather_file *)f;
     const unsigned char *b = p;
-    int rc, ends_commit = g->commit;
-    g->commit = 0;
-    if (g->len && (off != g->at + (sqlite3_int64)g->len || g->len + (size_t)n > WAL_GATHER_MAX) &&
-        (rc = gather_flush(g)) != SQLITE_OK)
+    int rc, ends_commit = g->commit, append = off == g->end;
+    /* a frame header: page number, then the database's size in pages on a
+     * commit frame, 0 on the others */
+    g->commit = n == WAL_FRAME_HEADER && off >= WAL_HEADER && (b[4] | b[5] | b[6] | b[7]);
+    if ((!append || g->len + (size_t)n > WAL_GATHER_MAX) && (rc = gather_flush(g)) != SQLITE_OK)
         return rc;
-    if (n <= 0 || n > WAL_GATHER_MAX || (!g->buf && !(g->buf = malloc(WAL_GATHER_MAX))))
-        return g->real->pMethods->xWrite(g->real, p, n, off);
+    if (!append || n <= 0 || n > WAL_GATHER_MAX ||
+        (!g->buf && !(g->buf = malloc(WAL_GATHER_MAX)))) {
+        rc = g->real->pMethods->xWrite(g->real, p, n, off);
+        g->end = rc == SQLITE_OK ? off + n : -1;
+        return rc;
+    }
     if (!g->len)
         g->at = off;
     memcpy(g->buf + g->len, p, (size_t)n);
     g->len += (size_t)n;
-    /* a frame header: page number, then the database's size in pages on a
-     * commit frame, 0 on the others */
-    if (n == WAL_FRAME_HEADER && off >= WAL_HEADER && (b[4] | b[5] | b[6] | b[7]))
-        g->commit = 1;
-    else if (ends_commit)
-        return gather_flush(g);
-    return SQLITE_OK;
+    g->end = off + n;
+    return ends_commit && !g->commit ? gather_flush(g) : SQLITE_OK;
 }
 
 static int g_truncate(sqlite3_file *f, sqlite3_int64 size)
@@ -273,22 +292,35 @@ static const sqlite3_io_methods gather_io = {
 };
 
 /* the database file's side of the shared index, before SQLite publishes a
- * commit there: its WAL's frames are in the file first */
+ * commit there: its WAL's frames are in the file first (but those of a
+ * failed write: their commit cannot be published, its own write failed) */
 static void gdb_shm_barrier(sqlite3_file *f)
 {
     gather_db *d = (gather_db *)f;
-    if (d->wal && d->wal->len && gather_flush(d->wal) != SQLITE_OK) {
+    if (d->wal && d->wal->len && !d->wal->failed && gather_flush(d->wal) != SQLITE_OK) {
         kks_error("cannot write the WAL before publishing a commit: stopping");
         abort();
     }
     d->real->pMethods->xShmBarrier(d->real);
 }
 
+/* SQLite's WAL write lock is lock 0 of the shared index; released when the
+ * connection's write transaction ends, committed or not */
+#define WAL_WRITE_LOCK 0
+
+static int gdb_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    gather_db *d = (gather_db *)f;
+    if (d->wal && off == WAL_WRITE_LOCK && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE))
+        gather_drop(d->wal);
+    return d->real->pMethods->xShmLock(d->real, off, n, flags);
+}
+
 static const sqlite3_io_methods gather_db_io = {
     3,           fwd_close,       fwd_read,         fwd_write,
     fwd_truncate, fwd_sync,       fwd_file_size,    fwd_lock,
     fwd_unlock,  fwd_check_reserved, fwd_file_control, fwd_sector_size,
-    fwd_device_characteristics, fwd_shm_map, fwd_shm_lock, gdb_shm_barrier,
+    fwd_device_characteristics, fwd_shm_map, gdb_shm_lock, gdb_shm_barrier,
     fwd_shm_unmap, fwd_fetch,     fwd_unfetch,
 };
 
@@ -511,10 +543,14 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, KKS_SUBJOURNAL_MEM) != SQLITE_OK)
             kks_warn("cannot keep sub-journals in memory: SQLite was initialised first");
-        gather_register(); /* after sqlite3_config: finding the VFS initialises SQLite */
+    }
+    /* after sqlite3_config (finding a VFS initialises SQLite); the test disk
+     * below the WAL gathering, so that its failures reach the gathering */
+    test_hooks_before_open();
+    if (!configured) {
+        gather_register();
         configured = 1;
     }
-    test_hooks_before_open();
     /* The databases hold PANs, NIKs and names: made 0600 before SQLite opens
      * them (its -wal and -shm files take the main file's mode). */
     if (strcmp(path, ":memory:") != 0 && path[0]) {
