@@ -15,6 +15,8 @@
  * parses. */
 #include "kks_log.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +123,29 @@ static _Thread_local struct {
     char buf[HELD_MAX];
 } *held;
 
+/* Whole lines, written with as few calls as a pipe keeps whole: at most
+ * PIPE_BUF bytes a call (a line is at most 4 KiB), each ending a line, so that
+ * lines from concurrent processes sharing the stream do not interleave; a
+ * short write goes on where it stopped. */
 static void write_all(const char *p, size_t n)
 {
-    /* One write per line, or per held lines, so that lines from concurrent
-     * processes do not interleave. */
-    ssize_t w = write(STDERR_FILENO, p, n);
-    (void)w;
+    while (n > 0) {
+        size_t k = n;
+        if (k > PIPE_BUF) {
+            k = PIPE_BUF;
+            while (k > 0 && p[k - 1] != '\n')
+                k--;
+            if (k == 0)
+                k = n < 4096 ? n : 4096; /* one line longer than PIPE_BUF */
+        }
+        ssize_t w = write(STDERR_FILENO, p, k);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere to write a log: nothing to tell */
+        p += w;
+        n -= (size_t)w;
+    }
 }
 
 void kks_log_flush(void)
