@@ -156,11 +156,6 @@ void kks_log_flush(void)
     }
 }
 
-static void flush_at_exit(void)
-{
-    kks_log_flush();
-}
-
 void kks_log_hold(int on)
 {
     if (!on) {
@@ -173,7 +168,7 @@ void kks_log_hold(int on)
         static int registered;
         if (!(held = calloc(1, sizeof *held)))
             return; /* lines are then written one by one, as before */
-        if (!registered && atexit(flush_at_exit) == 0)
+        if (!registered && atexit(kks_log_flush) == 0)
             registered = 1;
     }
     held->on = 1;
