@@ -1,8 +1,12 @@
 #include "kks_csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kks_err.h"
 
@@ -30,6 +34,47 @@ void kks_csv_close(kks_csv *c)
 {
     free(c->buf);
     c->buf = NULL;
+}
+
+int kks_csv_map(kks_csv_file *m, const char *path, char *why, size_t cap)
+{
+    struct stat sb;
+    const char *what = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    memset(m, 0, sizeof *m);
+    m->data = "";
+    if (fd < 0) {
+        snprintf(why, cap, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &sb) < 0)
+        what = strerror(errno);
+    else if (!S_ISREG(sb.st_mode))
+        what = "not a regular file";
+    else if (sb.st_size > 0) {
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            what = strerror(errno);
+        else {
+            m->map = p;
+            m->data = p;
+            m->len = (size_t)sb.st_size;
+        }
+    }
+    close(fd); /* the mapping stays */
+    if (what) {
+        snprintf(why, cap, "cannot read: %s", what);
+        return -1;
+    }
+    return 0;
+}
+
+void kks_csv_unmap(kks_csv_file *m)
+{
+    if (m->map)
+        munmap(m->map, m->len);
+    memset(m, 0, sizeof *m);
+    m->data = "";
 }
 
 static int csv_fail(kks_csv *c, int code, const char *what, unsigned long line)

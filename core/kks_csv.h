@@ -38,6 +38,17 @@ int kks_csv_init(kks_csv *c, FILE *f, size_t max);
 int kks_csv_init_mem(kks_csv *c, const char *data, size_t len, size_t max);
 void kks_csv_close(kks_csv *c);
 
+/* A file mapped read-only for kks_csv_init_mem (an empty file maps to ""
+ * with len 0). kks_csv_map returns 0, or -1 with why filled (cannot open,
+ * not a regular file, cannot map). */
+typedef struct kks_csv_file {
+    const char *data;
+    size_t len;
+    void *map; /* what to unmap, or NULL */
+} kks_csv_file;
+int kks_csv_map(kks_csv_file *m, const char *path, char *why, size_t cap);
+void kks_csv_unmap(kks_csv_file *m);
+
 /* Reads the next record: 1, 0 at end of file, or KKS_EINVAL (c->errmsg says
  * what and where) / KKS_ENOMEM. A blank line is skipped. "\r\n" ends a line too. */
 int kks_csv_next(kks_csv *c);

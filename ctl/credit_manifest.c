@@ -42,12 +42,14 @@ void credit_manifest_free(credit_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
+/* The reader over f, or over data and len when f is NULL. */
+static int manifest_read(credit_manifest *m, FILE *f, const char *data, size_t len,
+                         const char *path)
 {
     static const char *const hdr[] = {"program", "period", "kk", "amount"};
     kks_csv csv;
     int rc, ec = EXIT_OK;
-    if (kks_csv_init(&csv, f, 4096) < 0)
+    if ((f ? kks_csv_init(&csv, f, 4096) : kks_csv_init_mem(&csv, data, len, 4096)) < 0)
         return EXIT_INTERNAL;
     rc = kks_csv_next(&csv);
     if (rc != 1 || !kks_csv_is(&csv, hdr, 4)) {
@@ -122,4 +124,14 @@ int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
 out:
     kks_csv_close(&csv);
     return ec;
+}
+
+int credit_manifest_read(credit_manifest *m, FILE *f, const char *path)
+{
+    return manifest_read(m, f, NULL, 0, path);
+}
+
+int credit_manifest_read_mem(credit_manifest *m, const char *data, size_t len, const char *path)
+{
+    return manifest_read(m, NULL, data, len, path);
 }

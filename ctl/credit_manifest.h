@@ -34,6 +34,10 @@ typedef struct credit_manifest {
  * m->rows and the refused ones in m->rejs. Whatever it returns, m owns what
  * it holds: free it with credit_manifest_free. */
 int credit_manifest_read(credit_manifest *m, FILE *f, const char *path);
+/* The same from len bytes in memory (a mapped file: kks_csv_map), with the
+ * same result for the same bytes; lines without quotes are split at memchr
+ * speed, which kksctl credit-run needs for a national manifest. */
+int credit_manifest_read_mem(credit_manifest *m, const char *data, size_t len, const char *path);
 
 /* Keeps a refused row and its class of reason (core/kks_reject.h); out of
  * memory sets m->failed (a rejection is never lost in silence). */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "credit_manifest.h"
+#include "kks_csv.h"
 #include "kc_op.h"
 #include "kks_sort.h"
 #include "kc_scrape.h"
@@ -93,14 +94,21 @@ static int read_manifest(run *r, const char *path)
 {
     credit_manifest m = {0};
     struct credit_run_stats *st = r->st;
-    FILE *f = fopen(path, "r");
+    kks_csv_file file;
+    char why[128];
     int ec;
-    if (!f) {
-        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
-        return EXIT_USAGE;
+    if (kks_csv_map(&file, path, why, sizeof why) == 0) {
+        ec = credit_manifest_read_mem(&m, file.data, file.len, path);
+        kks_csv_unmap(&file);
+    } else { /* a pipe, say: read as a stream */
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        ec = credit_manifest_read(&m, f, path);
+        fclose(f);
     }
-    ec = credit_manifest_read(&m, f, path);
-    fclose(f);
     memcpy(st->program, m.program, sizeof st->program);
     memcpy(st->period, m.period, sizeof st->period);
     r->rows = m.rows;

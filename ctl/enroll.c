@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -400,55 +398,33 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     kks_client *sw = NULL;
     kks_csv csv;
     kks_client *cl;
-    FILE *f;
     long long total;
     int ec = EXIT_OK, rc;
     size_t n = 0, used = 0; /* rows in the batch, bytes of packed used */
     row_at *at = NULL;
-    struct stat sb;
-    void *map = MAP_FAILED;
-    const char *data = "";
-    size_t len = 0;
+    kks_csv_file file;
+    char cant[128];
 
-    if (!(f = fopen(path, "r"))) {
-        ctl_say("kksctl: %s: cannot open: %s\n", path, strerror(errno));
-        return EXIT_USAGE;
-    }
     /* Both passes read the file from memory: the second reads rows out of
      * file order, where a seek is free */
-    const char *cant = NULL;
-    if (fstat(fileno(f), &sb) < 0)
-        cant = strerror(errno);
-    else if (!S_ISREG(sb.st_mode))
-        cant = "not a regular file";
-    else if (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE,
-                                           fileno(f), 0)) == MAP_FAILED)
-        cant = strerror(errno);
-    fclose(f); /* the mapping stays */
-    if (cant) {
-        ctl_say("kksctl: %s: cannot read: %s\n", path, cant);
+    if (kks_csv_map(&file, path, cant, sizeof cant) < 0) {
+        ctl_say("kksctl: %s: %s\n", path, cant);
         return EXIT_USAGE;
     }
-    if (map != MAP_FAILED) {
-        data = map;
-        len = (size_t)sb.st_size;
-    }
-    if ((total = check_structure(path, data, len, &at)) < 0) {
-        if (map != MAP_FAILED)
-            munmap(map, len);
+    if ((total = check_structure(path, file.data, file.len, &at)) < 0) {
+        kks_csv_unmap(&file);
         return EXIT_USAGE;
     }
     r.rows = (uint64_t)total;
     if (!(cl = ctl_peer(c, KKS_ROLE_ISSUER, &ec)) ||
         (c->sw && !(sw = ctl_peer(c, KKS_ROLE_SWITCH, &ec)))) {
-        if (map != MAP_FAILED)
-            munmap(map, len);
+        kks_csv_unmap(&file);
         free(at);
         return ec;
     }
     r.tty = !o->quiet && isatty(2);
     r.started = uv_hrtime();
-    kks_csv_init_mem(&csv, data, len, 0);
+    kks_csv_init_mem(&csv, file.data, file.len, 0);
     unsigned long kk_first = 0; /* the first line of the current KK */
     for (size_t next = 0;;) {
         rc = next < (size_t)total ? kks_csv_seek(&csv, at[next].offset, at[next].line) : 0;
@@ -498,8 +474,7 @@ int ctl_enroll(ctl *c, const char *path, const struct ctl_enroll_opts *o,
     while (r.inflight > 0)
         uv_run(c->loop, UV_RUN_ONCE);
     kks_csv_close(&csv);
-    if (map != MAP_FAILED)
-        munmap(map, len);
+    kks_csv_unmap(&file);
     free(at);
     progress(&r, 1);
     r.accounts_started = uv_hrtime();

@@ -1,5 +1,7 @@
 /* libFuzzer target: the credit-run manifest as kksctl credit-run reads it
- * (ctl/credit_manifest.c, credit_manifest_read). The input is the file.
+ * (ctl/credit_manifest.c): from memory (credit_manifest_read_mem, a mapped
+ * file) and as a stream (credit_manifest_read, a pipe), which must give
+ * exactly the same result. The input is the file.
  * Checks: the result is EXIT_OK, EXIT_USAGE or EXIT_INTERNAL; whatever it is,
  * credit_manifest_free releases everything (LeakSanitizer); on EXIT_OK the
  * programme and period parse (kks_period_parse), every kept row has a KK of
@@ -9,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "credit_manifest.h"
 #include "kks_policy.h"
@@ -21,16 +24,38 @@ static void check(int ok, const char *what)
     }
 }
 
+/* The stream reader's result on the same bytes is the memory reader's. */
+static void same(const credit_manifest *a, int eca, const credit_manifest *b, int ecb)
+{
+    check(eca == ecb, "the stream and memory readers disagree on the result");
+    if (eca != EXIT_OK)
+        return;
+    check(strcmp(a->program, b->program) == 0 && strcmp(a->period, b->period) == 0,
+          "the readers disagree on the programme or period");
+    check(a->nrows == b->nrows && a->nrej == b->nrej, "the readers disagree on the counts");
+    for (size_t i = 0; i < a->nrows; i++)
+        check(a->rows[i].kk == b->rows[i].kk && a->rows[i].amount == b->rows[i].amount &&
+                  a->rows[i].line == b->rows[i].line,
+              "the readers disagree on a row");
+    for (size_t i = 0; i < a->nrej; i++)
+        check(a->rejs[i].line == b->rejs[i].line && a->rejs[i].kind == b->rejs[i].kind &&
+                  strcmp(a->rejs[i].reason, b->rejs[i].reason) == 0,
+              "the readers disagree on a rejection");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    credit_manifest m = {0};
+    credit_manifest m = {0}, ms = {0};
     kks_period per;
     FILE *f;
-    int ec;
+    int ec, ecs;
     if (size == 0 || !(f = fmemopen((void *)data, size, "r")))
         return 0;
-    ec = credit_manifest_read(&m, f, "fuzz.csv");
+    ecs = credit_manifest_read(&ms, f, "fuzz.csv");
     fclose(f);
+    ec = credit_manifest_read_mem(&m, (const char *)data, size, "fuzz.csv");
+    same(&m, ec, &ms, ecs);
+    credit_manifest_free(&ms);
     check(ec == EXIT_OK || ec == EXIT_USAGE || ec == EXIT_INTERNAL, "an unexpected result");
     if (ec == EXIT_OK) {
         check(m.program[0] && kks_period_parse(m.program, m.period, &per) == 0,
