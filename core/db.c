@@ -543,6 +543,8 @@ int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, KKS_SUBJOURNAL_MEM) != SQLITE_OK)
             kks_warn("cannot keep sub-journals in memory: SQLite was initialised first");
+        if (kks_pcache_register() < 0)
+            kks_warn("cannot skip empty page cache truncations: SQLite was initialised first");
     }
     /* after sqlite3_config (finding a VFS initialises SQLite); the test disk
      * below the WAL gathering, so that its failures reach the gathering */

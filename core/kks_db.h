@@ -27,6 +27,14 @@
 int kks_db_open(const char *path, const char *const *migrations, int n, sqlite3 **out);
 /* Closes; NULL is a no-op. */
 void kks_db_close(sqlite3 *db);
+
+/* The page cache's layer that skips SQLite's end-of-transaction truncation
+ * when no page could be dropped by it (core/pcache.c): installed by the
+ * first kks_db_open, before SQLite is initialised; 0, or -1 when SQLite was
+ * initialised first (its own cache is then used as it is). The counts are
+ * the truncations skipped and passed on, over all connections. */
+int kks_pcache_register(void);
+void kks_pcache_stats(unsigned long long *skipped, unsigned long long *done);
 /* Resets every statement of db that is still stepping, so that no read
  * transaction outlives the request that began it (a statement left on a
  * row keeps the WAL from being checkpointed). */
