@@ -86,7 +86,11 @@ int kc_world_ctl(kc_world *w, const char *const *args, char **out, char **err);
 /* Runs the loop for about ms: whatever lives on it keeps being served. */
 void kc_pause(uv_loop_t *loop, unsigned ms);
 
-/* Runs a program to completion on loop, capturing its output the same way. */
+/* Runs a program to completion on loop, capturing its output the same way.
+ * An output longer than the cap returns KKS_EOUTPUT (what was read is in *out
+ * and *err, cut at the cap). */
 int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err);
+/* The same with its standard output written to out_fd (a file, any size). */
+int kc_run_to(uv_loop_t *loop, const char *const *argv, int out_fd, char **err);
 
 #endif

@@ -389,17 +389,25 @@ static void cap_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
 }
 
-int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err)
+/* kc_run and kc_run_to: standard output captured in *out, or written to
+ * out_fd when out is NULL. */
+static int run(uv_loop_t *loop, const char *const *argv, int out_fd, char **out, char **err)
 {
     uv_process_options_t o = {0};
     uv_stdio_container_t io[3];
     capture cap[2] = {0};
     kc_proc p = {0};
     int rc;
-    *out = NULL;
+    if (out)
+        *out = NULL;
     if (err)
         *err = NULL;
     for (int i = 0; i < 2; i++) {
+        if (i == 0 && !out) {
+            io[1].flags = UV_INHERIT_FD;
+            io[1].data.fd = out_fd;
+            continue;
+        }
         uv_pipe_init(loop, &cap[i].pipe, 0);
         cap[i].pipe.data = &cap[i];
         cap[i].open = 1;
@@ -417,9 +425,10 @@ int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err)
     o.stdio_count = 3;
     o.exit_cb = on_exit_cb;
     p.h.data = &p;
+    int first = out ? 0 : 1; /* the first captured stream */
     if ((rc = uv_spawn(loop, &p.h, &o)) < 0) {
         uv_close((uv_handle_t *)&p.h, on_proc_closed); /* initialised even when it fails */
-        for (int i = 0; i < 2; i++) {
+        for (int i = first; i < 2; i++) {
             uv_close((uv_handle_t *)&cap[i].pipe, cap_closed);
             free(cap[i].buf);
         }
@@ -428,21 +437,34 @@ int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err)
         return KKS_EIO;
     }
     p.running = 1;
-    for (int i = 0; i < 2; i++)
+    for (int i = first; i < 2; i++)
         uv_read_start((uv_stream_t *)&cap[i].pipe, cap_alloc, cap_read);
     while (p.running || !p.closed || cap[0].open || cap[1].open)
         uv_run(loop, UV_RUN_ONCE);
-    for (int i = 0; i < 2; i++)
+    for (int i = first; i < 2; i++)
         if (cap[i].buf)
             cap[i].buf[cap[i].len] = '\0';
-    *out = cap[0].buf;
+    if (out)
+        *out = cap[0].buf;
     if (err)
         *err = cap[1].buf;
     else
         free(cap[1].buf);
-    if (!cap[0].buf || !cap[1].buf)
+    if ((out && !cap[0].buf) || !cap[1].buf)
         return KKS_ENOMEM;
+    if (cap[0].over || cap[1].over) /* cut at the cap: not what the program said */
+        return KKS_EOUTPUT;
     return p.signal ? 128 + p.signal : (int)p.status;
+}
+
+int kc_run(uv_loop_t *loop, const char *const *argv, char **out, char **err)
+{
+    return run(loop, argv, -1, out, err);
+}
+
+int kc_run_to(uv_loop_t *loop, const char *const *argv, int out_fd, char **err)
+{
+    return run(loop, argv, out_fd, NULL, err);
 }
 
 int kc_world_ctl(kc_world *w, const char *const *args, char **out, char **err)

@@ -25,7 +25,8 @@
     X(CONNREFUSED, -18, "connection refused")                                                      \
     X(SHUTDOWN, -19, "shutting down")                                                              \
     X(UNEXPECTED, -20, "unexpected message")                                                       \
-    X(LISTEN, -21, "cannot listen on the address")
+    X(LISTEN, -21, "cannot listen on the address")                                                 \
+    X(OUTPUT, -22, "program output longer than the cap")
 
 enum kks_errno {
     KKS_OK = 0,

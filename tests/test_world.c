@@ -1,6 +1,7 @@
 /* client/world.c: a private issuer and switch on loopback, started, driven
  * through kksctl, stopped, restarted and killed; kc_run's capture. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,42 @@ Test(world, run_captures_output_and_status)
     free(err);
     const char *none[] = {"/nonexistent/program", NULL};
     cr_assert_lt(kc_run(&loop, none, &out, &err), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* An output past the 64 MiB cap is an error, not a shorter output taken for
+ * the whole (the load's 600,000-family extract was cut at about 430,000
+ * families that way); kc_run_to writes any size to a file. */
+Test(world, run_refuses_an_output_past_the_cap_and_run_to_writes_any_size)
+{
+    uv_loop_t loop;
+    char *out, *err, path[] = "/tmp/kks-test-run-XXXXXX";
+    struct stat st;
+    uv_loop_init(&loop);
+    const char *big[] = {"/bin/sh", "-c", "head -c 70000000 /dev/zero", NULL};
+    cr_assert_eq(kc_run(&loop, big, &out, &err), KKS_EOUTPUT);
+    free(out);
+    free(err);
+    const char *fits[] = {"/bin/sh", "-c", "head -c 67108864 /dev/zero", NULL};
+    cr_assert_eq(kc_run(&loop, fits, &out, &err), 0, "exactly the cap is whole");
+    free(out);
+    free(err);
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(kc_run_to(&loop, big, fd, &err), 0);
+    cr_assert_str_eq(err, "");
+    free(err);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 70000000);
+    close(fd);
+    unlink(path);
+    const char *fail[] = {"/bin/sh", "-c", "echo partial; echo no >&2; exit 4", NULL};
+    fd = open("/dev/null", O_WRONLY);
+    cr_assert_eq(kc_run_to(&loop, fail, fd, &err), 4);
+    cr_assert_str_eq(err, "no\n");
+    free(err);
+    close(fd);
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }

@@ -245,18 +245,29 @@ static json_t *ctl(const ld_world *w, const char *const *args, char *why, size_t
 
 static int gen_registry(const ld_world *w, size_t n, const char *path, char *why, size_t cap)
 {
-    char exe[1100], fam[24], seed[24], *out = NULL, *err = NULL;
+    char exe[1100], fam[24], seed[24], tmp[1300], *err = NULL;
     snprintf(exe, sizeof exe, "%s/kksctl", w->bin);
     snprintf(fam, sizeof fam, "%zu", n);
     /* a new seed each time: new families, whatever the switch already holds */
     snprintf(seed, sizeof seed, "%" PRIu64, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20));
     const char *argv[] = {exe, "gen", "population", "--families", fam, "--seed", seed, NULL};
-    int ec = kc_run(w->loop, argv, &out, &err);
-    int rc = ec == 0 && out ? write_file(path, out, strlen(out)) : -1;
-    if (rc < 0)
+    /* straight to the file: an extract is about 160 bytes a family, more
+     * than a captured output may hold at 400,000 */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* NIKs */
+    if (fd < 0) {
+        snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int ec = kc_run_to(w->loop, argv, fd, &err);
+    int rc = ec == 0 && fsync(fd) == 0 ? 0 : -1;
+    if (close(fd) < 0 || (rc == 0 && rename(tmp, path) < 0))
+        rc = -1;
+    if (rc < 0) {
+        unlink(tmp);
         snprintf(why, cap, "generating %zu families: %s", n,
-                 ec != 0 && err && *err ? err : strerror(errno));
-    free(out);
+                 ec > 0 && err && *err ? err : ec < 0 ? kks_strerror(ec) : strerror(errno));
+    }
     free(err);
     return rc;
 }
@@ -361,11 +372,12 @@ static int write_manifest(const char *path, const char *program, const char *per
     return rc;
 }
 
-static int prepare(const ld_world *w, size_t n, ld_cards *c, char *why, size_t cap)
+/* Prepares the cards of n new families, adding them to c (*ccap: its room). */
+static int prepare(const ld_world *w, size_t n, ld_cards *c, size_t *ccap, char *why, size_t cap)
 {
     char dir[1100], reg[1200], path[1200], batch[24], pkh_period[16], bpnt_period[24];
     static const char *const banks[] = {"BNI", "BRI", "MANDIRI", "BTN"};
-    size_t nf = 0, ccap = 0;
+    size_t nf = 0;
     fam *fams = NULL;
     json_t *j;
     int rc = -1;
@@ -376,7 +388,6 @@ static int prepare(const ld_world *w, size_t n, ld_cards *c, char *why, size_t c
         snprintf(why, cap, "cannot make %s: %s", dir, strerror(errno));
         return -1;
     }
-    fprintf(w->say, "preparing %zu cards: enrolment, printing, hand-over, credits...\n", n);
     if (gen_registry(w, n, reg, why, cap) < 0)
         return -1;
     const char *enr[] = {"enroll", reg, NULL};
@@ -411,7 +422,7 @@ static int prepare(const ld_world *w, size_t n, ld_cards *c, char *why, size_t c
     }
     for (int b = 0; b < 4; b++) {
         snprintf(path, sizeof path, "%s/print-%s.csv", dir, banks[b]);
-        if (access(path, R_OK) == 0 && read_print(path, fams, nf, c, &ccap) < 0) {
+        if (access(path, R_OK) == 0 && read_print(path, fams, nf, c, ccap) < 0) {
             snprintf(why, cap, "cannot read %s", path);
             goto out;
         }
@@ -466,10 +477,30 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
     free(out->v);
     out->v = NULL;
     out->n = 0;
-    if (prepare(w, n, out, why, cap) < 0) {
-        ld_cards_free(out);
-        return -1;
+    /* Not every generated family comes out with a card in the print files
+     * (about 70% at 600,000), and a run that kept fewer cards than asked
+     * would prepare them all again the next time: more families until
+     * there are n, then exactly n kept. */
+    size_t ccap = 0, fams = n;
+    fprintf(w->say, "preparing %zu cards: enrolment, printing, hand-over, credits...\n", n);
+    for (int pass = 0; out->n < n; pass++) {
+        size_t had = out->n;
+        if (pass == 8) {
+            snprintf(why, cap, "%zu cards asked, %zu came out of 8 preparations", n, out->n);
+            ld_cards_free(out);
+            return -1;
+        }
+        if (pass > 0)
+            fprintf(w->say, "%zu cards so far: %zu more families\n", out->n, fams);
+        if (prepare(w, fams, out, &ccap, why, cap) < 0) {
+            ld_cards_free(out);
+            return -1;
+        }
+        /* the next pass: the shortfall at this pass's yield, and a margin */
+        size_t got = out->n - had, need = out->n < n ? n - out->n : 0;
+        fams = got ? need * fams / got + need / 8 + 16 : fams * 2;
     }
+    out->n = n;
     *activate = 1;
     return 0;
 }
