@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "kks_err.h"
 #include "load.h"
 
 static const char *enrolled_but_one =
@@ -46,6 +47,8 @@ Test(load, a_failure_says_what_kksctl_said_never_no_reply)
     cr_assert_str_eq(why, "kksctl enroll: exit status 3: nothing said");
     cr_assert_null(ld_ctl_result("enroll", -1, NULL, NULL, why, sizeof why));
     cr_assert_str_eq(why, "kksctl enroll: could not be run");
+    cr_assert_null(ld_ctl_result("enroll", KKS_EOUTPUT, "{\"rows\":", NULL, why, sizeof why));
+    cr_assert_str_eq(why, "kksctl enroll: program output longer than the cap");
     cr_assert_null(ld_ctl_result("enroll", 0, "rows: 2000", NULL, why, sizeof why));
     cr_assert_str_eq(why, "kksctl enroll: its output is not JSON");
     cr_assert(!strstr(why, "no reply"));

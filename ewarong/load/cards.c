@@ -208,7 +208,9 @@ json_t *ld_ctl_result(const char *cmd, int ec, const char *out, const char *err,
     int partial = ec == 1 && (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "credit-run") == 0 ||
                               strcmp(cmd, "print") == 0);
     json_t *j = (ec == 0 || partial) && out ? json_loads(out, 0, NULL) : NULL;
-    if (!j && ec < 0)
+    if (!j && ec == KKS_EOUTPUT)
+        snprintf(why, cap, "kksctl %s: %s", cmd, kks_strerror(ec));
+    else if (!j && ec < 0)
         snprintf(why, cap, "kksctl %s: could not be run", cmd);
     else if (!j && err && *err)
         snprintf(why, cap, "kksctl %s: %s", cmd, err);
