@@ -479,10 +479,10 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
     free(out->v);
     out->v = NULL;
     out->n = 0;
-    /* Not every generated family comes out with a card in the print files
-     * (about 70% at 600,000), and a run that kept fewer cards than asked
-     * would prepare them all again the next time: more families until
-     * there are n, then exactly n kept. */
+    /* Rows refused at enrolment (a KK the issuer already holds) leave a
+     * preparation short, and a run that kept fewer cards than asked would
+     * prepare them all again the next time: more families until there are
+     * n, then exactly n kept. A pass that adds no card ends it. */
     size_t ccap = 0, fams = n;
     fprintf(w->say, "preparing %zu cards: enrolment, printing, hand-over, credits...\n", n);
     for (int pass = 0; out->n < n; pass++) {
@@ -498,9 +498,15 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
             ld_cards_free(out);
             return -1;
         }
-        /* the next pass: the shortfall at this pass's yield, and a margin */
         size_t got = out->n - had, need = out->n < n ? n - out->n : 0;
-        fams = got ? need * fams / got + need / 8 + 16 : fams * 2;
+        if (got == 0) {
+            snprintf(why, cap, "%zu cards asked, %zu prepared: no card came out of %zu more families",
+                     n, out->n, fams);
+            ld_cards_free(out);
+            return -1;
+        }
+        /* the next pass: the shortfall at this pass's yield, and a margin */
+        fams = need * fams / got + need / 8 + 16;
     }
     out->n = n;
     *activate = 1;
