@@ -1,0 +1,35 @@
+#!/bin/sh
+# Authorisation runs against one issuer and one switch, for profiling what a
+# request costs as the tables grow (make bench gives the figures; this gives
+# the why). Servers on 127.0.0.1, ports chosen by the system, files under $TMPDIR.
+#   bench/auth-runs.sh BIN [RUNS]
+#   CARDS=600000 RATES="closed closed closed 7500 7500" RUN_SECONDS=20 bench/auth-runs.sh build/bin 5
+# RATES: one word a run (the last repeats): "closed" or requests/s (open model).
+# Each run prints approved/s, latency (ms; from the due time in the open model),
+# the switch's and the issuer's CPU per answered request (/proc/PID/stat), the
+# bytes the switch wrote per request (/proc/PID/io wchar: WAL and checkpoints)
+# and the database and WAL sizes; then ledger check.
+set -eu
+B=$1; RUNS=${2:-3}; C=${CARDS:-600000}; S=${RUN_SECONDS:-20}; RATES=${RATES:-7500}
+. "$(dirname "$0")/lib.sh"
+"$B/kksctl" pki init --dir "$WORK/pki" >/dev/null
+export KKS_PKI="$WORK/pki"
+start issuer "$B/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/i.db" --pki "$WORK/pki"; IP=$PID; IA=$ADDR
+start switch "$B/kks-switch" --listen 127.0.0.1:0 --db "$WORK/s.db" --pki "$WORK/pki" --issuer "$IA"; SP=$PID
+L="$B/kks-terminal load --switch $ADDR --issuer $IA --pki $WORK/pki --state $WORK/load --terminals 64 --cards $C --mix purchase=50,withdraw=30,balance=20 --warmup 2"
+echo "preparing $C cards (not measured)..."
+$L --closed --duration 2 --json >/dev/null 2>"$WORK/prep.err" || { cat "$WORK/prep.err"; exit 1; }
+field() { tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+i=1
+while [ "$i" -le "$RUNS" ]; do
+	R=$(echo "$RATES" | awk -v i="$i" '{print (i <= NF ? $i : $NF)}')
+	if [ "$R" = closed ]; then mode=--closed; else mode="--rate $R"; fi
+	w0=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c0=$(cpu "$SP"); i0=$(cpu "$IP")
+	$L $mode --duration "$S" --json >"$WORK/a.json" 2>/dev/null
+	w1=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c1=$(cpu "$SP"); i1=$(cpu "$IP")
+	n=$(field answered "$WORK/a.json")
+	echo "run $i ($R): $(field approved_per_s "$WORK/a.json") approved/s; ms p50 $(field p50 "$WORK/a.json") p90 $(field p90 "$WORK/a.json") p99 $(field p99 "$WORK/a.json") p99.9 $(field p99_9 "$WORK/a.json"); $(awk -v a="$c0" -v b="$c1" -v x="$i0" -v y="$i1" -v w="$w0" -v z="$w1" -v n="$n" 'BEGIN {n = n > 0 ? n : 1; printf "switch %.0f us/req, issuer %.0f us/req, switch wrote %.1f KB/req", (b - a) * 10000 / n, (y - x) * 10000 / n, (z - w) / n / 1000}'); db $(du -m "$WORK/s.db" | cut -f1) MiB, WAL $(du -m "$WORK/s.db-wal" | cut -f1) MiB"
+	i=$((i + 1))
+done
+"$B/kksctl" --switch "$ADDR" ledger check
