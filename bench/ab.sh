@@ -14,7 +14,6 @@ PAIRS=${PAIRS:-3}
 . "$(dirname "$0")/lib.sh"
 "$NEW/kksctl" pki init --dir "$WORK/pki" >/dev/null
 export KKS_PKI="$WORK/pki"
-field() { tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 auth() { # BIN LABEL
 	rm -rf "$WORK/run"; mkdir "$WORK/run"

@@ -19,7 +19,6 @@ start switch "$B/kks-switch" --listen 127.0.0.1:0 --db "$WORK/s.db" --pki "$WORK
 L="$B/kks-terminal load --switch $ADDR --issuer $IA --pki $WORK/pki --state $WORK/load --terminals 64 --cards $C --mix purchase=50,withdraw=30,balance=20 --warmup 2"
 echo "preparing $C cards (not measured)..."
 $L --closed --duration 2 --json >/dev/null 2>"$WORK/prep.err" || { cat "$WORK/prep.err"; exit 1; }
-field() { tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 i=1
 while [ "$i" -le "$RUNS" ]; do

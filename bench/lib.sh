@@ -26,3 +26,6 @@ stop() { # PID
 	kill -TERM "$1"; wait "$1" || true
 }
 now() { date +%s.%N; }
+field() { # NAME FILE: a number from a JSON report (kks-terminal load --json)
+	tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}

@@ -47,12 +47,32 @@ int ld_mkdir_p(const char *dir)
     return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Writes data to path through a temporary file and a rename, mode 0600. */
+/* A file written whole or not at all: tmp_open makes PATH.tmp (0600: NIKs,
+ * PINs' key), tmp_done fsyncs and renames it over path when ok, else removes
+ * it; -1 on any failure (errno says why). */
+static int tmp_open(const char *path, char tmp[1300])
+{
+    snprintf(tmp, 1300, "%s.tmp", path);
+    return open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+static int tmp_done(int fd, const char *tmp, const char *path, int ok)
+{
+    int rc = ok && fsync(fd) == 0 ? 0 : -1;
+    if (close(fd) < 0 || (rc == 0 && rename(tmp, path) < 0))
+        rc = -1;
+    if (rc < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+    }
+    return rc;
+}
+
 static int write_file(const char *path, const char *data, size_t len)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char tmp[1300];
+    int fd = tmp_open(path, tmp);
     if (fd < 0)
         return -1;
     size_t off = 0;
@@ -60,18 +80,11 @@ static int write_file(const char *path, const char *data, size_t len)
         ssize_t w = write(fd, data + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
+        if (w <= 0)
+            break;
         off += (size_t)w;
     }
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return tmp_done(fd, tmp, path, off == len);
 }
 
 static int load_key(const ld_world *w, uint8_t key[32], char *why, size_t cap)
@@ -255,18 +268,14 @@ static int gen_registry(const ld_world *w, size_t n, const char *path, char *why
     const char *argv[] = {exe, "gen", "population", "--families", fam, "--seed", seed, NULL};
     /* straight to the file: an extract is about 160 bytes a family, more
      * than a captured output may hold at 400,000 */
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* NIKs */
+    int fd = tmp_open(path, tmp);
     if (fd < 0) {
         snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
     int ec = kc_run_to(w->loop, argv, fd, &err);
-    int rc = ec == 0 && fsync(fd) == 0 ? 0 : -1;
-    if (close(fd) < 0 || (rc == 0 && rename(tmp, path) < 0))
-        rc = -1;
+    int rc = tmp_done(fd, tmp, path, ec == 0);
     if (rc < 0) {
-        unlink(tmp);
         snprintf(why, cap, "generating %zu families: %s", n,
                  ec > 0 && err && *err ? err : ec < 0 ? kks_strerror(ec) : strerror(errno));
     }

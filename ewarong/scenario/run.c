@@ -206,9 +206,10 @@ static json_t *kksctl(runctx *c, const char *const *args)
         argv[n++] = args[i];
     argv[n] = NULL;
     ec = kc_run(&c->loop, argv, &out, &err);
-    json_t *r = ec < 0 ? json_pack("{s:i,s:s}", "exit", 4, "stderr",
-                                   ec == KKS_EOUTPUT ? "kksctl: program output longer than the cap"
-                                                     : "kksctl could not be run")
+    char why[96] = "kksctl could not be run";
+    if (ec == KKS_EOUTPUT)
+        snprintf(why, sizeof why, "kksctl: %s", kks_strerror(ec));
+    json_t *r = ec < 0 ? json_pack("{s:i,s:s}", "exit", 4, "stderr", why)
                        : program_reply(ec, out, err);
     free(out);
     free(err);
