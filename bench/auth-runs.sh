@@ -15,7 +15,17 @@ B=$1; RUNS=${2:-3}; C=${CARDS:-600000}; S=${RUN_SECONDS:-20}; RATES=${RATES:-750
 "$B/kksctl" pki init --dir "$WORK/pki" >/dev/null
 export KKS_PKI="$WORK/pki"
 start issuer "$B/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/i.db" --pki "$WORK/pki"; IP=$PID; IA=$ADDR
-start switch "$B/kks-switch" --listen 127.0.0.1:0 --db "$WORK/s.db" --pki "$WORK/pki" --issuer "$IA"; SP=$PID
+start switch "$B/kks-switch" --listen 127.0.0.1:0 --db "$WORK/s.db" --pki "$WORK/pki" --issuer "$IA" --metrics 127.0.0.1:0; SP=$PID
+MA=$(sed -n 's/.*"msg":"metrics listening","addr":"\([^"]*\)".*/\1/p' "$WORK/switch.log")
+# the group commits' counters from a scrape: commits, requests, COMMIT seconds, over 5 ms, over 25 ms
+commits() {
+	curl -s "http://$MA/metrics" | awk '
+		/^kks_switch_commits_total / {c = $2} /^kks_switch_commit_requests_total / {r = $2}
+		/^kks_switch_commit_seconds_sum / {s = $2}
+		/^kks_switch_commit_seconds_bucket\{le="0.005"\}/ {b5 = $2}
+		/^kks_switch_commit_seconds_bucket\{le="0.025"\}/ {b25 = $2}
+		END {printf "%d %d %.6f %d %d\n", c, r, s, c - b5, c - b25}'
+}
 L="$B/kks-terminal load --switch $ADDR --issuer $IA --pki $WORK/pki --state $WORK/load --terminals 64 --cards $C --mix purchase=50,withdraw=30,balance=20 --warmup 2"
 echo "preparing $C cards (not measured)..."
 $L --closed --duration 2 --json >/dev/null 2>"$WORK/prep.err" || { cat "$WORK/prep.err"; exit 1; }
@@ -24,11 +34,13 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
 	R=$(echo "$RATES" | awk -v i="$i" '{print (i <= NF ? $i : $NF)}')
 	if [ "$R" = closed ]; then mode=--closed; else mode="--rate $R"; fi
-	w0=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c0=$(cpu "$SP"); i0=$(cpu "$IP")
+	w0=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c0=$(cpu "$SP"); i0=$(cpu "$IP"); g0=$(commits)
 	$L $mode --duration "$S" --json >"$WORK/a.json" 2>/dev/null
-	w1=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c1=$(cpu "$SP"); i1=$(cpu "$IP")
-	n=$(field answered "$WORK/a.json")
+	w1=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c1=$(cpu "$SP"); i1=$(cpu "$IP"); g1=$(commits)
+	cp "$WORK/a.json" "$WORK/run$i.json"; n=$(field answered "$WORK/a.json")
 	echo "run $i ($R): $(field approved_per_s "$WORK/a.json") approved/s; ms p50 $(field p50 "$WORK/a.json") p90 $(field p90 "$WORK/a.json") p99 $(field p99 "$WORK/a.json") p99.9 $(field p99_9 "$WORK/a.json"); $(awk -v a="$c0" -v b="$c1" -v x="$i0" -v y="$i1" -v w="$w0" -v z="$w1" -v n="$n" 'BEGIN {n = n > 0 ? n : 1; printf "switch %.0f us/req, issuer %.0f us/req, switch wrote %.1f KB/req", (b - a) * 10000 / n, (y - x) * 10000 / n, (z - w) / n / 1000}'); db $(du -m "$WORK/s.db" | cut -f1) MiB, WAL $(du -m "$WORK/s.db-wal" | cut -f1) MiB"
+	echo "$g0 $g1" | awk '{c = $6 - $1; c = c > 0 ? c : 1; printf "  commits %d, %.1f requests a commit, COMMIT %.0f us on average, %d over 5 ms, %d over 25 ms\n", $6 - $1, ($7 - $2) / c, ($8 - $3) * 1e6 / c, $9 - $4, $10 - $5}'
 	i=$((i + 1))
 done
 "$B/kksctl" --switch "$ADDR" ledger check
+[ -z "${KEEP:-}" ] || curl -s "http://$MA/metrics" >"$WORK/metrics.txt"

@@ -1,12 +1,12 @@
 # Sourced by bench/run.sh and bench/ab.sh: a work directory under $TMPDIR
 # (TMPDIR=/dev/shm runs the same on tmpfs), removed at exit with every daemon
-# started by start.
+# started by start (KEEP=1 keeps the directory, for a look at the databases).
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kks-bench-XXXXXX")
 pids=""
 cleanup() {
 	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
 

@@ -47,6 +47,14 @@ struct kks_group {
     kks_group_answered_fn on_answered;
     void *answered_ud;
     sqlite3_stmt *st[G_ST__COUNT]; /* prepared once: sqlite3_exec compiled them each time */
+    kks_group_stats stats;
+};
+
+/* 50 µs .. 1 s: a COMMIT of a few pages takes tens of microseconds, one that
+ * waits on a busy disk or a checkpoint many milliseconds */
+const uint64_t kks_group_bounds_ns[KKS_GROUP_BUCKETS] = {
+    50000,   100000,   250000,   500000,    1000000,   2500000,
+    5000000, 10000000, 25000000, 100000000, 250000000, 1000000000,
 };
 
 /* Runs one of the group's own statements; 0 or KKS_EDB (logged). */
@@ -222,14 +230,21 @@ static void group_commit(kks_group *g)
         group_fail(g, "the database rolled the transaction back");
         return;
     }
+    uint64_t t0 = uv_hrtime();
     g->committing = 1;
     rc = gexec(g, G_COMMIT);
     g->committing = 0;
+    kks_histogram_observe(&g->stats.seconds, kks_group_bounds_ns, KKS_GROUP_BUCKETS,
+                          uv_hrtime() - t0);
     if (rc < 0) {
+        g->stats.failed++;
         snprintf(why, sizeof why, "%s", sqlite3_errmsg(g->db));
         group_fail(g, why);
         return;
     }
+    g->stats.commits++;
+    for (size_t i = 0; i < g->nheld; i++)
+        g->stats.requests += g->held[i].own != 0;
 #ifdef KKS_TEST_HOOKS
     fault_after_commit(g);
 #endif
@@ -290,6 +305,11 @@ int kks_group_new(uv_loop_t *loop, sqlite3 *db, unsigned max_rows, kks_group **o
     sqlite3_commit_hook(db, on_commit, g);
     *out = g;
     return 0;
+}
+
+const kks_group_stats *kks_group_stats_of(const kks_group *g)
+{
+    return &g->stats;
 }
 
 void kks_group_set_failure(kks_group *g, kks_group_failure_fn fn)

@@ -61,7 +61,7 @@ int kks_db_exec(sqlite3 *db, const char *sql);
  *   - a writer that is never idle (commits back to back) would keep the WAL
  *     growing: over KKS_WAL_MAX, the writer copies what is left itself after
  *     its commit, and its next transaction starts the WAL over, reusing the
- *     file from its start (journal_size_limit is KKS_WAL_MAX). While the
+ *     file from its start (journal_size_limit is twice KKS_WAL_MAX). While the
  *     daemon runs, the WAL stays under KKS_WAL_MAX plus one group transaction.
  * A bulk run at 400,000 credits/s writes about 50 MB of WAL a second: with
  * KKS_WAL_MAX at 64 MiB the writer stopped to copy and fsync more than once a

@@ -51,6 +51,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kks_metrics.h"
 #include "kks_net.h"
 
 typedef struct kks_group kks_group;
@@ -113,6 +114,16 @@ int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t 
                           size_t len, const kks_group_tag *tag);
 /* Who hears about tagged replies (NULL: nobody). */
 void kks_group_set_answered(kks_group *g, kks_group_answered_fn fn, void *ud);
+/* What the group's COMMITs cost, for metrics: counted on the loop's thread.
+ * A commit's time is the COMMIT statement alone (the WAL write of every page
+ * the transaction changed); requests: the replies it held for their writes. */
+#define KKS_GROUP_BUCKETS 12
+extern const uint64_t kks_group_bounds_ns[KKS_GROUP_BUCKETS];
+typedef struct kks_group_stats {
+    uint64_t commits, requests, failed;
+    kks_histogram seconds;
+} kks_group_stats;
+const kks_group_stats *kks_group_stats_of(const kks_group *g);
 /* Commits now if open (for shutdown). */
 void kks_group_flush(kks_group *g);
 /* Flushes, stops the handles; memory is released by their close callbacks. */

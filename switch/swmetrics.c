@@ -112,6 +112,23 @@ void swm_render(kks_mbuf *b, void *ud)
                        "Unix time at which the last credit batch was committed (0: none yet).");
     kks_mbuf_printf(b, "kks_switch_credit_last_batch_timestamp_seconds %.3f\n",
                     m->credit_last_batch);
+    if (m->group) {
+        counter(b, "kks_switch_commits_total",
+                "Group COMMITs of the switch's database (many requests share one).",
+                m->group->commits);
+        counter(b, "kks_switch_commit_requests_total",
+                "Requests whose writes those COMMITs carried: divided by the commits, the "
+                "requests sharing one.",
+                m->group->requests);
+        counter(b, "kks_switch_commit_failures_total",
+                "COMMITs that failed (their requests were answered as failed).",
+                m->group->failed);
+        kks_metrics_family(b, "kks_switch_commit_seconds", "histogram",
+                           "Time of the COMMIT statement alone: writing the changed pages to the "
+                           "write-ahead log.");
+        kks_metrics_histogram(b, "kks_switch_commit_seconds", "", kks_group_bounds_ns,
+                              KKS_GROUP_BUCKETS, &m->group->seconds);
+    }
     if (m->wal_path[0]) {
         struct stat st;
         kks_metrics_family(b, "kks_switch_wal_bytes", "gauge",

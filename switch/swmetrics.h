@@ -40,6 +40,7 @@ typedef struct swm {
     kks_histogram seconds[SWM__TYPES];
     uint64_t credit_rows, credits_applied, credit_rejected, credit_batches;
     double credit_last_batch; /* unix time of the last committed batch; 0: none yet */
+    const kks_group_stats *group; /* the group commit's (NULL: not rendered) */
     char wal_path[4100]; /* the database's WAL file, sized at each scrape; "": not served */
 } swm;
 

@@ -843,11 +843,19 @@ Test(auth, metrics_count_what_the_switch_answered)
                  "no series for what never happened");
     double sum = e2e_metric(m, "kks_switch_transaction_seconds_sum{type=\"purchase\"}");
     cr_assert(sum > 0 && sum < 30, "purchase seconds %g", sum);
+    /* the group commits: every answered write rode on one, none failed */
+    double commits = e2e_metric(m, "kks_switch_commits_total"),
+           carried = e2e_metric(m, "kks_switch_commit_requests_total");
+    cr_assert(commits >= 1 && carried >= commits, "%g commits carrying %g requests", commits,
+              carried);
+    cr_assert_eq(e2e_metric(m, "kks_switch_commit_failures_total"), 0);
+    cr_assert_eq(e2e_metric(m, "kks_switch_commit_seconds_count"), commits);
     double last = e2e_metric(m, "kks_switch_credit_last_batch_timestamp_seconds");
     cr_assert(last > (double)time(NULL) - 300 && last < (double)time(NULL) + 5, "last batch %f",
               last);
     const char *described[] = {"# TYPE kks_switch_transactions_total counter\n",
                                "# TYPE kks_switch_transaction_seconds histogram\n",
+                               "# TYPE kks_switch_commit_seconds histogram\n",
                                "# HELP kks_switch_credit_rows_total ",
                                "# TYPE kks_switch_credit_last_batch_timestamp_seconds gauge\n",
                                "# TYPE process_cpu_seconds_total counter\n"};

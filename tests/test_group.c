@@ -345,3 +345,25 @@ Test(group, bulk_work_fills_a_commit_and_interactive_work_does_not_wait)
     cr_assert_lt(ms_since(t0), 4000.0, "the interactive request did not wait for the bulk budget");
     cr_assert_eq(rows(), 6);
 }
+
+/* The commit statistics the switch serves as metrics: commits, the requests
+ * they carried, failed commits, and a time for every COMMIT tried. */
+Test(group, stats_count_commits_the_requests_they_carried_and_failures)
+{
+    got g[2];
+    const kks_group_stats *st = kks_group_stats_of(grp);
+    one("small", "00", "small");
+    cr_assert_eq(st->commits, 1);
+    cr_assert_eq(st->requests, 1);
+    send_all((const char *[]){"small", "small"}, g, 2);
+    cr_assert(st->commits == 2 || st->commits == 3, "%" PRIu64 " commits", st->commits);
+    cr_assert_eq(st->requests, 3);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA max_page_count=1", 0, 0, 0), SQLITE_OK);
+    send_all((const char *[]){"small", "big"}, g, 2);
+    expect_reply(&g[0], "96", "not committed: small");
+    cr_assert_eq(st->requests, 3, "requests of a failed group are not counted as carried");
+    uint64_t timed = 0;
+    for (int i = 0; i <= KKS_GROUP_BUCKETS; i++)
+        timed += st->seconds.in[i];
+    cr_assert_eq(timed, st->commits + st->failed);
+}
