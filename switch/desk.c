@@ -153,8 +153,10 @@ enum sw_verdict txn_lookup_handle(sw *s, kks_conn *c, const Kks__Envelope *req, 
             int kn = snprintf(key, sizeof key, "%s:%s:%s:%06u", k ? "rev" : "txn",
                               v[i].terminal, v[i].local_date, v[i].stan);
             /* a key that does not fit was never written (terminal IDs are short) */
-            int r = kn < 0 || (size_t)kn >= sizeof key ? 0
-                                                       : ledger_transfer_get(s->ledger, key, &x[nx]);
+            int r = kn < 0 || (size_t)kn >= sizeof key
+                        ? 0
+                        : ledger_transfer_get(s->ledger, key, k ? NULL : v[i].wallet,
+                                              k ? NULL : kk[i], &x[nx]);
             if (r < 0) {
                 tr.rc = KKS_RC_SYSTEM;
                 tr.reason = "database error";

@@ -8,6 +8,10 @@
 #include "kks_err.h"
 #include "kks_log.h"
 
+/* The transfers whose key the transfer_key index keeps unique (version 8):
+ * all but a terminal's payments, which their journal row keeps unique. */
+#define XFER_KEYED "kind NOT IN ('purchase', 'withdraw')"
+
 const char *const ledger_schema[] = {
     "CREATE TABLE funding(id INTEGER PRIMARY KEY, program TEXT NOT NULL, period TEXT NOT NULL,"
     " balance INTEGER NOT NULL DEFAULT 0, UNIQUE(program, period));"
@@ -138,6 +142,28 @@ const char *const ledger_schema[] = {
     "DROP INDEX transfer_to;"
     "CREATE INDEX transfer_to_wallet ON transfer(to_kind, to_owner)"
     " WHERE to_kind IN ('pkh', 'bpnt');",
+    /* 8: a purchase's or a withdrawal's transfer is keyed as its journal row
+     * (txn:TERMINAL:DATE:STAN), whose own unique key guards it: the journal
+     * row is written in the same savepoint, and when that identity is
+     * journaled already the request fails and its transfer is undone
+     * (txnlog_insert, txn.c). The transfer key index held them all the
+     * same: one more leaf written per authorisation, at a place of its own
+     * for each terminal, about a fifth of an authorisation's WAL pages. Keys
+     * of the other kinds (reversals, settlements) stay unique by this index;
+     * a payment's transfer is found by its wallet (ledger_transfer_get). A
+     * column's UNIQUE cannot be dropped: the table is rebuilt, ids kept. */
+    "CREATE TABLE transfer8(id INTEGER PRIMARY KEY, key TEXT NOT NULL,"
+    " from_kind TEXT NOT NULL, from_owner TEXT NOT NULL, to_kind TEXT NOT NULL,"
+    " to_owner TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0), kind TEXT NOT NULL,"
+    " at TEXT NOT NULL);"
+    "INSERT INTO transfer8 SELECT id, key, from_kind, from_owner, to_kind, to_owner, amount,"
+    " kind, at FROM transfer ORDER BY id;"
+    "DROP TABLE transfer;"
+    "ALTER TABLE transfer8 RENAME TO transfer;"
+    "CREATE UNIQUE INDEX transfer_key ON transfer(key) WHERE " XFER_KEYED ";"
+    "CREATE INDEX transfer_from ON transfer(from_kind, from_owner);"
+    "CREATE INDEX transfer_to_wallet ON transfer(to_kind, to_owner)"
+    " WHERE to_kind IN ('pkh', 'bpnt');",
 };
 const int ledger_schema_versions = (int)(sizeof ledger_schema / sizeof ledger_schema[0]);
 
@@ -147,7 +173,7 @@ enum {
     ST_CREDIT_INS, ST_CREDIT_NEAR, ST_PROGRAMS, ST_ACCOUNT_OPEN, ST_WALLET_GET, ST_XFER_INS,
     ST_WALLET_ADD_PKH, ST_WALLET_ADD_BPNT, ST_ACCOUNT_ADD, ST_MOVEMENTS, ST_XFER_EXISTS,
     ST_MANY_FAST_PKH, ST_MANY_FAST_BPNT, ST_MANY_INS, ST_CREDITS, ST_XFER_GET, ST_RANGE_FAST_PKH,
-    ST_RANGE_FAST_BPNT, ST_ACCOUNT_NEW, ST__COUNT
+    ST_RANGE_FAST_BPNT, ST_ACCOUNT_NEW, ST_XFER_GET_FROM, ST__COUNT
 };
 
 static const char *const sql[ST__COUNT] = {
@@ -179,7 +205,7 @@ static const char *const sql[ST__COUNT] = {
     " ON CONFLICT(kk) DO UPDATE SET programs = ?2",
     "SELECT pkh, bpnt FROM wallet WHERE kk = ?",
     "INSERT INTO transfer(key, from_kind, from_owner, to_kind, to_owner, amount, kind, at)"
-    " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
+    " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) WHERE " XFER_KEYED " DO NOTHING",
     "UPDATE wallet SET pkh = pkh + ?1 WHERE kk = ?2 AND pkh + ?1 >= 0",
     "UPDATE wallet SET bpnt = bpnt + ?1 WHERE kk = ?2 AND bpnt + ?1 >= 0",
     "INSERT INTO account(kind, owner, balance) VALUES (?1, ?2, ?3)"
@@ -196,7 +222,7 @@ static const char *const sql[ST__COUNT] = {
     " UNION ALL SELECT at, from_kind, -amount, kind, key, 0, id FROM transfer"
     "  WHERE from_kind IN ('pkh', 'bpnt') AND from_owner = ?2)"
     " ORDER BY at DESC, rank, seq DESC LIMIT ?3",
-    "SELECT 1 FROM transfer WHERE key = ?",
+    "SELECT 1 FROM transfer WHERE key = ? AND " XFER_KEYED,
     /* ledger_credit_many: the fast path of ST_CREDIT_FAST_* and ST_CREDIT_INS
      * for all the rows of kks_credit_rows at once */
     "UPDATE wallet SET pkh = pkh + kks_credit_take(kk), pkh_last = ?1, room = NULL"
@@ -209,7 +235,8 @@ static const char *const sql[ST__COUNT] = {
     "SELECT c.program, f.period, c.first, c.last, c.amount, b.at FROM credit c"
     " JOIN credit_batch b ON b.id = c.batch JOIN funding f ON f.id = b.funding"
     " WHERE c.kk = ? ORDER BY c.program, c.first LIMIT ?",
-    "SELECT from_kind, from_owner, to_kind, to_owner, amount, kind, at FROM transfer WHERE key = ?",
+    "SELECT from_kind, from_owner, to_kind, to_owner, amount, kind, at FROM transfer WHERE key = ?1"
+    " AND " XFER_KEYED,
     /* ST_MANY_FAST_* walking the wallets from the first family to the last
      * instead of collecting the families in a temporary b-tree:
      * kks_credit_in stops the walk (an error) once it has passed more wallets
@@ -222,6 +249,9 @@ static const char *const sql[ST__COUNT] = {
      * statement instead of a SELECT of its programmes and an upsert */
     "INSERT INTO wallet(kk, programs, opened_at, room) VALUES (?1, ?2, ?3, zeroblob(12))"
     " ON CONFLICT(kk) DO NOTHING",
+    /* a payment's transfer: among its wallet's (transfer_from) */
+    "SELECT from_kind, from_owner, to_kind, to_owner, amount, kind, at FROM transfer"
+    " WHERE from_kind = ?2 AND from_owner = ?3 AND key = ?1",
 };
 
 struct ledger {
@@ -756,7 +786,8 @@ int ledger_transfer(ledger *l, const char *key, const char *from_kind, const cha
     if (amount <= 0)
         return KKS_EINVAL;
     /* Debit first: if the wallet cannot pay, nothing has been written (and a
-     * key seen before is a duplicate, whatever the balance now). */
+     * key seen before is a duplicate, whatever the balance now; a payment's
+     * key is the journal's to judge, see XFER_KEYED). */
     if ((rc = account_add(l, from_kind, from_owner, -amount)) != 0) {
         if (rc != LEDGER_NSF)
             return rc;
@@ -853,12 +884,17 @@ int ledger_credits(ledger *l, uint64_t kk, ledger_credit_line *out, int cap)
     return n;
 }
 
-int ledger_transfer_get(ledger *l, const char *key, ledger_xfer *out)
+int ledger_transfer_get(ledger *l, const char *key, const char *from_kind,
+                        const char *from_owner, ledger_xfer *out)
 {
-    sqlite3_stmt *s = stmt(l, ST_XFER_GET);
+    sqlite3_stmt *s = stmt(l, from_kind ? ST_XFER_GET_FROM : ST_XFER_GET);
     int r;
     memset(out, 0, sizeof *out);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    if (from_kind) {
+        sqlite3_bind_text(s, 2, from_kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, from_owner, -1, SQLITE_STATIC);
+    }
     r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         char *dst[] = {out->from_kind, out->from_owner, out->to_kind, out->to_owner};

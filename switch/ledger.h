@@ -121,7 +121,10 @@ uint64_t ledger_credit_walks_stopped(const ledger *l);
  * and "bpnt" are family wallets (owner: the 16-digit KK), "funding" a funding
  * account (owner: its id), anything else a named account. A wallet may not go
  * negative. Returns 0 (moved), LEDGER_DUPLICATE, LEDGER_NSF (nothing moved for
- * either), KKS_EINVAL or KKS_EDB. */
+ * either), KKS_EINVAL or KKS_EDB. A terminal's payment (kind "purchase" or
+ * "withdraw") is never LEDGER_DUPLICATE here: the caller writes its journal
+ * row under the same identity in the same savepoint, and that row's unique
+ * key refuses a second one (txn.c). */
 int ledger_transfer(ledger *l, const char *key, const char *from_kind, const char *from_owner,
                     const char *to_kind, const char *to_owner, int64_t amount, const char *kind,
                     const char *at);
@@ -162,8 +165,12 @@ typedef struct ledger_xfer {
     int64_t amount;
 } ledger_xfer;
 
-/* The transfer with this key: 1 found, 0 none, KKS_EDB. */
-int ledger_transfer_get(ledger *l, const char *key, ledger_xfer *out);
+/* The transfer with this key: 1 found, 0 none, KKS_EDB. A terminal's payment
+ * (kind purchase or withdraw) is found only with the wallet it was paid from
+ * (from_kind, from_owner: "bpnt", the KK in 16 digits): its key is not
+ * indexed. Other kinds: from_kind NULL. */
+int ledger_transfer_get(ledger *l, const char *key, const char *from_kind,
+                        const char *from_owner, ledger_xfer *out);
 
 /* Checks the invariants. Returns 0 when they hold, 1 with the first
  * violation in words, or KKS_EDB. Counts go to the out parameters. */

@@ -141,14 +141,27 @@ Test(ledger, transfers_once_and_never_below_zero)
     cr_assert_eq(credit(kk, LEDGER_BPNT, M(2026, 11), M(2026, 11), 200000, &o), 0);
     cr_assert_eq(ledger_transfer(L, "k1", "bpnt", "1271010000000001", "merchant", "M1", 150000,
                                  "purchase", AT), 0);
-    cr_assert_eq(ledger_transfer(L, "k1", "bpnt", "1271010000000001", "merchant", "M1", 150000,
-                                 "purchase", AT), LEDGER_DUPLICATE);
-    cr_assert_eq(ledger_transfer(L, "k2", "bpnt", "1271010000000001", "merchant", "M1", 60000,
+    cr_assert_eq(ledger_transfer(L, "r1", "merchant", "M1", "bpnt", "1271010000000001", 10000,
+                                 "reversal", AT), 0);
+    cr_assert_eq(ledger_transfer(L, "r1", "merchant", "M1", "bpnt", "1271010000000001", 10000,
+                                 "reversal", AT), LEDGER_DUPLICATE);
+    cr_assert_eq(ledger_transfer(L, "k2", "bpnt", "1271010000000001", "merchant", "M1", 60001,
+                                 "purchase", AT), LEDGER_NSF);
+    /* a payment's key is its journal row's to keep unique (txn.c): seen
+     * before, it is judged on the balance alone */
+    cr_assert_eq(ledger_transfer(L, "k1", "bpnt", "1271010000000001", "merchant", "M1", 60001,
                                  "purchase", AT), LEDGER_NSF);
     cr_assert_eq(ledger_transfer(L, "k3", "bpnt", "1271010000000001", "merchant", "M1", 0,
                                  "purchase", AT), KKS_EINVAL);
     ledger_movement mv[10];
-    cr_assert_eq(ledger_movements(L, kk, mv, 10), 2);
+    cr_assert_eq(ledger_movements(L, kk, mv, 10), 3);
+    ledger_xfer x;
+    cr_assert_eq(ledger_transfer_get(L, "k1", NULL, NULL, &x), 0, "a payment is found by its wallet");
+    cr_assert_eq(ledger_transfer_get(L, "k1", "bpnt", "1271010000000001", &x), 1);
+    cr_assert_eq(x.amount, 150000);
+    cr_assert_str_eq(x.to_owner, "M1");
+    cr_assert_eq(ledger_transfer_get(L, "r1", NULL, NULL, &x), 1);
+    cr_assert_str_eq(x.kind, "reversal");
     check_ok();
 }
 
@@ -433,6 +446,61 @@ Test(migration, credits_paid_twice_under_two_labels_refuse_the_upgrade)
                  "an upgrade would hide a month paid twice");
     /* and it stays at version 2, whole */
     cr_assert_eq(kks_db_open(path, ledger_schema, 2, &d), 0);
+    kks_db_close(d);
+    unlink(path);
+}
+
+/* Version 8 rebuilds the transfer table: every row and id kept; keys unique
+ * for all kinds but a terminal's payments, which their journal rows keep. */
+Test(migration, version_8_keeps_every_transfer_and_keys_all_but_payments)
+{
+    char path[] = "/tmp/kks-mig-XXXXXX";
+    int fd = mkstemp(path);
+    sqlite3 *d;
+    sqlite3_stmt *st;
+    ledger *l;
+    close(fd);
+    unlink(path);
+    cr_assert_eq(kks_db_open(path, ledger_schema, 7, &d), 0);
+    cr_assert_eq(kks_db_exec(d,
+                             "INSERT INTO wallet(kk, bpnt, opened_at) VALUES (1271051502100101, 40000, 'x');"
+                             "INSERT INTO account VALUES ('merchant', 'M1', 60000), ('funding', '1', -100000);"
+                             "INSERT INTO transfer(id, key, from_kind, from_owner, to_kind, to_owner, amount,"
+                             " kind, at) VALUES (7, 'txn:EW-1:2026-11-20:000001', 'bpnt',"
+                             " '1271051502100101', 'merchant', 'M1', 70000, 'purchase', 'a'),"
+                             " (9, 'rev:EW-1:2026-11-20:000001', 'merchant', 'M1', 'bpnt',"
+                             " '1271051502100101', 10000, 'reversal', 'b')"),
+                 0);
+    kks_db_close(d);
+    cr_assert_eq(kks_db_open(path, ledger_schema, ledger_schema_versions, &d), 0);
+    cr_assert_eq(sqlite3_prepare_v2(d, "SELECT group_concat(id || ':' || kind, ' ') FROM transfer",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "7:purchase 9:reversal");
+    sqlite3_finalize(st);
+    cr_assert_eq(ledger_new(d, &l), 0);
+    cr_assert_eq(ledger_transfer(l, "rev:EW-1:2026-11-20:000001", "merchant", "M1", "bpnt",
+                                 "1271051502100101", 10000, "reversal", AT),
+                 LEDGER_DUPLICATE);
+    cr_assert_eq(ledger_transfer(l, "txn:EW-1:2026-11-20:000001", "bpnt", "1271051502100101",
+                                 "merchant", "M1", 20000, "purchase", AT),
+                 0, "a payment's key is left to the journal");
+    /* the lookups use the indexes (a payment's through its wallet's) */
+    static const char *const plans[][2] = {
+        {"EXPLAIN QUERY PLAN SELECT 1 FROM transfer WHERE key = 'k' AND kind NOT IN"
+         " ('purchase', 'withdraw')", "transfer_key"},
+        {"EXPLAIN QUERY PLAN SELECT 1 FROM transfer WHERE from_kind = 'bpnt' AND from_owner = 'o'"
+         " AND key = 'k'", "transfer_from"},
+    };
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sqlite3_prepare_v2(d, plans[i][0], -1, &st, NULL), SQLITE_OK);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_assert(strstr((const char *)sqlite3_column_text(st, 3), plans[i][1]), "%s",
+                  sqlite3_column_text(st, 3));
+        sqlite3_finalize(st);
+    }
+    ledger_free(l);
     kks_db_close(d);
     unlink(path);
 }

@@ -26,6 +26,7 @@ static sw *S;
 static kks_conn *op, *ew, *atm;
 static int issuer_down;
 static char issuer_rc[4];
+static const char *journal_first; /* SQL the issuer runs before it answers */
 
 /* The issuer: approves the right PIN (decoded under the ZPK), 55 otherwise. */
 static int fake_issuer(sw *s, link *l, Kks__Envelope *req, unsigned timeout_ms, kks_reply_cb cb,
@@ -39,6 +40,8 @@ static int fake_issuer(sw *s, link *l, Kks__Envelope *req, unsigned timeout_ms, 
                                        : &req->pin_set->pin_block;
     if (issuer_down)
         return KKS_ENOTCONN;
+    if (journal_first)
+        cr_assert_eq(kks_db_exec(s->db, journal_first), 0);
     cr_assert_eq(b->len, 16);
     int ok = kks_pinblock_decode(s->zpk, b->data, PAN, pin) == 0 && strcmp(pin, PIN) == 0;
     pr.rc = issuer_rc[0] ? issuer_rc : ok ? KKS_RC_APPROVED : KKS_RC_BAD_PIN;
@@ -68,6 +71,7 @@ static void setup(void)
     atm = kks_conn_memory_new(KKS_ROLE_TERMINAL, ATM);
     issuer_down = 0;
     issuer_rc[0] = '\0';
+    journal_first = NULL;
 }
 
 static void teardown(void)
@@ -182,6 +186,39 @@ Test(txn, purchase_duplicate_other_content_and_balances)
     rc_is(b, KKS_RC_BAD_PIN);
     kks__envelope__free_unpacked(b, NULL);
     kks__envelope__free_unpacked(a, NULL);
+}
+
+static int64_t scalar(const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v;
+    cr_assert_eq(sqlite3_prepare_v2(S->db, sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A payment's transfer is unique through its journal row alone (the ledger
+ * does not index a payment's key): when the journal holds the identity by the
+ * time the money moves, the request fails whole and nothing moves. */
+Test(txn, a_payment_whose_identity_is_journaled_meanwhile_moves_nothing)
+{
+    setup_family();
+    int64_t bpnt = scalar("SELECT bpnt FROM wallet");
+    journal_first = "INSERT INTO txn(terminal, local_date, stan, type, rc, at, reply)"
+                    " VALUES ('" EW "', '" DAY "', 7, 'purchase', '00', 'x', x'00')";
+    Kks__Envelope *a = txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 7});
+    rc_is(a, KKS_RC_SYSTEM);
+    kks__envelope__free_unpacked(a, NULL);
+    cr_assert_eq(scalar("SELECT bpnt FROM wallet"), bpnt);
+    cr_assert_eq(scalar("SELECT count(*) FROM transfer WHERE kind = 'purchase'"), 0);
+    cr_assert_eq(scalar("SELECT count(*) FROM account WHERE kind = 'merchant' AND balance != 0"), 0);
+    journal_first = NULL;
+    a = txn(ew, EW, (t){"purchase", .items = "BRS-MED-5KG", .stan = 8});
+    rc_is(a, KKS_RC_APPROVED);
+    kks__envelope__free_unpacked(a, NULL);
+    cr_assert_eq(scalar("SELECT count(*) FROM transfer WHERE kind = 'purchase'"), 1);
 }
 
 Test(txn, business_date_rules)
