@@ -324,11 +324,56 @@ static const sqlite3_io_methods gather_db_io = {
     fwd_shm_unmap, fwd_fetch,     fwd_unfetch,
 };
 
+/* A statement journal kept in memory (SQLITE_CONFIG_STMTJRNL_SPILL, see
+ * KKS_SUBJOURNAL_MEM) is made of chunks as large as the spill threshold, and
+ * SQLite writes each chunk with one call when it spills to a file. The unix
+ * VFS masks a write's length to 17 bits (seekAndWriteFd: 128 KiB - 1 at
+ * most), so an 8 MiB chunk became a write of 0 bytes, which it reports as
+ * SQLITE_FULL: any statement of a transaction that changed more than 8 MiB of
+ * pages failed with "database or disk is full" (SQLite 3.40.1, Debian 12; a
+ * 300,000-row UPDATE, a DROP TABLE of a large table). Such a file's writes
+ * go down in pieces the VFS takes whole. */
+#define SPLIT_WRITE_MAX (64 * 1024)
+
+static int split_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    const unsigned char *b = p;
+    while (n > 0) {
+        int k = n < SPLIT_WRITE_MAX ? n : SPLIT_WRITE_MAX;
+        int rc = REAL(f)->pMethods->xWrite(REAL(f), b, k, off);
+        if (rc != SQLITE_OK)
+            return rc;
+        b += k;
+        off += k;
+        n -= k;
+    }
+    return SQLITE_OK;
+}
+
+static const sqlite3_io_methods split_io = {
+    .iVersion = 1, .xClose = fwd_close, .xRead = fwd_read, .xWrite = split_write,
+    .xTruncate = fwd_truncate, .xSync = fwd_sync, .xFileSize = fwd_file_size, .xLock = fwd_lock,
+    .xUnlock = fwd_unlock, .xCheckReservedLock = fwd_check_reserved,
+    .xFileControl = fwd_file_control, .xSectorSize = fwd_sector_size,
+    .xDeviceCharacteristics = fwd_device_characteristics,
+};
+
 static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     shim_file *sh = (shim_file *)f;
     int rc, wal = flags & SQLITE_OPEN_WAL;
     (void)vfs;
+    if (flags & SQLITE_OPEN_SUBJOURNAL) {
+        memset(f, 0, sizeof(shim_file));
+        sh->real = (sqlite3_file *)((gather_file *)f + 1);
+        rc = gather_real->xOpen(gather_real, name, sh->real, flags, out_flags);
+        if (rc != SQLITE_OK || !sh->real->pMethods) {
+            f->pMethods = NULL;
+            return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+        }
+        f->pMethods = &split_io;
+        return SQLITE_OK;
+    }
     if (!wal && !(flags & SQLITE_OPEN_MAIN_DB)) /* the real file in our place */
         return gather_real->xOpen(gather_real, name, f, flags, out_flags);
     if (wal)

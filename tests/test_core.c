@@ -1128,6 +1128,36 @@ static const char *one_text(sqlite3 *db, const char *sql, char *out, size_t cap)
     return out;
 }
 
+/* A statement of a transaction that changes more than the sub-journal keeps
+ * in memory (12 MiB of pages against 8 MiB): the journal spills to a file in
+ * chunks of 8 MiB, which the unix VFS wrote as 0 bytes and called a full
+ * disk. It commits, and the rollback of such a statement still works. */
+Test(db, a_statement_larger_than_the_memory_sub_journal_spills_and_commits)
+{
+    char tmp[] = "/tmp/kks-db-XXXXXX", path[64], v[32];
+    static const char *const schema[] = {"CREATE TABLE t(k INTEGER PRIMARY KEY, x BLOB);"};
+    sqlite3 *db;
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(path, sizeof path, "%s/x.db", tmp);
+    cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
+    cr_assert_eq(kks_db_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                                 " WHERE i < 3072) INSERT INTO t SELECT i, zeroblob(3000) FROM n"),
+                 0);
+    cr_assert_eq(kks_db_exec(db, "BEGIN IMMEDIATE; UPDATE t SET x = zeroblob(3001) WHERE k = 1"),
+                 0);
+    cr_assert_eq(kks_db_exec(db, "UPDATE t SET x = zeroblob(3002)"), 0,
+                 "a 12 MiB statement in a transaction failed");
+    /* a statement that fails halfway is undone from the spilled journal */
+    cr_assert_neq(kks_db_exec(db, "UPDATE t SET x = CASE WHEN k < 3000 THEN zeroblob(3003)"
+                                  " ELSE abs(-9223372036854775807 - 1) END"),
+                  0);
+    cr_assert_eq(kks_db_exec(db, "COMMIT"), 0);
+    cr_assert_str_eq(one_text(db, "SELECT group_concat(DISTINCT length(x)) FROM t", v, sizeof v),
+                     "3002");
+    kks_db_close(db);
+    cr_assert_eq(rmtree(tmp), 0);
+}
+
 /* n rows by one prepared statement: no temporary b-tree (a recursive CTE's
  * queue) with a page cache of its own to count */
 static void insert_rows(sqlite3 *db, const char *sql, int n)
