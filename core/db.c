@@ -361,26 +361,12 @@ static const sqlite3_io_methods split_io = {
 static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     shim_file *sh = (shim_file *)f;
-    int rc, wal = flags & SQLITE_OPEN_WAL;
+    int rc, wal = flags & SQLITE_OPEN_WAL, sub = flags & SQLITE_OPEN_SUBJOURNAL;
     (void)vfs;
-    if (flags & SQLITE_OPEN_SUBJOURNAL) {
-        memset(f, 0, sizeof(shim_file));
-        sh->real = (sqlite3_file *)((gather_file *)f + 1);
-        rc = gather_real->xOpen(gather_real, name, sh->real, flags, out_flags);
-        if (rc != SQLITE_OK || !sh->real->pMethods) {
-            f->pMethods = NULL;
-            return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
-        }
-        f->pMethods = &split_io;
-        return SQLITE_OK;
-    }
-    if (!wal && !(flags & SQLITE_OPEN_MAIN_DB)) /* the real file in our place */
+    if (!wal && !sub && !(flags & SQLITE_OPEN_MAIN_DB)) /* the real file in our place */
         return gather_real->xOpen(gather_real, name, f, flags, out_flags);
-    if (wal)
-        memset(f, 0, sizeof(gather_file));
-    else
-        memset(f, 0, sizeof(gather_db));
-    /* the real file after the larger of the two (szOsFile) */
+    memset(f, 0, wal ? sizeof(gather_file) : sub ? sizeof(shim_file) : sizeof(gather_db));
+    /* the real file after the largest of them (szOsFile) */
     sh->real = (sqlite3_file *)((gather_file *)f + 1);
     rc = gather_real->xOpen(gather_real, name, sh->real, flags, out_flags);
     if (rc != SQLITE_OK || !sh->real->pMethods) {
@@ -395,7 +381,7 @@ static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
             g->db->wal = g;
         }
     }
-    f->pMethods = wal ? &gather_io : &gather_db_io;
+    f->pMethods = wal ? &gather_io : sub ? &split_io : &gather_db_io;
     return SQLITE_OK;
 }
 
