@@ -116,7 +116,8 @@ int kks_group_hold_packed(kks_group *g, kks_conn *c, uint64_t id, const uint8_t 
 void kks_group_set_answered(kks_group *g, kks_group_answered_fn fn, void *ud);
 /* What the group's COMMITs cost, for metrics: counted on the loop's thread.
  * A commit's time is the COMMIT statement alone (the WAL write of every page
- * the transaction changed); requests: the replies it held for their writes. */
+ * the transaction changed, and whatever a WAL hook does then: the switch's
+ * checkpoint at KKS_WAL_MAX); requests: the replies it held for their writes. */
 #define KKS_GROUP_BUCKETS 12
 extern const uint64_t kks_group_bounds_ns[KKS_GROUP_BUCKETS];
 typedef struct kks_group_stats {

@@ -125,7 +125,8 @@ void swm_render(kks_mbuf *b, void *ud)
                 m->group->failed);
         kks_metrics_family(b, "kks_switch_commit_seconds", "histogram",
                            "Time of the COMMIT statement alone: writing the changed pages to the "
-                           "write-ahead log.");
+                           "write-ahead log and, when the log reaches its cap, copying what is left "
+                           "of it into the database before it starts over.");
         kks_metrics_histogram(b, "kks_switch_commit_seconds", "", kks_group_bounds_ns,
                               KKS_GROUP_BUCKETS, &m->group->seconds);
     }
