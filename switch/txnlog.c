@@ -38,6 +38,7 @@ static const char *const sql[ST__COUNT] = {
     " digest = excluded.digest, pan_masked = excluded.pan_masked, pan_ref = excluded.pan_ref,"
     " kk = excluded.kk, rc = excluded.rc, amount = excluded.amount, rrn = excluded.rrn,"
     " reply = excluded.reply, bdate = excluded.bdate WHERE txn.reply IS NULL",
+    /* from txn_card_withdrawn alone: its WHERE is these three terms, word for word */
     "SELECT coalesce(sum(amount), 0), count(*) FROM txn WHERE pan_ref = ? AND bdate = ?"
     " AND type = 'withdraw' AND rc = '00' AND reversed = 0",
     "SELECT id, reversed, rc, wallet, amount, to_kind, to_owner, kk FROM txn"

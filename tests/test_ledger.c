@@ -369,6 +369,49 @@ static void journal(const char *terminal, uint32_t stan, const char *to, int64_t
     cr_assert_eq(txnlog_insert(J, &r), 0);
 }
 
+/* The per-card withdrawal limit's count and sum: approved withdrawals of the
+ * card on the business day, a reversed one not counted; answered from the
+ * index alone (version 9), never from the journal's rows. */
+Test(ledger, a_cards_withdrawals_of_the_day_from_the_index_alone)
+{
+    uint8_t digest[32] = {0};
+    static const struct {
+        const char *pan, *bdate, *rc;
+        int64_t amount;
+    } w[] = {
+        {"5046010000000012", "2026-11-24", "00", 100000}, {"5046010000000012", "2026-11-24", "00", 50000},
+        {"5046010000000012", "2026-11-24", "51", 900000}, {"5046010000000012", "2026-11-23", "00", 70000},
+        {"5046010000000020", "2026-11-24", "00", 30000},  {"5046010000000012", "2026-11-24", "00", 20000},
+    };
+    for (uint32_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        txnlog_row r = {.terminal = "ATM-1", .local_date = w[i].bdate, .bdate = w[i].bdate,
+                        .type = "withdraw", .pan = w[i].pan, .pan_masked = "x", .wallet = "pkh",
+                        .rc = w[i].rc, .rrn = "1", .auth_code = "A", .at = AT, .stan = i + 1,
+                        .digest = digest, .kk = 1, .amount = w[i].amount,
+                        .reply = (const uint8_t *)"", .reply_len = 0};
+        cr_assert_eq(txnlog_insert(J, &r), 0);
+    }
+    txnlog_orig o;
+    cr_assert_eq(txnlog_original(J, "ATM-1", "2026-11-24", 6, &o), 1);
+    cr_assert_eq(txnlog_set_reversed(J, o.rowid, "2026-11-24"), 0);
+    int64_t n;
+    cr_assert_eq(txnlog_withdrawn(J, "5046010000000012", "2026-11-24", &n), 150000);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(txnlog_withdrawn(J, "5046010000000099", "2026-11-24", &n), 0);
+    cr_assert_eq(n, 0);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT coalesce(sum(amount), 0),"
+                                        " count(*) FROM txn WHERE pan_ref = 'x' AND bdate = 'y'"
+                                        " AND type = 'withdraw' AND rc = '00' AND reversed = 0",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert(strstr((const char *)sqlite3_column_text(st, 3),
+                     "USING COVERING INDEX txn_card_withdrawn"),
+              "%s", sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+}
+
 Test(ledger, settlement_batches_take_what_arrived_since)
 {
     txnlog_settle_line l[8];
