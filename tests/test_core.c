@@ -1087,17 +1087,28 @@ static int holds_sqlite_temp_file(void)
  * stays in memory. With SQLite's default it spilled to a temporary file past
  * 64 KiB in one savepoint, and once spilled every later savepoint's pages
  * went to that file, two write syscalls a page. */
-Test(db, savepoints_journal_in_memory)
+/* A database in a new directory tmp (a mkdtemp template) with table t of
+ * rows (k, 3000 bytes). */
+static sqlite3 *blob_db(char *tmp, int rows)
 {
-    char tmp[] = "/tmp/kks-db-XXXXXX", path[64];
     static const char *const schema[] = {"CREATE TABLE t(k INTEGER PRIMARY KEY, x BLOB);"};
+    char path[64], fill[200];
     sqlite3 *db;
     cr_assert_not_null(mkdtemp(tmp));
     snprintf(path, sizeof path, "%s/x.db", tmp);
     cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
-    cr_assert_eq(kks_db_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                                 " WHERE i < 512) INSERT INTO t SELECT i, randomblob(3000) FROM n"),
-                 0);
+    snprintf(fill, sizeof fill,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+             " INSERT INTO t SELECT i, randomblob(3000) FROM n",
+             rows);
+    cr_assert_eq(kks_db_exec(db, fill), 0);
+    return db;
+}
+
+Test(db, savepoints_journal_in_memory)
+{
+    char tmp[] = "/tmp/kks-db-XXXXXX";
+    sqlite3 *db = blob_db(tmp, 512);
     cr_assert_eq(kks_db_exec(db, "BEGIN IMMEDIATE; UPDATE t SET x = randomblob(3000) WHERE k = 1"),
                  0);
     cr_assert_eq(kks_db_exec(db, "SAVEPOINT big; UPDATE t SET x = randomblob(3000) WHERE k > 384"),
@@ -1134,15 +1145,8 @@ static const char *one_text(sqlite3 *db, const char *sql, char *out, size_t cap)
  * disk. It commits, and the rollback of such a statement still works. */
 Test(db, a_statement_larger_than_the_memory_sub_journal_spills_and_commits)
 {
-    char tmp[] = "/tmp/kks-db-XXXXXX", path[64], v[32];
-    static const char *const schema[] = {"CREATE TABLE t(k INTEGER PRIMARY KEY, x BLOB);"};
-    sqlite3 *db;
-    cr_assert_not_null(mkdtemp(tmp));
-    snprintf(path, sizeof path, "%s/x.db", tmp);
-    cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
-    cr_assert_eq(kks_db_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                                 " WHERE i < 3072) INSERT INTO t SELECT i, zeroblob(3000) FROM n"),
-                 0);
+    char tmp[] = "/tmp/kks-db-XXXXXX", v[32];
+    sqlite3 *db = blob_db(tmp, 3072);
     cr_assert_eq(kks_db_exec(db, "BEGIN IMMEDIATE; UPDATE t SET x = zeroblob(3001) WHERE k = 1"),
                  0);
     cr_assert_eq(kks_db_exec(db, "UPDATE t SET x = zeroblob(3002)"), 0,
