@@ -636,6 +636,22 @@ fail:
     return KKS_EDB;
 }
 
+int kks_db_identity(sqlite3 *db, char out[33])
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *v;
+    int ok = sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'identity'", -1, &st, NULL) ==
+                 SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW && (v = sqlite3_column_text(st, 0)) &&
+             sqlite3_column_bytes(st, 0) == 32;
+    if (ok)
+        memcpy(out, v, 33);
+    else
+        kks_error("the database has no identity", "error", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return ok ? 0 : KKS_EDB;
+}
+
 void kks_db_close(sqlite3 *db)
 {
     if (db)

@@ -42,6 +42,16 @@ void kks_db_reset_all(sqlite3 *db);
 /* Runs SQL with no results; logs and returns KKS_EDB on failure. */
 int kks_db_exec(sqlite3 *db, const char *sql);
 
+/* The migration that gives a daemon's database its identity: 32 hex digits
+ * made at random once, kept in the table meta (key 'identity'), the same
+ * after every restart, and on a copy of the file (a copy is the same world). */
+#define KKS_DB_IDENTITY_MIGRATION                                                          \
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;"                \
+    "INSERT INTO meta VALUES ('identity', lower(hex(randomblob(16))));"
+/* The database's identity (KKS_DB_IDENTITY_MIGRATION) into out: 0, or KKS_EDB
+ * (logged) when there is none. */
+int kks_db_identity(sqlite3 *db, char out[33]);
+
 /* Checkpoints a WAL database from a thread of its own, so that the thread
  * that writes never stalls on a checkpoint's copying and fsyncs (they took
  * 100 ms and more under load), and keeps the WAL file bounded while the daemon

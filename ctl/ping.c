@@ -1,5 +1,6 @@
-/* kksctl ping: asks each peer given for its role, identity and version; the
- * switch also reports each issuer link as it saw it just now. */
+/* kksctl ping: asks each peer given for its role, identity, version and its
+ * database's identity; the switch also reports each issuer link as it saw it
+ * just now. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,7 +72,7 @@ static int ping_one(ctl *c, const char *what, const char *addr, unsigned role, j
         json_t *o = json_pack("{s:o,s:o,s:b}", "peer", kks_json_str(what), "address",
                               kks_json_str(addr), "ok", rc == 0);
         if (rc == 0) {
-            kks_json_set_pb(&o, &rep->pong->base, "role identity version");
+            kks_json_set_pb(&o, &rep->pong->base, "role identity version database");
             kks_json_set(&o, "links", links_json(rep->pong));
         } else {
             const char *why = kks_client_last_error(cl);
@@ -79,8 +80,9 @@ static int ping_one(ctl *c, const char *what, const char *addr, unsigned role, j
         }
         kks_json_append(peers, o);
     } else if (rc == 0) {
-        printf("%-7s %s: %s \"%s\" version %s\n", what, addr, rep->pong->role,
-               rep->pong->identity, rep->pong->version);
+        printf("%-7s %s: %s \"%s\" version %s, database %s\n", what, addr, rep->pong->role,
+               rep->pong->identity, rep->pong->version,
+               *rep->pong->database ? rep->pong->database : "(not said)");
         print_links(rep->pong);
     } else {
         const char *why = kks_client_last_error(cl);

@@ -23,6 +23,7 @@ typedef struct issuer {
     uint8_t zpk[16];
     uint8_t pvk[32];
     char today[11]; /* business date YYYY-MM-DD (UTC), or fixed by --today */
+    char identity[33]; /* the database's (kks_db_identity; ping says it) */
     int fixed_today;
     char expiry_for[11], expiry[8]; /* expiry of a card issued on expiry_for */
     int64_t pan_next[KKS_MAX_BANKS]; /* next account number per bank (seeds order) */

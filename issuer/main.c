@@ -51,6 +51,7 @@ static void dispatch(issuer *is, kks_conn *c, const Kks__Envelope *req)
         pong.role = "issuer";
         pong.identity = "issuer";
         pong.version = KKS_VERSION;
+        pong.database = is->identity;
         rep.body_case = KKS__ENVELOPE__BODY_PONG;
         rep.pong = &pong;
         kks_conn_reply(c, req->id, &rep);

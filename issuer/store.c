@@ -94,6 +94,8 @@ static const char *const migrations[] = {
     "INSERT INTO print_mark SELECT bank, coalesce((SELECT min(pan) FROM card c WHERE"
     " c.bank = b.bank AND c.state = 'ISSUED'), max(pan) || ':') FROM card b GROUP BY bank;"
     "DROP INDEX card_to_print;",
+    /* v8: the database's identity, which ping reports (see the switch's). */
+    KKS_DB_IDENTITY_MIGRATION,
 };
 
 sqlite3_stmt *store_stmt(issuer *is, const char *sql)
@@ -277,7 +279,7 @@ int store_issue_card(issuer *is, const char *pan, const char *kk, const char *ba
 int store_open(issuer *is, const char *path)
 {
     int rc = kks_db_open(path, migrations, sizeof migrations / sizeof migrations[0], &is->db);
-    if (rc < 0)
+    if (rc < 0 || (rc = kks_db_identity(is->db, is->identity)) < 0)
         return rc;
     /* Enrolment touches two small random-order indexes; keep them in cache. */
     if ((rc = kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kks_db.h"
 #include "kks_err.h"
 #include "kks_log.h"
 
@@ -174,6 +175,9 @@ const char *const ledger_schema[] = {
     "DROP INDEX txn_card_bday;"
     "CREATE INDEX txn_card_withdrawn ON txn(pan_ref, bdate, amount, type, rc, reversed)"
     " WHERE type = 'withdraw' AND rc = '00' AND reversed = 0;",
+    /* 10: the database's identity, which ping reports: what a load tester's
+     * remembered cards belong to, whatever port the switch listens on. */
+    KKS_DB_IDENTITY_MIGRATION,
 };
 const int ledger_schema_versions = (int)(sizeof ledger_schema / sizeof ledger_schema[0]);
 

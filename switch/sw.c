@@ -40,6 +40,7 @@ static void ping_finish(ping_ctx *p)
     pong.role = "switch";
     pong.identity = "switch";
     pong.version = KKS_VERSION;
+    pong.database = p->s->identity;
     pong.n_links = (size_t)p->s->nlinks;
     pong.links = p->plinks;
     rep.body_case = KKS__ENVELOPE__BODY_PONG;
@@ -346,6 +347,10 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
         (s->metrics.group = kks_group_stats_of(s->group), 0) ||
         (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, &s->ckpt) < 0)) {
         snprintf(err, cap, "%s: cannot prepare the database (see the log)", dbpath);
+        return KKS_EDB;
+    }
+    if (kks_db_identity(s->db, s->identity) < 0) {
+        snprintf(err, cap, "%s: the database has no identity (see the log)", dbpath);
         return KKS_EDB;
     }
     if ((maxid = txnlog_max_id(s->log)) < 0) {

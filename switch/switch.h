@@ -55,6 +55,7 @@ struct sw {
     uint8_t tmk[16], zpk[16];
     uint64_t rrn_seq;
     char today[11]; /* --today: a fixed business date; empty: the WIB clock */
+    char identity[33]; /* the database's (kks_db_identity; ping says it) */
     txn_ctx *inflight;
     EVP_MD *sha256;
     struct {

@@ -780,7 +780,7 @@ Test(issuer, documents_early_renewal_and_an_old_database)
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(h, "DROP INDEX family_nik; ALTER TABLE family DROP COLUMN card; DROP TABLE complaint;"
-                                 " ALTER TABLE audit DROP COLUMN docs; DROP TABLE print_mark;"
+                                 " ALTER TABLE audit DROP COLUMN docs; DROP TABLE print_mark; DROP TABLE meta;"
                                  " CREATE INDEX card_to_print ON card(bank) WHERE state = 'ISSUED';"
                                  " PRAGMA user_version=1;",
                               NULL, NULL, NULL),

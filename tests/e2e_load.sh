@@ -4,7 +4,8 @@
 # exit 1 naming themselves; an open-model run with an HTML report that
 # headless Chromium renders; held connections with their memory and resumed
 # TLS sessions; cards remembered and reused against a switch given with
-# --switch. Every process on 127.0.0.1, ports chosen by the system.
+# --switch, also after the daemons restart on other ports, and not on a new
+# switch database. Every process on 127.0.0.1, ports chosen by the system.
 #
 # usage: e2e_load.sh BIN_DIR
 set -u
@@ -161,4 +162,58 @@ rc=$?
 grep -q "using 100 cards remembered" "$WORK/err" || fail "the cards were not reused"
 grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the remembered cards"
 grep -q " 94 x" "$WORK/out" && fail "STANs of the first run repeated (94)"
+
+# start_daemons SWITCH_DB: the issuer on issuer.db and a switch on SWITCH_DB,
+# both on ports the system picks (other ones than before); sets G
+start_daemons() {
+    rm -f "$WORK/issuer.ready" "$WORK/switch.ready"
+    "$BIN/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/issuer.db" --pki "$WORK/pki" \
+        --ready-file "$WORK/issuer.ready" 2>>"$WORK/issuer.log" &
+    PIDS="$PIDS $!"
+    n=100; while [ ! -s "$WORK/issuer.ready" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    "$BIN/kks-switch" --listen 127.0.0.1:0 --db "$WORK/$1" --pki "$WORK/pki" \
+        --issuer "$(cat "$WORK/issuer.ready")" --ready-file "$WORK/switch.ready" \
+        2>>"$WORK/switch.log" &
+    PIDS="$PIDS $!"
+    n=100; while [ ! -s "$WORK/switch.ready" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    [ -s "$WORK/switch.ready" ] || fail "the daemons did not start again"
+    G="--switch $(cat "$WORK/switch.ready") --issuer $(cat "$WORK/issuer.ready") --pki $WORK/pki"
+}
+stop_daemons() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    for p in $PIDS; do wait "$p" 2>/dev/null; done
+    PIDS=""
+}
+# databases: the switch's and the issuer's identities, as kksctl ping --json says them
+databases() {
+    # shellcheck disable=SC2086
+    "$BIN/kksctl" $G --json ping | grep -o '"database":"[0-9a-f]*"' | cut -d'"' -f4 | tr '\n' ' '
+}
+
+STEP="restarted on other ports: the same databases, the cards still remembered"
+before=$(databases)
+[ "$(echo "$before" | wc -w)" = 2 ] || fail "ping did not say both databases: '$before'"
+echo "$before" | grep -Eq '^[0-9a-f]{32} [0-9a-f]{32} $' || fail "not 32 hex digits: '$before'"
+oldg=$G
+stop_daemons
+start_daemons switch.db
+[ "$G" != "$oldg" ] || fail "the daemons came back on the same ports"
+[ "$(databases)" = "$before" ] || fail "the databases' identities changed: '$before', '$(databases)'"
+# shellcheck disable=SC2086
+load --closed --duration 1 --warmup 0 --terminals 4 --cards 100 $G
+rc=$?
+[ $rc = 0 ] || fail "exit $rc"
+grep -q "using 100 cards remembered" "$WORK/err" || fail "the cards were prepared again"
+grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the remembered cards"
+
+STEP="a new switch database: new cards"
+stop_daemons
+start_daemons switch2.db
+[ "$(databases)" != "$before" ] || fail "a new database has the old identity"
+# shellcheck disable=SC2086
+load --closed --duration 1 --warmup 0 --terminals 4 --cards 100 $G
+rc=$?
+[ $rc = 0 ] || fail "exit $rc"
+grep -q "preparing 100 cards" "$WORK/err" || fail "cards of another switch database were used"
+grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the new cards"
 echo PASS

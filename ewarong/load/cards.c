@@ -162,7 +162,7 @@ static int add_card(ld_cards *c, size_t *cap, const char *pan, const char *nik, 
     return 0;
 }
 
-/* The remembered cards, if they are for this switch: the count, or 0. */
+/* The remembered cards, if they are for this world (c->world): the count, or 0. */
 static size_t remembered(const ld_world *w, ld_cards *c)
 {
     char path[1100];
@@ -174,7 +174,7 @@ static size_t remembered(const ld_world *w, ld_cards *c)
     kks_csv csv;
     static const char *const hdr[] = {"pan", "nik", "pkh", "bpnt"};
     int ok = kks_csv_init(&csv, f, 4096) == 0 && kks_csv_next(&csv) == 1 && csv.nfields == 2 &&
-             strcmp(csv.fields[0], "switch") == 0 && strcmp(csv.fields[1], w->sw) == 0 &&
+             strcmp(csv.fields[0], "world") == 0 && strcmp(csv.fields[1], c->world) == 0 &&
              kks_csv_next(&csv) == 1 && kks_csv_is(&csv, hdr, 4);
     while (ok && c->n < CARDS_MAX && kks_csv_next(&csv) == 1)
         if (csv.nfields != 4 || add_card(c, &cap, csv.fields[0], csv.fields[1],
@@ -200,7 +200,7 @@ int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap)
         snprintf(why, cap, "out of memory");
         return -1;
     }
-    len += (size_t)snprintf(buf, room, "switch,%s\npan,nik,pkh,bpnt\n", w->sw);
+    len += (size_t)snprintf(buf, room, "world,%s\npan,nik,pkh,bpnt\n", c->world);
     for (size_t i = 0; i < c->n && len < room; i++)
         len += (size_t)snprintf(buf + len, room - len, "%s,%s,%d,%d\n", c->v[i].pan, c->v[i].nik,
                                 c->v[i].pkh, c->v[i].bpnt);
@@ -256,6 +256,31 @@ static json_t *ctl(const ld_world *w, const char *const *args, char *why, size_t
     free(out);
     free(err);
     return j;
+}
+
+/* Whose cards: the switch's and the issuer's database identities, from kksctl
+ * ping, as SWITCH-ISSUER into out (72 bytes). 0, or -1 with why. */
+static int world_of(const ld_world *w, char *out, char *why, size_t cap)
+{
+    static const char *const args[] = {"ping", NULL};
+    json_t *j = ctl(w, args, why, cap), *p;
+    const char *sw = NULL, *is = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(j, "peers"), i, p)
+    {
+        const char *peer = json_string_value(json_object_get(p, "peer"));
+        const char *db = json_string_value(json_object_get(p, "database"));
+        if (peer && db && strlen(db) == 32)
+            *(strcmp(peer, "switch") == 0 ? &sw : &is) = db;
+    }
+    int ok = sw && is;
+    if (ok)
+        snprintf(out, 72, "%s-%s", sw, is);
+    else if (j)
+        snprintf(why, cap, "the switch and the issuer did not both say their database's identity "
+                           "(kksctl ping): daemons older than this kks-terminal?");
+    json_decref(j);
+    return ok ? 0 : -1;
 }
 
 static int gen_registry(const ld_world *w, size_t n, const char *path, char *why, size_t cap)
@@ -478,7 +503,7 @@ int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *act
         snprintf(why, cap, "cannot make the state directory %s: %s", w->state, strerror(errno));
         return -1;
     }
-    if (load_key(w, out->key, why, cap) < 0)
+    if (load_key(w, out->key, why, cap) < 0 || world_of(w, out->world, why, cap) < 0)
         return -1;
     if (!fresh && remembered(w, out) >= n) {
         out->n = n;

@@ -1057,19 +1057,19 @@ static void stan_save(const char *state, const char *date, const gen *g)
 
 /* ---- withdrawals per card and day, across runs ---- */
 
-/* DIR/withdrawals: "YYYY-MM-DD N SWITCH" then one count per card, in the
- * order of cards.csv (N cards). Another day, switch or card count starts at
- * zero. */
-static void wd_load(const char *state, const char *sw, gen *g)
+/* DIR/withdrawals: "YYYY-MM-DD N WORLD" then one count per card, in the
+ * order of cards.csv (N cards); WORLD is the cards' (ld_cards.world). Another
+ * day, world or card count starts at zero. */
+static void wd_load(const char *state, const char *world, gen *g)
 {
-    char path[1100], d[16], a[KKS_ADDR_MAX + 8];
+    char path[1100], d[16], a[80];
     size_t n = 0;
     snprintf(path, sizeof path, "%s/withdrawals", state);
     FILE *f = fopen(path, "r");
     if (!f)
         return;
-    if (fscanf(f, "%15s %zu %63s", d, &n, a) == 3 && strcmp(d, g->date) == 0 &&
-        n == g->cards.n && strcmp(a, sw) == 0)
+    if (fscanf(f, "%15s %zu %79s", d, &n, a) == 3 && strcmp(d, g->date) == 0 &&
+        n == g->cards.n && strcmp(a, world) == 0)
         for (size_t i = 0; i < n; i++) {
             unsigned v;
             if (fscanf(f, "%u", &v) != 1)
@@ -1079,7 +1079,7 @@ static void wd_load(const char *state, const char *sw, gen *g)
     fclose(f);
 }
 
-static void wd_save(const char *state, const char *sw, const gen *g)
+static void wd_save(const char *state, const char *world, const gen *g)
 {
     char path[1100], tmp[1120];
     snprintf(path, sizeof path, "%s/withdrawals", state);
@@ -1087,7 +1087,7 @@ static void wd_save(const char *state, const char *sw, const gen *g)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return;
-    fprintf(f, "%s %zu %s\n", g->date, g->cards.n, sw);
+    fprintf(f, "%s %zu %s\n", g->date, g->cards.n, world);
     for (size_t i = 0; i < g->cards.n; i++)
         fprintf(f, "%u\n", g->wd[i]);
     if (fclose(f) == 0)
@@ -1294,7 +1294,7 @@ static int load_run(int argc, char **argv, int *printed)
         goto out;
     }
 
-    wd_load(state, sw, g);
+    wd_load(state, g->cards.world, g);
     for (size_t i = 0; i < g->npkh; i++) /* the cards that may still withdraw today first */
         if (g->wd[g->pkh[i]] < o.card_withdrawals) {
             size_t t = g->pkh[g->pkh_live];
@@ -1373,7 +1373,7 @@ static int load_run(int argc, char **argv, int *printed)
         sec_finish(g, &g->secs[g->nsecs - 1]);
     g->phase = 3;
     stan_save(state, g->date, g);
-    wd_save(state, sw, g);
+    wd_save(state, g->cards.world, g);
 
     verdict v;
     thresholds(g, secs, &v);

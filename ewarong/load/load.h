@@ -30,6 +30,10 @@ typedef struct ld_cards {
     ld_card *v;
     size_t n;
     uint8_t key[32]; /* the state directory's PIN key */
+    /* whose cards they are: the switch's and the issuer's database
+     * identities (kksctl ping), SWITCH-ISSUER; not their addresses, which a
+     * restart on port 0 changes */
+    char world[72];
 } ld_cards;
 
 /* Where the cards come from: the daemons and kksctl. */
@@ -42,12 +46,13 @@ typedef struct ld_world {
 } ld_world;
 
 /* The run's cards: those remembered in the state directory for this switch
- * when there are at least n and fresh is 0, else n new ones prepared through
+ * and issuer (their databases, out->world) when there are at least n and
+ * fresh is 0, else n new ones prepared through
  * the operator's path (activation is the caller's: cards come back handed
  * over, waiting for it; *activate is set). 0, or -1 with the reason in why. */
 int ld_cards_get(const ld_world *w, size_t n, int fresh, ld_cards *out, int *activate,
                  char *why, size_t cap);
-/* Remembers the (activated) cards for the next run on this switch. */
+/* Remembers the (activated) cards for the next run on this switch and issuer. */
 int ld_cards_save(const ld_world *w, const ld_cards *c, char *why, size_t cap);
 void ld_cards_free(ld_cards *c);
 /* What a kksctl --json command (cmd, its first argument) that exited with ec
