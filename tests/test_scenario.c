@@ -481,6 +481,70 @@ Test(run, a_passing_file_is_0, .init = mk_tmp, .fini = rm_tmp)
     free(errs);
 }
 
+/* --json: the lines for people on stderr, one JSON object on stdout, with
+ * each scenario's result; and the error object when nothing can run. */
+Test(run, json_gives_each_result_and_the_error_that_stopped_it, .init = mk_tmp, .fini = rm_tmp)
+{
+    char g[128], w[128], bad[128], *out, *errs;
+    put("good.yaml", good);
+    put("wrong.yaml", wrong);
+    put("bad.yaml", HEAD "  - enroll: {}\n  - teleport: {}\n");
+    snprintf(g, sizeof g, "%s/good.yaml", tmp);
+    snprintf(w, sizeof w, "%s/wrong.yaml", tmp);
+    snprintf(bad, sizeof bad, "%s/bad.yaml", tmp);
+    cr_assert_eq(run(&out, &errs, "--json", "-j", "2", g, w, NULL), 1, "%s%s", out, errs);
+    cr_assert(strstr(errs, "FAIL   6 balance EW-127110-0001"), "%s", errs);
+    cr_assert(strstr(errs, "1 passed, 1 failed"), "%s", errs);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je), *r;
+    cr_assert_not_null(j, "stdout is one JSON object: %s (%s)", out, je.text);
+    cr_assert(json_is_false(json_object_get(j, "ok")));
+    cr_assert_eq(json_integer_value(json_object_get(j, "scenarios")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(j, "passed")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(j, "failed")), 1);
+    cr_assert_gt(json_integer_value(json_object_get(j, "ms")), 0);
+    json_t *a = json_object_get(j, "results");
+    cr_assert_eq(json_array_size(a), 2);
+    /* in the order of the files given */
+    r = json_array_get(a, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "file")), g);
+    cr_assert(json_is_true(json_object_get(r, "passed")));
+    cr_assert_eq(json_integer_value(json_object_get(r, "steps_run")), 6);
+    cr_assert_gt(json_integer_value(json_object_get(r, "ms")), 0);
+    cr_assert_null(json_object_get(r, "failure"));
+    r = json_array_get(a, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "name")), "a wrong balance");
+    cr_assert(json_is_false(json_object_get(r, "passed")));
+    cr_assert_eq(json_integer_value(json_object_get(r, "failed_step")), 6);
+    cr_assert_eq(json_integer_value(json_object_get(r, "failed_line")), 15);
+    cr_assert(strstr(json_string_value(json_object_get(r, "failure")),
+                     "bpnt: expected 1, got 600000"),
+              "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "reply"), "rc")), "00",
+                     "the failed step's reply, as JSON: %s", out);
+    json_decref(j);
+    free(out);
+    free(errs);
+
+    cr_assert_eq(run(&out, &errs, g, bad, "--json", NULL, NULL, NULL), 2);
+    j = json_loads(out, 0, &je);
+    cr_assert_not_null(j, "an error is a JSON object too: %s", out);
+    cr_assert_eq(json_integer_value(json_object_get(j, "exit")), 2);
+    char want[200];
+    snprintf(want, sizeof want, "%s:9:5: unknown step kind 'teleport'", bad);
+    cr_assert(strstr(json_string_value(json_object_get(j, "error")), want), "%s", out);
+    json_decref(j);
+    free(out);
+    free(errs);
+    cr_assert_eq(run(&out, &errs, "--json", "-j", "0", g, NULL, NULL), 2);
+    j = json_loads(out, 0, &je);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "error")), "-j takes 1 to 64");
+    json_decref(j);
+    free(out);
+    free(errs);
+}
+
 /* One JUnit file's testcases as "suite|name|failure message" lines, sorted
  * by the writer (files in order): what must not depend on -j. */
 static char *junit_summary(const char *xml)
