@@ -6,7 +6,7 @@
  * them through a temporary page number, the pending-byte page (262,145 with
  * 4 KiB pages). Its default cache then believes a page that high may exist,
  * and the truncation to the database's size at the commit walks every slot
- * of its hash table (16,384 for the switch's 64 MiB cache, with a division
+ * of its hash table (16,384 for the switch's cache of 64 MiB then, with a division
  * a slot) to drop pages that are not there. Under the authorisation load
  * almost every commit made such a split: the walk was a tenth of the
  * switch's event loop in the open model (perf, 7,800 requests/s).
