@@ -270,8 +270,12 @@ static int world_of(const ld_world *w, char *out, char *why, size_t cap)
     {
         const char *peer = json_string_value(json_object_get(p, "peer"));
         const char *db = json_string_value(json_object_get(p, "database"));
-        if (peer && db && strlen(db) == 32)
-            *(strcmp(peer, "switch") == 0 ? &sw : &is) = db;
+        if (!peer || !db || strlen(db) != 32)
+            continue;
+        if (strcmp(peer, "switch") == 0)
+            sw = db;
+        else if (strcmp(peer, "issuer") == 0)
+            is = db;
     }
     int ok = sw && is;
     if (ok)
