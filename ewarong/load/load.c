@@ -85,6 +85,7 @@ typedef struct lterm {
     uint8_t tpk[16];
     uint32_t stan;
     int busy;
+    int failed_now; /* its request could not be sent (failed_now, on_reply) */
     uint64_t due, sent; /* ns: when the request was due, when it left */
     struct lterm *next_free;
     size_t act_next, act_end; /* activation: the cards this terminal activates */
@@ -566,11 +567,18 @@ static void on_reply(int status, const Kks__Envelope *rep, void *ud)
         else if (!g->first_error[0])
             snprintf(g->first_error, sizeof g->first_error, "activation of a card: %s",
                      rc ? rc : kks_strerror(status));
-        if (t->act_next < t->act_end)
+        if (t->failed_now) { /* the rest of its cards fail too, not one call nested each */
+            size_t left = t->act_end - t->act_next;
+            g->act_done += left;
+            g->act_left -= left;
+            t->act_next = t->act_end;
+        } else if (t->act_next < t->act_end)
             send_one(g, t, now);
         return;
     }
     record(g, t, status, rc, now);
+    if (t->failed_now) /* see failed_now: the terminal takes no more requests */
+        return;
     if (g->stop) {
         push_free(g, t);
         return;
@@ -591,6 +599,22 @@ static void on_reply(int status, const Kks__Envelope *rep, void *ud)
         send_one(g, t, due);
     } else
         push_free(g, t);
+}
+
+/* A request that could not be sent: counted as its reply would be, but the
+ * terminal's next request is not started from here. From on_reply it was, and
+ * each failure nested a call: a connection gone down under a 10 s backlog of
+ * due requests (the open model on an overloaded machine) overflowed the stack.
+ * The terminal is not used again: its connection refused the request (it is
+ * going down, and nothing reconnects it), or the request could not be built.
+ * The open model's ticker starts what is due on the terminals left; what none
+ * could start is reported unsent. */
+static void failed_now(gen *g, lterm *t, int status)
+{
+    (void)g;
+    t->failed_now = 1;
+    on_reply(status, NULL, t);
+    t->failed_now = 0;
 }
 
 static size_t pick(gen *g, const size_t *set, size_t n)
@@ -654,7 +678,7 @@ static void send_one(gen *g, lterm *t, uint64_t due)
     if (kc_txn_build(&x, t->tpk, &req) < 0) {
         kc_txn_wipe(&x);
         t->sent = uv_hrtime();
-        on_reply(KKS_EINVAL, NULL, t);
+        failed_now(g, t, KKS_EINVAL);
         return;
     }
     kc_txn_wipe(&x);
@@ -663,7 +687,7 @@ static void send_one(gen *g, lterm *t, uint64_t due)
     int rc = kks_client_call(t->cl, &env, TXN_TIMEOUT_MS, on_reply, t);
     kc_txn_req_wipe(&req);
     if (rc < 0)
-        on_reply(rc, NULL, t);
+        failed_now(g, t, rc);
 }
 
 static void on_tick(uv_timer_t *h)
