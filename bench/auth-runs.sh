@@ -37,8 +37,6 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # untouched for a minute)
 rd() { awk '/^read_bytes/ {print $2}' "/proc/$1/io"; }
 refaults() { awk '/^workingset_refault_file / {print $2}' /proc/vmstat; }
-# each thread of a process: "TID user system" (clock ticks), one a line
-threads() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(awk '{print $14, $15}' "$t/stat")"; done; }
 i=1
 while [ "$i" -le "$RUNS" ]; do
 	R=$(echo "$RATES" | awk -v i="$i" '{print (i <= NF ? $i : $NF)}')
@@ -53,9 +51,7 @@ while [ "$i" -le "$RUNS" ]; do
 	cp "$WORK/a.json" "$WORK/run$i.json"; n=$(field answered "$WORK/a.json")
 	echo "run $i ($R): $(field approved_per_s "$WORK/a.json") approved/s; ms p50 $(field p50 "$WORK/a.json") p90 $(field p90 "$WORK/a.json") p99 $(field p99 "$WORK/a.json") p99.9 $(field p99_9 "$WORK/a.json"); $(awk -v a="$c0" -v b="$c1" -v x="$i0" -v y="$i1" -v w="$w0" -v z="$w1" -v n="$n" 'BEGIN {n = n > 0 ? n : 1; printf "switch %.0f us/req, issuer %.0f us/req, switch wrote %.1f KB/req", (b - a) * 10000 / n, (y - x) * 10000 / n, (z - w) / n / 1000}'); db $(du -m "$WORK/s.db" | cut -f1) MiB, WAL $(du -m "$WORK/s.db-wal" | cut -f1) MiB"
 	echo "$r0 $r1 $f0 $f1" | awk -v n="$n" '{printf "  switch read from disk %.0f bytes/req; file pages refaulted in the system %.2f/req\n", ($2 - $1) / n, ($4 - $3) / n}'
-	# the switch's threads that worked (the event loop is the first): user and system us a request
-	awk -v n="$n" 'NR == FNR {u[$1] = $2; k[$1] = $3; next}
-		{du = $2 - u[$1]; dk = $3 - k[$1]; if (du + dk > 10) printf "  thread %s: user %.1f, system %.1f us/req\n", $1, du * 10000 / n, dk * 10000 / n}' "$WORK/t0" "$WORK/t1"
+	thread_cpu "$WORK/t0" "$WORK/t1" "$n" "  "
 	echo "$g0 $g1" | awk '{c = $6 - $1; c = c > 0 ? c : 1; printf "  commits %d, %.1f requests a commit, COMMIT %.0f us on average, %d over 5 ms, %d over 25 ms\n", $6 - $1, ($7 - $2) / c, ($8 - $3) * 1e6 / c, $9 - $4, $10 - $5}'
 	i=$((i + 1))
 done

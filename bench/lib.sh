@@ -29,3 +29,11 @@ now() { date +%s.%N; }
 field() { # NAME FILE: a number from a JSON report (kks-terminal load --json)
 	tr -d ' \n' <"$2" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
 }
+# PID: each of its threads, "TID user system" (clock ticks), one a line
+threads() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(awk '{print $14, $15}' "$t/stat")"; done; }
+# BEFORE AFTER N PREFIX: each thread that worked between two snapshots of threads, its user and
+# system time per request over N requests (a switch's event loop is its first thread)
+thread_cpu() {
+	awk -v n="$3" -v p="$4" 'NR == FNR {u[$1] = $2; k[$1] = $3; next}
+		{du = $2 - u[$1]; dk = $3 - k[$1]; if (n > 0 && du + dk > 10) printf "%sthread %s: user %.1f, system %.1f us/req\n", p, $1, du * 10000 / n, dk * 10000 / n}' "$1" "$2"
+}

@@ -109,15 +109,20 @@ if [ "$WHICH" = all ] || [ "$WHICH" = auth ]; then
 	L="$BIN/kks-terminal load --switch $SADDR --issuer $IADDR --pki $WORK/pki --state $WORK/load --terminals $T --cards $C --mix $MIX --warmup 2 --duration $S"
 	lat() { tr -d ' \n' <"$1" | sed 's/.*"latency_ms":{\([^}]*\)}.*/\1/'; }
 	swapped() { tr -d ' \n' <"$1" | sed -n 's/.*"withdrawals_made_balance":\([0-9]*\).*/\1/p'; }
-	# the first run prepares and activates the cards (not measured); the others reuse them
-	# Before each run, 3 s of bare TLS round trips to the issuer: this machine's speed moves
-	# between runs (shared cores), and this reference says by how much.
+	# The cards are prepared and activated first, by a short run that is not measured, so
+	# that the three runs start alike and their CPU per request compares. After each run,
+	# 3 s of bare TLS round trips to the issuer: this machine's speed moves between runs
+	# (shared cores), and this reference says by how much.
+	$L --closed --duration 2 --warmup 0 >/dev/null 2>"$WORK/auth.err" || { cat "$WORK/auth.err"; exit 1; }
 	: >"$WORK/rates"; : >"$WORK/prefs"
 	for i in 1 2 3; do
+		threads "$SPID" >"$WORK/t0"
 		$L --closed --json >"$WORK/auth.json" 2>"$WORK/auth.err" || { cat "$WORK/auth.err"; exit 1; }
+		threads "$SPID" >"$WORK/t1"
 		r=$(sed -n 's/^ *"approved_per_s": \([0-9.]*\),*$/\1/p' "$WORK/auth.json" | cut -d. -f1)
 		p=$("$BIN/bench_ping" "$IADDR" "$WORK/pki" 16 32 3 | sed -n 's/.* \([0-9]*\)\/s;.*/\1/p')
 		echo "   run $i (closed loop): $r approved/s; latency ms $(lat "$WORK/auth.json"); withdrawals turned into balance inquiries: $(swapped "$WORK/auth.json"); TLS reference just after: $p round trips/s"
+		thread_cpu "$WORK/t0" "$WORK/t1" "$(field answered "$WORK/auth.json")" "     switch "
 		echo "$r" >>"$WORK/rates"; echo "$p" >>"$WORK/prefs"
 	done
 	first=$(sed -n 1p "$WORK/rates"); third=$(sed -n 3p "$WORK/rates")
