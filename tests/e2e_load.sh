@@ -186,6 +186,16 @@ stop_daemons() {
     for p in $PIDS; do wait "$p" 2>/dev/null; done
     PIDS=""
 }
+# closed_run SAID WHY: a closed run of 1 s with 100 cards on the daemons of $G; it exits 0,
+# says SAID on stderr (else fail with WHY) and approves something
+closed_run() {
+    # shellcheck disable=SC2086
+    load --closed --duration 1 --warmup 0 --terminals 4 --cards 100 $G
+    rc=$?
+    [ $rc = 0 ] || fail "exit $rc"
+    grep -q "$1" "$WORK/err" || fail "$2"
+    grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved"
+}
 # databases: the switch's and the issuer's identities, as kksctl ping --json says them
 databases() {
     # shellcheck disable=SC2086
@@ -201,23 +211,13 @@ stop_daemons
 start_daemons switch.db
 [ "$G" != "$oldg" ] || fail "the daemons came back on the same ports"
 [ "$(databases)" = "$before" ] || fail "the databases' identities changed: '$before', '$(databases)'"
-# shellcheck disable=SC2086
-load --closed --duration 1 --warmup 0 --terminals 4 --cards 100 $G
-rc=$?
-[ $rc = 0 ] || fail "exit $rc"
-grep -q "using 100 cards remembered" "$WORK/err" || fail "the cards were prepared again"
-grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the remembered cards"
+closed_run "using 100 cards remembered" "the cards were prepared again"
 
 STEP="a new switch database: new cards"
 stop_daemons
 start_daemons switch2.db
 [ "$(databases)" != "$before" ] || fail "a new database has the old identity"
-# shellcheck disable=SC2086
-load --closed --duration 1 --warmup 0 --terminals 4 --cards 100 $G
-rc=$?
-[ $rc = 0 ] || fail "exit $rc"
-grep -q "preparing 100 cards" "$WORK/err" || fail "cards of another switch database were used"
-grep -q "approved [1-9]" "$WORK/out" || fail "nothing approved with the new cards"
+closed_run "preparing 100 cards" "cards of another switch database were used"
 
 STEP="the switch gone under a backlog of due requests: transport errors, no crash"
 # The switch stops answering (SIGSTOP) while requests fall due, then dies: every
