@@ -665,7 +665,6 @@ struct kks_checkpointer {
     int stop, wake;
     unsigned interval_ms;
     int64_t frame_bytes; /* a WAL frame: page + 24-byte header */
-    int64_t wal_max;     /* over this the writer starts the WAL over itself */
     int warned;
     int64_t woken_at; /* WAL bytes when the writer last woke the thread */
     _Atomic int64_t commits; /* the writer's commits so far */
@@ -701,12 +700,12 @@ static int64_t now_ms(void)
  *     fsync the WAL and the database under the writer's lock, and the event
  *     loop waited for it (10 to 40 ms here) every round or two under load:
  *     p90 of the authorisation latency went from 4-5 ms to 26-33 ms. Under
- *     load the WAL starts over at wal_max instead (on_wal_commit).
+ *     load the WAL starts over at KKS_WAL_MAX instead (on_wal_commit).
  * Both need the writer's lock: with no busy handler they take it only when
  * the writer is between transactions, and are tried again next round
  * otherwise. For TRUNCATE the file, not the frames in use, is measured:
  * after the writer started the WAL over, the file keeps its length
- * (journal_size_limit is twice wal_max, see kks_db_checkpointer_start) with few
+ * (journal_size_limit is twice KKS_WAL_MAX, see kks_db_checkpointer_start) with few
  * frames in use. */
 static void checkpoint_once(kks_checkpointer *c)
 {
@@ -724,7 +723,7 @@ static void checkpoint_once(kks_checkpointer *c)
     /* SQLite syncs the database file only after a round that copied up to
      * the end of the WAL, which under load (commits while it copies) hardly
      * any does: the file then gathered every page copied since, and the
-     * writer's own round at wal_max, which does reach the end, synced
+     * writer's own round at KKS_WAL_MAX, which does reach the end, synced
      * them all in the event loop (fdatasync took 50 ms there). Synced here
      * after each such round, that fdatasync is left with the writer's copy. */
     if (rc == SQLITE_OK && copied > 0 && copied < log && copied != c->copied_synced &&
@@ -738,7 +737,7 @@ static void checkpoint_once(kks_checkpointer *c)
         c->commit_seen_at = now;
     }
     /* no commit for a whole round's interval: rounds woken by the writer's
-     * commits (near wal_max, after each) can follow each other closer
+     * commits (near KKS_WAL_MAX, after each) can follow each other closer
      * than its commits, and one of them took a busy writer for idle */
     int idle = now - c->commit_seen_at >= (int64_t)c->interval_ms;
     if (rc != SQLITE_OK || log < 0 || copied != log)
@@ -782,25 +781,25 @@ static void *checkpoint_main(void *arg)
  * last woken, so that it stays close behind the writer in rounds large
  * enough to be worth their two fsyncs (woken at every commit of a bulk run,
  * it did a round per 16,384-row batch), and after every commit once within
- * KKS_WAL_STEP of wal_max. Over wal_max the writer copies,
+ * KKS_WAL_STEP of KKS_WAL_MAX. Over KKS_WAL_MAX the writer copies,
  * itself, what the thread has not yet: a few batches, as a rule, and then its
  * next transaction starts the WAL over (SQLite does so when it begins with
  * everything copied; the file is reused from its start, up to
  * journal_size_limit). Under a load that never leaves the writer idle that
  * is the only way the WAL can start over: it costs the loop that copy and
- * its fsyncs once every wal_max bytes written. */
+ * its fsyncs once every KKS_WAL_MAX bytes written. */
 static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
     kks_checkpointer *c = ud;
     int64_t bytes = frames * c->frame_bytes;
     atomic_fetch_add_explicit(&c->commits, 1, memory_order_relaxed);
-    if (bytes > c->wal_max) {
+    if (bytes > KKS_WAL_MAX) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         c->woken_at = 0;
     } else if (bytes < c->woken_at) {
         c->woken_at = 0; /* the WAL started over */
     } else if (bytes > KKS_WAL_LIMIT &&
-               (bytes - c->woken_at >= KKS_WAL_STEP || bytes > c->wal_max - KKS_WAL_STEP)) {
+               (bytes - c->woken_at >= KKS_WAL_STEP || bytes > KKS_WAL_MAX - KKS_WAL_STEP)) {
         /* near the cap, after every commit: the writer's copy is then small */
         c->woken_at = bytes;
         pthread_mutex_lock(&c->mu);
@@ -812,7 +811,7 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 }
 
 int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
-                              int64_t wal_max, kks_checkpointer **out)
+                              kks_checkpointer **out)
 {
     kks_checkpointer *c = calloc(1, sizeof *c);
     sqlite3_stmt *st = NULL;
@@ -862,9 +861,9 @@ int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interv
      * file back to journal_size_limit: at KKS_WAL_LIMIT that cost the event
      * loop an ftruncate of a 64 MiB file (tens of ms) each time. The file is
      * reused from its start instead, and emptied when the writer is idle
-     * (checkpoint_once). The limit is twice wal_max: the file passes
-     * wal_max by the commits made before the writer's own copy, and
-     * cutting it back to wal_max cost the loop another 5-7 ms ftruncate
+     * (checkpoint_once). The limit is twice KKS_WAL_MAX: the file passes
+     * KKS_WAL_MAX by the commits made before the writer's own copy, and
+     * cutting it back to KKS_WAL_MAX cost the loop another 5-7 ms ftruncate
      * every time the WAL started over (perf trace). */
     if (!(c->wal_path = sqlite3_mprintf("%s-wal", path)))
         goto fail;
@@ -872,11 +871,10 @@ int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interv
         kks_error("checkpointer cannot open the database", "file", path, "error", strerror(errno));
         goto fail;
     }
-    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)2 * wal_max);
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit=%lld", (long long)2 * KKS_WAL_MAX);
     if (kks_db_exec(writer, limit) < 0)
         goto fail;
     c->interval_ms = interval_ms;
-    c->wal_max = wal_max;
     c->writer = writer;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);

@@ -18,7 +18,6 @@
 #define KKS_DB_H
 
 #include <sqlite3.h>
-#include <stdint.h>
 
 /* Opens (creating) path, sets WAL, synchronous=NORMAL, a busy timeout and
  * foreign keys, and applies the pending migrations. Returns 0, KKS_EINVAL
@@ -70,29 +69,20 @@ int kks_db_identity(sqlite3 *db, char out[33]);
  *     the event loop would wait (10-40 ms here, the tail of authorisation
  *     latency). An idle daemon's WAL is at most KKS_WAL_LIMIT;
  *   - a writer that is never idle (commits back to back) would keep the WAL
- *     growing: over wal_max bytes, the writer copies what is left itself
- *     after its commit, and its next transaction starts the WAL over,
- *     reusing the file from its start (journal_size_limit is twice wal_max).
- *     While the daemon runs, the WAL stays under wal_max plus one group
- *     transaction.
- * That copy and its two fsyncs are the one stall left in the writer, once
- * every wal_max bytes. An authorisation writes about 14 KB of WAL (three
- * random B-tree leaves and its share of the tails), 200 MB a second at
- * 14,000/s: at 192 MiB the writer stopped about once a second. Closed runs
- * of 30 s on 600,000 cards, in turn (bench/auth-runs.sh): at 192 MiB 0, 3
- * and 13, then 0, 8 and 21 commits over 25 ms in the first, second and
- * third run (18-36 over 5 ms); at KKS_WAL_MAX, 1 GiB, 0, 1 and 6, then 0, 2
- * and 4 (5-10 over 5 ms). The cost is disk: a busy
- * daemon's WAL file grows to KKS_WAL_MAX (emptied again once idle), and a
- * restart after a crash reads it whole to recover.
- * Replaces the writer's automatic checkpoints with a WAL hook.
+ *     growing: over KKS_WAL_MAX, the writer copies what is left itself after
+ *     its commit, and its next transaction starts the WAL over, reusing the
+ *     file from its start (journal_size_limit is twice KKS_WAL_MAX). While the
+ *     daemon runs, the WAL stays under KKS_WAL_MAX plus one group transaction.
+ * A bulk run at 400,000 credits/s writes about 50 MB of WAL a second: with
+ * KKS_WAL_MAX at 64 MiB the writer stopped to copy and fsync more than once a
+ * second of it. Replaces the writer's automatic checkpoints with a WAL hook.
  * Returns 0, KKS_ENOMEM or KKS_EDB. */
 #define KKS_WAL_LIMIT (4 * 1024 * 1024)
 #define KKS_WAL_STEP (32 * 1024 * 1024)
-#define KKS_WAL_MAX (1024LL * 1024 * 1024)
+#define KKS_WAL_MAX (192 * 1024 * 1024)
 typedef struct kks_checkpointer kks_checkpointer;
 int kks_db_checkpointer_start(sqlite3 *writer, const char *path, unsigned interval_ms,
-                              int64_t wal_max, kks_checkpointer **out);
+                              kks_checkpointer **out);
 /* Stops the thread and frees it; NULL is a no-op. (Closing the writer, the
  * last connection, checkpoints and removes the WAL.) */
 void kks_db_checkpointer_stop(kks_checkpointer *c);

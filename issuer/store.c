@@ -285,7 +285,7 @@ int store_open(issuer *is, const char *path)
     if ((rc = kks_db_exec(is->db, "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
                                   "PRAGMA wal_autocheckpoint=100000;")) < 0)
         return rc;
-    if ((rc = kks_db_checkpointer_start(is->db, path, 200, KKS_WAL_MAX, &is->ckpt)) < 0)
+    if ((rc = kks_db_checkpointer_start(is->db, path, 200, &is->ckpt)) < 0)
         return rc;
     if ((rc = kks_group_new(uv_default_loop(), is->db, 200000, &is->group)) < 0)
         return rc;

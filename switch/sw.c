@@ -351,7 +351,7 @@ int sw_open(sw *s, uv_loop_t *loop, const char *dbpath, const char *seeds, char 
         (kks_group_set_failure(s->group, uncommitted_reply), 0) ||
         (kks_group_set_answered(s->group, swm_answered, &s->metrics), 0) ||
         (s->metrics.group = kks_group_stats_of(s->group), 0) ||
-        (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, KKS_WAL_MAX, &s->ckpt) < 0)) {
+        (!mem && kks_db_checkpointer_start(s->db, dbpath, 200, &s->ckpt) < 0)) {
         snprintf(err, cap, "%s: cannot prepare the database (see the log)", dbpath);
         return KKS_EDB;
     }

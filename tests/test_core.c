@@ -891,18 +891,15 @@ static int counting_busy_wait(void *ud, int tries)
     return 1;
 }
 
-#define WAL_MAX (192LL * 1024 * 1024)
-
 /* The checkpointer under a writer that never stops (commits every few
- * milliseconds, 64 KiB each, then 1 MiB each, 300 MiB in all; its cap, wal_max, at
- * WAL_MAX, smaller than the daemons' so that the test stays short): the WAL is
+ * milliseconds, 64 KiB each, then 1 MiB each, 300 MiB in all): the WAL is
  * never emptied under load (an ftruncate under the writer's lock stalled
  * every terminal for 10-28 ms), nor started over by the checkpointer while
  * the writer keeps committing (its copy and fsyncs under the writer's lock
  * stalled them 10-40 ms): the file never shrinks while commits go on (but to
- * WAL_MAX, its journal_size_limit), it does start over (past
- * WAL_MAX, by the writer), and it stays below
- * WAL_MAX plus a few commits. The writer hardly ever waits for the
+ * KKS_WAL_MAX, its journal_size_limit), it does start over (past
+ * KKS_WAL_MAX, by the writer), and it stays below
+ * KKS_WAL_MAX plus a few commits. The writer hardly ever waits for the
  * checkpointer's lock (it waited 10-40 ms a round, hundreds of 100 us waits,
  * when the checkpointer started the WAL over under load). Once the writer is
  * idle for a round, the file is emptied to within KKS_WAL_LIMIT. */
@@ -918,7 +915,7 @@ Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
     snprintf(path, sizeof path, "%s/x.db", tmp);
     snprintf(wal, sizeof wal, "%s-wal", path);
     cr_assert_eq(kks_db_open(path, schema, 1, &db), 0);
-    cr_assert_eq(kks_db_checkpointer_start(db, path, 100, WAL_MAX, &ck), 0);
+    cr_assert_eq(kks_db_checkpointer_start(db, path, 100, &ck), 0);
     sqlite3_busy_handler(db, counting_busy_wait, NULL);
     writer_waits = 0;
     for (int i = 0; i < 300 + 280; i++) { /* 300 commits of 16 rows, then 280 of 256 */
@@ -933,7 +930,7 @@ Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
         written += rows * 4120LL;
         cr_assert_eq(stat(wal, &st), 0);
         /* (but to journal_size_limit, when the writer starts it over past it) */
-        cr_assert(st.st_size >= prev || st.st_size == WAL_MAX,
+        cr_assert(st.st_size >= prev || st.st_size == KKS_WAL_MAX,
                   "commit %d: the WAL file shrank from %lld to %lld under load", i, prev,
                   (long long)st.st_size);
         prev = st.st_size;
@@ -942,11 +939,11 @@ Test(db, wal_starts_over_under_load_and_is_emptied_when_idle)
         nanosleep(&ts, NULL);
     }
     /* more than the bound below: a WAL that never started over would break it */
-    cr_assert_gt(written, (long long)WAL_MAX + 64LL * 1024 * 1024);
+    cr_assert_gt(written, (long long)KKS_WAL_MAX + 64LL * 1024 * 1024);
     /* never started over, it would hold all 300 MiB; it starts over once past
-     * WAL_MAX and everything is copied, a few commits (1 MiB each) later
+     * KKS_WAL_MAX and everything is copied, a few commits (1 MiB each) later
      * when the checkpointer's thread is slow */
-    cr_assert_leq(max, (long long)WAL_MAX + 64LL * 1024 * 1024,
+    cr_assert_leq(max, (long long)KKS_WAL_MAX + 64LL * 1024 * 1024,
                   "the WAL did not start over: %lld bytes", max);
     /* room for the checkpointer's thread losing its core while it holds the
      * lock for a moment (a RESTART with nothing to copy, the rare commit
