@@ -231,6 +231,30 @@ Test(pvv, known_answer_and_separation)
     pvk[0] ^= 1;
     cr_assert_eq(kks_pvv(pvk, sizeof pvk, PAN, "246810", b), 0);
     cr_assert_arr_neq(a, b, 32, "per key");
+    /* the context keeps the last key: a key changed in the same buffer, a
+     * longer one with the same first bytes, one too long to keep, and the
+     * first again */
+    pvk[0] ^= 1;
+    cr_assert_eq(kks_pvv(pvk, sizeof pvk, PAN, "246810", b), 0);
+    cr_assert_arr_eq(b, want, 32, "the first key again");
+    uint8_t longer[17], huge[100], ref[32];
+    size_t reflen = 0;
+    const char *msg = PAN ":246810";
+    memcpy(longer, pvk, 16);
+    longer[16] = 0;
+    cr_assert_eq(kks_pvv(longer, sizeof longer, PAN, "246810", b), 0);
+    cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, longer, sizeof longer,
+                                 (const uint8_t *)msg, strlen(msg), ref, sizeof ref, &reflen));
+    cr_assert_arr_eq(b, ref, 32, "a longer key with the same first bytes");
+    memset(huge, 7, sizeof huge);
+    cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, huge, sizeof huge,
+                                 (const uint8_t *)msg, strlen(msg), ref, sizeof ref, &reflen));
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(kks_pvv(huge, sizeof huge, PAN, "246810", b), 0);
+        cr_assert_arr_eq(b, ref, 32, "a key too long to keep, call %d", i + 1);
+    }
+    cr_assert_eq(kks_pvv(pvk, sizeof pvk, PAN, "246810", b), 0);
+    cr_assert_arr_eq(b, want, 32, "the first key after one too long to keep");
 }
 
 /* A card with PIN 246810: its PVV, made the way the issuer makes it. */
