@@ -41,16 +41,17 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
 	R=$(echo "$RATES" | awk -v i="$i" '{print (i <= NF ? $i : $NF)}')
 	if [ "$R" = closed ]; then mode=--closed; else mode="--rate $R"; fi
-	w0=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c0=$(cpu "$SP"); i0=$(cpu "$IP"); g0=$(commits); threads "$SP" >"$WORK/t0"; r0=$(rd "$SP"); f0=$(refaults)
+	w0=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c0=$(cpu "$SP"); i0=$(cpu "$IP"); g0=$(commits); threads "$SP" >"$WORK/t0"; r0=$(rd "$SP"); f0=$(refaults); s0=$(cpustat)
 	# PERF=PREFIX: 10 s of the switch's samples with call stacks, 8 s into each run, in PREFIX.runN
 	PP=""
 	[ -z "${PERF:-}" ] || { (sleep 8; perf record -q -e cpu-clock -F 999 -g -p "$SP" -o "$PERF.run$i" -- sleep 10 >/dev/null 2>&1) & PP=$!; }
 	$L $mode --duration "$S" --json >"$WORK/a.json" 2>/dev/null
 	[ -z "$PP" ] || wait "$PP"
-	w1=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c1=$(cpu "$SP"); i1=$(cpu "$IP"); g1=$(commits); threads "$SP" >"$WORK/t1"; r1=$(rd "$SP"); f1=$(refaults)
+	w1=$(awk '/^wchar/ {print $2}' "/proc/$SP/io"); c1=$(cpu "$SP"); i1=$(cpu "$IP"); g1=$(commits); threads "$SP" >"$WORK/t1"; r1=$(rd "$SP"); f1=$(refaults); s1=$(cpustat)
 	cp "$WORK/a.json" "$WORK/run$i.json"; n=$(field answered "$WORK/a.json")
 	echo "run $i ($R): $(field approved_per_s "$WORK/a.json") approved/s; ms p50 $(field p50 "$WORK/a.json") p90 $(field p90 "$WORK/a.json") p99 $(field p99 "$WORK/a.json") p99.9 $(field p99_9 "$WORK/a.json"); $(awk -v a="$c0" -v b="$c1" -v x="$i0" -v y="$i1" -v w="$w0" -v z="$w1" -v n="$n" 'BEGIN {n = n > 0 ? n : 1; printf "switch %.0f us/req, issuer %.0f us/req, switch wrote %.1f KB/req", (b - a) * 10000 / n, (y - x) * 10000 / n, (z - w) / n / 1000}'); db $(du -m "$WORK/s.db" | cut -f1) MiB, WAL $(du -m "$WORK/s.db-wal" | cut -f1) MiB"
-	echo "$r0 $r1 $f0 $f1" | awk -v n="$n" '{printf "  switch read from disk %.0f bytes/req; file pages refaulted in the system %.2f/req\n", ($2 - $1) / n, ($4 - $3) / n}'
+	echo "$r0 $r1 $f0 $f1" | awk -v n="$n" '{printf "  switch read from disk %.0f bytes/req; file pages refaulted in the system %.2f/req", ($2 - $1) / n, ($4 - $3) / n}'
+	echo "; CPU taken by the host (steal) $(steal_pct "$s0" "$s1")"
 	thread_cpu "$WORK/t0" "$WORK/t1" "$n" "  "
 	echo "$g0 $g1" | awk '{c = $6 - $1; c = c > 0 ? c : 1; printf "  commits %d, %.1f requests a commit, COMMIT %.0f us on average, %d over 5 ms, %d over 25 ms\n", $6 - $1, ($7 - $2) / c, ($8 - $3) * 1e6 / c, $9 - $4, $10 - $5}'
 	i=$((i + 1))

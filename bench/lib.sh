@@ -37,3 +37,9 @@ thread_cpu() {
 	awk -v n="$3" -v p="$4" 'NR == FNR {u[$1] = $2; k[$1] = $3; next}
 		{du = $2 - u[$1]; dk = $3 - k[$1]; if (n > 0 && du + dk > 10) printf "%sthread %s: user %.1f, system %.1f us/req\n", p, $1, du * 10000 / n, dk * 10000 / n}' "$1" "$2"
 }
+# The system's CPU time so far, "TOTAL STEAL" (clock ticks, all CPUs, /proc/stat): steal is
+# the time the hypervisor ran something else while this VM's CPUs wanted to run (0 on bare
+# metal); a run's share of it says how much of a slower run was the host, not the code.
+cpustat() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9; exit}' /proc/stat; }
+# BEFORE AFTER (two cpustat readings): the host's share of the CPU time between them
+steal_pct() { echo "$1 $2" | awk '{d = $3 - $1; printf "%.1f%%", (d > 0 ? ($4 - $2) * 100 / d : 0)}'; }

@@ -116,12 +116,12 @@ if [ "$WHICH" = all ] || [ "$WHICH" = auth ]; then
 	$L --closed --duration 2 --warmup 0 >/dev/null 2>"$WORK/auth.err" || { cat "$WORK/auth.err"; exit 1; }
 	: >"$WORK/rates"; : >"$WORK/prefs"
 	for i in 1 2 3; do
-		threads "$SPID" >"$WORK/t0"
+		threads "$SPID" >"$WORK/t0"; c0=$(cpustat)
 		$L --closed --json >"$WORK/auth.json" 2>"$WORK/auth.err" || { cat "$WORK/auth.err"; exit 1; }
-		threads "$SPID" >"$WORK/t1"
+		threads "$SPID" >"$WORK/t1"; c1=$(cpustat)
 		r=$(sed -n 's/^ *"approved_per_s": \([0-9.]*\),*$/\1/p' "$WORK/auth.json" | cut -d. -f1)
 		p=$("$BIN/bench_ping" "$IADDR" "$WORK/pki" 16 32 3 | sed -n 's/.* \([0-9]*\)\/s;.*/\1/p')
-		echo "   run $i (closed loop): $r approved/s; latency ms $(lat "$WORK/auth.json"); withdrawals turned into balance inquiries: $(swapped "$WORK/auth.json"); TLS reference just after: $p round trips/s"
+		echo "   run $i (closed loop): $r approved/s; latency ms $(lat "$WORK/auth.json"); withdrawals turned into balance inquiries: $(swapped "$WORK/auth.json"); TLS reference just after: $p round trips/s; CPU taken by the host (steal): $(steal_pct "$c0" "$c1")"
 		thread_cpu "$WORK/t0" "$WORK/t1" "$(field answered "$WORK/auth.json")" "     switch "
 		echo "$r" >>"$WORK/rates"; echo "$p" >>"$WORK/prefs"
 	done
@@ -132,8 +132,10 @@ if [ "$WHICH" = all ] || [ "$WHICH" = auth ]; then
 	echo "   open model at $R requests/s, half the 15,000 target, 3 runs (target p99 <= 10 ms):"
 	: >"$WORK/p99s"
 	for i in 1 2 3; do
+		c0=$(cpustat)
 		$L --rate "$R" --json >"$WORK/open.json" 2>"$WORK/auth.err" || { cat "$WORK/auth.err"; exit 1; }
-		echo "   run $i (open model): $(sed -n 's/^ *"answered_per_s": \([0-9.]*\),*$/\1/p' "$WORK/open.json") answered/s; latency ms from the due time $(lat "$WORK/open.json"); withdrawals turned into balance inquiries: $(swapped "$WORK/open.json")"
+		c1=$(cpustat)
+		echo "   run $i (open model): $(sed -n 's/^ *"answered_per_s": \([0-9.]*\),*$/\1/p' "$WORK/open.json") answered/s; latency ms from the due time $(lat "$WORK/open.json"); withdrawals turned into balance inquiries: $(swapped "$WORK/open.json"); CPU taken by the host (steal): $(steal_pct "$c0" "$c1")"
 		tr -d ' \n' <"$WORK/open.json" | sed 's/.*"latency_ms":{[^}]*"p99":\([0-9.]*\).*/\1/' >>"$WORK/p99s"; echo >>"$WORK/p99s"
 	done
 	echo "   median p99: $(median <"$WORK/p99s") ms at $R requests/s (target <= 10)"
