@@ -18,7 +18,7 @@ B=$1; RUNS=${2:-3}; C=${CARDS:-600000}; S=${RUN_SECONDS:-20}; RATES=${RATES:-750
 export KKS_PKI="$WORK/pki"
 start issuer "$B/kks-issuer" --listen 127.0.0.1:0 --db "$WORK/i.db" --pki "$WORK/pki"; IP=$PID; IA=$ADDR
 start switch "$B/kks-switch" --listen 127.0.0.1:0 --db "$WORK/s.db" --pki "$WORK/pki" --issuer "$IA" --metrics 127.0.0.1:0; SP=$PID
-MA=$(sed -n 's/.*"msg":"metrics listening","addr":"\([^"]*\)".*/\1/p' "$WORK/switch.log")
+MA=$(metrics_addr switch)
 # the group commits' counters from a scrape: commits, requests, COMMIT seconds, over 5 ms, over 25 ms
 commits() {
 	curl -s "http://$MA/metrics" | awk '

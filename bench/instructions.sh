@@ -26,7 +26,6 @@ rm -f "$OUT" "$OUT".*
 export KKS_PKI="$WORK/pki"
 VG="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$OUT"
 requests() { curl -s "http://$1/metrics" | awk '/^kks_requests_total / {print $2}'; }
-metrics_addr() { sed -n 's/.*"msg":"metrics listening","addr":"\([^"]*\)".*/\1/p' "$WORK/$1.log"; }
 case $WHAT in
 auth-*)
 	iv=""; sv=""

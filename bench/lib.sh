@@ -22,6 +22,8 @@ start() { # NAME COMMAND ARGS... ; sets ADDR and PID (a daemon that exits first 
 	done
 	ADDR=$(cat "$WORK/$name.ready")
 }
+# NAME: the metrics address a daemon started by start as NAME logged (--metrics), or nothing yet
+metrics_addr() { sed -n 's/.*"msg":"metrics listening","addr":"\([^"]*\)".*/\1/p' "$WORK/$1.log"; }
 stop() { # PID
 	kill -TERM "$1"; wait "$1" || true
 }
