@@ -609,9 +609,8 @@ static void on_reply(int status, const Kks__Envelope *rep, void *ud)
  * going down, and nothing reconnects it), or the request could not be built.
  * The open model's ticker starts what is due on the terminals left; what none
  * could start is reported unsent. */
-static void failed_now(gen *g, lterm *t, int status)
+static void failed_now(lterm *t, int status)
 {
-    (void)g;
     t->failed_now = 1;
     on_reply(status, NULL, t);
     t->failed_now = 0;
@@ -678,7 +677,7 @@ static void send_one(gen *g, lterm *t, uint64_t due)
     if (kc_txn_build(&x, t->tpk, &req) < 0) {
         kc_txn_wipe(&x);
         t->sent = uv_hrtime();
-        failed_now(g, t, KKS_EINVAL);
+        failed_now(t, KKS_EINVAL);
         return;
     }
     kc_txn_wipe(&x);
@@ -687,7 +686,7 @@ static void send_one(gen *g, lterm *t, uint64_t due)
     int rc = kks_client_call(t->cl, &env, TXN_TIMEOUT_MS, on_reply, t);
     kc_txn_req_wipe(&req);
     if (rc < 0)
-        failed_now(g, t, rc);
+        failed_now(t, rc);
 }
 
 static void on_tick(uv_timer_t *h)
